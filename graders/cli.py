@@ -1,0 +1,151 @@
+"""The ``paceline`` command: each command parses its arguments, calls one
+library function, and prints a one-screen summary. No logic lives here."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+import warnings
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TypeVar
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from .config import CourseConfig, load_course, parse_local_datetime
+from .errors import BatchError, PacelineError
+
+T = TypeVar("T")
+out = Console()
+err = Console(stderr=True)
+
+
+class RichProgress:
+    """Progress bars on stderr, so stdout stays a clean summary."""
+
+    def track(self, items: Sequence[T], *, description: str) -> Iterator[T]:
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        with Progress(*columns, console=err, transient=True) as bar:
+            task = bar.add_task(description, total=len(items))
+            for item in items:
+                yield item
+                bar.advance(task)
+
+
+def _course(ctx: click.Context) -> CourseConfig:
+    return load_course(ctx.obj["course_dir"])
+
+
+def _fail_on(problems: Sequence[PacelineError], what: str) -> None:
+    if problems:
+        raise BatchError(what, list(problems))
+
+
+class PacelineGroup(click.Group):
+    """Turns library errors into a message and a non-zero exit, never a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except PacelineError as exc:
+            err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
+            sys.exit(1)
+
+
+@click.group(cls=PacelineGroup)
+@click.option("--course", "course_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+              envvar="PACELINE_COURSE", show_default=True, help="Course folder (holds course.toml).")
+@click.pass_context
+def main(ctx: click.Context, course_dir: Path) -> None:
+    """Paceline: self-paced Jupyter courses on nbgrader, with pacing analytics."""
+    warnings.filterwarnings("ignore")  # SQLAlchemy and traitlets chatter is not for instructors
+    ctx.obj = {"course_dir": course_dir}
+
+
+@main.command()
+@click.argument("lesson_ids", nargs=-1)
+@click.pass_context
+def release(ctx: click.Context, lesson_ids: tuple[str, ...]) -> None:
+    """Generate student versions and publish them to the exchange."""
+    from .release import release_lessons
+
+    course = _course(ctx)
+    released = release_lessons(course, lesson_ids=list(lesson_ids), progress=RichProgress())
+    table = Table("lesson", "notebooks", "points", title=f"Released to {course.exchange_root}")
+    for lesson in released:
+        table.add_row(lesson.lesson_id, ", ".join(lesson.notebooks), f"{lesson.max_score:g}")
+    out.print(table)
+
+
+@main.command()
+@click.pass_context
+def collect(ctx: click.Context) -> None:
+    """Collect every new submission from the exchange (every attempt is kept)."""
+    from .collect import collect_submissions
+
+    report = collect_submissions(_course(ctx), progress=RichProgress())
+    out.print(f"Collected {len(report.collected)} new attempt(s); {report.already_collected} already collected.")
+    _fail_on(report.problems, "submissions could not be collected and")
+
+
+@main.command()
+@click.argument("lesson_ids", nargs=-1)
+@click.option("--all", "regrade", is_flag=True, help="Regrade every attempt, not only new ones.")
+@click.pass_context
+def grade(ctx: click.Context, lesson_ids: tuple[str, ...], regrade: bool) -> None:
+    """Autograde collected attempts with nbgrader (new attempts only, unless --all)."""
+    from .grade import grade_attempts
+
+    report = grade_attempts(_course(ctx), lesson_ids=list(lesson_ids), regrade=regrade, progress=RichProgress())
+    table = Table("lesson", "attempts graded", "mean score", "late", title="Grading")
+    by_lesson: dict[str, list] = {}
+    for graded in report.graded:
+        by_lesson.setdefault(graded.attempt.lesson_id, []).append(graded)
+    for lesson_id, items in by_lesson.items():
+        mean = sum(g.score - g.late_penalty for g in items) / len(items)
+        late = sum(1 for g in items if g.late_penalty > 0)
+        table.add_row(lesson_id, str(len(items)), f"{mean:.2f} / {items[0].max_score:g}", str(late))
+    out.print(table if report.graded else "Nothing new to grade.")
+    _fail_on(report.problems, "attempts could not be graded and")
+
+
+@main.command()
+@click.argument("lesson_ids", nargs=-1)
+@click.pass_context
+def feedback(ctx: click.Context, lesson_ids: tuple[str, ...]) -> None:
+    """Generate HTML feedback for graded submissions and release it to students."""
+    from .feedback import release_feedback
+
+    report = release_feedback(_course(ctx), lesson_ids=list(lesson_ids), progress=RichProgress())
+    for lesson_id, count in report.released.items():
+        out.print(f"{lesson_id}: feedback released to {count} student(s)")
+    if not report.released:
+        out.print("No graded submissions yet: no feedback to release.")
+    _fail_on(report.problems, "feedback releases")
+
+
+@main.command(name="export")
+@click.option("--to", "directory", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Output folder (default: <course>/exports).")
+@click.pass_context
+def export_cmd(ctx: click.Context, directory: Path | None) -> None:
+    """Write grades and the lessons / enrollments / submissions tables (CSV and Parquet)."""
+    from .export import export_tables
+
+    result = export_tables(_course(ctx), directory=directory)
+    table = Table("table", "rows", "files", title=f"Exported to {result.directory}")
+    for name, rows in result.rows.items():
+        table.add_row(name, str(rows), ", ".join(p.name for p in result.files[name]))
+    out.print(table)
+
+
+def parse_as_of(course: CourseConfig, value: str | None) -> dt.datetime | None:
+    if value is None:
+        return None
+    try:
+        return parse_local_datetime(value, timezone=course.timezone, end_of_day=True)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--as-of") from None

@@ -1,0 +1,168 @@
+"""Collect: copy every submission from the exchange into the course, keeping every attempt.
+
+nbgrader's collect keeps only each student's newest submission. Paceline reads
+the same inbound folder (nbgrader's exchange layout,
+``<student>+<lesson>+<timestamp>+<random>``), archives each submission it has
+not seen before as a numbered attempt under ``submitted/.attempts/``, and
+records it in the ledger with paceline's own receipt time and a content hash.
+Submissions are never modified or deleted in the exchange.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from nbgrader.utils import parse_utc
+
+from .clock import Clock, SystemClock
+from .config import CourseConfig
+from .errors import PacelineError, StudentIdError, SubmissionError
+from .ledger import Attempt, Ledger
+from .progress import Progress, Silent
+from .roster import validate_student_id
+
+ATTEMPTS_DIRNAME = ".attempts"
+
+
+@dataclass(frozen=True)
+class InboundSubmission:
+    """One folder in the exchange's inbound area, as nbgrader's submit wrote it."""
+
+    path: Path
+    student_id: str
+    lesson_id: str
+    claimed_at: dt.datetime | None
+
+    @property
+    def exchange_name(self) -> str:
+        return self.path.name
+
+
+@dataclass
+class CollectReport:
+    collected: list[Attempt] = field(default_factory=list)
+    already_collected: int = 0
+    problems: list[PacelineError] = field(default_factory=list)
+
+
+def attempt_dir(course: CourseConfig, *, student_id: str, lesson_id: str, attempt: int) -> Path:
+    """Where an attempt's files are archived (never modified after collection)."""
+    return course.submitted_dir / ATTEMPTS_DIRNAME / student_id / lesson_id / f"{attempt:03d}"
+
+
+def inbound_dir(course: CourseConfig) -> Path:
+    return course.exchange_root / course.id / "inbound"
+
+
+def parse_inbound_name(path: Path, *, lesson_ids: set[str]) -> InboundSubmission:
+    """Read student, lesson and claimed time from an inbound folder name.
+
+    Raises :class:`PacelineError` for names that do not belong to a known
+    lesson or carry an unsafe student id: such a folder is never copied.
+    """
+    parts = path.name.split("+")
+    if len(parts) not in (3, 4):
+        raise PacelineError(f"{path.name}: not a submission folder (expected student+lesson+timestamp+random)")
+    student_id, lesson_id, stamp = parts[0], parts[1], parts[2]
+    try:
+        validate_student_id(student_id)
+    except StudentIdError as exc:
+        raise PacelineError(f"{path.name}: {exc}") from None
+    if lesson_id not in lesson_ids:
+        raise SubmissionError(student_id, lesson_id, None, f"submission {path.name!r} is for an unknown lesson")
+    try:
+        claimed = parse_utc(stamp).replace(tzinfo=dt.timezone.utc)
+    except (ValueError, OverflowError):
+        claimed = None  # an unreadable claim is only a missing claim: the receipt time still counts
+    return InboundSubmission(path=path, student_id=student_id, lesson_id=lesson_id, claimed_at=claimed)
+
+
+def collect_submissions(
+    course: CourseConfig,
+    *,
+    clock: Clock = SystemClock(),
+    progress: Progress = Silent(),
+) -> CollectReport:
+    """Archive every new inbound submission as the next attempt of its student and lesson."""
+    report = CollectReport()
+    inbound = inbound_dir(course)
+    if not inbound.is_dir():
+        return report
+    lesson_ids = {lesson.id for lesson in course.lessons}
+    with Ledger.open(course.state_dir / "ledger.db") as ledger:
+        known = ledger.known_exchange_names()
+        fresh: list[InboundSubmission] = []
+        for path in sorted(inbound.iterdir()):
+            if path.name in known:
+                report.already_collected += 1
+                continue
+            try:
+                fresh.append(parse_inbound_name(path, lesson_ids=lesson_ids))
+            except PacelineError as exc:
+                report.problems.append(exc)
+        # Several attempts may arrive between two collections: number them in
+        # the order the student made them.
+        fresh.sort(key=lambda s: (s.claimed_at or dt.datetime.max.replace(tzinfo=dt.timezone.utc), s.exchange_name))
+        received_at = clock.now()
+        for submission in progress.track(fresh, description="Collecting"):
+            try:
+                report.collected.append(_archive(course, ledger, submission, received_at=received_at))
+            except PacelineError as exc:
+                report.problems.append(exc)
+    return report
+
+
+def _archive(course: CourseConfig, ledger: Ledger, submission: InboundSubmission, *, received_at: dt.datetime) -> Attempt:
+    files = _regular_files(submission)
+    number = ledger.next_attempt_number(submission.student_id, submission.lesson_id)
+    dest = attempt_dir(course, student_id=submission.student_id, lesson_id=submission.lesson_id, attempt=number)
+    if dest.exists():
+        # Left by a collection that stopped before recording it: nothing refers to it yet.
+        shutil.rmtree(dest)
+    digest = hashlib.sha256()
+    size = 0
+    for relative in files:
+        source = submission.path / relative
+        target = dest / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target, follow_symlinks=False)
+        data = target.read_bytes()
+        digest.update(relative.as_posix().encode() + b"\0" + hashlib.sha256(data).digest())
+        size += len(data)
+    return ledger.add_attempt(
+        student_id=submission.student_id,
+        lesson_id=submission.lesson_id,
+        attempt=number,
+        exchange_name=submission.exchange_name,
+        received_at=received_at,
+        claimed_at=submission.claimed_at,
+        content_hash=digest.hexdigest(),
+        size_bytes=size,
+        file_count=len(files),
+    )
+
+
+def _regular_files(submission: InboundSubmission) -> list[Path]:
+    """Relative paths of the submission's files; refuses anything that is not a plain file or folder."""
+    files: list[Path] = []
+    for folder, dirnames, filenames in os.walk(submission.path, followlinks=False):
+        for name in dirnames + filenames:
+            path = Path(folder) / name
+            if path.is_symlink():
+                raise SubmissionError(
+                    submission.student_id, submission.lesson_id, None,
+                    f"refused {submission.exchange_name!r}: {path.relative_to(submission.path)} is a symbolic link",
+                )
+            if name in filenames:
+                if not path.is_file():
+                    raise SubmissionError(
+                        submission.student_id, submission.lesson_id, None,
+                        f"refused {submission.exchange_name!r}: {path.relative_to(submission.path)} is not a regular file",
+                    )
+                files.append(path.relative_to(submission.path))
+    return sorted(files)

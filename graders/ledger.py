@@ -1,0 +1,250 @@
+"""The attempt ledger: every submission paceline has collected, and its grade.
+
+nbgrader's gradebook holds one submission per student and lesson (the latest,
+which formgrader shows); the ledger keeps the history nbgrader throws away:
+every attempt with its receipt time, content hash, and the score it earned.
+It is a small SQLite file in the course's private state folder.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+AttemptStatus = Literal["collected", "graded", "failed"]
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS attempts (
+    id            INTEGER PRIMARY KEY,
+    student_id    TEXT NOT NULL,
+    lesson_id     TEXT NOT NULL,
+    attempt       INTEGER NOT NULL,
+    exchange_name TEXT NOT NULL UNIQUE,
+    received_at   TEXT NOT NULL,
+    claimed_at    TEXT,
+    content_hash  TEXT NOT NULL,
+    size_bytes    INTEGER NOT NULL,
+    file_count    INTEGER NOT NULL,
+    status        TEXT NOT NULL DEFAULT 'collected',
+    score         REAL,
+    max_score     REAL,
+    late_penalty  REAL,
+    graded_at     TEXT,
+    error         TEXT,
+    UNIQUE (student_id, lesson_id, attempt)
+);
+CREATE TABLE IF NOT EXISTS cell_scores (
+    attempt_id INTEGER NOT NULL REFERENCES attempts(id),
+    notebook   TEXT NOT NULL,
+    grade_id   TEXT NOT NULL,
+    score      REAL,
+    max_score  REAL NOT NULL,
+    PRIMARY KEY (attempt_id, notebook, grade_id)
+);
+"""
+
+
+@dataclass(frozen=True)
+class Attempt:
+    id: int
+    student_id: str
+    lesson_id: str
+    attempt: int
+    exchange_name: str
+    received_at: dt.datetime
+    claimed_at: dt.datetime | None
+    content_hash: str
+    size_bytes: int
+    file_count: int
+    status: AttemptStatus
+    score: float | None
+    max_score: float | None
+    late_penalty: float | None
+    graded_at: dt.datetime | None
+    error: str | None
+
+    @property
+    def submitted_at(self) -> dt.datetime:
+        """When the attempt counts as submitted.
+
+        The student's own timestamp is believed only when it is not later than
+        paceline's receipt time; a claim from the future cannot help anyone.
+        """
+        if self.claimed_at is not None and self.claimed_at < self.received_at:
+            return self.claimed_at
+        return self.received_at
+
+
+@dataclass(frozen=True)
+class CellScore:
+    notebook: str
+    grade_id: str
+    score: float | None
+    max_score: float
+
+
+class Ledger:
+    """Open with ``Ledger.open(course.state_dir / "ledger.db")``; use as a context manager."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self._db = connection
+
+    @classmethod
+    def open(cls, path: Path) -> Ledger:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(path, isolation_level=None, timeout=30)
+        db.row_factory = sqlite3.Row
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA foreign_keys=ON")
+        db.executescript(SCHEMA)
+        return cls(db)
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._db.close()
+
+    def known_exchange_names(self) -> set[str]:
+        return {row[0] for row in self._db.execute("SELECT exchange_name FROM attempts")}
+
+    def next_attempt_number(self, student_id: str, lesson_id: str) -> int:
+        (number,) = self._db.execute(
+            "SELECT COALESCE(MAX(attempt), 0) + 1 FROM attempts WHERE student_id = ? AND lesson_id = ?",
+            (student_id, lesson_id),
+        ).fetchone()
+        return number
+
+    def add_attempt(
+        self,
+        *,
+        student_id: str,
+        lesson_id: str,
+        attempt: int,
+        exchange_name: str,
+        received_at: dt.datetime,
+        claimed_at: dt.datetime | None,
+        content_hash: str,
+        size_bytes: int,
+        file_count: int,
+    ) -> Attempt:
+        """Record a collected attempt; (student, lesson, attempt) and exchange_name are unique."""
+        cursor = self._db.execute(
+            "INSERT INTO attempts (student_id, lesson_id, attempt, exchange_name, received_at, claimed_at,"
+            " content_hash, size_bytes, file_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (student_id, lesson_id, attempt, exchange_name, _iso(received_at), _iso(claimed_at),
+             content_hash, size_bytes, file_count),
+        )
+        return self.get(cursor.lastrowid)
+
+    def get(self, attempt_id: int) -> Attempt:
+        row = self._db.execute("SELECT * FROM attempts WHERE id = ?", (attempt_id,)).fetchone()
+        if row is None:
+            raise KeyError(attempt_id)
+        return _attempt(row)
+
+    def attempts(
+        self,
+        *,
+        lesson_ids: Iterable[str] | None = None,
+        student_ids: Iterable[str] | None = None,
+        statuses: Iterable[AttemptStatus] | None = None,
+    ) -> list[Attempt]:
+        """Attempts matching every given filter, in (lesson, student, attempt) order."""
+        clauses, params = [], []
+        for column, values in (("lesson_id", lesson_ids), ("student_id", student_ids), ("status", statuses)):
+            if values is not None:
+                values = list(values)
+                clauses.append(f"{column} IN ({', '.join('?' * len(values))})" if values else "0")
+                params.extend(values)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        rows = self._db.execute(f"SELECT * FROM attempts {where} ORDER BY lesson_id, student_id, attempt", params)
+        return [_attempt(row) for row in rows]
+
+    def record_grade(
+        self,
+        attempt_id: int,
+        *,
+        score: float,
+        max_score: float,
+        late_penalty: float,
+        graded_at: dt.datetime,
+        cells: Iterable[CellScore],
+    ) -> None:
+        with self._transaction():
+            self._db.execute(
+                "UPDATE attempts SET status = 'graded', score = ?, max_score = ?, late_penalty = ?,"
+                " graded_at = ?, error = NULL WHERE id = ?",
+                (score, max_score, late_penalty, _iso(graded_at), attempt_id),
+            )
+            self._db.execute("DELETE FROM cell_scores WHERE attempt_id = ?", (attempt_id,))
+            self._db.executemany(
+                "INSERT INTO cell_scores (attempt_id, notebook, grade_id, score, max_score) VALUES (?, ?, ?, ?, ?)",
+                [(attempt_id, c.notebook, c.grade_id, c.score, c.max_score) for c in cells],
+            )
+
+    def record_failure(self, attempt_id: int, *, error: str, graded_at: dt.datetime) -> None:
+        with self._transaction():
+            self._db.execute(
+                "UPDATE attempts SET status = 'failed', score = NULL, late_penalty = NULL, graded_at = ?,"
+                " error = ? WHERE id = ?",
+                (_iso(graded_at), error, attempt_id),
+            )
+
+    def update_score(self, attempt_id: int, *, score: float, late_penalty: float) -> None:
+        """Refresh a graded attempt's score from the gradebook (after manual grading)."""
+        with self._transaction():
+            self._db.execute(
+                "UPDATE attempts SET score = ?, late_penalty = ? WHERE id = ? AND status = 'graded'",
+                (score, late_penalty, attempt_id),
+            )
+
+    def cell_scores(self, attempt_id: int) -> list[CellScore]:
+        rows = self._db.execute(
+            "SELECT notebook, grade_id, score, max_score FROM cell_scores WHERE attempt_id = ? ORDER BY notebook, grade_id",
+            (attempt_id,),
+        )
+        return [CellScore(*row) for row in rows]
+
+    def _transaction(self):
+        return _Transaction(self._db)
+
+
+class _Transaction:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def __enter__(self) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type, *rest) -> None:
+        self._db.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+def _iso(when: dt.datetime | None) -> str | None:
+    if when is None:
+        return None
+    if when.tzinfo is None:
+        raise ValueError(f"naive datetime {when} stored in the ledger")
+    return when.astimezone(dt.timezone.utc).isoformat()
+
+
+def _parse(text: str | None) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(text) if text else None
+
+
+def _attempt(row: sqlite3.Row) -> Attempt:
+    return Attempt(
+        id=row["id"], student_id=row["student_id"], lesson_id=row["lesson_id"], attempt=row["attempt"],
+        exchange_name=row["exchange_name"], received_at=_parse(row["received_at"]), claimed_at=_parse(row["claimed_at"]),
+        content_hash=row["content_hash"], size_bytes=row["size_bytes"], file_count=row["file_count"],
+        status=row["status"], score=row["score"], max_score=row["max_score"], late_penalty=row["late_penalty"],
+        graded_at=_parse(row["graded_at"]), error=row["error"],
+    )

@@ -1,0 +1,22 @@
+"""Progress reporting as a dependency: the library says what it iterates over,
+the caller decides how (or whether) to show it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Protocol, TypeVar
+
+T = TypeVar("T")
+
+
+class Progress(Protocol):
+    def track(self, items: Sequence[T], *, description: str) -> Iterable[T]:
+        """Yield ``items`` while showing progress through them."""
+        ...
+
+
+class Silent:
+    """Progress that shows nothing: the default for library callers and tests."""
+
+    def track(self, items: Sequence[T], *, description: str) -> Iterator[T]:
+        yield from items
