@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import shutil
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from .clock import Clock, SystemClock
 from .collect import attempt_dir
 from .config import CourseConfig
 from .engine import instructor_api, open_gradebook, write_nbgrader_config
-from .errors import PacelineError, SubmissionError
+from .errors import LessonError, PacelineError, SubmissionError
 from .ledger import Attempt, CellScore, Ledger
+from .lesson import read_notebook
 from .progress import Progress, Silent
 
 NBGRADER_TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f UTC"
@@ -69,7 +71,13 @@ def grade_attempts(
 
 
 def _grade_one(course: CourseConfig, ledger: Ledger, attempt: Attempt, *, api, clock: Clock) -> GradedAttempt:
-    _stage(course, attempt)
+    staged = _stage(course, attempt)
+    for notebook in sorted(staged.glob("*.ipynb")):
+        try:
+            read_notebook(notebook, lesson=attempt.lesson_id)
+        except LessonError as exc:
+            # nbgrader would only say "see the above traceback"; name the file and line instead.
+            raise SubmissionError(attempt.student_id, attempt.lesson_id, attempt.attempt, f"{notebook.name} {exc.problem}") from None
     result = api.autograde(attempt.lesson_id, attempt.student_id, force=True, create=True)
     if not result.get("success"):
         raise SubmissionError(attempt.student_id, attempt.lesson_id, attempt.attempt, _failure_reason(result))
@@ -89,7 +97,7 @@ def _grade_one(course: CourseConfig, ledger: Ledger, attempt: Attempt, *, api, c
     return GradedAttempt(attempt, score, max_score, penalty)
 
 
-def _stage(course: CourseConfig, attempt: Attempt) -> None:
+def _stage(course: CourseConfig, attempt: Attempt) -> Path:
     """Put the attempt where nbgrader looks for a submission, replacing the previous one."""
     source = attempt_dir(course, student_id=attempt.student_id, lesson_id=attempt.lesson_id, attempt=attempt.attempt)
     if not source.is_dir():
@@ -99,12 +107,13 @@ def _stage(course: CourseConfig, attempt: Attempt) -> None:
         shutil.rmtree(staged)
     shutil.copytree(source, staged, symlinks=True)
     (staged / "timestamp.txt").write_text(attempt.submitted_at.strftime(NBGRADER_TIMESTAMP_FORMAT))
+    return staged
 
 
 def _failure_reason(result: dict) -> str:
     """The most useful line of nbgrader's log: its last error, not the whole traceback."""
     text = (result.get("log") or "") + "\n" + (result.get("error") or "")
     lines = [line.strip() for line in text.splitlines() if line.strip()]
-    errors = [line for line in lines if line.startswith("[ERROR]") or "Error" in line]
-    detail = errors[-1] if errors else (lines[-1] if lines else "no log")
+    errors = [line for line in lines if line.startswith("[ERROR]") and "see the the above traceback" not in line]
+    detail = errors[0] if errors else (lines[-1] if lines else "no log")
     return f"nbgrader autograde failed: {detail}"

@@ -1,0 +1,45 @@
+# Paceline: two commands do everything on a fresh machine.
+#   make demo   build the environment, run the whole pipeline on the demo course, print the report path
+#   make test   build the environment and run the test suite
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.paceline-installed
+PACELINE := $(BIN)/paceline --course .
+
+# The demo's "now": after the last lesson's due date, so the report shows the whole course.
+DEMO_AS_OF ?= 2026-11-15
+DEMO_STUDENTS ?= 36
+
+.PHONY: env demo demo-clean test bench clean
+
+env: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "paceline needs Python 3.11 or newer")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+demo: env demo-clean
+	$(PACELINE) check
+	$(PACELINE) release
+	$(PACELINE) simulate --students $(DEMO_STUDENTS)
+	$(PACELINE) collect
+	$(PACELINE) grade
+	$(PACELINE) feedback
+	$(PACELINE) export
+	$(PACELINE) report --as-of $(DEMO_AS_OF)
+
+# Everything the demo generates: simulated students and their work, never real course data.
+demo-clean:
+	rm -rf .paceline submitted/.attempts autograded feedback exports analytics/reports gradebook.db students.csv
+	find submitted release -mindepth 1 -maxdepth 1 ! -name README.md -exec rm -rf {} +
+
+test: env
+	$(BIN)/python -m pytest
+
+clean: demo-clean
+	rm -rf $(VENV) *.egg-info
