@@ -149,3 +149,51 @@ def parse_as_of(course: CourseConfig, value: str | None) -> dt.datetime | None:
         return parse_local_datetime(value, timezone=course.timezone, end_of_day=True)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--as-of") from None
+
+
+@main.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--id", "course_id", required=True, help="Course id (letters, digits, . _ - @).")
+@click.option("--title", required=True, help="Course title.")
+@click.option("--timezone", default="UTC", show_default=True, help="IANA time zone the course's dates are written in.")
+def init(directory: Path, course_id: str, title: str, timezone: str) -> None:
+    """Create a new course in DIRECTORY with one example lesson."""
+    from .scaffold import init_course
+
+    root = init_course(directory, course_id=course_id, title=title, timezone=timezone)
+    out.print(f"Created course {course_id!r} in {root}. Next: cd {root} && paceline new LESSON --title '...'")
+
+
+@main.command()
+@click.argument("lesson_id")
+@click.option("--title", required=True, help="Lesson title.")
+@click.pass_context
+def new(ctx: click.Context, lesson_id: str, title: str) -> None:
+    """Add a lesson from the template and schedule it in course.toml."""
+    from .scaffold import new_lesson
+
+    notebook = new_lesson(ctx.obj["course_dir"], lesson_id, title=title)
+    out.print(f"Created {notebook}; edit it, adjust its dates in course.toml, then run `paceline check {lesson_id}`.")
+
+
+@main.command()
+@click.argument("lesson_ids", nargs=-1)
+@click.option("--source", "source_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Check any nbgrader source folder instead of this course's lessons.")
+@click.option("--timeout", type=int, default=30, show_default=True, help="Seconds per cell (with --source).")
+@click.pass_context
+def check(ctx: click.Context, lesson_ids: tuple[str, ...], source_dir: Path | None, timeout: int) -> None:
+    """Lint lessons before release: metadata, execution, and whether tests can fail."""
+    from .check import check_course, check_source_tree
+
+    if source_dir is not None:
+        report = check_source_tree(source_dir, lesson_ids=list(lesson_ids), timeout=timeout, progress=RichProgress())
+    else:
+        report = check_course(_course(ctx), lesson_ids=list(lesson_ids), progress=RichProgress())
+    for problem in report.problems:
+        out.print(f"[red]✗[/] {problem}  [dim]\\[{problem.code}][/]", highlight=False)
+    summary = (f"{report.lessons} lesson(s), {report.notebooks} notebook(s), "
+               f"{report.graded_cells} graded cell(s), {report.points:g} point(s)")
+    if not report.ok:
+        raise PacelineError(f"{len(report.problems)} problem(s) in {summary}")
+    out.print(f"[green]✓[/] {summary}: ready to release")
