@@ -1,0 +1,116 @@
+"""Figures for the cohort report: each function takes a tidy table and returns a Figure.
+
+Figures are built with :class:`matplotlib.figure.Figure` rather than pyplot, so
+the library keeps no global figure state (nothing to close, nothing shown
+behind the caller's back); Jupyter displays a returned Figure like any other.
+Colours are the Okabe-Ito palette, readable with colour-vision deficiencies.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+from matplotlib.figure import Figure
+from matplotlib.ticker import StrMethodFormatter
+
+BLUE, ORANGE, GREEN, GREY = "#0072B2", "#D55E00", "#009E73", "#8C8C8C"
+_SIZE = (9.0, 4.5)
+
+
+def plot_plan_vs_actual(cumulative: pd.DataFrame, *, title: str = "Cumulative lesson completions: plan vs actual") -> Figure:
+    """Step lines of :func:`analytics.cumulative_completions` output: plan dashed, actual solid."""
+    figure = Figure(figsize=_SIZE, layout="constrained")
+    ax = figure.subplots()
+    styles = {"plan": {"color": GREY, "linestyle": "--"}, "actual": {"color": BLUE, "linewidth": 2.2}}
+    for series, style in styles.items():
+        rows = cumulative.loc[cumulative["series"] == series]
+        dates = rows["date"].dt.tz_convert("UTC").dt.tz_localize(None)
+        ax.plot(dates, rows["lessons_completed"], drawstyle="steps-post", label=series, **style)
+    locator = AutoDateLocator()
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
+    ax.set_xlabel("date (UTC)")
+    ax.set_ylabel("lessons completed (cohort total)")
+    ax.yaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
+    ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left", frameon=False)
+    ax.set_title(title, loc="left")
+    return figure
+
+
+def plot_days_vs_target(pacing: pd.DataFrame, *, max_points: int = 300, seed: int = 0,
+                        title: str = "First submission relative to the target date") -> Figure:
+    """Per lesson (in course order): a box of ``days_vs_target`` over first submissions,
+    with up to ``max_points`` sampled students drawn as dots; 0 is the target date."""
+    submitted = pacing.loc[pacing["submitted"]]
+    figure = Figure(figsize=_SIZE, layout="constrained")
+    ax = figure.subplots()
+    _box_and_dots(ax, pacing, submitted, "days_vs_target", max_points=max_points, seed=seed)
+    ax.axhline(0.0, color=ORANGE, linewidth=1.2)
+    ax.annotate("target", xy=(1.0, 0.0), xycoords=("axes fraction", "data"), xytext=(-4, 3),
+                textcoords="offset points", ha="right", color=ORANGE)
+    ax.set_ylabel("days after target (negative = early)")
+    ax.set_title(title, loc="left")
+    return figure
+
+
+def plot_score_distribution(pacing: pd.DataFrame, *, pass_fraction: float = 0.5, max_points: int = 300,
+                            seed: int = 0, title: str = "Best score per lesson (after late penalty)") -> Figure:
+    """Per lesson (in course order): a box of ``best_score / max_score`` in percent over graded
+    student x lesson rows, sampled dots on top, and the pass mark as a line."""
+    graded = pacing.loc[pacing["best_score"].notna()]
+    graded = graded.assign(score_percent=100 * graded["best_score"] / graded["max_score"].where(graded["max_score"] > 0))
+    figure = Figure(figsize=_SIZE, layout="constrained")
+    ax = figure.subplots()
+    _box_and_dots(ax, pacing, graded, "score_percent", max_points=max_points, seed=seed)
+    ax.axhline(100 * pass_fraction, color=ORANGE, linewidth=1.2)
+    ax.annotate("pass mark", xy=(1.0, 100 * pass_fraction), xycoords=("axes fraction", "data"), xytext=(-4, 3),
+                textcoords="offset points", ha="right", color=ORANGE)
+    ax.set_ylim(-3, 103)
+    ax.set_ylabel("best score (% of max)")
+    ax.set_title(title, loc="left")
+    return figure
+
+
+def plot_ahead_behind(summary: pd.DataFrame, *, title: str = "Students ahead of or behind pace") -> Figure:
+    """Bars of how many students are at each ``ahead_behind`` value (lessons done minus expected);
+    behind in orange, on pace in grey, ahead in green. Readable for 5 or 50 000 students."""
+    counts = summary["ahead_behind"].value_counts().sort_index()
+    figure = Figure(figsize=_SIZE, layout="constrained")
+    ax = figure.subplots()
+    colours = np.select([counts.index < 0, counts.index > 0], [ORANGE, GREEN], default=GREY)
+    bars = ax.bar(counts.index, counts.to_numpy(), color=colours, width=0.8)
+    ax.bar_label(bars, padding=2, fontsize=9, fmt="{:,.0f}")
+    ax.set_xticks(counts.index)
+    ax.set_xlabel("lessons submitted minus lessons past their target")
+    ax.set_ylabel("students")
+    ax.yaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
+    ax.margins(y=0.12)
+    ax.grid(axis="y", alpha=0.3)
+    behind = int(summary["behind"].sum())
+    ax.set_title(f"{title}: {behind} of {len(summary)} behind", loc="left")
+    return figure
+
+
+def _box_and_dots(ax: Axes, pacing: pd.DataFrame, rows: pd.DataFrame, column: str, *, max_points: int, seed: int) -> None:
+    """One box per lesson of ``pacing`` (course order, empty lessons kept), dots for a sample of ``rows``."""
+    lessons = pacing[["lesson_id", "order"]].drop_duplicates().sort_values("order")["lesson_id"].tolist()
+    values = rows[["lesson_id", column]].dropna()
+    groups = values.groupby("lesson_id")[column]
+    data = [groups.get_group(lesson).to_numpy() if lesson in groups.groups else np.array([]) for lesson in lessons]
+    ax.boxplot(data, positions=range(1, len(lessons) + 1), widths=0.6, showfliers=False,
+               medianprops={"color": BLUE, "linewidth": 2}, boxprops={"color": "#333333"})
+    # A fixed-size random sample per lesson keeps the dots legible and the figure small at any cohort size.
+    dots = values.sample(frac=1.0, random_state=seed).groupby("lesson_id").head(max_points)
+    jitter = np.random.default_rng(seed).uniform(-0.18, 0.18, size=len(dots))
+    positions = pd.Categorical(dots["lesson_id"], categories=lessons).codes + 1
+    ax.scatter(positions + jitter, dots[column], s=9, alpha=0.35, color=BLUE, linewidths=0)
+    counts = values["lesson_id"].value_counts()
+    ax.set_xticks(range(1, len(lessons) + 1),
+                  [f"{lesson}\nn={counts.get(lesson, 0):,}" for lesson in lessons],
+                  rotation=0 if len(lessons) <= 10 else 45, fontsize=9)
+    ax.set_xlim(0.4, len(lessons) + 0.6)
+    ax.grid(axis="y", alpha=0.3)

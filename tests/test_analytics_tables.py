@@ -1,0 +1,312 @@
+"""The table contract: loading, coercion, and every rejection naming table, column and rows."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from pandas.testing import assert_frame_equal
+
+from analytics import (
+    ENROLLMENTS_COLUMNS,
+    LESSONS_COLUMNS,
+    SUBMISSIONS_COLUMNS,
+    CourseTables,
+    TableError,
+    load_tables,
+    synthetic_tables,
+    validate_tables,
+    write_tables,
+)
+
+UTC = dt.timezone.utc
+START = dt.datetime(2026, 9, 7, tzinfo=UTC)
+SCHEMAS = {"lessons": LESSONS_COLUMNS, "enrollments": ENROLLMENTS_COLUMNS, "submissions": SUBMISSIONS_COLUMNS}
+
+
+def raw_tables() -> CourseTables:
+    """Tables as text, the way a CSV export reads: ids with leading zeros, ISO times, empty = null."""
+    return CourseTables(
+        lessons=pd.DataFrame({
+            "lesson_id": ["01-basics", "02-control"],
+            "title": ["Basics", "Control flow"],
+            "order": ["1", "2"],
+            "opens_at": ["2026-09-07T00:00:00+00:00", "2026-09-14T00:00:00+00:00"],
+            "target_at": ["2026-09-14T00:00:00+00:00", "2026-09-21T02:00:00+02:00"],
+            "due_at": ["2026-09-21T00:00:00+00:00", None],
+            "max_score": ["10", "20.0"],
+        }),
+        enrollments=pd.DataFrame({
+            "student_id": ["007", "ada"],
+            "enrolled_at": ["2026-09-01T00:00:00+00:00", "2026-09-01T00:00:00Z"],
+            "withdrawn_at": [None, "2026-09-20T00:00:00+00:00"],
+        }),
+        submissions=pd.DataFrame({
+            "student_id": ["007", "007", "ada"],
+            "lesson_id": ["01-basics", "01-basics", "02-control"],
+            "attempt": ["1", "2", "1"],
+            "submitted_at": ["2026-09-10T12:00:00+00:00", "2026-09-11T12:00:00+00:00", "2026-09-15T00:00:00+00:00"],
+            "score": ["6.5", None, "20"],
+            "max_score": ["10", "10", "20"],
+            "late_penalty": ["0", None, "0"],
+            "graded_at": ["2026-09-11T00:00:00+00:00", None, "2026-09-16T00:00:00+00:00"],
+            "status": ["graded", "collected", "graded"],
+        }),
+    )
+
+
+def utc(*values: str | None) -> pd.Series:
+    return pd.Series(pd.to_datetime(list(values), utc=True)).astype("datetime64[ns, UTC]")
+
+
+def expected_tables() -> CourseTables:
+    return CourseTables(
+        lessons=pd.DataFrame({
+            "lesson_id": pd.Series(["01-basics", "02-control"], dtype="str"),
+            "title": pd.Series(["Basics", "Control flow"], dtype="str"),
+            "order": np.array([1, 2], dtype="int64"),
+            "opens_at": utc("2026-09-07T00:00Z", "2026-09-14T00:00Z"),
+            "target_at": utc("2026-09-14T00:00Z", "2026-09-21T00:00Z"),
+            "due_at": utc("2026-09-21T00:00Z", None),
+            "max_score": [10.0, 20.0],
+        }),
+        enrollments=pd.DataFrame({
+            "student_id": pd.Series(["007", "ada"], dtype="str"),
+            "enrolled_at": utc("2026-09-01T00:00Z", "2026-09-01T00:00Z"),
+            "withdrawn_at": utc(None, "2026-09-20T00:00Z"),
+        }),
+        submissions=pd.DataFrame({
+            "student_id": pd.Series(["007", "007", "ada"], dtype="str"),
+            "lesson_id": pd.Series(["01-basics", "01-basics", "02-control"], dtype="str"),
+            "attempt": np.array([1, 2, 1], dtype="int64"),
+            "submitted_at": utc("2026-09-10T12:00Z", "2026-09-11T12:00Z", "2026-09-15T00:00Z"),
+            "score": [6.5, np.nan, 20.0],
+            "max_score": [10.0, 10.0, 20.0],
+            "late_penalty": [0.0, np.nan, 0.0],
+            "graded_at": utc("2026-09-11T00:00Z", None, "2026-09-16T00:00Z"),
+            "status": pd.Series(["graded", "collected", "graded"], dtype="str"),
+        }),
+    )
+
+
+def assert_tables_equal(actual: CourseTables, expected: CourseTables) -> None:
+    for name in SCHEMAS:
+        assert_frame_equal(getattr(actual, name), getattr(expected, name), obj=name)
+
+
+def test_validate_coerces_text_to_documented_dtypes() -> None:
+    assert_tables_equal(validate_tables(raw_tables()), expected_tables())
+
+
+def test_validated_dtypes_are_the_documented_schema() -> None:
+    tables = validate_tables(raw_tables())
+    for name, columns in SCHEMAS.items():
+        frame = getattr(tables, name)
+        assert list(frame.columns) == [column.name for column in columns]
+        assert {column: str(dtype) for column, dtype in frame.dtypes.items()} == {c.name: c.dtype for c in columns}
+
+
+def test_schema_entries_unpack_as_name_dtype_description() -> None:
+    for columns in SCHEMAS.values():
+        for name, dtype, description in columns:
+            assert name and dtype and description.endswith(".")
+
+
+def test_validate_keeps_documented_columns_only_and_resets_index() -> None:
+    raw = raw_tables()
+    lessons = raw.lessons.assign(extra="ignored").set_axis([10, 20])
+    tables = validate_tables(CourseTables(lessons, raw.enrollments, raw.submissions))
+    assert_frame_equal(tables.lessons, expected_tables().lessons)
+
+
+def test_validate_accepts_aware_datetimes_and_converts_to_utc() -> None:
+    raw = raw_tables()
+    berlin = pd.to_datetime(raw.lessons["opens_at"], utc=True).dt.tz_convert("Europe/Berlin")
+    python_datetimes = pd.Series([dt.datetime(2026, 9, 1, tzinfo=UTC), dt.datetime(2026, 9, 1, tzinfo=UTC)], dtype=object)
+    tables = validate_tables(CourseTables(
+        raw.lessons.assign(opens_at=berlin),
+        raw.enrollments.assign(enrolled_at=python_datetimes),
+        raw.submissions,
+    ))
+    assert_tables_equal(tables, expected_tables())
+
+
+def test_numeric_integer_ids_become_text() -> None:
+    raw = raw_tables()
+    ids = {"007": 7, "ada": 8}
+    tables = validate_tables(CourseTables(
+        raw.lessons,
+        raw.enrollments.assign(student_id=raw.enrollments["student_id"].map(ids)),
+        raw.submissions.assign(student_id=raw.submissions["student_id"].map(ids)),
+    ))
+    assert tables.submissions["student_id"].tolist() == ["7", "7", "8"]
+    assert str(tables.submissions["student_id"].dtype) == "str"
+
+
+def test_day_offsets_from_course_start() -> None:
+    raw = raw_tables()
+    days = CourseTables(
+        lessons=raw.lessons.assign(opens_at=[0, 7], target_at=[7.0, 14.0], due_at=[14.0, np.nan]),
+        enrollments=raw.enrollments.assign(enrolled_at=[-6, -6], withdrawn_at=[np.nan, 13]),
+        # Text offsets too, as a CSV from another system would give them.
+        submissions=raw.submissions.assign(submitted_at=["3.5", "4.5", "8"], graded_at=["4", "", "9"]),
+    )
+    assert_tables_equal(validate_tables(days, course_start=START), expected_tables())
+
+
+def test_day_offsets_need_course_start() -> None:
+    raw = raw_tables()
+    with pytest.raises(TableError, match=r"lessons\.opens_at: is a number: day offsets need course_start") as error:
+        validate_tables(CourseTables(raw.lessons.assign(opens_at=[0, 7]), raw.enrollments, raw.submissions))
+    assert (error.value.table, error.value.column, error.value.rows) == ("lessons", "opens_at", (0, 1))
+
+
+def test_course_start_must_be_aware() -> None:
+    with pytest.raises(ValueError, match="no time zone"):
+        validate_tables(raw_tables(), course_start=dt.datetime(2026, 9, 7))
+
+
+def test_table_error_is_a_value_error() -> None:
+    assert issubclass(TableError, ValueError)
+
+
+Mutation = Callable[[CourseTables], CourseTables]
+
+
+def lessons(**columns: object) -> Mutation:
+    return lambda t: CourseTables(t.lessons.assign(**columns), t.enrollments, t.submissions)
+
+
+def enrollments(**columns: object) -> Mutation:
+    return lambda t: CourseTables(t.lessons, t.enrollments.assign(**columns), t.submissions)
+
+
+def submissions(**columns: object) -> Mutation:
+    return lambda t: CourseTables(t.lessons, t.enrollments, t.submissions.assign(**columns))
+
+
+def drop(table: str, column: str) -> Mutation:
+    def mutate(t: CourseTables) -> CourseTables:
+        frames = {name: getattr(t, name) for name in SCHEMAS}
+        frames[table] = frames[table].drop(columns=[column])
+        return CourseTables(**frames)
+    return mutate
+
+
+REJECTIONS = {
+    "missing column": (drop("submissions", "status"), "submissions", "status", (), "missing column status"),
+    "unparseable time": (
+        submissions(submitted_at=["2026-09-10T12:00:00+00:00", "yesterday", "2026-09-15T00:00:00+00:00"]),
+        "submissions", "submitted_at", (1,), "is not an ISO 8601 time in row 1 ('yesterday')"),
+    "time without offset": (
+        enrollments(enrolled_at=["2026-09-01T00:00:00", "2026-09-01T00:00:00+00:00"]),
+        "enrollments", "enrolled_at", (0,), "has no UTC offset"),
+    "bare date looks like an offset": (
+        lessons(opens_at=["2026-09-07", "2026-09-14T00:00:00+00:00"]), "lessons", "opens_at", (0,), "has no UTC offset"),
+    "naive datetimes": (
+        lessons(opens_at=pd.to_datetime(["2026-09-07", "2026-09-14"])), "lessons", "opens_at", (0, 1), "has no time zone"),
+    "score is not a number": (submissions(score=["6.5", None, "full marks"]), "submissions", "score", (2,),
+                              "is not a finite number in row 2 ('full marks')"),
+    "attempt is not whole": (submissions(attempt=["1", "2.5", "1"]), "submissions", "attempt", (1,), "is not a whole number"),
+    "id is not text": (lessons(lesson_id=[1.5, 2.5]), "lessons", "lesson_id", (0, 1), "expected text"),
+    "empty required cell": (enrollments(enrolled_at=["2026-09-01T00:00:00+00:00", ""]), "enrollments", "enrolled_at",
+                            (1,), "is empty in row 1"),
+    "unknown lesson": (submissions(lesson_id=["01-basics", "01-basics", "99-nope"]), "submissions", "lesson_id", (2,),
+                       "is not a lesson_id in lessons in row 2 ('99-nope')"),
+    "unknown student": (submissions(student_id=["007", "7", "ada"]), "submissions", "student_id", (1,),
+                        "is not a student_id in enrollments"),
+    "duplicate attempt": (submissions(attempt=["1", "1", "1"]), "submissions", "attempt", (0, 1),
+                          "is duplicated for the same student_id and lesson_id in rows 0 (1), 1 (1)"),
+    "attempts out of order": (submissions(attempt=["2", "1", "1"]), "submissions", "attempt", (0,),
+                              "is not numbered in order of submitted_at"),
+    "score above max": (submissions(score=["10.5", None, "20"]), "submissions", "score", (0,), "is greater than max_score"),
+    "negative score": (submissions(score=["-1", None, "20"]), "submissions", "score", (0,), "is negative"),
+    "graded without score": (submissions(score=["6.5", None, None]), "submissions", "score", (2,),
+                             "is empty for a graded attempt"),
+    "bad status": (submissions(status=["graded", "pending", "graded"]), "submissions", "status", (1,), "must be one of"),
+    "submission before enrolment": (
+        submissions(submitted_at=["2026-08-31T23:59:59+00:00", "2026-09-11T12:00:00+00:00", "2026-09-15T00:00:00+00:00"]),
+        "submissions", "submitted_at", (0,), "is before the student's enrolled_at"),
+    "target before opens": (lessons(target_at=["2026-09-06T00:00:00+00:00", "2026-09-21T00:00:00+00:00"]),
+                            "lessons", "target_at", (0,), "is before opens_at"),
+    "due before target": (lessons(due_at=["2026-09-13T00:00:00+00:00", None]), "lessons", "due_at", (0,),
+                          "is before target_at"),
+    "duplicate lesson": (lessons(lesson_id=["01-basics", "01-basics"]), "lessons", "lesson_id", (0, 1), "is duplicated"),
+    "duplicate student": (enrollments(student_id=["007", "007"]), "enrollments", "student_id", (0, 1), "is duplicated"),
+    "withdrawn before enrolled": (enrollments(withdrawn_at=[None, "2026-08-01T00:00:00+00:00"]), "enrollments",
+                                  "withdrawn_at", (1,), "is before enrolled_at"),
+}
+
+
+@pytest.mark.parametrize(("mutate", "table", "column", "rows", "message"), REJECTIONS.values(), ids=REJECTIONS.keys())
+def test_rejections_name_table_column_and_rows(
+    mutate: Mutation, table: str, column: str, rows: tuple[int, ...], message: str
+) -> None:
+    with pytest.raises(TableError) as error:
+        validate_tables(mutate(raw_tables()))
+    assert (error.value.table, error.value.column, error.value.rows) == (table, column, rows)
+    assert str(error.value).startswith(f"{table}.{column}: ")
+    assert message in str(error.value)
+
+
+def test_message_lists_at_most_five_rows() -> None:
+    submissions = pd.concat([raw_tables().submissions] * 4, ignore_index=True).assign(lesson_id="nope")
+    raw = raw_tables()
+    with pytest.raises(TableError, match=r"in rows 0 \('nope'\), 1 .* and 7 more$"):
+        validate_tables(CourseTables(raw.lessons, raw.enrollments, submissions))
+
+
+def test_load_round_trips_csv_and_parquet(tmp_path: Path) -> None:
+    tables = validate_tables(raw_tables())
+    write_tables(tables, tmp_path / "csv", formats=("csv",))
+    write_tables(tables, tmp_path / "parquet", formats=("parquet",))
+    assert_tables_equal(load_tables(tmp_path / "csv"), expected_tables())
+    assert_tables_equal(load_tables(str(tmp_path / "parquet")), expected_tables())
+
+
+def test_load_reads_csv_ids_as_text_and_only_empty_cells_as_null(tmp_path: Path) -> None:
+    raw = raw_tables()
+    raw = CourseTables(raw.lessons, raw.enrollments.assign(student_id=["007", "NA"]),
+                       raw.submissions.assign(student_id=["007", "007", "NA"]))
+    write_tables(raw, tmp_path, formats=("csv",))
+    assert load_tables(tmp_path).enrollments["student_id"].tolist() == ["007", "NA"]
+
+
+def test_load_prefers_parquet(tmp_path: Path) -> None:
+    write_tables(validate_tables(raw_tables()), tmp_path)
+    (tmp_path / "lessons.csv").write_text("not,the,contract\n")
+    assert_tables_equal(load_tables(tmp_path), expected_tables())
+
+
+def test_load_names_a_missing_table(tmp_path: Path) -> None:
+    write_tables(validate_tables(raw_tables()), tmp_path, formats=("csv",))
+    (tmp_path / "enrollments.csv").unlink()
+    with pytest.raises(TableError, match=r"^enrollments: neither enrollments.parquet nor enrollments.csv exists"):
+        load_tables(tmp_path)
+
+
+def test_load_errors_say_which_file(tmp_path: Path) -> None:
+    write_tables(submissions(score=["11", None, "20"])(raw_tables()), tmp_path, formats=("csv",))
+    with pytest.raises(TableError, match="submissions.score: is greater than max_score") as error:
+        load_tables(tmp_path)
+    assert error.value.__notes__ == [f"read from {tmp_path / 'submissions.csv'}"]
+
+
+def test_synthetic_tables_are_valid_reproducible_and_varied() -> None:
+    first = synthetic_tables(students=120, lessons=5, seed=7, start=START)
+    assert_tables_equal(synthetic_tables(students=120, lessons=5, seed=7, start=START), first)
+    assert_tables_equal(validate_tables(first), first)
+    assert len(first.lessons) == 5 and len(first.enrollments) == 120
+    subs = first.submissions
+    assert set(subs["status"]) == {"graded", "collected", "failed"}
+    assert subs["attempt"].max() > 1
+    assert (subs["late_penalty"] > 0).any()
+    assert first.enrollments["withdrawn_at"].notna().any()
+    assert first.lessons["due_at"].isna().sum() == 1
+    assert subs.groupby("student_id")["lesson_id"].nunique().lt(5).any()  # someone stopped early
+    other = synthetic_tables(students=120, lessons=5, seed=8, start=START)
+    assert not other.submissions.equals(subs)

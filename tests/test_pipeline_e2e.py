@@ -1,0 +1,123 @@
+"""End to end on the fixture course: release, students fetch and submit through
+nbgrader's exchange, collect every attempt, autograde with real kernels,
+release feedback, export the tables."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from analytics.tables import ENROLLMENTS_COLUMNS, LESSONS_COLUMNS, SUBMISSIONS_COLUMNS, load_tables
+from graders.clock import SimulatedClock
+from graders.collect import attempt_dir, collect_submissions
+from graders.config import load_course
+from graders.export import export_tables
+from graders.feedback import release_feedback
+from graders.grade import grade_attempts
+from graders.ledger import Ledger
+from graders.release import release_lessons
+from graders.student import StudentWorkspace, fetch_feedback, fetch_lesson, list_lessons, submit_lesson
+
+pytestmark = pytest.mark.e2e
+UTC = dt.timezone.utc
+
+
+def answer(notebook: Path, grade_id: str, source: str) -> None:
+    nb = json.loads(notebook.read_text())
+    for cell in nb["cells"]:
+        if cell["metadata"].get("nbgrader", {}).get("grade_id") == grade_id:
+            cell["source"] = source
+    notebook.write_text(json.dumps(nb))
+
+
+def workspace(course, student_id: str) -> StudentWorkspace:
+    home = course.root.parent / "homes" / student_id
+    home.mkdir(parents=True)
+    return StudentWorkspace(student_id, home, course.id, course.exchange_root)
+
+
+def test_release_submit_collect_grade_feedback_export(fixture_course: Path) -> None:
+    course = load_course(fixture_course)
+    released = release_lessons(course)
+    assert [(r.lesson_id, r.max_score) for r in released] == [("01-add", 3.0), ("02-words", 3.0)]
+    released_nb = (course.release_dir / "01-add" / "add.ipynb").read_text()
+    assert "raise NotImplementedError" in released_nb and "2.5, 2.5" not in released_nb  # hidden test removed
+
+    clock = SimulatedClock(dt.datetime(2026, 9, 8, 10, tzinfo=UTC))
+    ada, brook, cyd = (workspace(course, s) for s in ("ada", "brook", "cyd"))
+    assert {a["assignment_id"] for a in list_lessons(ada)} == {"01-add", "02-words"}
+
+    # ada: a blank first attempt at night, then a correct one, both on time.
+    fetch_lesson(ada, "01-add")
+    clock.advance_to(dt.datetime(2026, 9, 9, 1, 30, tzinfo=UTC))
+    submit_lesson(ada, "01-add", clock=clock)
+    answer(ada.lesson_dir("01-add") / "add.ipynb", "add", "def add(a, b):\n    return a + b\n")
+    clock.advance_to(dt.datetime(2026, 9, 9, 2, 10, tzinfo=UTC))
+    submit_lesson(ada, "01-add", clock=clock)
+    # brook: only right for integers; the hidden test catches it.
+    fetch_lesson(brook, "01-add")
+    answer(brook.lesson_dir("01-add") / "add.ipynb", "add", "def add(a, b):\n    return int(a) + int(b)\n")
+    submit_lesson(brook, "01-add", clock=clock)
+    # cyd: correct but two days after the due date (2026-09-20 23:59:59 Berlin).
+    fetch_lesson(cyd, "01-add")
+    answer(cyd.lesson_dir("01-add") / "add.ipynb", "add", "def add(a, b):\n    return a + b\n")
+    clock.advance_to(dt.datetime(2026, 9, 22, 12, tzinfo=UTC))
+    submit_lesson(cyd, "01-add", clock=clock)
+    # brook again, on lesson 2: a notebook broken beyond JSON.
+    fetch_lesson(brook, "02-words")
+    (brook.lesson_dir("02-words") / "words.ipynb").write_text('{"cells": [ this is not json')
+    submit_lesson(brook, "02-words", clock=clock)
+
+    report = collect_submissions(course, clock=clock)
+    assert report.problems == []
+    assert [(a.student_id, a.lesson_id, a.attempt) for a in report.collected] == [
+        ("ada", "01-add", 1), ("ada", "01-add", 2), ("brook", "01-add", 1), ("brook", "02-words", 1), ("cyd", "01-add", 1),
+    ]
+    assert all(a.received_at == clock.now() for a in report.collected)
+    again = collect_submissions(course, clock=clock)
+    assert again.collected == [] and again.already_collected == 5
+    first = attempt_dir(course, student_id="ada", lesson_id="01-add", attempt=1)
+    assert (first / "add.ipynb").is_file() and "NotImplementedError" in (first / "add.ipynb").read_text()
+
+    graded = grade_attempts(course, clock=clock)
+    scores = {(g.attempt.student_id, g.attempt.lesson_id, g.attempt.attempt): (g.score, g.late_penalty) for g in graded.graded}
+    assert scores == {
+        ("ada", "01-add", 1): (0.0, 0.0),
+        ("ada", "01-add", 2): (3.0, 0.0),
+        ("brook", "01-add", 1): (1.0, 0.0),  # visible test passes; the hidden float test fails
+        ("cyd", "01-add", 1): (3.0, 1.5),  # 2 started days late at 25% a day = 50% = the cap
+    }
+    [problem] = graded.problems
+    assert str(problem).startswith("brook / 02-words / attempt 1: words.ipynb is not valid notebook JSON")
+    assert "line 1, column 13" in str(problem)
+    assert grade_attempts(course, clock=clock).graded == []  # nothing new: nothing regraded
+
+    with Ledger.open(course.state_dir / "ledger.db") as ledger:
+        statuses = {(a.student_id, a.lesson_id, a.attempt): a.status for a in ledger.attempts()}
+        cells = {c.grade_id: c.score for c in ledger.cell_scores(ledger.attempts(student_ids=["brook"], lesson_ids=["01-add"])[0].id)}
+    assert statuses[("brook", "02-words", 1)] == "failed"
+    assert cells == {"test_add_visible": 1.0, "test_add_hidden": 0.0}
+
+    fb = release_feedback(course)
+    assert fb.problems == [] and fb.released == {"01-add": 3}
+    [html] = fetch_feedback(ada, "01-add")
+    assert "add(1, 2)" in html.read_text()
+
+    result = export_tables(course)
+    tables = load_tables(result.directory)
+    assert list(tables.lessons.columns) == [c.name for c in LESSONS_COLUMNS]
+    assert list(tables.enrollments.columns) == [c.name for c in ENROLLMENTS_COLUMNS]
+    assert list(tables.submissions.columns) == [c.name for c in SUBMISSIONS_COLUMNS]
+    subs = tables.submissions.set_index(["student_id", "lesson_id", "attempt"])
+    assert subs.loc[("ada", "01-add", 1), "submitted_at"] == pd.Timestamp("2026-09-09 01:30", tz="UTC")
+    assert subs.loc[("cyd", "01-add", 1), "late_penalty"] == 1.5
+    assert subs.loc[("brook", "02-words", 1), "status"] == "failed"
+    assert pd.isna(subs.loc[("brook", "02-words", 1), "score"])
+    grades = pd.read_csv(result.directory / "grades.csv").set_index(["student_id", "lesson_id"])
+    assert grades.loc[("ada", "01-add"), ["attempts", "final_score"]].tolist() == [2, 3.0]
+    assert grades.loc[("cyd", "01-add"), "final_score"] == 1.5
+    assert grades.loc[("cyd", "02-words"), "attempts"] == 0
