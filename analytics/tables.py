@@ -73,6 +73,17 @@ SUBMISSIONS_COLUMNS: tuple[Column, ...] = (
     Column("status", STR, "'collected' (not graded yet), 'graded', or 'failed' (could not be graded)."),
 )
 
+CELL_SCORES_COLUMNS: tuple[Column, ...] = (
+    Column("student_id", STR, "Who submitted."),
+    Column("lesson_id", STR, "Which lesson."),
+    Column("attempt", INT, "Which attempt of that student x lesson (as in submissions)."),
+    Column("notebook", STR, "Notebook name within the lesson, without .ipynb."),
+    Column("grade_id", STR, "nbgrader grade_id of the graded cell (a test cell or a manually graded answer)."),
+    Column("score", FLOAT, "Points earned in that cell; null while a manually graded cell awaits grading."),
+    Column("max_score", FLOAT, "Points the cell is worth."),
+)
+"""Optional fourth table: per-cell scores of graded attempts, where the source system has them."""
+
 TABLE_COLUMNS: dict[str, tuple[Column, ...]] = {
     "lessons": LESSONS_COLUMNS,
     "enrollments": ENROLLMENTS_COLUMNS,

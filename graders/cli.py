@@ -1,5 +1,8 @@
 """The ``paceline`` command: each command parses its arguments, calls one
-library function, and prints a one-screen summary. No logic lives here."""
+library function, and prints a one-screen summary. No logic lives here.
+
+Commands import their pipeline stage when they run, so that ``paceline --help``
+does not pay for importing nbgrader, pandas and the Jupyter stack."""
 
 from __future__ import annotations
 
@@ -14,6 +17,8 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+
+from analytics.errors import AnalyticsError
 
 from .config import CourseConfig, load_course, parse_local_datetime
 from .errors import BatchError, PacelineError
@@ -50,7 +55,7 @@ class PacelineGroup(click.Group):
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
-        except PacelineError as exc:
+        except (PacelineError, AnalyticsError) as exc:
             err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
             sys.exit(1)
 
@@ -197,3 +202,20 @@ def check(ctx: click.Context, lesson_ids: tuple[str, ...], source_dir: Path | No
     if not report.ok:
         raise PacelineError(f"{len(report.problems)} problem(s) in {summary}")
     out.print(f"[green]✓[/] {summary}: ready to release")
+
+
+@main.command()
+@click.option("--as-of", "as_of", default=None, help="Report as of this date/time (course time zone); default: latest submission.")
+@click.option("--to", "output_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Output folder (default: <course>/analytics/reports).")
+@click.pass_context
+def report(ctx: click.Context, as_of: str | None, output_dir: Path | None) -> None:
+    """Run the cohort progress notebook with papermill and render it to HTML."""
+    from analytics.report import run_report
+
+    course = _course(ctx)
+    with err.status("Running the cohort progress notebook..."):
+        result = run_report(course_dir=course.root, as_of=parse_as_of(course, as_of), output_dir=output_dir,
+                            title=f"{course.title}: cohort progress")
+    out.print(f"Notebook: {result.notebook}")
+    out.print(f"Report:   {result.html}")

@@ -106,8 +106,9 @@ def collect_submissions(
             except PacelineError as exc:
                 report.problems.append(exc)
         # Several attempts may arrive between two collections: number them in
-        # the order the student made them.
-        fresh.sort(key=lambda s: (s.claimed_at or dt.datetime.max.replace(tzinfo=dt.timezone.utc), s.exchange_name))
+        # arrival order. The folder's ctime is set by the kernel and, unlike
+        # mtime or the name's timestamp, cannot be set back by the student.
+        fresh.sort(key=lambda s: (s.path.lstat().st_ctime_ns, s.exchange_name))
         received_at = clock.now()
         for submission in progress.track(fresh, description="Collecting"):
             try:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 from nbgrader.api import MissingEntry
 
-from analytics.tables import CourseTables, validate_tables
+from analytics.tables import CELL_SCORES_COLUMNS, CourseTables, validate_tables
 
 from .config import CourseConfig
 from .engine import open_gradebook
@@ -106,8 +106,7 @@ def cell_scores_frame(cells: list[tuple[Attempt, list]]) -> pd.DataFrame:
         for attempt, attempt_cells in cells
         for cell in attempt_cells
     ]
-    columns = ["student_id", "lesson_id", "attempt", "notebook", "grade_id", "score", "max_score"]
-    frame = pd.DataFrame(rows, columns=columns)
+    frame = pd.DataFrame(rows, columns=[column.name for column in CELL_SCORES_COLUMNS])
     return frame.astype({"attempt": "int64", "score": "float64", "max_score": "float64"})
 
 

@@ -69,13 +69,11 @@ class Attempt:
 
     @property
     def submitted_at(self) -> dt.datetime:
-        """When the attempt counts as submitted.
+        """When the attempt counts as submitted: paceline's receipt time.
 
-        The student's own timestamp is believed only when it is not later than
-        paceline's receipt time; a claim from the future cannot help anyone.
+        The student's own timestamp (``claimed_at``) is kept for reference
+        only: it is written on the student's side and can say anything.
         """
-        if self.claimed_at is not None and self.claimed_at < self.received_at:
-            return self.claimed_at
         return self.received_at
 
 

@@ -51,10 +51,15 @@ def test_release_submit_collect_grade_feedback_export(fixture_course: Path) -> N
     ada, brook, cyd = (workspace(course, s) for s in ("ada", "brook", "cyd"))
     assert {a["assignment_id"] for a in list_lessons(ada)} == {"01-add", "02-words"}
 
-    # ada: a blank first attempt at night, then a correct one, both on time.
+    # ada: a blank first attempt at night, collected within minutes, then a correct one.
     fetch_lesson(ada, "01-add")
     clock.advance_to(dt.datetime(2026, 9, 9, 1, 30, tzinfo=UTC))
     submit_lesson(ada, "01-add", clock=clock)
+    clock.advance_to(dt.datetime(2026, 9, 9, 1, 31, tzinfo=UTC))
+    early = collect_submissions(course, clock=clock)
+    assert [(a.attempt, a.submitted_at, a.claimed_at) for a in early.collected] == [
+        (1, clock.now(), dt.datetime(2026, 9, 9, 1, 30, tzinfo=UTC)),
+    ]
     answer(ada.lesson_dir("01-add") / "add.ipynb", "add", "def add(a, b):\n    return a + b\n")
     clock.advance_to(dt.datetime(2026, 9, 9, 2, 10, tzinfo=UTC))
     submit_lesson(ada, "01-add", clock=clock)
@@ -62,11 +67,14 @@ def test_release_submit_collect_grade_feedback_export(fixture_course: Path) -> N
     fetch_lesson(brook, "01-add")
     answer(brook.lesson_dir("01-add") / "add.ipynb", "add", "def add(a, b):\n    return int(a) + int(b)\n")
     submit_lesson(brook, "01-add", clock=clock)
-    # cyd: correct but two days after the due date (2026-09-20 23:59:59 Berlin).
+    clock.advance_to(dt.datetime(2026, 9, 9, 2, 12, tzinfo=UTC))
+    assert len(collect_submissions(course, clock=clock).collected) == 2
+    # cyd: correct but two days after the due date (2026-09-20 23:59:59 Berlin), and
+    # claiming, with a forged timestamp, to have submitted on time: the claim changes nothing.
     fetch_lesson(cyd, "01-add")
     answer(cyd.lesson_dir("01-add") / "add.ipynb", "add", "def add(a, b):\n    return a + b\n")
+    submit_lesson(cyd, "01-add", clock=SimulatedClock(dt.datetime(2026, 9, 12, tzinfo=UTC)))
     clock.advance_to(dt.datetime(2026, 9, 22, 12, tzinfo=UTC))
-    submit_lesson(cyd, "01-add", clock=clock)
     # brook again, on lesson 2: a notebook broken beyond JSON.
     fetch_lesson(brook, "02-words")
     (brook.lesson_dir("02-words") / "words.ipynb").write_text('{"cells": [ this is not json')
@@ -75,8 +83,9 @@ def test_release_submit_collect_grade_feedback_export(fixture_course: Path) -> N
     report = collect_submissions(course, clock=clock)
     assert report.problems == []
     assert [(a.student_id, a.lesson_id, a.attempt) for a in report.collected] == [
-        ("ada", "01-add", 1), ("ada", "01-add", 2), ("brook", "01-add", 1), ("brook", "02-words", 1), ("cyd", "01-add", 1),
+        ("cyd", "01-add", 1), ("brook", "02-words", 1),
     ]
+    assert report.collected[0].claimed_at == dt.datetime(2026, 9, 12, tzinfo=UTC)
     assert all(a.received_at == clock.now() for a in report.collected)
     again = collect_submissions(course, clock=clock)
     assert again.collected == [] and again.already_collected == 5
@@ -113,7 +122,7 @@ def test_release_submit_collect_grade_feedback_export(fixture_course: Path) -> N
     assert list(tables.enrollments.columns) == [c.name for c in ENROLLMENTS_COLUMNS]
     assert list(tables.submissions.columns) == [c.name for c in SUBMISSIONS_COLUMNS]
     subs = tables.submissions.set_index(["student_id", "lesson_id", "attempt"])
-    assert subs.loc[("ada", "01-add", 1), "submitted_at"] == pd.Timestamp("2026-09-09 01:30", tz="UTC")
+    assert subs.loc[("ada", "01-add", 1), "submitted_at"] == pd.Timestamp("2026-09-09 01:31", tz="UTC")
     assert subs.loc[("cyd", "01-add", 1), "late_penalty"] == 1.5
     assert subs.loc[("brook", "02-words", 1), "status"] == "failed"
     assert pd.isna(subs.loc[("brook", "02-words", 1), "score"])

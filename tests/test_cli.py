@@ -1,0 +1,63 @@
+"""The paceline console script: clear errors and non-zero exits on bad input."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PACELINE = str(Path(sys.executable).parent / "paceline")
+
+
+def paceline(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "COLUMNS": "200"}
+    return subprocess.run([PACELINE, *args], cwd=cwd, capture_output=True, text=True, env=env, timeout=300)
+
+
+def test_bad_course_toml_names_the_key_and_exits_non_zero(fixture_course: Path) -> None:
+    toml = fixture_course / "course.toml"
+    toml.write_text(toml.read_text().replace("due = 2026-09-20", "due = 2026-09-01"))
+    result = paceline("release", cwd=fixture_course)
+    assert result.returncode == 1
+    assert "lessons[0].due: is before the lesson opens" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (fixture_course / "release").exists()
+
+
+def test_unknown_lesson_is_an_error(fixture_course: Path) -> None:
+    result = paceline("grade", "99-nope", cwd=fixture_course)
+    assert result.returncode == 1
+    assert "unknown lesson '99-nope'" in result.stderr
+
+
+def test_path_traversing_student_id_in_roster_is_refused(fixture_course: Path) -> None:
+    roster = fixture_course / "students.csv"
+    roster.write_text(roster.read_text() + "../../etc,Mallory,m@example.org,2026-09-01\n")
+    result = paceline("export", cwd=fixture_course)
+    assert result.returncode == 1
+    assert "students.csv, line 5: unsafe student id '../../etc'" in result.stderr
+    assert not (fixture_course / "exports").exists()
+
+
+def test_check_reports_cells_and_fails(fixture_course: Path) -> None:
+    lesson = fixture_course / "course_source" / "01-add"
+    shutil.copy(Path(__file__).parent / "fixtures" / "notebooks" / "broken_json.ipynb", lesson / "broken_json.ipynb")
+    result = paceline("check", "01-add", cwd=fixture_course)
+    assert result.returncode == 1
+    assert "01-add / broken_json.ipynb" in result.stdout and "invalid-notebook" in result.stdout
+
+
+@pytest.mark.e2e
+def test_release_and_report_from_a_course_folder(fixture_course: Path) -> None:
+    # The course folder holds analytics/reports/: it must not shadow the analytics package.
+    assert paceline("release", cwd=fixture_course).returncode == 0
+    assert paceline("export", cwd=fixture_course).returncode == 0
+    (fixture_course / "analytics" / "reports").mkdir(parents=True)
+    result = paceline("report", "--as-of", "2026-09-30", cwd=fixture_course)
+    assert result.returncode == 0, result.stderr
+    html = fixture_course / "analytics" / "reports" / "cohort_progress.html"
+    assert str(html) in result.stdout and "Fixture course" in html.read_text()
