@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import sys
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -31,10 +31,10 @@ err = Console(stderr=True)
 class RichProgress:
     """Progress bars on stderr, so stdout stays a clean summary."""
 
-    def track(self, items: Sequence[T], *, description: str) -> Iterator[T]:
+    def track(self, items: Iterable[T], *, description: str, total: int | None = None) -> Iterator[T]:
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
         with Progress(*columns, console=err, transient=True) as bar:
-            task = bar.add_task(description, total=len(items))
+            task = bar.add_task(description, total=total if total is not None else len(items))
             for item in items:
                 yield item
                 bar.advance(task)
@@ -99,12 +99,20 @@ def collect(ctx: click.Context) -> None:
 @main.command()
 @click.argument("lesson_ids", nargs=-1)
 @click.option("--all", "regrade", is_flag=True, help="Regrade every attempt, not only new ones.")
+@click.option("--scheduler", default=None, metavar="tcp://HOST:PORT", help="Grade on this Dask cluster instead of a local one.")
+@click.option("--workers", type=click.IntRange(1, 256), default=None, help="Local worker processes (default: one per core).")
+@click.option("--unsafe-no-sandbox", "unsafe", is_flag=True,
+              help="DANGEROUS: run student code unsandboxed, as your own user, able to read solutions and other students' work.")
 @click.pass_context
-def grade(ctx: click.Context, lesson_ids: tuple[str, ...], regrade: bool) -> None:
-    """Autograde collected attempts with nbgrader (new attempts only, unless --all)."""
+def grade(ctx: click.Context, lesson_ids: tuple[str, ...], regrade: bool, scheduler: str | None,
+          workers: int | None, unsafe: bool) -> None:
+    """Autograde collected attempts with nbgrader, sandboxed and in parallel (new attempts only, unless --all)."""
     from .grade import grade_attempts
 
-    report = grade_attempts(_course(ctx), lesson_ids=list(lesson_ids), regrade=regrade, progress=RichProgress())
+    if unsafe:
+        err.print("[bold red]WARNING: grading WITHOUT the sandbox: student code runs as you, with your access.[/]")
+    report = grade_attempts(_course(ctx), lesson_ids=list(lesson_ids), regrade=regrade, sandboxed=not unsafe,
+                            scheduler=scheduler, workers=workers, progress=RichProgress())
     table = Table("lesson", "attempts graded", "mean score", "late", title="Grading")
     by_lesson: dict[str, list] = {}
     for graded in report.graded:
@@ -219,3 +227,22 @@ def report(ctx: click.Context, as_of: str | None, output_dir: Path | None) -> No
                             title=f"{course.title}: cohort progress")
     out.print(f"Notebook: {result.notebook}")
     out.print(f"Report:   {result.html}")
+
+
+@main.command()
+@click.option("--students", type=click.IntRange(1, 5000), required=True, help="How many simulated students.")
+@click.option("--seed", type=int, default=7, show_default=True, help="Random seed: the same seed gives the same cohort.")
+@click.option("--until", "until", default=None, help="Stop simulating at this date (course time zone); default: a week after the last due date.")
+@click.pass_context
+def simulate(ctx: click.Context, students: int, seed: int, until: str | None) -> None:
+    """Simulate a cohort submitting through the real exchange, on a simulated clock."""
+    from .simulate import run_simulation
+
+    course = _course(ctx)
+    report = run_simulation(course, students=students, seed=seed, until=parse_as_of(course, until), progress=RichProgress())
+    table = Table("persona", "students", title=f"Simulated {report.students} students until {report.until:%Y-%m-%d}")
+    for persona, count in sorted(report.personas.items()):
+        table.add_row(persona, str(count))
+    out.print(table)
+    out.print(f"{len(report.submissions)} submissions through the exchange; {report.attempts_collected} attempts collected.")
+    _fail_on(report.problems, "simulated submissions could not be collected and")
