@@ -1,0 +1,72 @@
+"""nbgrader's side: the Execute preprocessor that only uses sandboxed kernels, and its config.
+
+``c.Execute.kernel_manager_class`` cannot do this: nbgrader's ``Execute.__init__``
+passes ``kernel_manager_class=AsyncKernelManager`` as a keyword, and traitlets
+lets keywords win over config, so that setting is silently ignored. Instead
+the autograde pass gets :class:`SandboxedExecute` in place of ``Execute``.
+"""
+
+from __future__ import annotations
+
+from nbgrader.converters.autograde import Autograde
+from nbgrader.preprocessors import Execute
+from traitlets import TraitError, validate
+from traitlets.config import Config
+
+from ..config import GradingSettings
+from .host import require_sandbox
+from .limits import SandboxLimits
+from .manager import KERNEL_NAME, SandboxedKernelManager
+
+SANDBOXED_EXECUTE = "graders.sandbox.wiring.SandboxedExecute"
+
+
+class SandboxedExecute(Execute):
+    """nbgrader's Execute, with every kernel started by :class:`SandboxedKernelManager`."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs["kernel_manager_class"] = SandboxedKernelManager
+        super().__init__(*args, **kwargs)
+
+    @validate("kernel_manager_class")
+    def _sandboxed_only(self, proposal):
+        if not (isinstance(proposal.value, type) and issubclass(proposal.value, SandboxedKernelManager)):
+            raise TraitError(f"SandboxedExecute runs student code only with SandboxedKernelManager, not {proposal.value!r}")
+        return proposal.value
+
+    def preprocess(self, nb, resources=None, km=None):
+        if km is not None and not isinstance(km, SandboxedKernelManager):
+            raise TraitError("SandboxedExecute refuses a kernel manager that is not sandboxed")
+        km_config = self.config.get("SandboxedKernelManager", {})
+        require_sandbox(**{k: v for k, v in (("prefix", km_config.get("pool_prefix")),
+                                               ("size", km_config.get("pool_size")),
+                                               ("base_dir", km_config.get("base_dir"))) if v is not None})
+        return super().preprocess(nb, resources, km=km)
+
+
+def sandbox_config(settings: GradingSettings, limits: SandboxLimits | None = None) -> Config:
+    """nbgrader settings that make autograde run every notebook in the sandbox.
+
+    Merge it into the course's config (``c.merge(sandbox_config(course.grading))``).
+    """
+    limits = limits or SandboxLimits()
+    c = Config()
+    default = Autograde.class_traits()["autograde_preprocessors"].default()
+    # Import paths, not classes: the Config is pickled to grading workers.
+    c.Autograde.autograde_preprocessors = [
+        SANDBOXED_EXECUTE if pp is Execute else f"{pp.__module__}.{pp.__qualname__}" for pp in default
+    ]
+    c.Execute.timeout = settings.timeout
+    c.Execute.interrupt_on_timeout = True
+    c.Execute.kernel_name = KERNEL_NAME  # the manager ignores the notebook's kernelspec anyway
+    c.Execute.startup_timeout = 60
+    c.Execute.shutdown_kernel = "immediate"  # a student kernel has nothing to save
+    c.SandboxedKernelManager.memory_mb = limits.memory_mb
+    c.SandboxedKernelManager.address_space_mb = limits.address_space_mb or 0
+    c.SandboxedKernelManager.cpu_seconds = limits.cpu_seconds
+    c.SandboxedKernelManager.processes = limits.processes
+    c.SandboxedKernelManager.file_size_mb = limits.file_size_mb
+    c.SandboxedKernelManager.open_files = limits.open_files
+    c.SandboxedKernelManager.scratch_mb = limits.scratch_mb
+    c.SandboxedKernelManager.output_mb = limits.output_mb
+    return c

@@ -1,0 +1,525 @@
+"""The kernel sandbox: real kernels in real bwrap, each test an attack that must fail.
+
+Kernel tests need root, bubblewrap and the paceline-sb* users (``make sandbox``);
+without them they are skipped with the reason, the pure tests still run.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+from nbclient.exceptions import DeadKernelError
+from traitlets.config import Config
+
+from graders.config import GradingSettings
+from graders.sandbox import (
+    SandboxedExecute,
+    SandboxedKernelManager,
+    SandboxLimits,
+    SandboxPlan,
+    SandboxUnavailable,
+    build_argv,
+    check_sandbox,
+    require_sandbox,
+    sandbox_config,
+)
+from graders.sandbox.cgroups import cgroup_parent
+from graders.sandbox.command import WORK_DIR, SystemMount, seccomp_program
+from graders.sandbox.manager import OutputBudget
+from graders.sandbox.resources import copy_folder
+
+MISSING = check_sandbox()
+needs_sandbox = pytest.mark.skipif(bool(MISSING), reason="kernel sandbox not ready: " + "; ".join(MISSING))
+REPO = Path(__file__).resolve().parents[1]
+
+
+# --------------------------------------------------------------------------
+# pure parts
+# --------------------------------------------------------------------------
+
+def _plan(**overrides) -> SandboxPlan:
+    values = dict(
+        kernel_cmd=("/opt/venv/bin/python3", "-I", "-m", "ipykernel_launcher", "-f", "/run/pl/k/sb0-1/kernel.json"),
+        uid=990, gid=989, limits=SandboxLimits(processes=32),
+        kernel_dir="/run/pl/k/sb0-1", ipc_dir="/run/pl/k/sb0-1/ipc", connection_file="/run/pl/k/sb0-1/kernel.json",
+        etc_files=(("/run/pl/k/sb0-1/passwd", "/etc/passwd"),),
+        system=(SystemMount("ro-bind", "/usr"), SystemMount("symlink", "/lib", "usr/lib")),
+        etc_entries=("/etc/ld.so.cache",),
+        ro_paths=("/opt/venv", "/root/.pyenv/versions/3.11.7", "/usr/lib/python3"),
+        seed_dir="/run/pl/k/sb0-1/seed", seccomp_fd=7, cgroup_procs=("/sys/fs/cgroup/pids/paceline-x/cgroup.procs",),
+        venv_bin="/opt/venv/bin",
+    )
+    values.update(overrides)
+    return SandboxPlan(**values)
+
+
+def test_argv_builder_is_pure_and_complete():
+    argv = build_argv(_plan())
+    assert argv == build_argv(_plan())
+    # cgroups are joined by a shell that then execs bwrap
+    assert argv[:2] == ["/bin/sh", "-c"] and argv[4] == "/sys/fs/cgroup/pids/paceline-x/cgroup.procs"
+    bwrap = argv.index("/usr/bin/bwrap")
+    for flag in ("--die-with-parent", "--new-session", "--unshare-net", "--unshare-pid", "--unshare-ipc",
+                 "--unshare-uts", "--clearenv"):
+        assert flag in argv
+    # no user namespace: it would map the sandbox to root outside
+    assert "--unshare-user" not in argv and "--unshare-all" not in argv and "--uid" not in argv
+    joined = " ".join(argv)
+    assert "--ro-bind /usr /usr --symlink usr/lib /lib" in joined
+    # parents of /root/... are made 0755 (bwrap would make them 0700) before the bind
+    assert ("--perms 0755 --dir /root --perms 0755 --dir /root/.pyenv --perms 0755 --dir /root/.pyenv/versions "
+            "--ro-bind /root/.pyenv/versions/3.11.7 /root/.pyenv/versions/3.11.7") in joined
+    assert "/usr/lib/python3 /usr/lib/python3" not in joined  # already visible through /usr
+    assert "--bind /run/pl/k/sb0-1/ipc /run/pl/k/sb0-1/ipc" in joined
+    assert "--ro-bind /run/pl/k/sb0-1/kernel.json /run/pl/k/sb0-1/kernel.json" in joined
+    assert "--perms 1777 --size 268435456 --tmpfs /tmp" in joined
+    assert f"--tmpfs {WORK_DIR} --chdir {WORK_DIR}" in joined
+    assert "--seccomp 7" in joined
+    env = {argv[i + 1]: argv[i + 2] for i, arg in enumerate(argv) if arg == "--setenv"}
+    assert env["HOME"] == WORK_DIR and env["MPLBACKEND"] == "Agg" and env["PATH"].startswith("/opt/venv/bin:")
+    # then rlimits, then the privilege drop, then the seed copy, then the kernel
+    rest = argv[argv.index("--", bwrap) + 1:]
+    assert rest[0] == "/usr/bin/prlimit" and "--nproc=32" in rest and "--fsize=67108864" in rest
+    assert f"--as={2048 * 1024 * 1024}" in rest and "--cpu=60:65" in rest and "--nofile=256" in rest
+    setpriv = rest[rest.index("/usr/bin/setpriv"):]
+    assert setpriv[1:8] == ["--reuid=990", "--regid=989", "--clear-groups", "--inh-caps=-all",
+                            "--bounding-set=-all", "--no-new-privs", "--"]
+    assert argv[-6:] == list(_plan().kernel_cmd)[-6:]
+    # without cgroups or a seed, those steps vanish
+    bare = build_argv(_plan(cgroup_procs=(), seed_dir=None, seccomp_fd=None))
+    assert bare[0] == "/usr/bin/bwrap" and "--seccomp" not in bare and "paceline-seed" not in bare
+
+
+def test_argv_builder_refuses_unsafe_plans():
+    with pytest.raises(ValueError, match="root"):
+        _plan(uid=0)
+    with pytest.raises(ValueError, match="too long"):
+        long = "/run/" + "x" * 120
+        _plan(kernel_dir=long, ipc_dir=long + "/ipc", connection_file=long + "/kernel.json")
+    with pytest.raises(ValueError, match="working folder"):
+        _plan(ro_paths=(WORK_DIR + "/venv",))
+    with pytest.raises(ValueError, match="normalised"):
+        _plan(ro_paths=("/opt/../root",))
+
+
+def test_seccomp_program_shape():
+    program = seccomp_program("x86_64")
+    assert len(program) % 8 == 0 and len(program) // 8 < 255
+    assert program[-8:] == bytes.fromhex("0600000000000080")  # last instruction: kill the process
+    with pytest.raises(ValueError):
+        seccomp_program("sparc")
+
+
+def test_limits_are_validated():
+    assert SandboxLimits().address_space_bytes == 2048 * 1024 * 1024
+    assert SandboxLimits(memory_mb=4096).address_space_bytes == 8192 * 1024 * 1024
+    with pytest.raises(ValueError, match="processes"):
+        SandboxLimits(processes=0)
+    with pytest.raises(ValueError):
+        SandboxLimits(memory_mb=True)
+
+
+def test_output_budget_drops_excess_with_one_notice():
+    budget = OutputBudget(limit=100)
+
+    def msg(kind, parent="a", **content):
+        return {"msg_type": kind, "header": {"msg_type": kind}, "parent_header": {"msg_id": parent}, "content": content}
+
+    assert budget.admit(msg("stream", name="stdout", text="x" * 50)) is not None
+    notice = budget.admit(msg("stream", name="stdout", text="y" * 500))
+    assert "paceline sandbox" in notice["content"]["text"]
+    assert budget.admit(msg("stream", name="stdout", text="z")) is None
+    assert budget.admit(msg("status", execution_state="idle")) is not None
+    # one error and one result per cell survive the limit, shortened: they decide grades
+    error = budget.admit(msg("error", ename="E", evalue="v" * 5000, traceback=["t"] * 100))
+    assert len(error["content"]["evalue"]) == 2000 and len(error["content"]["traceback"]) == 20
+    assert budget.admit(msg("error", ename="E", evalue="again", traceback=[])) is None
+    result = budget.admit(msg("execute_result", data={"text/plain": "0.5" * 10_000}, metadata={}))
+    assert len(result["content"]["data"]["text/plain"]) == 10_000
+    # another cell has its own budget, the notebook a total of 4x
+    assert budget.admit(msg("stream", parent="b", name="stdout", text="ok")) is not None
+    for parent in "cdef":
+        budget.admit(msg("stream", parent=parent, name="stdout", text="w" * 90))
+    assert budget.used <= budget.total_limit
+    assert "paceline" in budget.admit(msg("stream", parent="g", name="stdout", text="w" * 90))["content"]["text"]
+
+
+def test_scratch_copy_skips_links_and_notebooks(tmp_path):
+    src = tmp_path / "src"
+    (src / "sub").mkdir(parents=True)
+    (src / "data.csv").write_text("a\n1\n")
+    (src / "sub" / "more.txt").write_text("more")
+    (src / "lesson.ipynb").write_text("{}")
+    (src / "link").symlink_to("/etc/passwd")
+    (src / "dirlink").symlink_to("/etc")
+    os.mkfifo(src / "fifo")
+    copy_folder(src, tmp_path / "dst", max_bytes=1 << 20)
+    files = sorted(str(p.relative_to(tmp_path / "dst")) for p in (tmp_path / "dst").rglob("*"))
+    assert files == ["data.csv", "sub", "sub/more.txt"]
+    (src / "big").write_bytes(b"x" * 4096)
+    with pytest.raises(Exception, match="more data"):
+        copy_folder(src, tmp_path / "dst2", max_bytes=1000)
+
+
+def test_missing_sandbox_is_reported_with_the_fix():
+    error = SandboxUnavailable(["/usr/bin/bwrap is missing (apt-get install bubblewrap)"])
+    assert "make sandbox" in str(error) and "apt-get install bubblewrap" in str(error)
+    problems = check_sandbox(prefix="no-such-user-", size=2)
+    assert any("no sandbox users" in problem for problem in problems)
+    with pytest.raises(SandboxUnavailable, match="make sandbox"):
+        require_sandbox(prefix="no-such-user-", size=2)
+
+
+def test_nbgrader_wiring_replaces_execute():
+    from nbgrader.converters.autograde import Autograde
+
+    c = sandbox_config(GradingSettings(timeout=7), SandboxLimits(memory_mb=512))
+    assert "graders.sandbox.wiring.SandboxedExecute" in c.Autograde.autograde_preprocessors
+    assert "nbgrader.preprocessors.execute.Execute" not in map(str, c.Autograde.autograde_preprocessors)
+    assert c.Execute.timeout == 7 and c.SandboxedKernelManager.memory_mb == 512
+    assert pickle.loads(pickle.dumps(c)) == c  # shipped to grading workers
+    assert Autograde.class_traits()["autograde_preprocessors"].default()[0].__name__ == "Execute"
+    assert SandboxedExecute(config=c).kernel_manager_class is SandboxedKernelManager
+    # config cannot swap the manager back to an unsandboxed one
+    weak = Config(c)
+    weak.Execute.kernel_manager_class = "jupyter_client.manager.AsyncKernelManager"
+    with pytest.raises(Exception, match="SandboxedKernelManager"):
+        SandboxedExecute(config=weak).preprocess(nbformat.v4.new_notebook(), {})
+
+
+# --------------------------------------------------------------------------
+# real kernels
+# --------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def base_dir():
+    # Short: unix socket paths are limited to ~100 characters.
+    path = tempfile.mkdtemp(prefix="plsb-", dir="/tmp")
+    os.chmod(path, 0o700)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def folder(tmp_path):
+    """The notebook's folder, as nbgrader's autograded/<student>/<lesson> would be."""
+    path = tmp_path / "autograded" / "alice" / "lesson1"
+    path.mkdir(parents=True)
+    (path / "data.csv").write_text("x,y\n1,2\n3,4\n")
+    (path / "helper.py").write_text("VALUE = 42\n")
+    (path / "lesson1.ipynb").write_text('{"hidden": "tests"}')
+    (path / "shadow").symlink_to("/etc/shadow")
+    return path
+
+
+def run(cells, folder, base_dir, *, timeout=20, kernel="python3", **limits):
+    """Execute ``cells`` in a sandboxed kernel; returns (notebook, error raised or None)."""
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(src) for src in cells])
+    nb.metadata["kernelspec"] = {"name": kernel, "display_name": kernel, "language": "python"}
+    config = Config()
+    config.SandboxedKernelManager.base_dir = base_dir
+    for key, value in limits.items():
+        setattr(config.SandboxedKernelManager, key, value)
+    client = NotebookClient(
+        nb, kernel_manager_class=SandboxedKernelManager, timeout=timeout, allow_errors=True,
+        interrupt_on_timeout=True, config=config, resources={"metadata": {"path": str(folder)}},
+    )
+    error = None
+    try:
+        client.execute()
+    except DeadKernelError as exc:
+        error = exc
+    assert os.listdir(Path(base_dir) / "k") == [], "kernel folder left behind"
+    return nb, error
+
+
+def out(nb, index):
+    """stdout of a cell, plus error names as 'ERROR:<ename>:<evalue>'."""
+    parts = []
+    for output in nb.cells[index].outputs:
+        if output.output_type == "stream":
+            parts.append(("STDERR:" if output.name == "stderr" else "") + output.text)
+        elif output.output_type == "error":
+            parts.append(f"ERROR:{output.ename}:{output.evalue}")
+        elif output.output_type == "execute_result":
+            parts.append(output.data.get("text/plain", ""))
+    return "".join(parts)
+
+
+@needs_sandbox
+def test_normal_work_pandas_and_matplotlib(folder, base_dir):
+    nb, error = run([
+        "import pandas as pd, numpy as np\ndf = pd.read_csv('data.csv')\nprint(df.x.sum(), np.arange(3).sum())",
+        "import matplotlib.pyplot as plt\nplt.plot(df.x, df.y)\nplt.savefig('plot.png')\nimport os\nprint(os.path.getsize('plot.png') > 0)",
+        "import os\nprint(os.getuid() != 0, os.getcwd())",
+        "import helper\nprint(helper.VALUE)",  # the notebook's own modules import as usual
+    ], folder, base_dir)
+    assert error is None
+    assert out(nb, 3) == "42\n"
+    assert out(nb, 0) == "4 3\n"
+    assert out(nb, 1) == "True\n"  # and nothing on stderr, which would zero a test cell
+    assert out(nb, 2) == f"True {WORK_DIR}\n"
+
+
+@needs_sandbox
+def test_notebook_claiming_another_kernel_still_runs_sandboxed(folder, base_dir):
+    nb, _ = run(["import os\nprint(os.getuid())"], folder, base_dir, kernel="evil-root-kernel")
+    assert int(out(nb, 0)) not in (0, os.getuid())
+
+
+@needs_sandbox
+def test_cwd_is_a_scratch_copy(folder, base_dir):
+    original = (folder / "data.csv").read_text()
+    nb, error = run([
+        "import os\nprint(sorted(os.listdir('.')))",
+        "open('data.csv', 'w').write('tampered')\nopen('new.txt', 'w').write('x')\nos.symlink('/etc/passwd', 'lesson1.ipynb')\nprint('wrote')",
+    ], folder, base_dir)
+    assert error is None
+    # the symlink and the graded notebook (with its hidden tests) are not copied
+    assert out(nb, 0) == "['data.csv', 'helper.py']\n"
+    assert out(nb, 1) == "wrote\n"
+    assert (folder / "data.csv").read_text() == original
+    assert not (folder / "new.txt").exists() and not (folder / "lesson1.ipynb").is_symlink()
+
+
+@needs_sandbox
+def test_student_files_cannot_hijack_kernel_startup(folder, base_dir):
+    marker = "import os; open(os.path.expanduser('~/HIJACKED-' + __name__), 'w')\n"
+    for name in ("ipykernel_launcher.py", "ipykernel.py", "zmq.py", "sitecustomize.py", "usercustomize.py",
+                 "ipython_config.py", "ipython_kernel_config.py", ".ipython/profile_default/startup/00-x.py",
+                 ".local/lib/python3.11/site-packages/usercustomize.py"):
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(marker)
+    nb, error = run(["import os, sys\nprint(sorted(f for f in os.listdir('.') if f.startswith('HIJACKED')), '' in sys.path)"],
+                    folder, base_dir)
+    assert error is None
+    assert out(nb, 0) == "[] True\n"
+
+
+@needs_sandbox
+def test_secrets_of_the_host_cannot_be_read(folder, base_dir, tmp_path):
+    course = tmp_path / "course"
+    (course / "source").mkdir(parents=True)
+    (course / "gradebook.db").write_text("grades")
+    (course / "source" / "solutions.ipynb").write_text("answers")
+    os.chmod(course, 0o700)
+    repo_secret = REPO / f".sandbox-test-secret-{os.getpid()}"
+    repo_secret.write_text("secret")
+    os.chmod(repo_secret, 0o600)
+    targets = [str(course / "gradebook.db"), str(course / "source" / "solutions.ipynb"), str(repo_secret),
+               "/root/.bashrc", "/etc/shadow", str(REPO / "graders" / "engine.py"), str(folder / "lesson1.ipynb")]
+    try:
+        nb, error = run([
+            f"targets = {targets!r}\n"
+            "for t in targets:\n"
+            "    try:\n"
+            "        open(t).read(); print('READ', t)\n"
+            "    except OSError as exc:\n"
+            "        print('denied', type(exc).__name__)\n",
+            "import os\nprint(sorted(os.listdir('/root')), sorted(os.listdir('/work/main')) if os.path.isdir('/work/main') else None)",
+        ], folder, base_dir)
+    finally:
+        repo_secret.unlink()
+    assert error is None
+    assert "READ" not in out(nb, 0) and out(nb, 0).count("denied") == len(targets)
+    assert out(nb, 1).startswith("['.pyenv']")
+    assert "graders" not in out(nb, 1)
+
+
+@needs_sandbox
+def test_no_network(folder, base_dir):
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    listener.settimeout(0.5)
+    port = listener.getsockname()[1]
+    try:
+        nb, error = run([
+            "import socket\n"
+            f"for host in ('127.0.0.1', '10.0.2.2', '1.1.1.1'):\n"
+            "    try:\n"
+            f"        socket.create_connection((host, {port}), timeout=2); print('CONNECTED', host)\n"
+            "    except OSError as exc:\n"
+            "        print('refused', exc.errno)\n",
+        ], folder, base_dir)
+        with pytest.raises(socket.timeout):
+            listener.accept()
+    finally:
+        listener.close()
+    assert error is None
+    assert "CONNECTED" not in out(nb, 0) and out(nb, 0).count("refused") == 3
+
+
+@needs_sandbox
+def test_killing_processes_cannot_hurt_the_grader(folder, base_dir):
+    bystander = subprocess.Popen(["sleep", "60"])
+    try:
+        nb, error = run([
+            "import os, signal\nprint(os.getppid())\n"
+            "for pid in (os.getppid(), 1):\n"
+            "    try:\n        os.kill(pid, signal.SIGKILL); print('KILLED', pid)\n"
+            "    except OSError as exc:\n        print('denied', type(exc).__name__)\n",
+            f"try:\n    os.kill({os.getpid()}, signal.SIGKILL); print('KILLED grader')\n"
+            "except OSError as exc:\n    print('denied', type(exc).__name__)\n"
+            f"try:\n    os.kill({bystander.pid}, signal.SIGKILL); print('KILLED bystander')\n"
+            "except OSError as exc:\n    print('denied', type(exc).__name__)\n",
+            # everything it may signal (Linux spares the caller and pid 1): there is nothing
+            "try:\n    os.kill(-1, signal.SIGKILL); print('KILLED all')\n"
+            "except ProcessLookupError:\n    print('nothing to kill')",
+        ], folder, base_dir)
+        assert "KILLED" not in out(nb, 0) + out(nb, 1)
+        assert out(nb, 1).count("denied") == 2
+        assert out(nb, 2) == "nothing to kill\n"
+        assert error is None
+        assert bystander.poll() is None  # still running
+    finally:
+        bystander.kill()
+        bystander.wait()
+
+
+@needs_sandbox
+def test_memory_bomb_fails_inside_the_kernel(folder, base_dir):
+    nb, error = run([
+        "try:\n    x = bytearray(4 * 1024**3)\n    print('ALLOCATED')\nexcept MemoryError:\n    print('MemoryError')",
+        "print('still alive')",
+    ], folder, base_dir)
+    assert error is None
+    assert out(nb, 0) == "MemoryError\n" and out(nb, 1) == "still alive\n"
+
+
+@needs_sandbox
+@pytest.mark.skipif(cgroup_parent("memory") is None, reason="no writable cgroup v1 memory controller")
+def test_memory_cgroup_kills_only_the_kernel(folder, base_dir):
+    # Within the address-space limit but above the RAM limit: the OOM killer takes the kernel.
+    nb, error = run(["x = bytearray(900 * 1024**2)\nprint('ALLOCATED')"], folder, base_dir,
+                    memory_mb=300, address_space_mb=2048)
+    assert "ALLOCATED" not in out(nb, 0)
+    assert isinstance(error, DeadKernelError)
+
+
+@needs_sandbox
+def test_fork_bomb_is_contained(folder, base_dir):
+    nb, error = run([
+        "import os, time\nok = failed = 0\nkids = []\n"
+        "for _ in range(200):\n"
+        "    try:\n        pid = os.fork()\n"
+        "    except OSError:\n        failed += 1\n        continue\n"
+        "    if pid == 0:\n        time.sleep(2)\n        os._exit(0)\n"
+        "    kids.append(pid)\n"
+        "for pid in kids:\n    os.waitpid(pid, 0)\n"
+        "print(len(kids), failed)",
+        "print('kernel fine')",
+    ], folder, base_dir, processes=32, timeout=30)
+    assert error is None
+    forked, failed = map(int, out(nb, 0).split())
+    assert forked < 32 and failed == 200 - forked
+    assert out(nb, 1) == "kernel fine\n"
+
+
+@needs_sandbox
+def test_file_size_and_scratch_space_are_limited(folder, base_dir):
+    nb, error = run([
+        "try:\n    open('big', 'wb').write(b'x' * (9 * 1024**2)); print('WROTE')\nexcept OSError as exc:\n    print(exc.strerror)",
+        "n = 0\ntry:\n    while n < 100:\n        open(f'/tmp/f{n}', 'wb').write(b'x' * (4 * 1024**2)); n += 1\n"
+        "    print('FILLED')\nexcept OSError as exc:\n    print(exc.strerror, n)",
+    ], folder, base_dir, file_size_mb=8, scratch_mb=32)
+    assert error is None
+    assert out(nb, 0) == "File too large\n"
+    assert out(nb, 1).startswith("No space left on device") and int(out(nb, 1).split()[-1]) <= 8
+
+
+@needs_sandbox
+def test_sandbox_escapes_are_blocked(folder, base_dir):
+    nb, error = run([
+        # no user namespaces (seccomp), no privileges
+        "import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+        "print(libc.unshare(0x10000000), ctypes.get_errno())\n"
+        "print([l.split()[1] for l in open('/proc/self/status') if l.startswith(('CapEff', 'CapBnd', 'NoNewPrivs'))])",
+        # the socket folder is sealed once the kernel is up
+        "import sys\nipc = os.path.dirname(sys.argv[sys.argv.index('-f') + 1]) + '/ipc'\n"
+        "try:\n    open(ipc + '/fill', 'w'); print('WROTE')\nexcept OSError as exc:\n    print(type(exc).__name__)",
+        # read-only system and interpreter
+        "import pandas\nfor path in (os.__file__, pandas.__file__, '/usr/bin/x', '/etc/passwd'):\n"
+        "    try:\n        open(path, 'a'); print('WROTE', path)\n    except OSError as exc:\n        print(exc.strerror)",
+    ], folder, base_dir)
+    assert error is None
+    assert out(nb, 0) == "-1 1\n['0000000000000000', '0000000000000000', '1']\n"
+    assert out(nb, 1) == "PermissionError\n"
+    assert "WROTE" not in out(nb, 2) and len(out(nb, 2).splitlines()) == 4
+
+
+@needs_sandbox
+def test_infinite_loop_is_interrupted_and_the_next_cell_runs(folder, base_dir):
+    started = time.monotonic()
+    nb, error = run(["while True:\n    pass", "print('next')"], folder, base_dir, timeout=2)
+    assert error is None
+    assert "ERROR:" in out(nb, 0) and out(nb, 1) == "next\n"
+    assert time.monotonic() - started < 15
+
+
+@needs_sandbox
+def test_output_flood_is_capped(folder, base_dir):
+    nb, error = run(["for _ in range(50):\n    print('x' * 100_000)", "print('after')"], folder, base_dir, output_mb=1)
+    assert error is None
+    assert len(out(nb, 0)) < 1.2 * 1024**2 and "paceline sandbox" in out(nb, 0)
+    assert out(nb, 1) == "after\n"  # the next cell has its own budget
+
+
+@needs_sandbox
+def test_dead_kernel_is_cleaned_up(folder, base_dir):
+    nb, error = run(["import os\nprint(os.getuid(), flush=True)", "os._exit(3)", "print('never')"], folder, base_dir)
+    assert isinstance(error, DeadKernelError)  # run() also asserts the kernel folder is gone
+    uid = int(out(nb, 0))
+    leftover = [p for p in os.listdir("/proc") if p.isdigit() and _owner(p) == uid]
+    assert leftover == []
+    for controller in ("memory", "pids"):
+        parent = cgroup_parent(controller)
+        if parent is not None:
+            assert not list(parent.glob("paceline-*")), f"{controller} cgroup left behind"
+
+
+@needs_sandbox
+def test_concurrent_kernels_get_their_own_users(folder, base_dir):
+    import asyncio
+
+    async def both():
+        config = Config()
+        config.SandboxedKernelManager.base_dir = base_dir
+        nbs = [nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import os, time\ntime.sleep(0.5)\nprint(os.getuid())")])
+               for _ in range(2)]
+        clients = [NotebookClient(nb, kernel_manager_class=SandboxedKernelManager, config=config, timeout=20,
+                                  resources={"metadata": {"path": str(folder)}}) for nb in nbs]
+        await asyncio.gather(*(client.async_execute() for client in clients))
+        return [nb.cells[0].outputs[0].text for nb in nbs]
+
+    uids = asyncio.run(both())
+    assert len(set(uids)) == 2
+
+
+@needs_sandbox
+def test_nbgrader_execute_preprocessor_runs_sandboxed(folder, base_dir):
+    c = sandbox_config(GradingSettings(timeout=10))
+    c.SandboxedKernelManager.base_dir = base_dir
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import os\nprint(os.getuid() != 0, os.getcwd())")])
+    nb.metadata["kernelspec"] = {"name": "not-python", "display_name": "x", "language": "python"}
+    executed, _ = SandboxedExecute(config=c).preprocess(nb, {"metadata": {"path": str(folder)}})
+    assert out(executed, 0) == f"True {WORK_DIR}\n"
+    assert os.listdir(Path(base_dir) / "k") == []
+
+
+def _owner(pid: str) -> int | None:
+    try:
+        return os.stat(f"/proc/{pid}").st_uid
+    except FileNotFoundError:
+        return None
+
