@@ -12,7 +12,7 @@ PACELINE := $(BIN)/paceline --course .
 DEMO_AS_OF ?= 2026-11-15
 DEMO_STUDENTS ?= 36
 
-.PHONY: env demo demo-clean test bench clean
+.PHONY: env sandbox demo demo-clean test bench clean
 
 env: $(STAMP)
 
@@ -23,7 +23,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --config-settings editable_mode=compat -e '.[test]'
 	touch $(STAMP)
 
-demo: env demo-clean
+# The kernel sandbox (bubblewrap, an unprivileged user pool): needs root, as CI has.
+sandbox: env
+	sh graders/sandbox/install.sh
+	$(BIN)/python -m graders.sandbox check
+
+demo: env sandbox demo-clean
 	$(PACELINE) check
 	$(PACELINE) release
 	$(PACELINE) simulate --students $(DEMO_STUDENTS)
@@ -38,7 +43,7 @@ demo-clean:
 	rm -rf .paceline submitted/.attempts autograded feedback exports analytics/reports gradebook.db students.csv
 	find submitted release -mindepth 1 -maxdepth 1 ! -name README.md -exec rm -rf {} +
 
-test: env
+test: env sandbox
 	$(BIN)/python -m pytest
 
 clean: demo-clean

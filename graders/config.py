@@ -39,9 +39,17 @@ class LatePolicy:
 
 @dataclass(frozen=True)
 class GradingSettings:
-    """Limits for executing student notebooks."""
+    """Limits for executing one student notebook (per lesson; course-wide defaults)."""
 
     timeout: int = 30  # seconds per cell, nbgrader's ``Execute.timeout``
+    memory_mb: int = 1024  # the kernel and its children
+    cpu_seconds: int = 120  # CPU time over the kernel's life
+    processes: int = 64  # processes and threads the kernel may run
+    file_size_mb: int = 64  # largest file the kernel may write
+    open_files: int = 256
+
+
+GRADING_KEYS = tuple(GradingSettings.__dataclass_fields__)
 
 
 @dataclass(frozen=True)
@@ -55,6 +63,7 @@ class LessonPlan:
     opens_at: dt.datetime
     target_at: dt.datetime
     due_at: dt.datetime | None
+    grading: GradingSettings = GradingSettings()
 
 
 @dataclass(frozen=True)
@@ -151,14 +160,14 @@ def parse_course(raw: dict[str, Any], *, config_path: Path) -> CourseConfig:
         raise ConfigError(config_path, "course.source", f"folder {source_dir} does not exist")
 
     late_policy = _parse_late_policy(reader, raw.get("late_policy", {}))
-    grading = _parse_grading(reader, raw.get("grading", {}))
+    grading = _parse_grading(reader, raw.get("grading", {}), where="grading", defaults=GradingSettings())
 
     lessons_raw = raw["lessons"]
     if not isinstance(lessons_raw, list) or not lessons_raw:
         raise ConfigError(config_path, "lessons", "needs at least one [[lessons]] table")
     lessons: list[LessonPlan] = []
     for index, lesson_raw in enumerate(lessons_raw):
-        lessons.append(_parse_lesson(reader, lesson_raw, index=index, timezone=timezone, source_dir=source_dir))
+        lessons.append(_parse_lesson(reader, lesson_raw, index=index, timezone=timezone, source_dir=source_dir, grading=grading))
     seen: set[str] = set()
     for index, lesson in enumerate(lessons):
         if lesson.id in seen:
@@ -192,19 +201,29 @@ def _parse_late_policy(reader: _Reader, raw: Any) -> LatePolicy:
     return LatePolicy(method=method, per_day=per_day, cap=cap)
 
 
-def _parse_grading(reader: _Reader, raw: Any) -> GradingSettings:
-    table = reader.table({"grading": raw}, "grading")
-    reader.keys(table, "grading", required=set(), optional={"timeout"})
-    timeout = table.get("timeout", 30)
-    if not isinstance(timeout, int) or isinstance(timeout, bool) or timeout <= 0:
-        raise ConfigError(reader.path, "grading.timeout", f"must be a whole number of seconds above 0, not {timeout!r}")
-    return GradingSettings(timeout=timeout)
+def _parse_grading(reader: _Reader, raw: Any, *, where: str, defaults: GradingSettings) -> GradingSettings:
+    """``[grading]``, or a lesson's ``[lessons.grading]`` overriding the course's values."""
+    table = reader.table({where: raw}, where)
+    reader.keys(table, where, required=set(), optional=set(GRADING_KEYS))
+    values = {}
+    for key in GRADING_KEYS:
+        value = table.get(key, getattr(defaults, key))
+        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+            raise ConfigError(reader.path, f"{where}.{key}", f"must be a whole number above 0, not {value!r}")
+        values[key] = value
+    if values["processes"] < 8:
+        raise ConfigError(reader.path, f"{where}.processes", "must be at least 8: a kernel alone runs about 6 threads")
+    if values["open_files"] < 64:
+        raise ConfigError(reader.path, f"{where}.open_files", "must be at least 64: a kernel alone opens about 30 files")
+    return GradingSettings(**values)
 
 
-def _parse_lesson(reader: _Reader, raw: Any, *, index: int, timezone: ZoneInfo, source_dir: Path) -> LessonPlan:
+def _parse_lesson(
+    reader: _Reader, raw: Any, *, index: int, timezone: ZoneInfo, source_dir: Path, grading: GradingSettings,
+) -> LessonPlan:
     where = f"lessons[{index}]"
     table = reader.table({where: raw}, where)
-    reader.keys(table, where, required={"id", "title", "opens", "target"}, optional={"due", "notebooks"})
+    reader.keys(table, where, required={"id", "title", "opens", "target"}, optional={"due", "notebooks", "grading"})
     lesson_id = reader.safe_id(table, f"{where}.id")
     title = reader.string(table, f"{where}.title")
     lesson_dir = source_dir / lesson_id
@@ -235,9 +254,11 @@ def _parse_lesson(reader: _Reader, raw: Any, *, index: int, timezone: ZoneInfo, 
         raise ConfigError(reader.path, f"{where}.due", "is before the lesson opens")
     if due_at is not None and due_at < target_at:
         raise ConfigError(reader.path, f"{where}.due", "is before the target date")
+    if "grading" in table:
+        grading = _parse_grading(reader, table["grading"], where=f"{where}.grading", defaults=grading)
     return LessonPlan(
         id=lesson_id, title=title, order=index + 1, notebooks=notebooks,
-        opens_at=opens_at, target_at=target_at, due_at=due_at,
+        opens_at=opens_at, target_at=target_at, due_at=due_at, grading=grading,
     )
 
 

@@ -18,7 +18,7 @@ from nbgrader.apps import NbGraderAPI
 from nbgrader.coursedir import CourseDirectory
 from traitlets.config import Config
 
-from .config import CourseConfig
+from .config import CourseConfig, LatePolicy
 from .errors import NbgraderError
 
 NBGRADER_CONFIG_TEMPLATE = '''\
@@ -47,13 +47,32 @@ def nbgrader_config(course: CourseConfig) -> Config:
     c.CourseDirectory.feedback_directory = "feedback"
     c.CourseDirectory.db_url = f"sqlite:///{course.gradebook_path}"
     c.Exchange.root = str(course.exchange_root)
-    c.Execute.timeout = course.grading.timeout
-    c.AssignLatePenalties.plugin_class = "graders.late.CourseLatePolicy"
-    c.CourseLatePolicy.method = course.late_policy.method
-    c.CourseLatePolicy.per_day = course.late_policy.per_day
-    c.CourseLatePolicy.cap = course.late_policy.cap
     # Released lessons are meant to be re-released when an instructor fixes a typo.
     c.ExchangeReleaseAssignment.force = True
+    c.merge(grading_config(timeout=course.grading.timeout, late_policy=course.late_policy))
+    # nbgrader's own autograde (the command, formgrader's button) runs student code
+    # only in the sandbox too, and refuses where the sandbox is not set up.
+    c.merge(_sandbox(course))
+    return c
+
+
+def _sandbox(course: CourseConfig) -> Config:
+    from .isolation import sandbox_limits
+    from .sandbox import sandbox_config
+
+    return sandbox_config(course.grading, sandbox_limits(course.grading))
+
+
+def grading_config(*, timeout: int, late_policy: LatePolicy) -> Config:
+    """How nbgrader executes and penalises: shared by the course and by grading workers."""
+    c = Config()
+    c.Execute.timeout = timeout
+    # ipykernel warns on stderr about unencrypted TCP at every start; cell errors arrive as messages.
+    c.Execute.extra_arguments = ["--IPKernelApp.log_level=ERROR"]
+    c.AssignLatePenalties.plugin_class = "graders.late.CourseLatePolicy"
+    c.CourseLatePolicy.method = late_policy.method
+    c.CourseLatePolicy.per_day = late_policy.per_day
+    c.CourseLatePolicy.cap = late_policy.cap
     return c
 
 

@@ -1,30 +1,37 @@
-"""Grade: autograde collected attempts with nbgrader, oldest first.
+"""Grade: autograde collected attempts in parallel, record them in one place.
 
-For each attempt, its archived files are staged where nbgrader expects a
-submission (``submitted/<student>/<lesson>/``) with a ``timestamp.txt`` that
-paceline writes (so lateness is computed from the time paceline trusts), then
-nbgrader's autograde runs into its own gradebook. The score it records is
-copied into the ledger. Because attempts are graded in order, the gradebook
-ends up holding each student's latest attempt, which is what formgrader shows
-for manual grading.
+Each attempt not graded yet becomes a pure :class:`GradingTask` (its files,
+the lesson's data files, limits); tasks run on Dask workers, each in a
+private temporary course with a gradebook holding only the lesson's
+definition. Only this coordinator writes the course: the ledger gets every
+attempt's score, and nbgrader's gradebook and ``autograded/`` get each
+student's latest attempt (what formgrader shows). A batch survives a bad
+submission, and a crash at any point loses nothing: an attempt is marked
+graded only after its result is written, so a re-run grades what is left.
 """
 
 from __future__ import annotations
 
-import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
+from traitlets.config import Config
+
+from .autograde_task import GradingOutcome, GradingTask, autograde, read_files
 from .clock import Clock, SystemClock
 from .collect import attempt_dir
 from .config import CourseConfig
-from .engine import instructor_api, open_gradebook, write_nbgrader_config
+from .dispatch import dask_client, run_tasks
+from .engine import write_nbgrader_config
+from .isolation import kernel_config
 from .errors import LessonError, PacelineError, SubmissionError
 from .ledger import Attempt, CellScore, Ledger
 from .lesson import read_notebook
 from .progress import Progress, Silent
+from .record import lesson_gradebook, record_outcome
 
-NBGRADER_TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f UTC"
+# nbgrader does not copy these from a lesson's source folder either (CourseDirectory.ignore).
+IGNORED_PARTS = frozenset({".ipynb_checkpoints", "__pycache__", "feedback"})
 
 
 @dataclass(frozen=True)
@@ -44,76 +51,101 @@ class GradeReport:
 def grade_attempts(
     course: CourseConfig,
     *,
-    lesson_ids: list[str] | None = None,
+    sandboxed: bool = True,
+    lesson_ids: Sequence[str] | None = None,
     regrade: bool = False,
+    scheduler: str | None = None,
+    workers: int | None = None,
     clock: Clock = SystemClock(),
     progress: Progress = Silent(),
 ) -> GradeReport:
-    """Autograde every attempt not graded yet (every attempt when ``regrade``)."""
+    """Autograde every attempt not graded yet (every attempt when ``regrade``).
+
+    Student code runs in the sandbox; ``sandboxed=False`` (the CLI's loudly
+    named ``--unsafe-no-sandbox``) runs it as plain kernels instead. Tasks run
+    on the Dask cluster at ``scheduler``, or on a local cluster of ``workers``
+    processes.
+    """
     lessons = course.select_lessons(lesson_ids)
     order = {lesson.id: lesson.order for lesson in lessons}
+    # Refuses here, before anything is graded, when the sandbox is not set up.
+    kernels = {lesson.id: kernel_config(lesson.grading, sandboxed=sandboxed) for lesson in lessons}
     write_nbgrader_config(course)
     report = GradeReport()
     with Ledger.open(course.state_dir / "ledger.db") as ledger:
-        statuses = None if regrade else ["collected"]
-        todo = ledger.attempts(lesson_ids=list(order), statuses=statuses)
+        todo = ledger.attempts(lesson_ids=list(order), statuses=None if regrade else ["collected"])
         todo.sort(key=lambda a: (order[a.lesson_id], a.student_id, a.attempt))
         if not todo:
             return report
-        api = instructor_api(course)
-        for attempt in progress.track(todo, description="Grading"):
+        latest = {(a.student_id, a.lesson_id): a.attempt for a in ledger.attempts(lesson_ids=list(order))}
+        by_id = {attempt.id: attempt for attempt in todo}
+
+        templates: dict[str, bytes] = {}
+        tasks: list[GradingTask] = []
+        for attempt in todo:
             try:
-                report.graded.append(_grade_one(course, ledger, attempt, api=api, clock=clock))
+                if attempt.lesson_id not in templates:
+                    templates[attempt.lesson_id] = lesson_gradebook(course, attempt.lesson_id)
+                tasks.append(_task(course, attempt, kernel=kernels[attempt.lesson_id]))
             except PacelineError as exc:
                 ledger.record_failure(attempt.id, error=str(exc), graded_at=clock.now())
                 report.problems.append(exc)
+        if not tasks:
+            return report
+
+        with dask_client(scheduler=scheduler, workers=workers) as client:
+            results = run_tasks(client, autograde, tasks, shared=templates, shared_key=lambda task: task.lesson_id)
+            for task, result in progress.track(results, description="Grading", total=len(tasks)):
+                attempt = by_id[task.attempt_id]
+                try:
+                    is_latest = latest[(attempt.student_id, attempt.lesson_id)] == attempt.attempt
+                    graded = _record(course, ledger, attempt, result, is_latest=is_latest, clock=clock)
+                except PacelineError as exc:
+                    ledger.record_failure(attempt.id, error=str(exc), graded_at=clock.now())
+                    report.problems.append(exc)
+                else:
+                    report.graded.append(graded)
+    report.graded.sort(key=lambda g: (order[g.attempt.lesson_id], g.attempt.student_id, g.attempt.attempt))
     return report
 
 
-def _grade_one(course: CourseConfig, ledger: Ledger, attempt: Attempt, *, api, clock: Clock) -> GradedAttempt:
-    staged = _stage(course, attempt)
-    for notebook in sorted(staged.glob("*.ipynb")):
+def _task(course: CourseConfig, attempt: Attempt, *, kernel: Config) -> GradingTask:
+    lesson = course.lesson(attempt.lesson_id)
+    folder = attempt_dir(course, student_id=attempt.student_id, lesson_id=attempt.lesson_id, attempt=attempt.attempt)
+    if not folder.is_dir():
+        raise SubmissionError(attempt.student_id, attempt.lesson_id, attempt.attempt, f"archived files missing at {folder}")
+    for notebook in sorted(folder.glob("*.ipynb")):
         try:
             read_notebook(notebook, lesson=attempt.lesson_id)
         except LessonError as exc:
             # nbgrader would only say "see the above traceback"; name the file and line instead.
             raise SubmissionError(attempt.student_id, attempt.lesson_id, attempt.attempt, f"{notebook.name} {exc.problem}") from None
-    result = api.autograde(attempt.lesson_id, attempt.student_id, force=True, create=True)
-    if not result.get("success"):
-        raise SubmissionError(attempt.student_id, attempt.lesson_id, attempt.attempt, _failure_reason(result))
-    with open_gradebook(course) as gb:
-        submission = gb.find_submission(attempt.lesson_id, attempt.student_id)
-        score = float(submission.score or 0.0)
-        max_score = float(submission.max_score or 0.0)
-        penalty = float(submission.late_submission_penalty or 0.0)
-        cells = [
-            CellScore(notebook.name, grade.name, grade.score, float(grade.max_score))
-            for notebook in submission.notebooks
-            for grade in notebook.grades
-        ]
-    ledger.record_grade(
-        attempt.id, score=score, max_score=max_score, late_penalty=penalty, graded_at=clock.now(), cells=cells,
+    lesson_files = tuple(
+        (name, content) for name, content in read_files(course.source_dir / attempt.lesson_id, exclude_suffix=".ipynb")
+        if not IGNORED_PARTS & set(name.split("/"))
     )
-    return GradedAttempt(attempt, score, max_score, penalty)
+    return GradingTask(
+        attempt_id=attempt.id, course_id=course.id, lesson_id=attempt.lesson_id, student_id=attempt.student_id,
+        attempt=attempt.attempt, submitted_at=attempt.submitted_at,
+        submission=tuple(f for f in read_files(folder) if f[0] != "timestamp.txt"),
+        lesson_files=lesson_files, timeout=lesson.grading.timeout, late_policy=course.late_policy, kernel=kernel,
+    )
 
 
-def _stage(course: CourseConfig, attempt: Attempt) -> Path:
-    """Put the attempt where nbgrader looks for a submission, replacing the previous one."""
-    source = attempt_dir(course, student_id=attempt.student_id, lesson_id=attempt.lesson_id, attempt=attempt.attempt)
-    if not source.is_dir():
-        raise SubmissionError(attempt.student_id, attempt.lesson_id, attempt.attempt, f"archived files missing at {source}")
-    staged = course.submitted_dir / attempt.student_id / attempt.lesson_id
-    if staged.exists():
-        shutil.rmtree(staged)
-    shutil.copytree(source, staged, symlinks=True)
-    (staged / "timestamp.txt").write_text(attempt.submitted_at.strftime(NBGRADER_TIMESTAMP_FORMAT))
-    return staged
+def _record(
+    course: CourseConfig, ledger: Ledger, attempt: Attempt, result: GradingOutcome | BaseException,
+    *, is_latest: bool, clock: Clock,
+) -> GradedAttempt:
+    if isinstance(result, BaseException):
+        raise SubmissionError(attempt.student_id, attempt.lesson_id, attempt.attempt, f"grading task failed: {result!r}")
+    if result.error:
+        raise SubmissionError(attempt.student_id, attempt.lesson_id, attempt.attempt, result.error)
+    score, penalty = result.score, result.late_penalty
+    if is_latest:
+        # Only the latest attempt goes into nbgrader's gradebook, whatever order tasks finish in.
+        score, penalty = record_outcome(course, result, submitted_at=attempt.submitted_at)
+    cells = [CellScore(c.notebook, c.grade_id, c.score, c.max_score) for c in result.cells]
+    ledger.record_grade(attempt.id, score=score, max_score=result.max_score, late_penalty=penalty,
+                        graded_at=clock.now(), cells=cells)
+    return GradedAttempt(attempt, score, result.max_score, penalty)
 
-
-def _failure_reason(result: dict) -> str:
-    """The most useful line of nbgrader's log: its last error, not the whole traceback."""
-    text = (result.get("log") or "") + "\n" + (result.get("error") or "")
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    errors = [line for line in lines if line.startswith("[ERROR]") and "see the the above traceback" not in line]
-    detail = errors[0] if errors else (lines[-1] if lines else "no log")
-    return f"nbgrader autograde failed: {detail}"

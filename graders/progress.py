@@ -3,20 +3,20 @@ the caller decides how (or whether) to show it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from typing import Protocol, TypeVar
 
 T = TypeVar("T")
 
 
 class Progress(Protocol):
-    def track(self, items: Sequence[T], *, description: str) -> Iterable[T]:
-        """Yield ``items`` while showing progress through them."""
+    def track(self, items: Iterable[T], *, description: str, total: int | None = None) -> Iterable[T]:
+        """Yield ``items`` while showing progress through them (``total`` for iterators without a length)."""
         ...
 
 
 class Silent:
     """Progress that shows nothing: the default for library callers and tests."""
 
-    def track(self, items: Sequence[T], *, description: str) -> Iterator[T]:
+    def track(self, items: Iterable[T], *, description: str, total: int | None = None) -> Iterator[T]:
         yield from items

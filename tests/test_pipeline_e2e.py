@@ -92,7 +92,7 @@ def test_release_submit_collect_grade_feedback_export(fixture_course: Path) -> N
     first = attempt_dir(course, student_id="ada", lesson_id="01-add", attempt=1)
     assert (first / "add.ipynb").is_file() and "NotImplementedError" in (first / "add.ipynb").read_text()
 
-    graded = grade_attempts(course, clock=clock)
+    graded = grade_attempts(course, workers=2, clock=clock)
     scores = {(g.attempt.student_id, g.attempt.lesson_id, g.attempt.attempt): (g.score, g.late_penalty) for g in graded.graded}
     assert scores == {
         ("ada", "01-add", 1): (0.0, 0.0),

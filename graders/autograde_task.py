@@ -1,0 +1,158 @@
+"""One grading task: a pure function from a submission to its graded result.
+
+:func:`autograde` receives everything it needs as data (the attempt's files,
+the lesson's non-notebook files, a gradebook holding only the lesson's
+definition, and the limits) and returns the graded notebooks and scores as
+data. It runs nbgrader's own autograde in a private temporary course, so the
+scores are nbgrader's, and it touches no shared state: the task can run in a
+worker process or on another machine, in parallel with any other task. Only
+the coordinator writes the course's gradebook (see :mod:`graders.record`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.apps import NbGraderAPI
+from nbgrader.coursedir import CourseDirectory
+from traitlets.config import Config
+
+from .config import LatePolicy
+from .engine import grading_config
+
+NBGRADER_TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f UTC"
+
+Files = tuple[tuple[str, bytes], ...]  # (relative posix path, content), sorted by path
+
+
+@dataclass(frozen=True)
+class GradingTask:
+    """Everything needed to grade one attempt, and nothing else."""
+
+    attempt_id: int
+    course_id: str
+    lesson_id: str
+    student_id: str
+    attempt: int
+    submitted_at: dt.datetime  # trusted receipt time: decides lateness
+    submission: Files
+    lesson_files: Files  # the lesson's data files; its notebooks come from the gradebook
+    timeout: int
+    late_policy: LatePolicy
+    kernel: Config  # how kernels are started: the sandbox, or plain kernels when explicitly allowed
+
+
+@dataclass(frozen=True)
+class CellResult:
+    notebook: str
+    grade_id: str
+    score: float | None
+    max_score: float
+
+
+@dataclass(frozen=True)
+class GradingOutcome:
+    """What grading one attempt produced; ``error`` is set when nbgrader could not grade it."""
+
+    attempt_id: int
+    lesson_id: str
+    student_id: str
+    attempt: int
+    autograded: Files  # nbgrader's autograded folder: executed notebooks and copied lesson files
+    score: float
+    max_score: float
+    late_penalty: float
+    cells: tuple[CellResult, ...]
+    log: str
+    error: str | None = None
+
+
+def autograde(task: GradingTask, gradebook_template: bytes) -> GradingOutcome:
+    """Grade one attempt with nbgrader in a throw-away course folder."""
+    with tempfile.TemporaryDirectory(prefix="paceline-grade-") as scratch:
+        root = Path(scratch)
+        write_files(root / "source" / task.lesson_id, task.lesson_files)
+        submitted = root / "submitted" / task.student_id / task.lesson_id
+        write_files(submitted, task.submission)
+        (submitted / "timestamp.txt").write_text(task.submitted_at.strftime(NBGRADER_TIMESTAMP_FORMAT))
+        (root / "gradebook.db").write_bytes(gradebook_template)
+
+        config = _task_config(root, task)
+        api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
+        api.log.setLevel(logging.WARNING)
+        result = api.autograde(task.lesson_id, task.student_id, force=True, create=True)
+        log = (result.get("log") or "") + (result.get("error") or "")
+        if not result.get("success"):
+            return _failed(task, log=log, error=failure_reason(log))
+        autograded = read_files(root / "autograded" / task.student_id / task.lesson_id)
+        with Gradebook(config.CourseDirectory.db_url, course_id=task.course_id) as gb:
+            try:
+                submission = gb.find_submission(task.lesson_id, task.student_id)
+            except MissingEntry:
+                return _failed(task, log=log, error="nbgrader recorded no submission")
+            cells = tuple(
+                CellResult(notebook.name, grade.name, grade.score, float(grade.max_score))
+                for notebook in submission.notebooks
+                for grade in notebook.grades
+            )
+            return GradingOutcome(
+                attempt_id=task.attempt_id, lesson_id=task.lesson_id, student_id=task.student_id, attempt=task.attempt,
+                autograded=autograded, score=float(submission.score or 0.0), max_score=float(submission.max_score or 0.0),
+                late_penalty=float(submission.late_submission_penalty or 0.0), cells=cells, log=log,
+            )
+
+
+def failure_reason(log: str) -> str:
+    """nbgrader's first specific error, not its closing "see the above traceback"."""
+    lines = [line.strip() for line in log.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("[ERROR]") and "see the the above traceback" not in line]
+    detail = errors[0] if errors else (lines[-1] if lines else "no log")
+    return f"nbgrader autograde failed: {detail}"
+
+
+def _task_config(root: Path, task: GradingTask) -> Config:
+    c = Config()
+    c.CourseDirectory.root = str(root)
+    c.CourseDirectory.course_id = task.course_id
+    c.CourseDirectory.db_url = f"sqlite:///{root / 'gradebook.db'}"
+    c.merge(grading_config(timeout=task.timeout, late_policy=task.late_policy))
+    c.merge(task.kernel)
+    return c
+
+
+def _failed(task: GradingTask, *, log: str, error: str) -> GradingOutcome:
+    return GradingOutcome(
+        attempt_id=task.attempt_id, lesson_id=task.lesson_id, student_id=task.student_id, attempt=task.attempt,
+        autograded=(), score=0.0, max_score=0.0, late_penalty=0.0, cells=(), log=log, error=error,
+    )
+
+
+def read_files(folder: Path, *, exclude_suffix: str | None = None) -> Files:
+    """A folder's regular files as data; symbolic links are never followed."""
+    files = []
+    for path in sorted(folder.rglob("*")):
+        if path.is_symlink() or not path.is_file():
+            continue
+        if exclude_suffix and path.name.endswith(exclude_suffix):
+            continue
+        files.append((path.relative_to(folder).as_posix(), path.read_bytes()))
+    return tuple(files)
+
+
+def write_files(folder: Path, files: Files) -> None:
+    """Recreate files from data; refuses paths that would leave ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    base = folder.resolve()
+    for relative, content in files:
+        target = (folder / relative).resolve()
+        if base not in target.parents:
+            raise ValueError(f"refusing to write {relative!r} outside {folder}")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content)
+

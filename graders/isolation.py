@@ -1,0 +1,34 @@
+"""How grading starts kernels for student code: in the sandbox, unless told otherwise.
+
+Safe by default: :func:`kernel_config` refuses, naming what is missing, when the
+sandbox cannot be set up. Plain kernels (student code running as the grader's
+own user, able to read solutions and other students' work) are only used when
+the caller explicitly passes ``sandboxed=False``, which the CLI exposes as
+``--unsafe-no-sandbox``.
+"""
+
+from __future__ import annotations
+
+from traitlets.config import Config
+
+from .config import GradingSettings
+
+
+def kernel_config(settings: GradingSettings, *, sandboxed: bool) -> Config:
+    """nbgrader settings for the kernels that run one lesson's submissions."""
+    if not sandboxed:
+        return Config()
+    from .sandbox import require_sandbox, sandbox_config
+
+    require_sandbox()
+    return sandbox_config(settings, sandbox_limits(settings))
+
+
+def sandbox_limits(settings: GradingSettings):
+    """The sandbox's limits from course.toml's ``[grading]`` (or a lesson's override)."""
+    from .sandbox import SandboxLimits
+
+    return SandboxLimits(
+        memory_mb=settings.memory_mb, cpu_seconds=settings.cpu_seconds, processes=settings.processes,
+        file_size_mb=settings.file_size_mb, open_files=settings.open_files,
+    )

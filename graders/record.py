@@ -1,0 +1,100 @@
+"""The coordinator's side of grading: the only code that writes nbgrader's gradebook.
+
+Workers get a copy of the gradebook that holds the lesson's definition and no
+student data (:func:`lesson_gradebook`). When a graded result comes back,
+:func:`record_outcome` writes it into the course's gradebook with nbgrader's
+own ``SaveAutoGrades`` and ``AssignLatePenalties`` preprocessors, and puts the
+graded notebooks where formgrader looks for them, so the gradebook ends up
+exactly as ``nbgrader autograde`` would have left it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import sqlite3
+import tempfile
+from pathlib import Path
+
+import nbformat
+from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.preprocessors import AssignLatePenalties, SaveAutoGrades
+
+from .autograde_task import GradingOutcome, write_files
+from .config import CourseConfig
+from .engine import nbgrader_config, open_gradebook
+from .errors import SubmissionError
+
+
+def lesson_gradebook(course: CourseConfig, lesson_id: str) -> bytes:
+    """A gradebook with the lesson's cells (and their checksums) but no students.
+
+    It is copied from the course's gradebook, not regenerated, so workers
+    restore test cells exactly as released even if the source changed since.
+    """
+    with tempfile.TemporaryDirectory(prefix="paceline-template-") as scratch:
+        copy = Path(scratch) / "gradebook.db"
+        # sqlite's backup API gives a consistent snapshot even while the gradebook is in use.
+        with sqlite3.connect(course.gradebook_path) as live, sqlite3.connect(copy) as snapshot:
+            live.backup(snapshot)
+        open_gradebook(course).close()  # makes sure alembic is reachable before Gradebook() below
+        with Gradebook(f"sqlite:///{copy}", course_id=course.id) as gb:
+            for student in list(gb.students):
+                gb.remove_student(student.id)
+            for assignment in list(gb.assignments):
+                if assignment.name != lesson_id:
+                    gb.remove_assignment(assignment.name)
+            try:
+                gb.find_assignment(lesson_id)
+            except MissingEntry:
+                raise SubmissionError("*", lesson_id, None, "lesson is not in the gradebook: run `paceline release` first") from None
+        with sqlite3.connect(copy) as db:
+            db.execute("VACUUM")
+        return copy.read_bytes()
+
+
+def record_outcome(course: CourseConfig, outcome: GradingOutcome, *, submitted_at: dt.datetime) -> tuple[float, float]:
+    """Write a graded attempt into the gradebook and ``autograded/``; returns (score, late penalty).
+
+    The result is recomputed from the graded notebooks by nbgrader's
+    preprocessors and must equal what the worker's nbgrader reported.
+    """
+    student, lesson = outcome.student_id, outcome.lesson_id
+    dest = course.root / "autograded" / student / lesson
+    if dest.exists():
+        shutil.rmtree(dest)
+    write_files(dest, outcome.autograded)
+
+    config = nbgrader_config(course)
+    db_url = f"sqlite:///{course.gradebook_path}"
+    graded_notebooks = {Path(name).stem: content for name, content in outcome.autograded if name.endswith(".ipynb") and "/" not in name}
+    with open_gradebook(course) as gb:
+        gb.update_or_create_student(student)
+        gb.update_or_create_submission(lesson, student, timestamp=submitted_at.astimezone(dt.timezone.utc).replace(tzinfo=None))
+        # As nbgrader's autograde does: a notebook that was not submitted scores zero.
+        for notebook in gb.find_assignment(lesson).notebooks:
+            if notebook.name not in graded_notebooks:
+                for grade in gb.find_submission_notebook(notebook.name, lesson, student).grades:
+                    grade.auto_score = 0
+                    grade.needs_manual_grade = False
+        gb.db.commit()
+        known = {notebook.name for notebook in gb.find_assignment(lesson).notebooks}
+
+    for name, content in sorted(graded_notebooks.items()):
+        if name not in known:
+            continue  # nbgrader skips notebooks the lesson does not have
+        nb = nbformat.reads(content.decode("utf-8"), as_version=4)
+        resources = {"nbgrader": {"db_url": db_url, "assignment": lesson, "notebook": name, "student": student}}
+        SaveAutoGrades(config=config).preprocess(nb, resources)
+        AssignLatePenalties(config=config).preprocess(nb, resources)
+
+    with open_gradebook(course) as gb:
+        submission = gb.find_submission(lesson, student)
+        # score includes manual grades a grader gave an earlier attempt (nbgrader
+        # keeps them and flags the cell for review); the autograded part must match.
+        auto = sum(float(grade.auto_score or 0.0) for notebook in submission.notebooks for grade in notebook.grades)
+        score, penalty = float(submission.score or 0.0), float(submission.late_submission_penalty or 0.0)
+    if abs(auto - outcome.score) > 1e-9:
+        raise SubmissionError(student, lesson, outcome.attempt,
+                              f"recorded autograde score {auto} differs from the grader's {outcome.score}")
+    return score, penalty
