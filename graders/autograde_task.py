@@ -65,6 +65,7 @@ class GradingOutcome:
     student_id: str
     attempt: int
     autograded: Files  # nbgrader's autograded folder: executed notebooks and copied lesson files
+    feedback: Files  # HTML feedback for this attempt (hidden tests reduced to pass/fail)
     score: float
     max_score: float
     late_penalty: float
@@ -91,6 +92,11 @@ def autograde(task: GradingTask, gradebook_template: bytes) -> GradingOutcome:
         if not result.get("success"):
             return _failed(task, log=log, error=failure_reason(log))
         autograded = read_files(root / "autograded" / task.student_id / task.lesson_id)
+        feedback_result = api.generate_feedback(task.lesson_id, task.student_id)
+        if not feedback_result.get("success"):
+            log += (feedback_result.get("log") or "") + (feedback_result.get("error") or "")
+            return _failed(task, log=log, error="nbgrader could not render feedback: " + failure_reason(log))
+        feedback = tuple(f for f in read_files(root / "feedback" / task.student_id / task.lesson_id) if f[0].endswith(".html"))
         with Gradebook(config.CourseDirectory.db_url, course_id=task.course_id) as gb:
             try:
                 submission = gb.find_submission(task.lesson_id, task.student_id)
@@ -103,7 +109,7 @@ def autograde(task: GradingTask, gradebook_template: bytes) -> GradingOutcome:
             )
             return GradingOutcome(
                 attempt_id=task.attempt_id, lesson_id=task.lesson_id, student_id=task.student_id, attempt=task.attempt,
-                autograded=autograded, score=float(submission.score or 0.0), max_score=float(submission.max_score or 0.0),
+                autograded=autograded, feedback=feedback, score=float(submission.score or 0.0), max_score=float(submission.max_score or 0.0),
                 late_penalty=float(submission.late_submission_penalty or 0.0), cells=cells, log=log,
             )
 
@@ -129,7 +135,7 @@ def _task_config(root: Path, task: GradingTask) -> Config:
 def _failed(task: GradingTask, *, log: str, error: str) -> GradingOutcome:
     return GradingOutcome(
         attempt_id=task.attempt_id, lesson_id=task.lesson_id, student_id=task.student_id, attempt=task.attempt,
-        autograded=(), score=0.0, max_score=0.0, late_penalty=0.0, cells=(), log=log, error=error,
+        autograded=(), feedback=(), score=0.0, max_score=0.0, late_penalty=0.0, cells=(), log=log, error=error,
     )
 
 

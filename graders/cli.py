@@ -133,10 +133,10 @@ def feedback(ctx: click.Context, lesson_ids: tuple[str, ...]) -> None:
     from .feedback import release_feedback
 
     report = release_feedback(_course(ctx), lesson_ids=list(lesson_ids), progress=RichProgress())
-    for lesson_id, count in report.released.items():
-        out.print(f"{lesson_id}: feedback released to {count} student(s)")
+    for lesson_id, count in sorted(report.released.items()):
+        out.print(f"{lesson_id}: feedback released for {count} attempt(s)")
     if not report.released:
-        out.print("No graded submissions yet: no feedback to release.")
+        out.print("No new feedback to release.")
     _fail_on(report.problems, "feedback releases")
 
 

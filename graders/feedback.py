@@ -1,41 +1,119 @@
-"""Feedback: nbgrader renders HTML feedback from the graded notebooks and
-releases it through the exchange, where students fetch it."""
+"""Feedback: HTML feedback for every graded attempt, released through the exchange.
+
+Each attempt's feedback is rendered by nbgrader when it is graded (see
+:mod:`graders.autograde_task`) and kept under ``.paceline/feedback/``. It is
+released in nbgrader's own exchange format, keyed by the attempt's
+``submission_secret.txt``, so a student's *Fetch Feedback* gets feedback for
+every attempt they made. The latest attempt's feedback is regenerated from
+the gradebook first, so manual grades and comments from formgrader appear.
+Hidden tests show only whether they passed (:mod:`graders.hidden_tests`).
+"""
 
 from __future__ import annotations
 
+import hashlib
+import os
+import shutil
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from nbgrader.utils import notebook_hash
+
+from .collect import attempt_dir
 from .config import CourseConfig
 from .engine import check_result, instructor_api, write_nbgrader_config
-from .errors import PacelineError
+from .errors import PacelineError, SubmissionError
+from .ledger import Attempt, Ledger
 from .progress import Progress, Silent
 
 
 @dataclass
 class FeedbackReport:
-    released: dict[str, int] = field(default_factory=dict)  # lesson id -> students with feedback
+    released: dict[str, int] = field(default_factory=dict)  # lesson id -> attempts whose feedback was released
     problems: list[PacelineError] = field(default_factory=list)
 
 
+def attempt_feedback_dir(course: CourseConfig, attempt: Attempt) -> Path:
+    return course.state_dir / "feedback" / attempt.student_id / attempt.lesson_id / f"{attempt.attempt:03d}"
+
+
 def release_feedback(
-    course: CourseConfig,
-    *,
-    lesson_ids: list[str] | None = None,
-    progress: Progress = Silent(),
+    course: CourseConfig, *, lesson_ids: list[str] | None = None, progress: Progress = Silent(),
 ) -> FeedbackReport:
-    """Generate and release feedback for every graded submission of the named lessons."""
+    """Refresh the latest attempts' feedback from the gradebook, then release all new feedback."""
+    report = FeedbackReport()
+    refresh_from_gradebook(course, lesson_ids=lesson_ids, progress=progress, report=report)
+    release_attempt_feedback(course, lesson_ids=lesson_ids, report=report)
+    return report
+
+
+def refresh_from_gradebook(
+    course: CourseConfig, *, lesson_ids: list[str] | None, progress: Progress, report: FeedbackReport,
+) -> None:
+    """nbgrader's feedback for each student's latest attempt, with manual grades and comments."""
     write_nbgrader_config(course)
     api = instructor_api(course)
-    report = FeedbackReport()
+    with Ledger.open(course.state_dir / "ledger.db") as ledger:
+        latest: dict[tuple[str, str], Attempt] = {}
+        for attempt in ledger.attempts(lesson_ids=[lesson.id for lesson in course.select_lessons(lesson_ids)]):
+            latest[(attempt.student_id, attempt.lesson_id)] = attempt
     for lesson in progress.track(course.select_lessons(lesson_ids), description="Feedback"):
-        graded = course.root / "autograded"
-        if not any(graded.glob(f"*/{lesson.id}")):
+        if not any((course.root / "autograded").glob(f"*/{lesson.id}")):
             continue
         try:
             check_result(f"generate_feedback {lesson.id}", api.generate_feedback(lesson.id))
-            check_result(f"release_feedback {lesson.id}", api.release_feedback(lesson.id))
         except PacelineError as exc:
             report.problems.append(exc)
             continue
-        report.released[lesson.id] = sum(1 for _ in (course.root / "feedback").glob(f"*/{lesson.id}"))
+        for rendered in sorted((course.root / "feedback").glob(f"*/{lesson.id}")):
+            attempt = latest.get((rendered.parent.name, lesson.id))
+            if attempt is None or attempt.status != "graded":
+                continue  # the gradebook holds an older attempt than the latest: its feedback is already kept
+            dest = attempt_feedback_dir(course, attempt)
+            dest.mkdir(parents=True, exist_ok=True)
+            for html in rendered.glob("*.html"):
+                shutil.copyfile(html, dest / html.name)
+
+
+def release_attempt_feedback(
+    course: CourseConfig, *, lesson_ids: list[str] | None = None, report: FeedbackReport | None = None,
+) -> FeedbackReport:
+    """Copy every graded attempt's feedback that changed since it was last released to the exchange."""
+    report = report if report is not None else FeedbackReport()
+    outbound = course.exchange_root / course.id / "feedback"
+    outbound.mkdir(parents=True, exist_ok=True)
+    # nbgrader's own mode: students can open a file whose name they know, not list the folder.
+    os.chmod(outbound, 0o711)
+    with Ledger.open(course.state_dir / "ledger.db") as ledger:
+        lessons = [lesson.id for lesson in course.select_lessons(lesson_ids)]
+        for attempt in ledger.attempts(lesson_ids=lessons, statuses=["graded"]):
+            try:
+                digest = _release_one(course, attempt, outbound)
+            except PacelineError as exc:
+                report.problems.append(exc)
+                continue
+            if digest is not None:
+                ledger.mark_feedback_released(attempt.id, digest=digest)
+                report.released[attempt.lesson_id] = report.released.get(attempt.lesson_id, 0) + 1
     return report
+
+
+def _release_one(course: CourseConfig, attempt: Attempt, outbound: Path) -> str | None:
+    pages = sorted(attempt_feedback_dir(course, attempt).glob("*.html"))
+    if not pages:
+        return None
+    digest = hashlib.sha256(b"".join(page.name.encode() + b"\0" + page.read_bytes() for page in pages)).hexdigest()
+    if digest == attempt.feedback_digest:
+        return None
+    secret_file = attempt_dir(course, student_id=attempt.student_id, lesson_id=attempt.lesson_id, attempt=attempt.attempt) / "submission_secret.txt"
+    if not secret_file.is_file():
+        raise SubmissionError(attempt.student_id, attempt.lesson_id, attempt.attempt,
+                              "no submission_secret.txt in the submission: nbgrader cannot match feedback to it")
+    secret = secret_file.read_text().strip()
+    for page in pages:
+        name = notebook_hash(secret=secret, notebook_id=page.stem)
+        staging = outbound / f"{name}-tmp.html"
+        shutil.copyfile(page, staging)
+        os.chmod(staging, 0o644)
+        os.replace(staging, outbound / f"{name}.html")  # students never see a half-written page
+    return digest

@@ -12,17 +12,19 @@ graded only after its result is written, so a re-run grades what is left.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from traitlets.config import Config
 
-from .autograde_task import GradingOutcome, GradingTask, autograde, read_files
+from .autograde_task import GradingOutcome, GradingTask, autograde, read_files, write_files
 from .clock import Clock, SystemClock
 from .collect import attempt_dir
 from .config import CourseConfig
 from .dispatch import dask_client, run_tasks
 from .engine import write_nbgrader_config
+from .feedback import attempt_feedback_dir
 from .isolation import kernel_config
 from .errors import LessonError, PacelineError, SubmissionError
 from .ledger import Attempt, CellScore, Ledger
@@ -144,6 +146,10 @@ def _record(
     if is_latest:
         # Only the latest attempt goes into nbgrader's gradebook, whatever order tasks finish in.
         score, penalty = record_outcome(course, result, submitted_at=attempt.submitted_at)
+    feedback = attempt_feedback_dir(course, attempt)
+    if feedback.exists():
+        shutil.rmtree(feedback)
+    write_files(feedback, result.feedback)
     cells = [CellScore(c.notebook, c.grade_id, c.score, c.max_score) for c in result.cells]
     ledger.record_grade(attempt.id, score=score, max_score=result.max_score, late_penalty=penalty,
                         graded_at=clock.now(), cells=cells)

@@ -35,6 +35,7 @@ CREATE TABLE IF NOT EXISTS attempts (
     late_penalty  REAL,
     graded_at     TEXT,
     error         TEXT,
+    feedback_digest TEXT,
     UNIQUE (student_id, lesson_id, attempt)
 );
 CREATE TABLE IF NOT EXISTS cell_scores (
@@ -46,6 +47,9 @@ CREATE TABLE IF NOT EXISTS cell_scores (
     PRIMARY KEY (attempt_id, notebook, grade_id)
 );
 """
+
+
+ADDED_COLUMNS = (("feedback_digest", "TEXT"),)
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,7 @@ class Attempt:
     late_penalty: float | None
     graded_at: dt.datetime | None
     error: str | None
+    feedback_digest: str | None = None  # digest of the feedback last released for this attempt
 
     @property
     def submitted_at(self) -> dt.datetime:
@@ -99,6 +104,10 @@ class Ledger:
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA foreign_keys=ON")
         db.executescript(SCHEMA)
+        columns = {row[1] for row in db.execute("PRAGMA table_info(attempts)")}
+        for column, kind in ADDED_COLUMNS:
+            if column not in columns:  # a ledger written by an older paceline
+                db.execute(f"ALTER TABLE attempts ADD COLUMN {column} {kind}")
         return cls(db)
 
     def __enter__(self) -> Ledger:
@@ -204,6 +213,10 @@ class Ledger:
                 (score, late_penalty, attempt_id),
             )
 
+    def mark_feedback_released(self, attempt_id: int, *, digest: str) -> None:
+        with self._transaction():
+            self._db.execute("UPDATE attempts SET feedback_digest = ? WHERE id = ?", (digest, attempt_id))
+
     def cell_scores(self, attempt_id: int) -> list[CellScore]:
         rows = self._db.execute(
             "SELECT notebook, grade_id, score, max_score FROM cell_scores WHERE attempt_id = ? ORDER BY notebook, grade_id",
@@ -244,5 +257,5 @@ def _attempt(row: sqlite3.Row) -> Attempt:
         exchange_name=row["exchange_name"], received_at=_parse(row["received_at"]), claimed_at=_parse(row["claimed_at"]),
         content_hash=row["content_hash"], size_bytes=row["size_bytes"], file_count=row["file_count"],
         status=row["status"], score=row["score"], max_score=row["max_score"], late_penalty=row["late_penalty"],
-        graded_at=_parse(row["graded_at"]), error=row["error"],
+        graded_at=_parse(row["graded_at"]), error=row["error"], feedback_digest=row["feedback_digest"],
     )

@@ -112,9 +112,16 @@ def test_release_submit_collect_grade_feedback_export(fixture_course: Path) -> N
     assert cells == {"test_add_visible": 1.0, "test_add_hidden": 0.0}
 
     fb = release_feedback(course)
-    assert fb.problems == [] and fb.released == {"01-add": 3}
-    [html] = fetch_feedback(ada, "01-add")
-    assert "add(1, 2)" in html.read_text()
+    assert fb.problems == [] and fb.released == {"01-add": 4}  # every graded attempt, not only the latest
+    assert release_feedback(course).released == {}  # nothing changed: nothing released again
+    pages = fetch_feedback(ada, "01-add")
+    assert len(pages) == 2  # one page per attempt, in a folder named for the attempt's timestamp
+    first_page, second_page = (page.read_text() for page in pages)
+    assert "add(1, 2)" in second_page  # the visible test is shown
+    assert "2.5, 2.5" not in first_page + second_page  # the hidden test never is
+    assert "including the hidden ones" in second_page and "did not all pass" in first_page
+    brook_page = fetch_feedback(brook, "01-add")[0].read_text()
+    assert "add(2.5, 2.5)" not in brook_page and "did not all pass" in brook_page
 
     result = export_tables(course)
     tables = load_tables(result.directory)
