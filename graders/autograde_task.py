@@ -41,6 +41,7 @@ class GradingTask:
     student_id: str
     attempt: int
     submitted_at: dt.datetime  # trusted receipt time: decides lateness
+    due_at: dt.datetime | None  # this student's due date: personal, extended, plus grace days spent
     submission: Files
     lesson_files: Files  # the lesson's data files; its notebooks come from the gradebook
     timeout: int
@@ -85,6 +86,9 @@ def autograde(task: GradingTask, gradebook_template: bytes) -> GradingOutcome:
         (root / "gradebook.db").write_bytes(gradebook_template)
 
         config = _task_config(root, task)
+        with Gradebook(config.CourseDirectory.db_url, course_id=task.course_id) as gb:
+            # The private gradebook is this student's alone: its due date can be theirs.
+            gb.update_or_create_assignment(task.lesson_id, duedate=_naive_utc(task.due_at))
         api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
         api.log.setLevel(logging.WARNING)
         result = api.autograde(task.lesson_id, task.student_id, force=True, create=True)
@@ -130,6 +134,11 @@ def _task_config(root: Path, task: GradingTask) -> Config:
     c.merge(grading_config(timeout=task.timeout, late_policy=task.late_policy))
     c.merge(task.kernel)
     return c
+
+
+def _naive_utc(when: dt.datetime | None) -> dt.datetime | None:
+    """nbgrader's gradebook stores naive UTC."""
+    return when.astimezone(dt.timezone.utc).replace(tzinfo=None) if when is not None else None
 
 
 def _failed(task: GradingTask, *, log: str, error: str) -> GradingOutcome:

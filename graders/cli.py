@@ -246,3 +246,59 @@ def simulate(ctx: click.Context, students: int, seed: int, until: str | None) ->
     out.print(table)
     out.print(f"{len(report.submissions)} submissions through the exchange; {report.attempts_collected} attempts collected.")
     _fail_on(report.problems, "simulated submissions could not be collected and")
+
+
+@main.command()
+@click.argument("student_id")
+@click.argument("lesson_id")
+@click.option("--days", type=int, default=None, help="Days past the student's planned due date.")
+@click.option("--until", "until", default=None, help="New due date/time (course time zone).")
+@click.option("--reason", required=True, help="Why: kept with the student's record.")
+@click.pass_context
+def extend(ctx: click.Context, student_id: str, lesson_id: str, days: int | None, until: str | None, reason: str) -> None:
+    """Move one student's due date for one lesson (works before they submit)."""
+    from .extensions import grant_extension
+
+    course = _course(ctx)
+    extension = grant_extension(course, student_id=student_id, lesson_id=lesson_id, days=days,
+                                until=parse_as_of(course, until), reason=reason)
+    local = extension.due_at.astimezone(course.timezone)
+    out.print(f"{student_id} / {lesson_id}: due {local:%Y-%m-%d %H:%M %Z} (granted by {extension.granted_by}: {extension.reason})")
+
+
+@main.command()
+@click.argument("student_id")
+@click.pass_context
+def status(ctx: click.Context, student_id: str) -> None:
+    """One student's personal dates, extensions, grace days, unlocks and every attempt."""
+    from .status import student_status
+
+    course = _course(ctx)
+    report = student_status(course, student_id)
+    tz = course.timezone
+
+    def when(value: dt.datetime | None) -> str:
+        return value.astimezone(tz).strftime("%Y-%m-%d %H:%M") if value else "—"
+
+    s = report.student
+    out.print(f"[bold]{s.name}[/] ({s.id}, {s.email}), enrolled {when(s.enrolled_at)}"
+              + (f", withdrew {when(s.withdrawn_at)}" if s.withdrawn_at else "") + f"  [dim]times in {tz.key}[/]")
+    lessons = Table("lesson", "opens", "target", "due", "extension", "grace", "access", "attempts", "best", title="Timeline")
+    attempts = Table("lesson", "#", "received (trusted)", "student's claim", "status", "score", "late", title="Attempts")
+    for lesson in report.lessons:
+        d = lesson.due
+        access = ("unlocked" if lesson.unlocked else "[yellow]locked[/]") if lesson.gated else "open"
+        graded = [a for a in lesson.attempts if a.status == "graded"]
+        best = max(((a.score or 0) - (a.late_penalty or 0) for a in graded), default=None)
+        lessons.add_row(lesson.lesson_id, when(d.dates.opens_at), when(d.dates.target_at), when(d.due_at),
+                        when(d.dates.extension.due_at) if d.dates.extension else "", str(d.grace_spent or ""),
+                        access, str(len(lesson.attempts)), f"{best:g}" if best is not None else "")
+        for a in lesson.attempts:
+            score = f"{a.score:g}/{a.max_score:g}" if a.score is not None else (a.error or "")[:60]
+            attempts.add_row(a.lesson_id, str(a.attempt), when(a.received_at), when(a.claimed_at), a.status, score,
+                             f"-{a.late_penalty:g}" if a.late_penalty else "")
+    out.print(lessons)
+    out.print(f"Grace days: {report.grace_spent} of {report.grace_budget} spent.")
+    for e in report.extensions:
+        out.print(f"Extension {e.lesson_id}: due {when(e.due_at)}, granted by {e.granted_by} on {when(e.granted_at)}: {e.reason}")
+    out.print(attempts)

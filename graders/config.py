@@ -9,19 +9,19 @@ the file without reading code.
 from __future__ import annotations
 
 import datetime as dt
-import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from .errors import ConfigError, PacelineError
+from .toml_reader import SAFE_ID, Reader, parse_local_datetime
 
 CONFIG_NAME = "course.toml"
-SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 
 LateMethod = Literal["none", "zero", "per_day"]
+Mode = Literal["cohort", "self-paced"]
 
 
 @dataclass(frozen=True)
@@ -53,8 +53,28 @@ GRADING_KEYS = tuple(GradingSettings.__dataclass_fields__)
 
 
 @dataclass(frozen=True)
+class Pacing:
+    """Self-paced mode: each student's targets follow from their own enrolment.
+
+    Lesson k's target is the end of the day ``enrolled_at + days(1) + ... + days(k)``
+    (``days`` per lesson, default ``days_per_lesson``); its hard due date is
+    ``due_after_days`` later (none when unset); nothing is due after ``course_end``.
+    """
+
+    start: dt.datetime  # enrolment opens; the nominal plan is for a student enrolled then
+    days_per_lesson: int = 7
+    due_after_days: int | None = None
+    course_end: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
 class LessonPlan:
-    """One lesson as scheduled: dates are aware UTC datetimes."""
+    """One lesson as scheduled: dates are aware UTC datetimes.
+
+    In a self-paced course the dates are the nominal plan of a student who
+    enrolled at ``[pacing].start``; everyone's own dates come from
+    :func:`graders.timeline.personal_dates`.
+    """
 
     id: str
     title: str
@@ -64,6 +84,8 @@ class LessonPlan:
     target_at: dt.datetime
     due_at: dt.datetime | None
     grading: GradingSettings = GradingSettings()
+    requires: tuple[str, ...] = ()  # lessons to pass first (mastery gating)
+    days: int | None = None  # self-paced: days of pace this lesson takes
 
 
 @dataclass(frozen=True)
@@ -80,6 +102,10 @@ class CourseConfig:
     late_policy: LatePolicy
     grading: GradingSettings
     lessons: tuple[LessonPlan, ...] = field(default_factory=tuple)
+    mode: Mode = "cohort"
+    pacing: Pacing | None = None
+    grace_days: int = 0  # per student, spent automatically on late work before any penalty
+    pass_fraction: float = 0.6  # share of a lesson's points that passes it, for mastery gating
 
     @property
     def release_dir(self) -> Path:
@@ -141,14 +167,14 @@ def load_course(path: Path | str = ".") -> CourseConfig:
 def parse_course(raw: dict[str, Any], *, config_path: Path) -> CourseConfig:
     """Validate an already-parsed ``course.toml`` mapping."""
     root = config_path.parent
-    reader = _Reader(config_path)
-    reader.keys(raw, "", required={"course", "lessons"}, optional={"late_policy", "grading"})
+    reader = Reader(config_path)
+    reader.keys(raw, "", required={"course", "lessons"}, optional={"late_policy", "grading", "pacing", "grace", "gating"})
 
     course = reader.table(raw, "course")
     reader.keys(
         course, "course",
         required={"id", "title", "timezone"},
-        optional={"roster", "source", "exchange"},
+        optional={"roster", "source", "exchange", "mode"},
     )
     course_id = reader.safe_id(course, "course.id")
     title = reader.string(course, "course.title")
@@ -159,6 +185,16 @@ def parse_course(raw: dict[str, Any], *, config_path: Path) -> CourseConfig:
     if not source_dir.is_dir():
         raise ConfigError(config_path, "course.source", f"folder {source_dir} does not exist")
 
+    mode = course.get("mode", "cohort")
+    if mode not in ("cohort", "self-paced"):
+        raise ConfigError(config_path, "course.mode", f"must be cohort or self-paced, not {mode!r}")
+    pacing = _parse_pacing(reader, raw.get("pacing"), mode=mode, timezone=timezone)
+    grace = reader.table({"grace": raw.get("grace", {})}, "grace")
+    reader.keys(grace, "grace", required=set(), optional={"days"})
+    grace_days = reader.whole(grace, "grace.days", default=0, minimum=0)
+    gating = reader.table({"gating": raw.get("gating", {})}, "gating")
+    reader.keys(gating, "gating", required=set(), optional={"pass_fraction"})
+    pass_fraction = reader.fraction(gating, "gating.pass_fraction", default=0.6)
     late_policy = _parse_late_policy(reader, raw.get("late_policy", {}))
     grading = _parse_grading(reader, raw.get("grading", {}), where="grading", defaults=GradingSettings())
 
@@ -167,11 +203,18 @@ def parse_course(raw: dict[str, Any], *, config_path: Path) -> CourseConfig:
         raise ConfigError(config_path, "lessons", "needs at least one [[lessons]] table")
     lessons: list[LessonPlan] = []
     for index, lesson_raw in enumerate(lessons_raw):
-        lessons.append(_parse_lesson(reader, lesson_raw, index=index, timezone=timezone, source_dir=source_dir, grading=grading))
+        lessons.append(_parse_lesson(
+            reader, lesson_raw, index=index, timezone=timezone, source_dir=source_dir, grading=grading,
+            pacing=pacing, earlier=lessons,
+        ))
     seen: set[str] = set()
     for index, lesson in enumerate(lessons):
         if lesson.id in seen:
             raise ConfigError(config_path, f"lessons[{index}].id", f"duplicate lesson id {lesson.id!r}")
+        for required in lesson.requires:
+            if required not in seen:
+                raise ConfigError(config_path, f"lessons[{index}].requires",
+                                  f"{required!r} is not an earlier lesson (a lesson can only require lessons before it)")
         seen.add(lesson.id)
 
     return CourseConfig(
@@ -185,10 +228,34 @@ def parse_course(raw: dict[str, Any], *, config_path: Path) -> CourseConfig:
         late_policy=late_policy,
         grading=grading,
         lessons=tuple(lessons),
+        mode=mode,
+        pacing=pacing,
+        grace_days=grace_days,
+        pass_fraction=pass_fraction,
     )
 
 
-def _parse_late_policy(reader: _Reader, raw: Any) -> LatePolicy:
+def _parse_pacing(reader: Reader, raw: Any, *, mode: str, timezone: ZoneInfo) -> Pacing | None:
+    if mode == "cohort":
+        if raw is not None:
+            raise ConfigError(reader.path, "pacing", "is only for self-paced courses (set [course] mode = \"self-paced\")")
+        return None
+    if raw is None:
+        raise ConfigError(reader.path, "pacing", "is required in a self-paced course (at least [pacing] start)")
+    table = reader.table({"pacing": raw}, "pacing")
+    reader.keys(table, "pacing", required={"start"}, optional={"days_per_lesson", "due_after_days", "course_end"})
+    start = reader.date(table, "pacing.start", timezone=timezone, end_of_day=False)
+    course_end = reader.date(table, "pacing.course_end", timezone=timezone, end_of_day=True) if "course_end" in table else None
+    if course_end is not None and course_end <= start:
+        raise ConfigError(reader.path, "pacing.course_end", "is before the course starts")
+    due_after = reader.whole(table, "pacing.due_after_days", default=None, minimum=0) if "due_after_days" in table else None
+    return Pacing(
+        start=start, days_per_lesson=reader.whole(table, "pacing.days_per_lesson", default=7, minimum=1),
+        due_after_days=due_after, course_end=course_end,
+    )
+
+
+def _parse_late_policy(reader: Reader, raw: Any) -> LatePolicy:
     table = reader.table({"late_policy": raw}, "late_policy")
     reader.keys(table, "late_policy", required=set(), optional={"method", "per_day", "cap"})
     method = table.get("method", "none")
@@ -201,7 +268,7 @@ def _parse_late_policy(reader: _Reader, raw: Any) -> LatePolicy:
     return LatePolicy(method=method, per_day=per_day, cap=cap)
 
 
-def _parse_grading(reader: _Reader, raw: Any, *, where: str, defaults: GradingSettings) -> GradingSettings:
+def _parse_grading(reader: Reader, raw: Any, *, where: str, defaults: GradingSettings) -> GradingSettings:
     """``[grading]``, or a lesson's ``[lessons.grading]`` overriding the course's values."""
     table = reader.table({where: raw}, where)
     reader.keys(table, where, required=set(), optional=set(GRADING_KEYS))
@@ -219,11 +286,20 @@ def _parse_grading(reader: _Reader, raw: Any, *, where: str, defaults: GradingSe
 
 
 def _parse_lesson(
-    reader: _Reader, raw: Any, *, index: int, timezone: ZoneInfo, source_dir: Path, grading: GradingSettings,
+    reader: Reader, raw: Any, *, index: int, timezone: ZoneInfo, source_dir: Path, grading: GradingSettings,
+    pacing: Pacing | None, earlier: list[LessonPlan],
 ) -> LessonPlan:
     where = f"lessons[{index}]"
     table = reader.table({where: raw}, where)
-    reader.keys(table, where, required={"id", "title", "opens", "target"}, optional={"due", "notebooks", "grading"})
+    common = {"notebooks", "grading", "requires"}
+    if pacing is None:
+        reader.keys(table, where, required={"id", "title", "opens", "target"}, optional={"due"} | common)
+    else:
+        for key in ("target", "due"):
+            if key in table:
+                raise ConfigError(reader.path, f"{where}.{key}",
+                                  "is not used in a self-paced course: each student's dates come from [pacing]")
+        reader.keys(table, where, required={"id", "title"}, optional={"opens", "days"} | common)
     lesson_id = reader.safe_id(table, f"{where}.id")
     title = reader.string(table, f"{where}.title")
     lesson_dir = source_dir / lesson_id
@@ -245,9 +321,21 @@ def _parse_lesson(
         if not notebooks:
             raise ConfigError(reader.path, f"{where}.id", f"lesson folder {lesson_dir} has no notebooks")
 
-    opens_at = reader.date(table, f"{where}.opens", timezone=timezone, end_of_day=False)
-    target_at = reader.date(table, f"{where}.target", timezone=timezone, end_of_day=True)
-    due_at = reader.date(table, f"{where}.due", timezone=timezone, end_of_day=True) if "due" in table else None
+    requires = table.get("requires", [])
+    if not isinstance(requires, list) or not all(isinstance(r, str) for r in requires):
+        raise ConfigError(reader.path, f"{where}.requires", "must be a list of earlier lesson ids")
+    days = reader.whole(table, f"{where}.days", default=None, minimum=1) if "days" in table else None
+    if pacing is None:
+        opens_at = reader.date(table, f"{where}.opens", timezone=timezone, end_of_day=False)
+        target_at = reader.date(table, f"{where}.target", timezone=timezone, end_of_day=True)
+        due_at = reader.date(table, f"{where}.due", timezone=timezone, end_of_day=True) if "due" in table else None
+    else:
+        from .timeline import paced_dates  # the one place self-paced dates are computed
+
+        opens = reader.date(table, f"{where}.opens", timezone=timezone, end_of_day=False) if "opens" in table else None
+        elapsed = sum(lesson.days or pacing.days_per_lesson for lesson in earlier) + (days or pacing.days_per_lesson)
+        opens_at, target_at, due_at = paced_dates(pacing, timezone=timezone, enrolled_at=pacing.start,
+                                                  opens=opens, elapsed_days=elapsed)
     if target_at < opens_at:
         raise ConfigError(reader.path, f"{where}.target", "is before the lesson opens")
     if due_at is not None and due_at < opens_at:
@@ -259,84 +347,5 @@ def _parse_lesson(
     return LessonPlan(
         id=lesson_id, title=title, order=index + 1, notebooks=notebooks,
         opens_at=opens_at, target_at=target_at, due_at=due_at, grading=grading,
+        requires=tuple(requires), days=days,
     )
-
-
-def parse_local_datetime(value: Any, *, timezone: ZoneInfo, end_of_day: bool) -> dt.datetime:
-    """A TOML date/datetime or an ISO string, read in ``timezone``, returned in UTC.
-
-    A bare date means the start of that day, or its last second when
-    ``end_of_day`` (a target "on the 8th" means by the end of the 8th).
-    Raises ``ValueError`` with a readable message.
-    """
-    if isinstance(value, str):
-        text = value.strip()
-        try:
-            value = dt.date.fromisoformat(text) if len(text) == 10 else dt.datetime.fromisoformat(text)
-        except ValueError:
-            raise ValueError(f"{text!r} is not a date; write 2026-09-14 or 2026-09-14 17:00") from None
-    if isinstance(value, dt.datetime):
-        local = value if value.tzinfo else value.replace(tzinfo=timezone)
-    elif isinstance(value, dt.date):
-        clock = dt.time(23, 59, 59) if end_of_day else dt.time(0, 0)
-        local = dt.datetime.combine(value, clock, tzinfo=timezone)
-    else:
-        raise ValueError(f"{value!r} is not a date; write 2026-09-14 or 2026-09-14 17:00")
-    return local.astimezone(dt.timezone.utc)
-
-
-class _Reader:
-    """Typed getters that turn a wrong value into a ConfigError naming its key."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def keys(self, table: dict[str, Any], where: str, *, required: set[str], optional: set[str]) -> None:
-        prefix = f"{where}." if where else ""
-        for key in table:
-            if key not in required | optional:
-                allowed = ", ".join(sorted(required | optional))
-                raise ConfigError(self.path, f"{prefix}{key}", f"unknown key (allowed here: {allowed})")
-        for key in sorted(required):
-            if key not in table:
-                raise ConfigError(self.path, f"{prefix}{key}", "is required but missing")
-
-    def table(self, parent: dict[str, Any], key: str) -> dict[str, Any]:
-        value = parent[key]
-        if not isinstance(value, dict):
-            raise ConfigError(self.path, key, "must be a table")
-        return value
-
-    def string(self, table: dict[str, Any], key: str, *, default: str | None = None) -> str:
-        value = table.get(key.rsplit(".", 1)[-1], default)
-        if not isinstance(value, str) or not value.strip():
-            raise ConfigError(self.path, key, f"must be a non-empty string, not {value!r}")
-        return value
-
-    def safe_id(self, table: dict[str, Any], key: str) -> str:
-        value = self.string(table, key)
-        if not SAFE_ID.match(value) or ".." in value:
-            raise ConfigError(
-                self.path, key,
-                f"{value!r} is not a safe id (letters, digits, . _ @ -; no spaces, slashes or '..'; at most 64 characters)",
-            )
-        return value
-
-    def timezone(self, table: dict[str, Any], key: str) -> ZoneInfo:
-        name = self.string(table, key)
-        try:
-            return ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ConfigError(self.path, key, f"unknown time zone {name!r} (use an IANA name such as Europe/Berlin)") from None
-
-    def fraction(self, table: dict[str, Any], key: str, *, default: float) -> float:
-        value = table.get(key.rsplit(".", 1)[-1], default)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
-            raise ConfigError(self.path, key, f"must be a number from 0 to 1, not {value!r}")
-        return float(value)
-
-    def date(self, table: dict[str, Any], key: str, *, timezone: ZoneInfo, end_of_day: bool) -> dt.datetime:
-        try:
-            return parse_local_datetime(table[key.rsplit(".", 1)[-1]], timezone=timezone, end_of_day=end_of_day)
-        except ValueError as exc:
-            raise ConfigError(self.path, key, str(exc)) from None

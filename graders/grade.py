@@ -12,6 +12,7 @@ graded only after its result is written, so a re-run grades what is left.
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -26,11 +27,14 @@ from .dispatch import dask_client, run_tasks
 from .engine import write_nbgrader_config
 from .feedback import attempt_feedback_dir
 from .isolation import kernel_config
+from .lateness import refresh_lateness, student_dues
 from .errors import LessonError, PacelineError, SubmissionError
 from .ledger import Attempt, CellScore, Ledger
 from .lesson import read_notebook
 from .progress import Progress, Silent
 from .record import lesson_gradebook, record_outcome
+from .roster import load_roster
+from .timeline import LessonDue
 
 # nbgrader does not copy these from a lesson's source folder either (CourseDirectory.ignore).
 IGNORED_PARTS = frozenset({".ipynb_checkpoints", "__pycache__", "feedback"})
@@ -82,13 +86,21 @@ def grade_attempts(
         latest = {(a.student_id, a.lesson_id): a.attempt for a in ledger.attempts(lesson_ids=list(order))}
         by_id = {attempt.id: attempt for attempt in todo}
 
+        roster = {s.id: s for s in load_roster(course.roster_path, timezone=course.timezone)}
+        dues: dict[str, dict[str, LessonDue]] = {}
         templates: dict[str, bytes] = {}
         tasks: list[GradingTask] = []
         for attempt in todo:
             try:
+                if attempt.student_id not in roster:
+                    raise SubmissionError(attempt.student_id, attempt.lesson_id, attempt.attempt,
+                                          f"not on the roster ({course.roster_path.name}): not graded")
+                if attempt.student_id not in dues:
+                    dues[attempt.student_id] = student_dues(course, ledger, student=roster[attempt.student_id], include_ungraded=True)
                 if attempt.lesson_id not in templates:
                     templates[attempt.lesson_id] = lesson_gradebook(course, attempt.lesson_id)
-                tasks.append(_task(course, attempt, kernel=kernels[attempt.lesson_id]))
+                due_at = dues[attempt.student_id][attempt.lesson_id].due_at
+                tasks.append(_task(course, attempt, kernel=kernels[attempt.lesson_id], due_at=due_at))
             except PacelineError as exc:
                 ledger.record_failure(attempt.id, error=str(exc), graded_at=clock.now())
                 report.problems.append(exc)
@@ -101,17 +113,22 @@ def grade_attempts(
                 attempt = by_id[task.attempt_id]
                 try:
                     is_latest = latest[(attempt.student_id, attempt.lesson_id)] == attempt.attempt
-                    graded = _record(course, ledger, attempt, result, is_latest=is_latest, clock=clock)
+                    graded = _record(course, ledger, attempt, result, is_latest=is_latest, due_at=task.due_at, clock=clock)
                 except PacelineError as exc:
                     ledger.record_failure(attempt.id, error=str(exc), graded_at=clock.now())
                     report.problems.append(exc)
                 else:
                     report.graded.append(graded)
+        # Grace days follow the attempts that count: a resubmission can move them between lessons.
+        refresh_lateness(course, ledger, student_ids={g.attempt.student_id for g in report.graded})
+        fresh = {a.id: a for a in ledger.attempts(lesson_ids=list(order))}
+        report.graded = [GradedAttempt(fresh[g.attempt.id], g.score, g.max_score, fresh[g.attempt.id].late_penalty or 0.0)
+                         for g in report.graded]
     report.graded.sort(key=lambda g: (order[g.attempt.lesson_id], g.attempt.student_id, g.attempt.attempt))
     return report
 
 
-def _task(course: CourseConfig, attempt: Attempt, *, kernel: Config) -> GradingTask:
+def _task(course: CourseConfig, attempt: Attempt, *, kernel: Config, due_at: dt.datetime | None) -> GradingTask:
     lesson = course.lesson(attempt.lesson_id)
     folder = attempt_dir(course, student_id=attempt.student_id, lesson_id=attempt.lesson_id, attempt=attempt.attempt)
     if not folder.is_dir():
@@ -128,7 +145,7 @@ def _task(course: CourseConfig, attempt: Attempt, *, kernel: Config) -> GradingT
     )
     return GradingTask(
         attempt_id=attempt.id, course_id=course.id, lesson_id=attempt.lesson_id, student_id=attempt.student_id,
-        attempt=attempt.attempt, submitted_at=attempt.submitted_at,
+        attempt=attempt.attempt, submitted_at=attempt.submitted_at, due_at=due_at,
         submission=tuple(f for f in read_files(folder) if f[0] != "timestamp.txt"),
         lesson_files=lesson_files, timeout=lesson.grading.timeout, late_policy=course.late_policy, kernel=kernel,
     )
@@ -136,7 +153,7 @@ def _task(course: CourseConfig, attempt: Attempt, *, kernel: Config) -> GradingT
 
 def _record(
     course: CourseConfig, ledger: Ledger, attempt: Attempt, result: GradingOutcome | BaseException,
-    *, is_latest: bool, clock: Clock,
+    *, is_latest: bool, due_at: dt.datetime | None, clock: Clock,
 ) -> GradedAttempt:
     if isinstance(result, BaseException):
         raise SubmissionError(attempt.student_id, attempt.lesson_id, attempt.attempt, f"grading task failed: {result!r}")
@@ -145,7 +162,7 @@ def _record(
     score, penalty = result.score, result.late_penalty
     if is_latest:
         # Only the latest attempt goes into nbgrader's gradebook, whatever order tasks finish in.
-        score, penalty = record_outcome(course, result, submitted_at=attempt.submitted_at)
+        score, penalty = record_outcome(course, result, submitted_at=attempt.submitted_at, due_at=due_at)
     feedback = attempt_feedback_dir(course, attempt)
     if feedback.exists():
         shutil.rmtree(feedback)

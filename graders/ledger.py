@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from .timeline import Extension
+
 AttemptStatus = Literal["collected", "graded", "failed"]
 
 SCHEMA = """
@@ -37,6 +39,15 @@ CREATE TABLE IF NOT EXISTS attempts (
     error         TEXT,
     feedback_digest TEXT,
     UNIQUE (student_id, lesson_id, attempt)
+);
+CREATE TABLE IF NOT EXISTS extensions (
+    id         INTEGER PRIMARY KEY,
+    student_id TEXT NOT NULL,
+    lesson_id  TEXT NOT NULL,
+    due_at     TEXT NOT NULL,
+    granted_by TEXT NOT NULL,
+    granted_at TEXT NOT NULL,
+    reason     TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS cell_scores (
     attempt_id INTEGER NOT NULL REFERENCES attempts(id),
@@ -216,6 +227,30 @@ class Ledger:
     def mark_feedback_released(self, attempt_id: int, *, digest: str) -> None:
         with self._transaction():
             self._db.execute("UPDATE attempts SET feedback_digest = ? WHERE id = ?", (digest, attempt_id))
+
+    def add_extension(self, extension: Extension) -> None:
+        """Record a grant; the latest grant for a student and lesson is the one in force."""
+        self._db.execute(
+            "INSERT INTO extensions (student_id, lesson_id, due_at, granted_by, granted_at, reason) VALUES (?, ?, ?, ?, ?, ?)",
+            (extension.student_id, extension.lesson_id, _iso(extension.due_at), extension.granted_by,
+             _iso(extension.granted_at), extension.reason),
+        )
+
+    def extensions(self) -> dict[tuple[str, str], Extension]:
+        """The extension in force per (student, lesson)."""
+        rows = self._db.execute("SELECT * FROM extensions ORDER BY id")
+        return {
+            (row["student_id"], row["lesson_id"]): Extension(
+                row["student_id"], row["lesson_id"], _parse(row["due_at"]), row["granted_by"],
+                _parse(row["granted_at"]), row["reason"],
+            )
+            for row in rows
+        }
+
+    def extension_history(self, student_id: str) -> list[Extension]:
+        rows = self._db.execute("SELECT * FROM extensions WHERE student_id = ? ORDER BY id", (student_id,))
+        return [Extension(r["student_id"], r["lesson_id"], _parse(r["due_at"]), r["granted_by"], _parse(r["granted_at"]), r["reason"])
+                for r in rows]
 
     def cell_scores(self, attempt_id: int) -> list[CellScore]:
         rows = self._db.execute(

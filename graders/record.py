@@ -53,7 +53,9 @@ def lesson_gradebook(course: CourseConfig, lesson_id: str) -> bytes:
         return copy.read_bytes()
 
 
-def record_outcome(course: CourseConfig, outcome: GradingOutcome, *, submitted_at: dt.datetime) -> tuple[float, float]:
+def record_outcome(
+    course: CourseConfig, outcome: GradingOutcome, *, submitted_at: dt.datetime, due_at: dt.datetime | None,
+) -> tuple[float, float]:
     """Write a graded attempt into the gradebook and ``autograded/``; returns (score, late penalty).
 
     The result is recomputed from the graded notebooks by nbgrader's
@@ -70,7 +72,8 @@ def record_outcome(course: CourseConfig, outcome: GradingOutcome, *, submitted_a
     graded_notebooks = {Path(name).stem: content for name, content in outcome.autograded if name.endswith(".ipynb") and "/" not in name}
     with open_gradebook(course) as gb:
         gb.update_or_create_student(student)
-        gb.update_or_create_submission(lesson, student, timestamp=submitted_at.astimezone(dt.timezone.utc).replace(tzinfo=None))
+        submission = gb.update_or_create_submission(lesson, student, timestamp=_naive_utc(submitted_at))
+        _set_due(submission, due_at)
         # As nbgrader's autograde does: a notebook that was not submitted scores zero.
         for notebook in gb.find_assignment(lesson).notebooks:
             if notebook.name not in graded_notebooks:
@@ -98,3 +101,42 @@ def record_outcome(course: CourseConfig, outcome: GradingOutcome, *, submitted_a
         raise SubmissionError(student, lesson, outcome.attempt,
                               f"recorded autograde score {auto} differs from the grader's {outcome.score}")
     return score, penalty
+
+
+def apply_lateness(course: CourseConfig, *, student_id: str, lesson_id: str, due_at: dt.datetime | None) -> float:
+    """Move the graded submission's due date and recompute its late penalty, as nbgrader would.
+
+    Used when an extension is granted or grace days move after the work was
+    graded; returns the new penalty.
+    """
+    config = nbgrader_config(course)
+    db_url = f"sqlite:///{course.gradebook_path}"
+    with open_gradebook(course) as gb:
+        _set_due(gb.find_submission(lesson_id, student_id), due_at)
+        gb.db.commit()
+    for path in sorted((course.root / "autograded" / student_id / lesson_id).glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        resources = {"nbgrader": {"db_url": db_url, "assignment": lesson_id, "notebook": path.stem, "student": student_id}}
+        AssignLatePenalties(config=config).preprocess(nb, resources)
+    with open_gradebook(course) as gb:
+        return float(gb.find_submission(lesson_id, student_id).late_submission_penalty or 0.0)
+
+
+def gradebook_due(course: CourseConfig, *, student_id: str, lesson_id: str) -> dt.datetime | None:
+    """The due date nbgrader currently applies to the student's submission (UTC)."""
+    with open_gradebook(course) as gb:
+        due = gb.find_submission(lesson_id, student_id).duedate
+    return due.replace(tzinfo=dt.timezone.utc) if due is not None else None
+
+
+def _set_due(submission, due_at: dt.datetime | None) -> None:
+    """nbgrader's due date for one submission is the lesson's plus the submission's extension."""
+    lesson_due = submission.assignment.duedate
+    if lesson_due is None or due_at is None:
+        submission.extension = None
+        return
+    submission.extension = _naive_utc(due_at) - lesson_due
+
+
+def _naive_utc(when: dt.datetime) -> dt.datetime:
+    return when.astimezone(dt.timezone.utc).replace(tzinfo=None)

@@ -1,0 +1,52 @@
+"""Keeping late penalties in step with personal due dates, extensions and grace days.
+
+The coordinator-side half of :mod:`graders.timeline`: it reads who submitted
+what from the ledger, asks the timeline for each lesson's effective due date,
+and re-applies nbgrader's late penalty where that date moved since the work
+was graded (an extension granted later, grace days moving to an earlier
+lesson's resubmission).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from .config import CourseConfig
+from .ledger import Attempt, Ledger
+from .record import apply_lateness, gradebook_due
+from .roster import Student, load_roster
+from .timeline import LessonDue, lesson_dues
+
+
+def student_dues(course: CourseConfig, ledger: Ledger, *, student: Student, include_ungraded: bool) -> dict[str, LessonDue]:
+    """Effective due dates of every lesson for ``student``, grace spent on the attempts that count.
+
+    The attempt that counts is the latest graded one; with ``include_ungraded``
+    the latest one not yet known to have failed (for grading it).
+    """
+    statuses = ["graded", "collected"] if include_ungraded else ["graded"]
+    counted = {attempt.lesson_id: attempt.submitted_at for attempt in ledger.attempts(student_ids=[student.id], statuses=statuses)}
+    return lesson_dues(course, student=student, extensions=ledger.extensions(), counted_submissions=counted)
+
+
+def refresh_lateness(course: CourseConfig, ledger: Ledger, *, student_ids: Iterable[str]) -> list[tuple[Attempt, float]]:
+    """Re-apply the late penalty of each listed student's graded work whose due date moved."""
+    students = {s.id: s for s in load_roster(course.roster_path, timezone=course.timezone)}
+    changed: list[tuple[Attempt, float]] = []
+    for student_id in sorted(set(student_ids)):
+        if student_id not in students:
+            continue
+        dues = student_dues(course, ledger, student=students[student_id], include_ungraded=False)
+        latest: dict[str, Attempt] = {}
+        for attempt in ledger.attempts(student_ids=[student_id]):
+            latest[attempt.lesson_id] = attempt
+        for lesson_id, attempt in latest.items():
+            if attempt.status != "graded" or lesson_id not in dues:
+                continue
+            due = dues[lesson_id].due_at
+            if due == gradebook_due(course, student_id=student_id, lesson_id=lesson_id):
+                continue
+            penalty = apply_lateness(course, student_id=student_id, lesson_id=lesson_id, due_at=due)
+            ledger.update_score(attempt.id, score=attempt.score or 0.0, late_penalty=penalty)
+            changed.append((attempt, penalty))
+    return changed

@@ -1,0 +1,57 @@
+"""One student's record: personal dates, extensions, grace days, unlocks, every attempt."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .config import CourseConfig
+from .errors import PacelineError
+from .gating import best_fractions, is_unlocked
+from .lateness import student_dues
+from .ledger import Attempt, Ledger
+from .roster import Student, load_roster, validate_student_id
+from .timeline import Extension, LessonDue
+
+
+@dataclass(frozen=True)
+class LessonStatus:
+    lesson_id: str
+    title: str
+    due: LessonDue  # personal dates, extension, grace spent, effective due
+    gated: bool
+    unlocked: bool
+    attempts: tuple[Attempt, ...]
+
+
+@dataclass(frozen=True)
+class StudentStatus:
+    student: Student
+    lessons: tuple[LessonStatus, ...]
+    grace_budget: int
+    extensions: tuple[Extension, ...]  # every grant, oldest first
+
+    @property
+    def grace_spent(self) -> int:
+        return sum(lesson.due.grace_spent for lesson in self.lessons)
+
+
+def student_status(course: CourseConfig, student_id: str) -> StudentStatus:
+    validate_student_id(student_id)
+    students = {s.id: s for s in load_roster(course.roster_path, timezone=course.timezone)}
+    if student_id not in students:
+        raise PacelineError(f"unknown student {student_id!r}: not in {course.roster_path.name}")
+    student = students[student_id]
+    with Ledger.open(course.state_dir / "ledger.db") as ledger:
+        attempts = ledger.attempts(student_ids=[student_id])
+        dues = student_dues(course, ledger, student=student, include_ungraded=False)
+        history = tuple(ledger.extension_history(student_id))
+    best = best_fractions(attempts)
+    lessons = tuple(
+        LessonStatus(
+            lesson_id=lesson.id, title=lesson.title, due=dues[lesson.id], gated=bool(lesson.requires),
+            unlocked=is_unlocked(course, lesson, best=best),
+            attempts=tuple(a for a in attempts if a.lesson_id == lesson.id),
+        )
+        for lesson in course.lessons
+    )
+    return StudentStatus(student=student, lessons=lessons, grace_budget=course.grace_days, extensions=history)
