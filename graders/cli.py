@@ -302,3 +302,5 @@ def status(ctx: click.Context, student_id: str) -> None:
     for e in report.extensions:
         out.print(f"Extension {e.lesson_id}: due {when(e.due_at)}, granted by {e.granted_by} on {when(e.granted_at)}: {e.reason}")
     out.print(attempts)
+    for name, seen, why in report.refused:
+        out.print(f"[red]Refused[/] {when(seen)}: {why}", highlight=False)

@@ -1,11 +1,22 @@
 """Collect: copy every submission from the exchange into the course, keeping every attempt.
 
-nbgrader's collect keeps only each student's newest submission. Paceline reads
-the same inbound folder (nbgrader's exchange layout,
-``<student>+<lesson>+<timestamp>+<random>``), archives each submission it has
-not seen before as a numbered attempt under ``submitted/.attempts/``, and
-records it in the ledger with paceline's own receipt time and a content hash.
-Submissions are never modified or deleted in the exchange.
+nbgrader's collect keeps only each student's newest submission, follows
+symbolic links, and only logs a submission that claims another student's
+name. Paceline reads the same inbound folder (nbgrader's exchange layout,
+``<student>+<lesson>+<timestamp>+<random>``) and, for each submission it
+has not seen before, either archives it as the student's next numbered
+attempt under ``submitted/.attempts/`` (ledger: receipt time, content hash,
+size) or refuses it and records why:
+
+- identity is the operating system's: the folder must be owned by the
+  claimed student's own account, or by the instructor (root or the
+  collecting user: the simulated cohort and instructor uploads), since no
+  student can create a file owned by another user;
+- symbolic links, hard links and special files are refused, never followed;
+- a submission over ``[collect] max_submission_mb`` or ``max_files`` is refused;
+- the time that counts is paceline's receipt time, never the student's own.
+
+After collection the submission folder is made readable by its owner only.
 """
 
 from __future__ import annotations
@@ -13,6 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
+import pwd
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,8 +58,8 @@ class InboundSubmission:
 @dataclass
 class CollectReport:
     collected: list[Attempt] = field(default_factory=list)
-    already_collected: int = 0
-    problems: list[PacelineError] = field(default_factory=list)
+    already_collected: int = 0  # collected or refused in an earlier run
+    problems: list[PacelineError] = field(default_factory=list)  # refused now, each with its reason
 
 
 def attempt_dir(course: CourseConfig, *, student_id: str, lesson_id: str, attempt: int) -> Path:
@@ -97,29 +109,66 @@ def collect_submissions(
     with Ledger.open(course.state_dir / "ledger.db") as ledger:
         known = ledger.known_exchange_names()
         fresh: list[InboundSubmission] = []
+        received_at = clock.now()
         for path in sorted(inbound.iterdir()):
             if path.name in known:
                 report.already_collected += 1
                 continue
             try:
-                fresh.append(parse_inbound_name(path, lesson_ids=lesson_ids))
+                submission = parse_inbound_name(path, lesson_ids=lesson_ids)
+                check_owner(path, student_id=submission.student_id)
+                fresh.append(submission)
             except PacelineError as exc:
-                report.problems.append(exc)
+                _refuse(ledger, report, path, exc, received_at=received_at)
         # Several attempts may arrive between two collections: number them in
         # arrival order. The folder's ctime is set by the kernel and, unlike
         # mtime or the name's timestamp, cannot be set back by the student.
         fresh.sort(key=lambda s: (s.path.lstat().st_ctime_ns, s.exchange_name))
-        received_at = clock.now()
         for submission in progress.track(fresh, description="Collecting"):
             try:
                 report.collected.append(_archive(course, ledger, submission, received_at=received_at))
             except PacelineError as exc:
-                report.problems.append(exc)
+                _refuse(ledger, report, submission.path, exc, received_at=received_at)
+                continue
+            _owner_only(submission.path)
     return report
+
+
+def check_owner(path: Path, *, student_id: str) -> None:
+    """Refuse a submission whose folder the claimed student's account did not create."""
+    owner = path.lstat().st_uid
+    if owner in (0, os.getuid()):
+        return  # the instructor's own uploads and the simulated cohort; no student can forge these
+    try:
+        account = pwd.getpwnam(student_id).pw_uid
+    except KeyError:
+        account = None
+    if owner != account:
+        try:
+            who = pwd.getpwuid(owner).pw_name
+        except KeyError:
+            who = f"uid {owner}"
+        raise PacelineError(f"{path.name}: refused: it claims to be from {student_id!r} but was submitted by {who!r}")
+
+
+def _refuse(ledger: Ledger, report: CollectReport, path: Path, exc: PacelineError, *, received_at: dt.datetime) -> None:
+    parts = path.name.split("+")
+    ledger.add_rejection(exchange_name=path.name, student_id=parts[0] if parts else None,
+                         lesson_id=parts[1] if len(parts) > 1 else None, received_at=received_at, reason=str(exc))
+    report.problems.append(exc)
+
+
+def _owner_only(path: Path) -> None:
+    """Collected: nobody but its owner (and the instructor) needs to read it any more."""
+    for folder, dirnames, filenames in os.walk(path):
+        for name in filenames:
+            os.chmod(Path(folder) / name, 0o600, follow_symlinks=False)
+        os.chmod(folder, 0o700)
 
 
 def _archive(course: CourseConfig, ledger: Ledger, submission: InboundSubmission, *, received_at: dt.datetime) -> Attempt:
     files = _regular_files(submission)
+    _check_size(course, submission, files)
     number = ledger.next_attempt_number(submission.student_id, submission.lesson_id)
     dest = attempt_dir(course, student_id=submission.student_id, lesson_id=submission.lesson_id, attempt=number)
     if dest.exists():
@@ -148,6 +197,18 @@ def _archive(course: CourseConfig, ledger: Ledger, submission: InboundSubmission
     )
 
 
+def _check_size(course: CourseConfig, submission: InboundSubmission, files: list[Path]) -> None:
+    limits = course.collect_limits
+    size = sum((submission.path / f).lstat().st_size for f in files)
+    if len(files) > limits.max_files:
+        why = f"{len(files)} files, more than the {limits.max_files} allowed ([collect] max_files)"
+    elif size > limits.max_submission_mb * 1024 * 1024:
+        why = f"{size / 1024 / 1024:.1f} MB, more than the {limits.max_submission_mb} MB allowed ([collect] max_submission_mb)"
+    else:
+        return
+    raise SubmissionError(submission.student_id, submission.lesson_id, None, f"refused {submission.exchange_name!r}: {why}")
+
+
 def _regular_files(submission: InboundSubmission) -> list[Path]:
     """Relative paths of the submission's files; refuses anything that is not a plain file or folder."""
     files: list[Path] = []
@@ -160,6 +221,11 @@ def _regular_files(submission: InboundSubmission) -> list[Path]:
                     f"refused {submission.exchange_name!r}: {path.relative_to(submission.path)} is a symbolic link",
                 )
             if name in filenames:
+                if path.lstat().st_nlink > 1:
+                    raise SubmissionError(
+                        submission.student_id, submission.lesson_id, None,
+                        f"refused {submission.exchange_name!r}: {path.relative_to(submission.path)} is a hard link",
+                    )
                 if not path.is_file():
                     raise SubmissionError(
                         submission.student_id, submission.lesson_id, None,

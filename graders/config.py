@@ -53,6 +53,14 @@ GRADING_KEYS = tuple(GradingSettings.__dataclass_fields__)
 
 
 @dataclass(frozen=True)
+class CollectLimits:
+    """What one submission may hold; larger ones are refused, with the reason recorded."""
+
+    max_submission_mb: int = 20
+    max_files: int = 100
+
+
+@dataclass(frozen=True)
 class Pacing:
     """Self-paced mode: each student's targets follow from their own enrolment.
 
@@ -106,6 +114,7 @@ class CourseConfig:
     pacing: Pacing | None = None
     grace_days: int = 0  # per student, spent automatically on late work before any penalty
     pass_fraction: float = 0.6  # share of a lesson's points that passes it, for mastery gating
+    collect_limits: CollectLimits = CollectLimits()
 
     @property
     def release_dir(self) -> Path:
@@ -168,7 +177,7 @@ def parse_course(raw: dict[str, Any], *, config_path: Path) -> CourseConfig:
     """Validate an already-parsed ``course.toml`` mapping."""
     root = config_path.parent
     reader = Reader(config_path)
-    reader.keys(raw, "", required={"course", "lessons"}, optional={"late_policy", "grading", "pacing", "grace", "gating"})
+    reader.keys(raw, "", required={"course", "lessons"}, optional={"late_policy", "grading", "pacing", "grace", "gating", "collect"})
 
     course = reader.table(raw, "course")
     reader.keys(
@@ -195,6 +204,12 @@ def parse_course(raw: dict[str, Any], *, config_path: Path) -> CourseConfig:
     gating = reader.table({"gating": raw.get("gating", {})}, "gating")
     reader.keys(gating, "gating", required=set(), optional={"pass_fraction"})
     pass_fraction = reader.fraction(gating, "gating.pass_fraction", default=0.6)
+    collect = reader.table({"collect": raw.get("collect", {})}, "collect")
+    reader.keys(collect, "collect", required=set(), optional={"max_submission_mb", "max_files"})
+    collect_limits = CollectLimits(
+        max_submission_mb=reader.whole(collect, "collect.max_submission_mb", default=20, minimum=1),
+        max_files=reader.whole(collect, "collect.max_files", default=100, minimum=1),
+    )
     late_policy = _parse_late_policy(reader, raw.get("late_policy", {}))
     grading = _parse_grading(reader, raw.get("grading", {}), where="grading", defaults=GradingSettings())
 
@@ -232,6 +247,7 @@ def parse_course(raw: dict[str, Any], *, config_path: Path) -> CourseConfig:
         pacing=pacing,
         grace_days=grace_days,
         pass_fraction=pass_fraction,
+        collect_limits=collect_limits,
     )
 
 

@@ -40,6 +40,13 @@ CREATE TABLE IF NOT EXISTS attempts (
     feedback_digest TEXT,
     UNIQUE (student_id, lesson_id, attempt)
 );
+CREATE TABLE IF NOT EXISTS rejections (
+    exchange_name TEXT PRIMARY KEY,
+    student_id    TEXT,
+    lesson_id     TEXT,
+    received_at   TEXT NOT NULL,
+    reason        TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS extensions (
     id         INTEGER PRIMARY KEY,
     student_id TEXT NOT NULL,
@@ -131,7 +138,21 @@ class Ledger:
         self._db.close()
 
     def known_exchange_names(self) -> set[str]:
-        return {row[0] for row in self._db.execute("SELECT exchange_name FROM attempts")}
+        """Inbound folders already dealt with: collected or refused."""
+        return {row[0] for row in self._db.execute("SELECT exchange_name FROM attempts UNION SELECT exchange_name FROM rejections")}
+
+    def add_rejection(self, *, exchange_name: str, student_id: str | None, lesson_id: str | None,
+                      received_at: dt.datetime, reason: str) -> None:
+        self._db.execute(
+            "INSERT OR IGNORE INTO rejections (exchange_name, student_id, lesson_id, received_at, reason) VALUES (?, ?, ?, ?, ?)",
+            (exchange_name, student_id, lesson_id, _iso(received_at), reason),
+        )
+
+    def rejections(self, *, student_id: str | None = None) -> list[tuple[str, str | None, str | None, dt.datetime, str]]:
+        """(exchange name, claimed student, lesson, when seen, why) of every refused submission."""
+        query = "SELECT * FROM rejections" + (" WHERE student_id = ?" if student_id else "") + " ORDER BY received_at"
+        rows = self._db.execute(query, (student_id,) if student_id else ())
+        return [(r["exchange_name"], r["student_id"], r["lesson_id"], _parse(r["received_at"]), r["reason"]) for r in rows]
 
     def next_attempt_number(self, student_id: str, lesson_id: str) -> int:
         (number,) = self._db.execute(

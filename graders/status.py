@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from .config import CourseConfig
@@ -29,6 +30,7 @@ class StudentStatus:
     lessons: tuple[LessonStatus, ...]
     grace_budget: int
     extensions: tuple[Extension, ...]  # every grant, oldest first
+    refused: tuple[tuple[str, dt.datetime, str], ...] = ()  # (submission, when seen, why) of refused submissions
 
     @property
     def grace_spent(self) -> int:
@@ -45,6 +47,7 @@ def student_status(course: CourseConfig, student_id: str) -> StudentStatus:
         attempts = ledger.attempts(student_ids=[student_id])
         dues = student_dues(course, ledger, student=student, include_ungraded=False)
         history = tuple(ledger.extension_history(student_id))
+        refused = tuple((name, when, why) for name, _, _, when, why in ledger.rejections(student_id=student_id))
     best = best_fractions(attempts)
     lessons = tuple(
         LessonStatus(
@@ -54,4 +57,4 @@ def student_status(course: CourseConfig, student_id: str) -> StudentStatus:
         )
         for lesson in course.lessons
     )
-    return StudentStatus(student=student, lessons=lessons, grace_budget=course.grace_days, extensions=history)
+    return StudentStatus(student=student, lessons=lessons, grace_budget=course.grace_days, extensions=history, refused=refused)

@@ -1,0 +1,118 @@
+"""The collector cannot be fooled: each attack on nbgrader's exchange is refused and recorded."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import pwd
+from pathlib import Path
+
+import pytest
+
+from graders.clock import SimulatedClock
+from graders.collect import attempt_dir, collect_submissions, inbound_dir
+from graders.config import load_course
+from graders.ledger import Ledger
+from graders.release import release_lessons
+from graders.student import StudentWorkspace, fetch_lesson, submit_lesson
+
+UTC = dt.timezone.utc
+NOW = dt.datetime(2026, 9, 10, 12, tzinfo=UTC)
+POOL_USER = "paceline-sb0"  # an unprivileged account that `make sandbox` creates
+
+
+@pytest.fixture
+def course(fixture_course: Path):
+    course = load_course(fixture_course)
+    release_lessons(course)
+    return course
+
+
+def submit(course, student_id: str, *, lesson_id: str = "01-add", at: dt.datetime = NOW) -> Path:
+    home = course.root.parent / "homes" / student_id
+    home.mkdir(parents=True, exist_ok=True)
+    ws = StudentWorkspace(student_id, home, course.id, course.exchange_root)
+    if not ws.lesson_dir(lesson_id).exists():
+        fetch_lesson(ws, lesson_id)
+    before = set(inbound_dir(course).iterdir())
+    submit_lesson(ws, lesson_id, clock=SimulatedClock(at))
+    [new] = set(inbound_dir(course).iterdir()) - before
+    return new
+
+
+def rejections(course) -> dict[str, str]:
+    with Ledger.open(course.state_dir / "ledger.db") as ledger:
+        return {name: reason for name, _, _, _, reason in ledger.rejections()}
+
+
+def test_symlinks_and_hard_links_are_refused_never_followed(course) -> None:
+    to_etc = submit(course, "ada")
+    (to_etc / "passwd").symlink_to("/etc/passwd")
+    to_source = submit(course, "brook")
+    (to_source / "solutions.ipynb").symlink_to(course.source_dir / "01-add" / "add.ipynb")
+    other = submit(course, "cyd", at=NOW + dt.timedelta(minutes=1))
+    (other / "theirs.ipynb").symlink_to(to_etc / "add.ipynb")
+    hard = submit(course, "ada", at=NOW + dt.timedelta(minutes=2))
+    secret = course.root / "secret.txt"
+    secret.write_text("instructor only")
+    os.link(secret, hard / "copy.txt")
+
+    report = collect_submissions(course, clock=SimulatedClock(NOW + dt.timedelta(hours=1)))
+    assert report.collected == []
+    reasons = rejections(course)
+    assert "passwd is a symbolic link" in reasons[to_etc.name]
+    assert "solutions.ipynb is a symbolic link" in reasons[to_source.name]
+    assert "theirs.ipynb is a symbolic link" in reasons[other.name]
+    assert "copy.txt is a hard link" in reasons[hard.name]
+    assert not any(attempt_dir(course, student_id=s, lesson_id="01-add", attempt=1).exists() for s in ("ada", "brook", "cyd"))
+    # Refused once, recorded, not reported again.
+    again = collect_submissions(course, clock=SimulatedClock(NOW + dt.timedelta(hours=2)))
+    assert again.problems == [] and again.already_collected == 4
+
+
+def test_a_submission_claiming_another_students_name_is_rejected(course) -> None:
+    spoofed = submit(course, "ada")  # names itself ada...
+    uid = pwd.getpwnam(POOL_USER).pw_uid
+    for path in [spoofed, *spoofed.rglob("*")]:
+        os.chown(path, uid, uid, follow_symlinks=False)  # ...but another account made it
+    report = collect_submissions(course, clock=SimulatedClock(NOW + dt.timedelta(hours=1)))
+    assert report.collected == []
+    assert f"claims to be from 'ada' but was submitted by '{POOL_USER}'" in rejections(course)[spoofed.name]
+
+
+def test_a_students_own_account_is_accepted(course) -> None:
+    path = course.roster_path
+    path.write_text(path.read_text() + f"{POOL_USER},Pool,pool@example.org,2026-09-01\n")
+    own = submit(course, POOL_USER)
+    uid = pwd.getpwnam(POOL_USER).pw_uid
+    for item in [own, *own.rglob("*")]:
+        os.chown(item, uid, uid, follow_symlinks=False)
+    report = collect_submissions(course, clock=SimulatedClock(NOW + dt.timedelta(minutes=3)))
+    assert [a.student_id for a in report.collected] == [POOL_USER]
+    assert own.stat().st_mode & 0o777 == 0o700  # collected: no longer readable by anyone else
+
+
+def test_oversized_and_overlong_submissions_are_refused(course) -> None:
+    toml = course.root / "course.toml"
+    toml.write_text(toml.read_text() + "\n[collect]\nmax_submission_mb = 1\nmax_files = 5\n")
+    course = load_course(course.root)
+    big = submit(course, "ada")
+    (big / "data.bin").write_bytes(b"x" * (2 * 1024 * 1024))
+    many = submit(course, "brook")
+    for i in range(6):
+        (many / f"extra{i}.txt").write_text("x")
+    fine = submit(course, "cyd")
+    report = collect_submissions(course, clock=SimulatedClock(NOW + dt.timedelta(hours=1)))
+    assert [a.student_id for a in report.collected] == ["cyd"] and fine.exists()
+    reasons = rejections(course)
+    assert "MB, more than the 1 MB allowed" in reasons[big.name]
+    assert "files, more than the 5 allowed" in reasons[many.name]
+
+
+def test_forged_timestamps_change_nothing(course) -> None:
+    future = submit(course, "ada", at=dt.datetime(2030, 1, 1, tzinfo=UTC))
+    past = submit(course, "brook", at=dt.datetime(2020, 1, 1, tzinfo=UTC))
+    seen = NOW + dt.timedelta(minutes=5)
+    report = collect_submissions(course, clock=SimulatedClock(seen))
+    assert {(a.student_id, a.submitted_at, a.claimed_at.year) for a in report.collected} == {("ada", seen, 2030), ("brook", seen, 2020)}
+    assert future.exists() and past.exists()
