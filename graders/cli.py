@@ -72,17 +72,29 @@ def main(ctx: click.Context, course_dir: Path) -> None:
 
 @main.command()
 @click.argument("lesson_ids", nargs=-1)
+@click.option("--due", "due", is_flag=True, help="Release every lesson that has opened and changed since its last release (for cron).")
 @click.pass_context
-def release(ctx: click.Context, lesson_ids: tuple[str, ...]) -> None:
-    """Generate student versions and publish them to the exchange."""
-    from .release import release_lessons
+def release(ctx: click.Context, lesson_ids: tuple[str, ...], due: bool) -> None:
+    """Generate student versions and publish them to the exchange (gated lessons: per student, on unlock)."""
+    from .release import release_due_lessons, release_lessons
 
     course = _course(ctx)
-    released = release_lessons(course, lesson_ids=list(lesson_ids), progress=RichProgress())
-    table = Table("lesson", "notebooks", "points", title=f"Released to {course.exchange_root}")
-    for lesson in released:
-        table.add_row(lesson.lesson_id, ", ".join(lesson.notebooks), f"{lesson.max_score:g}")
-    out.print(table)
+    if due and lesson_ids:
+        raise click.UsageError("--due picks the lessons itself: name no lessons with it")
+    if due:
+        report = release_due_lessons(course, progress=RichProgress())
+    else:
+        report = release_lessons(course, lesson_ids=list(lesson_ids), progress=RichProgress())
+    table = Table("lesson", "notebooks", "points", "to", title=f"Released to {course.exchange_root}")
+    for lesson in report.released:
+        table.add_row(lesson.lesson_id, ", ".join(lesson.notebooks), f"{lesson.max_score:g}",
+                      "students who unlock it" if lesson.gated else "everyone")
+    out.print(table if report.released else "Nothing new to release.")
+    if report.unchanged:
+        out.print(f"Unchanged since their last release: {', '.join(report.unchanged)}")
+    for student_id, lesson_id in report.unlocked:
+        out.print(f"Unlocked {lesson_id} for {student_id}")
+    _fail_on(report.problems, "lesson releases")
 
 
 @main.command()

@@ -89,6 +89,15 @@ def student_config(*, course_id: str, exchange_root: Path, home: Path, student_i
     c.CourseDirectory.student_id = student_id
     c.Exchange.root = str(exchange_root)
     c.Exchange.assignment_dir = str(home)
+    c.merge(student_exchange_config())
+    return c
+
+
+def student_exchange_config() -> Config:
+    """The exchange classes students use: nbgrader's, plus lessons unlocked for them alone."""
+    c = Config()
+    c.ExchangeFactory.list = "graders.exchange.PacelineExchangeList"
+    c.ExchangeFactory.fetch_assignment = "graders.exchange.PacelineExchangeFetchAssignment"
     return c
 
 

@@ -35,6 +35,7 @@ from .progress import Progress, Silent
 from .record import lesson_gradebook, record_outcome
 from .roster import load_roster
 from .timeline import LessonDue
+from .unlock import publish_unlocks
 
 # nbgrader does not copy these from a lesson's source folder either (CourseDirectory.ignore).
 IGNORED_PARTS = frozenset({".ipynb_checkpoints", "__pycache__", "feedback"})
@@ -52,6 +53,7 @@ class GradedAttempt:
 class GradeReport:
     graded: list[GradedAttempt] = field(default_factory=list)
     problems: list[PacelineError] = field(default_factory=list)
+    unlocked: list[tuple[str, str]] = field(default_factory=list)  # (student, lesson) gated lessons now published
 
 
 def grade_attempts(
@@ -124,6 +126,8 @@ def grade_attempts(
         fresh = {a.id: a for a in ledger.attempts(lesson_ids=list(order))}
         report.graded = [GradedAttempt(fresh[g.attempt.id], g.score, g.max_score, fresh[g.attempt.id].late_penalty or 0.0)
                          for g in report.graded]
+    # Passing scores just recorded may unlock gated lessons.
+    report.unlocked = publish_unlocks(course, clock=clock)
     report.graded.sort(key=lambda g: (order[g.attempt.lesson_id], g.attempt.student_id, g.attempt.attempt))
     return report
 

@@ -40,6 +40,17 @@ CREATE TABLE IF NOT EXISTS attempts (
     feedback_digest TEXT,
     UNIQUE (student_id, lesson_id, attempt)
 );
+CREATE TABLE IF NOT EXISTS unlocks (
+    student_id  TEXT NOT NULL,
+    lesson_id   TEXT NOT NULL,
+    unlocked_at TEXT NOT NULL,
+    PRIMARY KEY (student_id, lesson_id)
+);
+CREATE TABLE IF NOT EXISTS releases (
+    lesson_id   TEXT PRIMARY KEY,
+    source_hash TEXT NOT NULL,
+    released_at TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS rejections (
     exchange_name TEXT PRIMARY KEY,
     student_id    TEXT,
@@ -248,6 +259,21 @@ class Ledger:
     def mark_feedback_released(self, attempt_id: int, *, digest: str) -> None:
         with self._transaction():
             self._db.execute("UPDATE attempts SET feedback_digest = ? WHERE id = ?", (digest, attempt_id))
+
+    def add_unlock(self, *, student_id: str, lesson_id: str, at: dt.datetime) -> None:
+        self._db.execute("INSERT OR IGNORE INTO unlocks (student_id, lesson_id, unlocked_at) VALUES (?, ?, ?)",
+                         (student_id, lesson_id, _iso(at)))
+
+    def unlocks(self) -> dict[tuple[str, str], dt.datetime]:
+        return {(r["student_id"], r["lesson_id"]): _parse(r["unlocked_at"]) for r in self._db.execute("SELECT * FROM unlocks")}
+
+    def release_hash(self, lesson_id: str) -> str | None:
+        row = self._db.execute("SELECT source_hash FROM releases WHERE lesson_id = ?", (lesson_id,)).fetchone()
+        return row[0] if row else None
+
+    def record_release(self, *, lesson_id: str, source_hash: str, at: dt.datetime) -> None:
+        self._db.execute("INSERT OR REPLACE INTO releases (lesson_id, source_hash, released_at) VALUES (?, ?, ?)",
+                         (lesson_id, source_hash, _iso(at)))
 
     def add_extension(self, extension: Extension) -> None:
         """Record a grant; the latest grant for a student and lesson is the one in force."""

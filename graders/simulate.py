@@ -29,7 +29,7 @@ from .answers import AnswerKey, AnswerQuality, AnswerRef, CellQuality, answer_at
 from .clock import SimulatedClock
 from .collect import CollectReport, collect_submissions
 from .config import CourseConfig, LessonPlan
-from .errors import PacelineError
+from .errors import ExchangeError, PacelineError
 from .progress import Progress, Silent
 from .roster import Student, load_roster, write_roster
 from .student import StudentWorkspace, fetch_lesson, submit_lesson
@@ -95,6 +95,7 @@ class SimulationReport:
     personas: dict[str, int]
     until: dt.datetime
     problems: tuple[PacelineError, ...] = ()  # what collect could not take (none expected)
+    locked: int = 0  # planned submissions skipped: the lesson was gated and still locked
 
 
 def sim_dir(course: CourseConfig) -> Path:
@@ -188,12 +189,18 @@ def run_simulation(
     made: list[SimulatedSubmission] = []
     collections: list[CollectReport] = []
     poll: dt.datetime | None = None  # when the watcher next collects, if anything waits
+    locked = 0
     for planned in progress.track(plan, description="Simulating"):
         if poll is not None and poll <= planned.at:
             collections.append(_collect_at(course, poll, clock=clock))
             poll = None
         clock.advance_to(planned.at)
-        made.append(_submit(workspaces[planned.student_id], planned, keys[planned.lesson_id], stubs, clock=clock, seed=seed))
+        try:
+            made.append(_submit(workspaces[planned.student_id], planned, keys[planned.lesson_id], stubs, clock=clock, seed=seed))
+        except ExchangeError:
+            # A gated lesson stays locked here: the simulation does not grade while it plays.
+            locked += 1
+            continue
         poll = poll or _next_poll(planned.at)
     if poll is not None:
         collections.append(_collect_at(course, poll, clock=clock))
@@ -205,6 +212,7 @@ def run_simulation(
         personas={p: n for p in PERSONAS if (n := counts[p])},
         until=until,
         problems=tuple(problem for c in collections for problem in c.problems),
+        locked=locked,
     )
 
 
@@ -253,7 +261,9 @@ def _refuse_to_resimulate(course: CourseConfig, cohort: list[SimStudent], existi
 
 def _refuse_unreleased(course: CourseConfig, lesson_ids: set[str]) -> None:
     outbound = course.exchange_root / course.id / "outbound"  # nbgrader's exchange layout
-    missing = sorted(lesson_id for lesson_id in lesson_ids if not (outbound / lesson_id).is_dir())
+    gated = {lesson.id for lesson in course.lessons if lesson.requires}
+    missing = sorted(lesson_id for lesson_id in lesson_ids
+                     if not (course.release_dir / lesson_id if lesson_id in gated else outbound / lesson_id).is_dir())
     if missing:
         raise PacelineError(f"lesson(s) not released yet: {', '.join(missing)} (run `paceline release` first)")
 

@@ -43,7 +43,8 @@ def workspace(course, student_id: str) -> StudentWorkspace:
 def test_release_submit_collect_grade_feedback_export(fixture_course: Path) -> None:
     course = load_course(fixture_course)
     released = release_lessons(course)
-    assert [(r.lesson_id, r.max_score) for r in released] == [("01-add", 3.0), ("02-words", 3.0)]
+    assert released.problems == []
+    assert [(r.lesson_id, r.max_score, r.gated) for r in released.released] == [("01-add", 3.0, False), ("02-words", 3.0, False)]
     released_nb = (course.release_dir / "01-add" / "add.ipynb").read_text()
     assert "raise NotImplementedError" in released_nb and "2.5, 2.5" not in released_nb  # hidden test removed
 
