@@ -316,3 +316,45 @@ def status(ctx: click.Context, student_id: str) -> None:
     out.print(attempts)
     for name, seen, why in report.refused:
         out.print(f"[red]Refused[/] {when(seen)}: {why}", highlight=False)
+
+
+@main.command()
+@click.option("--interval", type=click.FloatRange(0.5, 3600), default=5.0, show_default=True, help="Seconds between passes.")
+@click.option("--workers", type=click.IntRange(1, 256), default=None, help="Local worker processes (default: one per core).")
+@click.option("--scheduler", default=None, metavar="tcp://HOST:PORT", help="Grade on this Dask cluster instead of a local one.")
+@click.option("--unsafe-no-sandbox", "unsafe", is_flag=True,
+              help="DANGEROUS: run student code unsandboxed, as your own user.")
+@click.pass_context
+def watch(ctx: click.Context, interval: float, workers: int | None, scheduler: str | None, unsafe: bool) -> None:
+    """Run continuously: release due lessons, collect, grade and release feedback within seconds."""
+    import signal
+    import threading
+
+    from .watch import watch as watch_course
+
+    course = _course(ctx)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    if unsafe:
+        err.print("[bold red]WARNING: grading WITHOUT the sandbox: student code runs as you, with your access.[/]")
+    from .isolation import kernel_config
+
+    kernel_config(course.grading, sandboxed=not unsafe)  # refuse now, not at the first submission
+    out.print(f"Watching {course.id} every {interval:g} s (Ctrl-C to stop)")
+
+    def report(cycle) -> None:
+        if not cycle.busy:
+            return
+        stamp = dt.datetime.now().strftime("%H:%M:%S")
+        parts = [f"released {', '.join(cycle.released)}"] if cycle.released else []
+        parts += [f"{n} {what}" for n, what in ((cycle.collected, "collected"), (cycle.graded, "graded"),
+                                                (cycle.feedback, "feedback released")) if n]
+        parts += [f"unlocked {lesson} for {student}" for student, lesson in cycle.unlocked]
+        out.print(f"{stamp} " + "; ".join(parts), highlight=False)
+        for problem in cycle.problems:
+            err.print(f"{stamp} [red]problem:[/] {problem}", highlight=False)
+
+    watch_course(course, interval=interval, sandboxed=not unsafe, workers=workers, scheduler=scheduler,
+                 stop=stop, on_cycle=report)
+    out.print("Stopped.")

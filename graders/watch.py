@@ -1,0 +1,91 @@
+"""Watch: feedback minutes after a 3 a.m. submission, not after the next grading run.
+
+One loop, every few seconds: release lessons that have opened, collect new
+submissions (their receipt time is when this loop saw them), grade them
+sandboxed on a Dask cluster kept warm for the whole run, release their
+feedback and any lessons they unlocked. Every step is the same library call
+the instructor's commands make, and each is idempotent, so a bad submission
+only fails its own attempt and a restart picks up where the last run stopped.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from .clock import Clock, SystemClock
+from .collect import collect_submissions
+from .config import CourseConfig
+from .dispatch import dask_client
+from .errors import PacelineError
+from .feedback import release_attempt_feedback
+from .grade import grade_attempts
+from .release import release_due_lessons
+
+
+@dataclass
+class Cycle:
+    """What one pass of the loop did."""
+
+    released: list[str] = field(default_factory=list)
+    collected: int = 0
+    graded: int = 0
+    feedback: int = 0
+    unlocked: list[tuple[str, str]] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def busy(self) -> bool:
+        return bool(self.released or self.collected or self.graded or self.feedback or self.unlocked or self.problems)
+
+
+def run_cycle(course: CourseConfig, *, scheduler: str | None, sandboxed: bool, clock: Clock) -> Cycle:
+    """One pass: release what is due, collect, grade, release feedback. Never raises for one bad item."""
+    cycle = Cycle()
+    released = release_due_lessons(course, clock=clock)
+    cycle.released = [lesson.lesson_id for lesson in released.released]
+    cycle.unlocked += released.unlocked
+    cycle.problems += [str(p) for p in released.problems]
+    collected = collect_submissions(course, clock=clock)
+    cycle.collected = len(collected.collected)
+    cycle.problems += [str(p) for p in collected.problems]
+    graded = grade_attempts(course, sandboxed=sandboxed, scheduler=scheduler, clock=clock)
+    cycle.graded = len(graded.graded)
+    cycle.unlocked += graded.unlocked
+    cycle.problems += [str(p) for p in graded.problems]
+    feedback = release_attempt_feedback(course)
+    cycle.feedback = sum(feedback.released.values())
+    cycle.problems += [str(p) for p in feedback.problems]
+    return cycle
+
+
+def watch(
+    course: CourseConfig,
+    *,
+    interval: float = 5.0,
+    sandboxed: bool = True,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    stop: threading.Event | None = None,
+    on_cycle: Callable[[Cycle], None] | None = None,
+    clock: Clock = SystemClock(),
+) -> None:
+    """Run cycles every ``interval`` seconds until ``stop`` is set.
+
+    A cycle that fails as a whole (the exchange unreachable, a broken
+    course.toml edit) is reported through ``on_cycle`` and retried next time.
+    """
+    stop = stop or threading.Event()
+    with dask_client(scheduler=scheduler, workers=workers) as client:
+        address = client.scheduler.address  # grading connects to this warm cluster every cycle
+        while not stop.is_set():
+            started = time.monotonic()
+            try:
+                cycle = run_cycle(course, scheduler=address, sandboxed=sandboxed, clock=clock)
+            except PacelineError as exc:
+                cycle = Cycle(problems=[f"cycle failed, will retry: {exc}"])
+            if on_cycle is not None:
+                on_cycle(cycle)
+            stop.wait(max(0.0, interval - (time.monotonic() - started)))
