@@ -60,8 +60,10 @@ def export_tables(course: CourseConfig, *, directory: Path | None = None) -> Exp
         frame.to_csv(result.files[name][1], index=False)
         result.rows[name] = len(frame)
     grades = grades_frame(tables.submissions, students=students, lessons=tables.lessons)
-    result.files["grades"] = [directory / "grades.csv"]
+    canvas = canvas_frame(grades, lessons=tables.lessons, section=course.id)
+    result.files["grades"] = [directory / "grades.csv", directory / "grades_canvas.csv"]
     grades.to_csv(result.files["grades"][0], index=False)
+    canvas.to_csv(result.files["grades"][1], index=False)
     result.rows["grades"] = len(grades)
     return result
 
@@ -125,6 +127,25 @@ def grades_frame(submissions: pd.DataFrame, *, students: tuple[Student, ...], le
     grades["final_score"] = (grades["score"] - grades["late_penalty"]).fillna(0.0)
     columns = ["student_id", "name", "email", "lesson_id", "attempts", "score", "late_penalty", "final_score", "max_score"]
     return grades.sort_values(["student_id", "order"])[columns].reset_index(drop=True)
+
+
+def canvas_frame(grades: pd.DataFrame, *, lessons: pd.DataFrame, section: str) -> pd.DataFrame:
+    """The gradebook in Canvas's import format: one row per student, one column per lesson.
+
+    Canvas matches rows by ``SIS User ID`` (the paceline student id) or
+    ``SIS Login ID`` (the email); the ``Points Possible`` row comes first.
+    Lesson columns are named ``Title (lesson_id)``.
+    """
+    columns = {row.lesson_id: f"{row.title} ({row.lesson_id})" for row in lessons.sort_values("order").itertuples()}
+    wide = grades.pivot(index=["student_id", "name", "email"], columns="lesson_id", values="final_score")
+    wide = wide[list(columns)].rename(columns=columns).reset_index()
+    wide.insert(3, "Section", section)
+    wide.insert(1, "ID", "")
+    wide = wide.rename(columns={"name": "Student", "student_id": "SIS User ID", "email": "SIS Login ID"})
+    wide = wide[["Student", "ID", "SIS User ID", "SIS Login ID", "Section", *columns.values()]]
+    points = pd.DataFrame([{"Student": "Points Possible", "ID": "", "SIS User ID": "", "SIS Login ID": "", "Section": "",
+                            **{columns[row.lesson_id]: row.max_score for row in lessons.itertuples()}}])
+    return pd.concat([points, wide], ignore_index=True)
 
 
 def _refresh_from_gradebook(course: CourseConfig, ledger: Ledger) -> None:

@@ -138,3 +138,9 @@ def test_release_submit_collect_grade_feedback_export(fixture_course: Path) -> N
     assert grades.loc[("ada", "01-add"), ["attempts", "final_score"]].tolist() == [2, 3.0]
     assert grades.loc[("cyd", "01-add"), "final_score"] == 1.5
     assert grades.loc[("cyd", "02-words"), "attempts"] == 0
+    canvas = pd.read_csv(result.directory / "grades_canvas.csv", keep_default_na=False)
+    assert list(canvas.columns) == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section",
+                                    "Adding numbers (01-add)", "Counting words (02-words)"]
+    assert canvas.iloc[0]["Student"] == "Points Possible" and canvas.iloc[0]["Adding numbers (01-add)"] == 3.0
+    cyd = canvas.set_index("SIS User ID").loc["cyd"]
+    assert (cyd["Student"], cyd["SIS Login ID"], cyd["Adding numbers (01-add)"]) == ("Cyd Charisse", "cyd@example.org", 1.5)
