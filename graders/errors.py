@@ -109,3 +109,7 @@ class BatchError(PacelineError):
         self.failures = failures
         lines = "\n".join(f"  - {failure}" for failure in failures)
         super().__init__(f"{len(failures)} {what} failed:\n{lines}")
+
+
+class HubError(PacelineError):
+    """The course's JupyterHub cannot be set up, started or reached."""
