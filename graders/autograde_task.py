@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from traitlets.config import Config
 
 from .config import LatePolicy
 from .engine import grading_config
+from .sandbox.manager import LOG_PREFIX as SANDBOX_LOG_PREFIX
 
 NBGRADER_TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f UTC"
 
@@ -118,12 +120,50 @@ def autograde(task: GradingTask, gradebook_template: bytes) -> GradingOutcome:
             )
 
 
+GENERIC_ERRORS = ("see the the above traceback", "There was an error processing assignment", "Traceback (most recent call last)")
+EXCEPTION_LINE = re.compile(r"^(?:[A-Za-z_]\w*\.)*([A-Z]\w*): (.+)$")
+DUPLICATE_CELL = re.compile(r"^\[WARNING\] Cell with id '(.+)' exists multiple times!$")
+CELL_PREVIEW = "Here is a preview of the cell contents"  # what follows is the student's code
+
+
 def failure_reason(log: str) -> str:
-    """nbgrader's first specific error, not its closing "see the above traceback"."""
+    """Why nbgrader could not grade: the sandbox's reason for stopping the kernel, else nbgrader's
+    first specific error, else the exception its traceback ends with (not "see the above traceback")."""
     lines = [line.strip() for line in log.splitlines() if line.strip()]
-    errors = [line for line in lines if line.startswith("[ERROR]") and "see the the above traceback" not in line]
-    detail = errors[0] if errors else (lines[-1] if lines else "no log")
+    stopped = [line for line in lines if line.startswith("[ERROR]") and SANDBOX_LOG_PREFIX in line]
+    errors = [line for line in lines if line.startswith("[ERROR]") and not any(g in line for g in GENERIC_ERRORS)]
+    if stopped:
+        detail = stopped[0]
+    elif errors:
+        detail = errors[0]
+    else:
+        detail = _traceback_exception(lines) or (lines[-1] if lines else "no log")
+    detail = detail.removeprefix("[ERROR] ")
+    duplicated = [m.group(1) for m in map(DUPLICATE_CELL.search, lines) if m]
+    if duplicated and "use an old version" in detail:
+        # nbgrader blanks all but one copy of a duplicated cell, then reports the blank copies' metadata as old.
+        detail = f"graded cell {duplicated[0]!r} appears more than once in the notebook (nbgrader: {detail})"
     return f"nbgrader autograde failed: {detail}"
+
+
+def _traceback_exception(lines: list[str]) -> str | None:
+    """The exception that ends the first traceback nbgrader logged, with nbclient's message."""
+    try:
+        start = lines.index("[ERROR] Traceback (most recent call last):")
+    except ValueError:
+        return None
+    found = None
+    for index in range(start + 1, len(lines)):
+        line = lines[index]
+        if line.startswith("[") or line.startswith(CELL_PREVIEW):
+            break
+        match = EXCEPTION_LINE.match(line)
+        if match:
+            found = f"{match.group(1)}: {match.group(2)}"
+            following = lines[index + 1] if index + 1 < len(lines) else ""
+            if following.startswith("The message was:"):
+                found += " " + following
+    return found
 
 
 def _task_config(root: Path, task: GradingTask) -> Config:

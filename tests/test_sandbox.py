@@ -138,6 +138,11 @@ def test_output_budget_drops_excess_with_one_notice():
     assert budget.admit(msg("stream", name="stdout", text="x" * 50)) is not None
     notice = budget.admit(msg("stream", name="stdout", text="y" * 500))
     assert "paceline sandbox" in notice["content"]["text"]
+    assert budget.used <= 100
+    big = OutputBudget(limit=1000)
+    head = big.admit(msg("stream", name="stdout", text="y" * 5000))["content"]["text"]
+    assert head.startswith("y" * 700) and "y" * 801 not in head and "paceline sandbox" in head
+    assert big.used <= 1000
     assert budget.admit(msg("stream", name="stdout", text="z")) is None
     assert budget.admit(msg("status", execution_state="idle")) is not None
     # one error and one result per cell survive the limit, shortened: they decide grades

@@ -78,6 +78,19 @@ class SandboxCgroups:
             raise
         return made
 
+    def oom_kills(self) -> int:
+        """How many of the sandbox's processes the kernel's OOM killer has killed (0 without a memory cgroup)."""
+        for path in self.paths:
+            try:
+                lines = (path / "memory.oom_control").read_text().splitlines()
+            except OSError:
+                continue
+            for line in lines:
+                key, _, value = line.partition(" ")
+                if key == "oom_kill" and value.strip().isdigit():
+                    return int(value)
+        return 0
+
     def destroy(self, timeout: float = 5.0) -> None:
         for path in self.paths:
             remove_cgroup(path, timeout=timeout)

@@ -23,6 +23,11 @@ class SandboxLimits:
     ``scratch_mb`` is the size of each of the kernel's tmpfs folders (its
     working folder, ``/tmp`` and ``/dev/shm``). ``output_mb`` is how much
     output the grader accepts from one kernel before it drops the rest.
+    ``wall_seconds`` is how long a kernel may live, whatever it does: per-cell
+    timeouts and the CPU limit do not stop a notebook of many cells that each
+    sleep just under the timeout. By default it is twice ``cpu_seconds``:
+    grading has no network or other students to wait for, so a kernel that
+    has been alive twice as long as it may compute is waiting on purpose.
     """
 
     memory_mb: int = 1024
@@ -33,11 +38,12 @@ class SandboxLimits:
     scratch_mb: int = 256
     output_mb: int = 16
     address_space_mb: int | None = None
+    wall_seconds: int | None = None
 
     def __post_init__(self) -> None:
         for f in fields(self):
             value = getattr(self, f.name)
-            if value is None and f.name == "address_space_mb":
+            if value is None and f.name in ("address_space_mb", "wall_seconds"):
                 continue
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise ValueError(f"SandboxLimits.{f.name} must be a whole number above 0, not {value!r}")
@@ -50,6 +56,10 @@ class SandboxLimits:
     def address_space_bytes(self) -> int:
         mb = self.address_space_mb or max(2 * self.memory_mb, self.memory_mb + 1024)
         return mb * MB
+
+    @property
+    def wall_clock_seconds(self) -> int:
+        return self.wall_seconds or 2 * self.cpu_seconds
 
     @property
     def memory_bytes(self) -> int:

@@ -44,9 +44,10 @@ from .command import (
 )
 from .host import BASE_DIR, LOCK_DIR, POOL_PREFIX, POOL_SIZE, etc_entries, pool_users, python_paths, require_sandbox, system_mounts
 from .limits import MB, SandboxLimits
-from .resources import KernelSandbox
+from .resources import KernelSandbox, kill_uid
 
 KERNEL_NAME = "python3"
+LOG_PREFIX = "paceline sandbox:"  # the grader's log lines that name why a kernel was stopped
 _log = logging.getLogger(__name__)
 _DEFAULTS = SandboxLimits()
 
@@ -62,6 +63,7 @@ class SandboxedKernelManager(AsyncKernelManager):
     open_files = Integer(_DEFAULTS.open_files, config=True, help="RLIMIT_NOFILE")
     scratch_mb = Integer(_DEFAULTS.scratch_mb, config=True, help="size of each tmpfs (work folder, /tmp, /dev/shm), MB")
     output_mb = Integer(_DEFAULTS.output_mb, config=True, help="output the grader keeps from one kernel, MB")
+    wall_seconds = Integer(0, config=True, help="how long a kernel may live, seconds; 0 is twice cpu_seconds")
 
     base_dir = Unicode(BASE_DIR, config=True, help="root-only folder for the kernels' folders (keep the path short: unix sockets)")
     lock_dir = Unicode(LOCK_DIR, config=True, help="pool user leases; every grader on the host must share it")
@@ -81,6 +83,8 @@ class SandboxedKernelManager(AsyncKernelManager):
         self._caller_stdio: dict = {}
         self._last_kernel_dir: str | None = None
         self._spec: KernelSpec | None = None
+        self._deadline: asyncio.TimerHandle | None = None
+        self.stopped_at_deadline = False
 
     # -- what runs: always the sandboxed python, over ipc ---------------------------------
 
@@ -90,6 +94,7 @@ class SandboxedKernelManager(AsyncKernelManager):
             memory_mb=self.memory_mb, cpu_seconds=self.cpu_seconds, processes=self.processes,
             file_size_mb=self.file_size_mb, open_files=self.open_files, scratch_mb=self.scratch_mb,
             output_mb=self.output_mb, address_space_mb=self.address_space_mb or None,
+            wall_seconds=self.wall_seconds or None,
         )
 
     @default("kernel_name")
@@ -234,6 +239,21 @@ class SandboxedKernelManager(AsyncKernelManager):
         await super()._async_post_start_kernel(**kw)
         # Before start_kernel returns, so before any cell can run: no race with student code.
         await self._seal_ipc_when_bound()
+        # Per-cell timeouts and the CPU limit leave a gap: many cells that each sleep just under
+        # the timeout. The kernel's whole life is bounded too. The timer runs on the loop nbclient
+        # drives for every cell, as does _close_sandbox, so it cannot fire on a closed sandbox.
+        self._deadline = asyncio.get_running_loop().call_later(self.limits.wall_clock_seconds, self._stop_at_deadline)
+
+    def _stop_at_deadline(self) -> None:
+        self._deadline = None
+        sandbox = self._sandbox
+        if sandbox is None or sandbox.closed:
+            return
+        self.stopped_at_deadline = True
+        # Logged before the kill, so the grader's log names the cause before nbclient's "kernel died".
+        self.log.error("%s the notebook was still running after %d s (the kernel's wall-clock limit): its kernel was stopped",
+                       LOG_PREFIX, self.limits.wall_clock_seconds)
+        kill_uid(sandbox.uid)  # the leased uid is this kernel's alone; bwrap exits with it
 
     async def _seal_ipc_when_bound(self, timeout: float = 60.0) -> None:
         """Once all five sockets exist, take the (host-disk) ipc folder back so the kernel cannot fill it."""
@@ -265,10 +285,15 @@ class SandboxedKernelManager(AsyncKernelManager):
 
     async def _close_sandbox(self) -> None:
         sandbox = self._sandbox
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
         if sandbox is None:
             return
         if self.has_kernel and await self._async_is_alive():
             await self._async_kill_kernel()
+        if sandbox.cgroups.oom_kills():
+            self.log.error("%s the kernel ran out of memory (limit %d MB) and was killed", LOG_PREFIX, self.limits.memory_mb)
         process = getattr(self.provisioner, "process", None) if self.provisioner else None
         code = getattr(process, "returncode", None)
         if code not in (None, 0, -9, -15) and not self.shutting_down:
@@ -340,16 +365,28 @@ class OutputBudget:
         if cell.noticed:
             return None
         cell.noticed = True
+        # ipykernel sends a fast cell's prints as one big stream message: keep what fits of it.
+        kept = self._head_that_fits(msg, cell) if kind == "stream" else ""
         notice = copy.copy(msg)
         notice["msg_type"] = "stream"
         notice["header"] = dict(msg.get("header", {}), msg_type="stream")
         notice["content"] = {
             "name": "stdout",
-            "text": f"\n[paceline sandbox: output passed the limit ({self.limit // MB} MB per cell, "
-                    f"{self.total_limit // MB} MB per notebook); the rest is not kept]\n",
+            "text": kept + f"\n[paceline sandbox: output passed the limit ({self.limit // MB} MB per cell, "
+                           f"{self.total_limit // MB} MB per notebook); the rest is not kept]\n",
         }
         notice["buffers"] = []
         return notice
+
+    def _head_that_fits(self, msg: dict, cell: _CellOutput) -> str:
+        text = str((msg.get("content") or {}).get("text", ""))
+        room = min(self.limit - cell.used, self.total_limit - self.used) - 200  # the notice and JSON
+        head = text[:max(room, 0)]
+        while head and (over := len(json.dumps(head)) - 2 - room) > 0:  # non-ASCII takes more room escaped
+            head = head[:len(head) - over]
+        cell.used += len(head)
+        self.used += len(head)
+        return head
 
     def _cell(self, parent: str) -> _CellOutput:
         cell = self.cells.get(parent)

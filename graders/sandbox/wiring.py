@@ -43,6 +43,19 @@ class SandboxedExecute(Execute):
                                                ("base_dir", km_config.get("base_dir"))) if v is not None})
         return super().preprocess(nb, resources, km=km)
 
+    def process_message(self, msg, cell, cell_index):
+        # A display shown by a cell that has finished cannot be rewritten by a later cell. nbclient
+        # would update every output with the display id, wherever it is; once hidden tests have
+        # run, a later cell could then write them into an earlier cell's output, which feedback
+        # shows (graders.hidden_tests keeps outputs from before the first hidden test).
+        content = msg.get("content") or {}
+        display_id = (content.get("transient") or {}).get("display_id")
+        if display_id and display_id in self._display_id_map:
+            appearances = self._display_id_map[display_id]
+            for index in [i for i in appearances if i != cell_index]:
+                del appearances[index]
+        return super().process_message(msg, cell, cell_index)
+
 
 def sandbox_config(settings: GradingSettings, limits: SandboxLimits | None = None) -> Config:
     """nbgrader settings that make autograde run every notebook in the sandbox.
@@ -69,4 +82,5 @@ def sandbox_config(settings: GradingSettings, limits: SandboxLimits | None = Non
     c.SandboxedKernelManager.open_files = limits.open_files
     c.SandboxedKernelManager.scratch_mb = limits.scratch_mb
     c.SandboxedKernelManager.output_mb = limits.output_mb
+    c.SandboxedKernelManager.wall_seconds = limits.wall_clock_seconds
     return c
