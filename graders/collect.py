@@ -12,7 +12,11 @@ size) or refuses it and records why:
   claimed student's own account, or by the instructor (root or the
   collecting user: the simulated cohort and instructor uploads), since no
   student can create a file owned by another user;
-- symbolic links, hard links and special files are refused, never followed;
+- symbolic links, hard links and special files are refused, never followed,
+  including a submission folder that is itself a link (to another student's
+  submission, or the course's solutions); files are read one path component
+  at a time without following links, so swapping a folder for a link after
+  the check changes nothing;
 - a submission over ``[collect] max_submission_mb`` or ``max_files`` is refused;
 - the time that counts is paceline's receipt time, never the student's own.
 
@@ -26,6 +30,7 @@ import hashlib
 import os
 import pwd
 import shutil
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -116,6 +121,10 @@ def collect_submissions(
                 continue
             try:
                 submission = parse_inbound_name(path, lesson_ids=lesson_ids)
+                if not stat.S_ISDIR(path.lstat().st_mode):
+                    # A link would make the collector read, as the instructor, whatever it points to.
+                    raise SubmissionError(submission.student_id, submission.lesson_id, None,
+                                          f"refused {path.name!r}: not a folder (a symbolic link or a file)")
                 check_owner(path, student_id=submission.student_id)
                 fresh.append(submission)
             except PacelineError as exc:
@@ -159,11 +168,15 @@ def _refuse(ledger: Ledger, report: CollectReport, path: Path, exc: PacelineErro
 
 
 def _owner_only(path: Path) -> None:
-    """Collected: nobody but its owner (and the instructor) needs to read it any more."""
-    for folder, dirnames, filenames in os.walk(path):
+    """Collected: nobody but its owner (and the instructor) needs to read it any more.
+
+    fwalk works on folder descriptors and never follows links (not even at the
+    top), so a folder swapped for a link meanwhile cannot redirect the chmod.
+    """
+    for _, _, filenames, folder_fd in os.fwalk(path, follow_symlinks=False):
         for name in filenames:
-            os.chmod(Path(folder) / name, 0o600, follow_symlinks=False)
-        os.chmod(folder, 0o700)
+            os.chmod(name, 0o600, dir_fd=folder_fd, follow_symlinks=False)
+        os.fchmod(folder_fd, 0o700)
 
 
 def _archive(course: CourseConfig, ledger: Ledger, submission: InboundSubmission, *, received_at: dt.datetime) -> Attempt:
@@ -176,14 +189,18 @@ def _archive(course: CourseConfig, ledger: Ledger, submission: InboundSubmission
         shutil.rmtree(dest)
     digest = hashlib.sha256()
     size = 0
-    for relative in files:
-        source = submission.path / relative
-        target = dest / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, target, follow_symlinks=False)
-        data = target.read_bytes()
-        digest.update(relative.as_posix().encode() + b"\0" + hashlib.sha256(data).digest())
-        size += len(data)
+    budget = course.collect_limits.max_submission_mb * 1024 * 1024
+    try:
+        for relative in files:
+            target = dest / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            data = _read_beneath(submission, relative, limit=budget - size)
+            target.write_bytes(data)
+            digest.update(relative.as_posix().encode() + b"\0" + hashlib.sha256(data).digest())
+            size += len(data)
+    except SubmissionError:
+        shutil.rmtree(dest, ignore_errors=True)  # refused: no half-copied attempt is left behind
+        raise
     return ledger.add_attempt(
         student_id=submission.student_id,
         lesson_id=submission.lesson_id,
@@ -195,6 +212,33 @@ def _archive(course: CourseConfig, ledger: Ledger, submission: InboundSubmission
         size_bytes=size,
         file_count=len(files),
     )
+
+
+def _read_beneath(submission: InboundSubmission, relative: Path, *, limit: int) -> bytes:
+    """A checked file's bytes, opened from the submission folder one component at a time with
+    O_NOFOLLOW: if the student swapped a folder or file for a link after the check, the read fails."""
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
+    fds: list[int] = []
+    try:
+        fds.append(os.open(submission.path, flags | os.O_DIRECTORY))
+        for part in relative.parts[:-1]:
+            fds.append(os.open(part, flags | os.O_DIRECTORY, dir_fd=fds[-1]))
+        fds.append(os.open(relative.parts[-1], flags | os.O_NONBLOCK, dir_fd=fds[-1]))
+        st = os.fstat(fds[-1])
+        if not stat.S_ISREG(st.st_mode) or st.st_nlink > 1:
+            raise OSError(f"{relative} is no longer a plain file")
+        with os.fdopen(os.dup(fds[-1]), "rb") as fh:
+            data = fh.read(limit + 1)
+    except OSError as exc:
+        raise SubmissionError(submission.student_id, submission.lesson_id, None,
+                              f"refused {submission.exchange_name!r}: {relative} changed while it was collected ({exc})") from None
+    finally:
+        for fd in fds:
+            os.close(fd)
+    if len(data) > limit:
+        raise SubmissionError(submission.student_id, submission.lesson_id, None,
+                              f"refused {submission.exchange_name!r}: it grew while it was collected")
+    return data
 
 
 def _check_size(course: CourseConfig, submission: InboundSubmission, files: list[Path]) -> None:

@@ -116,3 +116,33 @@ def test_forged_timestamps_change_nothing(course) -> None:
     report = collect_submissions(course, clock=SimulatedClock(seen))
     assert {(a.student_id, a.submitted_at, a.claimed_at.year) for a in report.collected} == {("ada", seen, 2030), ("brook", seen, 2020)}
     assert future.exists() and past.exists()
+
+
+def test_links_swapped_in_after_the_check_are_not_followed(course, monkeypatch) -> None:
+    """A student who swaps a checked file or folder for a link before the copy gets nothing."""
+    import graders.collect as collect
+
+    swapped_file = submit(course, "ada")
+    swapped_folder = submit(course, "brook")
+    (swapped_folder / "data").mkdir()
+    (swapped_folder / "data" / "table.csv").write_text("a\n1\n")
+    check_size = collect._check_size
+
+    def check_then_swap(course_, submission, files):
+        # The attack happens between the collector's checks and its copy: simulate that moment.
+        check_size(course_, submission, files)
+        if submission.student_id == "ada":
+            (submission.path / "add.ipynb").unlink()
+            (submission.path / "add.ipynb").symlink_to(course.source_dir / "01-add" / "add.ipynb")
+        else:
+            os.rename(submission.path / "data", submission.path / "moved")
+            (submission.path / "data").symlink_to(course.source_dir / "01-add")
+
+    monkeypatch.setattr(collect, "_check_size", check_then_swap)
+    report = collect_submissions(course, clock=SimulatedClock(NOW + dt.timedelta(hours=1)))
+    assert report.collected == []
+    reasons = rejections(course)
+    assert "add.ipynb changed while it was collected" in reasons[swapped_file.name]
+    assert "changed while it was collected" in reasons[swapped_folder.name]
+    for student in ("ada", "brook"):
+        assert not attempt_dir(course, student_id=student, lesson_id="01-add", attempt=1).exists()
