@@ -1,31 +1,83 @@
-"""Paceline analytics: pacing and progress of a self-paced cohort, from three tidy tables.
+"""Paceline analytics: pacing and progress of a self-paced cohort, from tidy tables.
 
 Reads only the tables described in :mod:`analytics.tables` (``lessons``,
-``enrollments``, ``submissions``), so it works on ``paceline export`` output
-and on a log exported from another system alike.
+``enrollments``, ``submissions``, and optionally ``cell_scores`` and
+``timelines``), so it works on ``paceline export`` output and on a log
+exported from another system alike. Every metric is a pure function from
+tables to a tidy DataFrame with documented columns; :func:`analyse_cohort`
+computes them all with one set of :class:`AtRiskRules`.
 """
 
-from .errors import AnalyticsError, ReportError, TableError
-from .pacing import (
-    CUMULATIVE_COLUMNS,
-    HEADLINE_COLUMNS,
-    PACING_COLUMNS,
-    STATUSES,
-    SUMMARY_COLUMNS,
-    cohort_headline,
-    cumulative_completions,
-    pacing_table,
-    resolve_as_of,
-    student_summary,
+from .cohort import HEADLINE_COLUMNS, CohortAnalysis, analyse_cohort, cohort_headline
+from .errors import AnalyticsError, ReportBatchError, ReportError, RulesError, TableError, UnknownIdError
+from .lessons import (
+    ATTEMPT_COLUMNS,
+    CELL_PASS_COLUMNS,
+    FUNNEL_COLUMNS,
+    LESSON_COLUMNS,
+    attempt_distribution,
+    cell_pass_rates,
+    completion_funnel,
+    lesson_metrics,
 )
-from .plots import plot_ahead_behind, plot_days_vs_target, plot_plan_vs_actual, plot_score_distribution
-from .report import ReportResult, run_report
-from .synthetic import synthetic_tables
+from .model import (
+    EVALUATION_COLUMNS,
+    FEATURE_COLUMNS,
+    RISK_COLUMNS,
+    RiskModel,
+    evaluate_risk,
+    fit_risk_model,
+    predict_risk,
+    risk_features,
+    training_frame,
+)
+from .pacing import CUMULATIVE_COLUMNS, PACING_COLUMNS, STATUSES, cumulative_completions, pacing_table, resolve_as_of
+from .persistence import DURATION_COLUMNS, SURVIVAL_COLUMNS, kaplan_meier, median_persistence, persistence_times
+from .plots import (
+    plot_cramming,
+    plot_days_vs_target,
+    plot_funnel,
+    plot_pace_gap,
+    plot_persistence,
+    plot_plan_vs_actual,
+    plot_score_distribution,
+)
+from .plots_detail import (
+    plot_attempt_counts,
+    plot_cell_pass_rates,
+    plot_lesson_timing,
+    plot_score_histogram,
+    plot_student_timeline,
+)
+from .risk import (
+    AT_RISK_COLUMNS,
+    REASON_COLUMNS,
+    RULES,
+    AtRiskRules,
+    at_risk_list,
+    load_rules,
+    risk_reasons,
+    rules_from_mapping,
+)
+from .status import (
+    ATTEMPT_LOG_COLUMNS,
+    LESSON_STATUS_COLUMNS,
+    STUDENT_LESSON_COLUMNS,
+    STUDENT_SUMMARY_COLUMNS,
+    CohortStatus,
+    StudentStatus,
+    cohort_status,
+    student_status,
+)
+from .students import LABELS, STUDENT_COLUMNS, student_metrics
+from .synthetic import PERSONA_COLUMNS, PERSONAS, SyntheticCourse, synthetic_course, synthetic_tables
 from .tables import (
+    CELL_SCORES_COLUMNS,
     ENROLLMENTS_COLUMNS,
     LESSONS_COLUMNS,
     SUBMISSION_STATUSES,
     SUBMISSIONS_COLUMNS,
+    TIMELINES_COLUMNS,
     Column,
     CourseTables,
     describe_columns,
@@ -34,35 +86,36 @@ from .tables import (
     write_tables,
 )
 
+# The report runners need papermill and nbconvert, which take seconds to import; the notebooks they
+# run import analytics too, so the runners load on first use rather than in every kernel.
+_REPORT_NAMES = ("ReportResult", "run_cohort_report", "run_lesson_report", "run_report", "run_student_report",
+                 "run_student_reports")
+
+
+def __getattr__(name: str) -> object:
+    if name in _REPORT_NAMES:
+        from . import report
+
+        return getattr(report, name)
+    raise AttributeError(f"module 'analytics' has no attribute {name!r}")
+
+
 __all__ = [
-    "AnalyticsError",
-    "CUMULATIVE_COLUMNS",
-    "Column",
-    "CourseTables",
-    "ENROLLMENTS_COLUMNS",
-    "HEADLINE_COLUMNS",
-    "LESSONS_COLUMNS",
-    "PACING_COLUMNS",
-    "ReportError",
-    "ReportResult",
-    "STATUSES",
-    "SUBMISSIONS_COLUMNS",
-    "SUBMISSION_STATUSES",
-    "SUMMARY_COLUMNS",
-    "TableError",
-    "cohort_headline",
-    "cumulative_completions",
-    "describe_columns",
-    "load_tables",
-    "pacing_table",
-    "plot_ahead_behind",
-    "plot_days_vs_target",
-    "plot_plan_vs_actual",
-    "plot_score_distribution",
-    "resolve_as_of",
-    "run_report",
-    "student_summary",
-    "synthetic_tables",
-    "validate_tables",
-    "write_tables",
+    "ATTEMPT_COLUMNS", "ATTEMPT_LOG_COLUMNS", "AT_RISK_COLUMNS", "AnalyticsError", "AtRiskRules",
+    "CELL_PASS_COLUMNS", "CELL_SCORES_COLUMNS", "CUMULATIVE_COLUMNS", "CohortAnalysis", "CohortStatus", "Column",
+    "CourseTables", "DURATION_COLUMNS", "ENROLLMENTS_COLUMNS", "EVALUATION_COLUMNS", "FEATURE_COLUMNS",
+    "FUNNEL_COLUMNS", "HEADLINE_COLUMNS", "LABELS", "LESSONS_COLUMNS", "LESSON_COLUMNS", "LESSON_STATUS_COLUMNS",
+    "PACING_COLUMNS", "PERSONAS", "PERSONA_COLUMNS", "REASON_COLUMNS", "RISK_COLUMNS", "RULES", "ReportBatchError", "ReportError",
+    "ReportResult", "RiskModel", "RulesError", "STATUSES", "STUDENT_COLUMNS", "STUDENT_LESSON_COLUMNS",
+    "STUDENT_SUMMARY_COLUMNS", "SUBMISSIONS_COLUMNS", "SUBMISSION_STATUSES", "SURVIVAL_COLUMNS", "StudentStatus",
+    "SyntheticCourse", "TIMELINES_COLUMNS", "TableError", "UnknownIdError", "analyse_cohort", "at_risk_list",
+    "attempt_distribution", "cell_pass_rates", "cohort_headline", "cohort_status", "completion_funnel",
+    "cumulative_completions", "describe_columns", "evaluate_risk", "fit_risk_model", "kaplan_meier",
+    "lesson_metrics", "load_rules", "load_tables", "median_persistence", "pacing_table", "persistence_times",
+    "plot_attempt_counts", "plot_cell_pass_rates", "plot_cramming", "plot_days_vs_target", "plot_funnel",
+    "plot_lesson_timing", "plot_pace_gap", "plot_persistence", "plot_plan_vs_actual", "plot_score_distribution",
+    "plot_score_histogram", "plot_student_timeline", "predict_risk", "resolve_as_of", "risk_features",
+    "risk_reasons", "rules_from_mapping", "run_cohort_report", "run_lesson_report", "run_report",
+    "run_student_report", "run_student_reports", "student_metrics", "student_status", "synthetic_course",
+    "synthetic_tables", "training_frame", "validate_tables", "write_tables",
 ]

@@ -8,6 +8,7 @@ where the problem is, the way :class:`graders.errors.PacelineError` does.
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
+from pathlib import Path
 
 #: How many offending rows a message lists before it says "and N more".
 _ROWS_SHOWN = 5
@@ -50,6 +51,34 @@ class TableError(AnalyticsError, ValueError):
         super().__init__(message)
 
 
+class RulesError(AnalyticsError, ValueError):
+    """The at-risk thresholds (the ``[at_risk]`` table of ``course.toml``) are not valid.
+
+    ``key`` is the offending key within the table (``None`` when the problem
+    is the table or the file itself), ``problem`` says what is wrong, and
+    ``source`` is the file, when the rules were read from one.
+    """
+
+    def __init__(self, key: str | None, problem: str, *, source: Path | None = None) -> None:
+        self.key = key
+        self.problem = problem
+        self.source = source
+        where = f"at_risk.{key}" if key else "at_risk"
+        super().__init__(f"{source}: {where}: {problem}" if source is not None else f"{where}: {problem}")
+
+
+class UnknownIdError(AnalyticsError, LookupError):
+    """A student or lesson asked for is not in the tables (or not enrolled at the instant asked about).
+
+    ``kind`` is ``"student"`` or ``"lesson"``, ``identifier`` the id asked for.
+    """
+
+    def __init__(self, kind: str, identifier: str, *, detail: str = "") -> None:
+        self.kind = kind
+        self.identifier = identifier
+        super().__init__(f"unknown {kind} {identifier!r}{detail}")
+
+
 class ReportError(AnalyticsError, RuntimeError):
     """The cohort report notebook could not be run or rendered.
 
@@ -63,6 +92,20 @@ class ReportError(AnalyticsError, RuntimeError):
         self.cell_index = cell_index
         super().__init__(problem)
 
+
+class ReportBatchError(ReportError):
+    """Some reports of a batch failed; the others were written.
+
+    ``failures`` pairs each failed id with its :class:`ReportError`;
+    ``results`` holds the reports that were written.
+    """
+
+    def __init__(self, what: str, *, total: int, failures: Sequence[tuple[str, ReportError]],
+                 results: Sequence[object]) -> None:
+        self.failures = tuple(failures)
+        self.results = tuple(results)
+        lines = "\n".join(f"  - {identifier}: {error}" for identifier, error in self.failures)
+        super().__init__(f"{len(self.failures)} of {total} {what} failed ({len(self.results)} written):\n{lines}")
 
 
 def _show(value: object) -> str:

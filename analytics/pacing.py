@@ -1,240 +1,277 @@
-"""Pacing: who submitted what, when, relative to each lesson's target date.
+"""Pacing: per student x lesson, when the work came in against that student's own dates.
 
 Every function here is pure and vectorised: tables in, a new tidy DataFrame
 out, so they chain with ``DataFrame.pipe``::
 
     pacing = pacing_table(tables, as_of=as_of)
-    summary = pacing.pipe(student_summary, as_of=as_of)
+    students = pacing.pipe(student_metrics, as_of=as_of)
 
 All times are ``datetime64[ns, UTC]``; day counts are float days (86 400 s).
-``as_of`` is the instant the analysis looks from: submissions after it, and
-grades given after it, are ignored, so a past ``as_of`` replays history.
+``as_of`` is the instant the analysis looks from: submissions after it are
+ignored, so a past ``as_of`` replays history. The grade of an attempt
+submitted by then counts whenever it was given: it describes the work
+submitted by then, and batch grading or a regrade (which moves ``graded_at``)
+must not erase the past.
 
-A lesson counts as *done* for a student once the student has submitted it
-(any attempt, graded or not): pacing is about keeping up, and grading may lag.
-Whether the work is good enough is the separate ``passed`` column.
+Each student has their own dates: r (``opens_at``), d (``target_at``) and the
+due date come from the optional ``timelines`` table where it lists the
+student and lesson (self-pacing, extensions), else from ``lessons``.
+
+A lesson counts as *submitted* once the student has sent any attempt (grading
+may lag) and as *passed* once a graded attempt reaches the pass mark,
+``pass_fraction`` x the lesson's ``max_score`` (scores after late penalty).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import textwrap
 
 import numpy as np
 import pandas as pd
 
-from .tables import FLOAT, INT, STR, TIME, Column, CourseTables, describe_columns
+from .columns import NAT, days_between, document, empty, ns, typed, utc_times
+from .keys import positions
+from .tables import FLOAT, INT, STR, TIME, Column, CourseTables
 
 STATUSES = ("on_time", "late", "missing", "not_yet_due")
 SERIES = ("plan", "actual")
 STATUS_DTYPE = pd.CategoricalDtype(STATUSES)
 SERIES_DTYPE = pd.CategoricalDtype(SERIES)
-_CATEGORICAL = {"status": STATUS_DTYPE, "series": SERIES_DTYPE}
 _DAY = pd.Timedelta(days=1)
+_NEVER = np.iinfo(np.int64).max
 
 PACING_COLUMNS: tuple[Column, ...] = (
-    Column("student_id", STR, "The student (every student enrolled at as_of: enrolled_at <= as_of "
-           "and not withdrawn_at <= as_of)."),
+    Column("student_id", STR, "The student: everyone enrolled at as_of (enrolled_at <= as_of) who has not "
+           "withdrawn by then (withdrawn_at <= as_of); with include_withdrawn=True those who have, too."),
     Column("lesson_id", STR, "The lesson (every lesson in the lessons table)."),
     Column("order", INT, "The lesson's 1-based course order."),
-    Column("opens_at", TIME, "When the lesson opens (from lessons)."),
-    Column("target_at", TIME, "When a student on pace should have submitted (from lessons)."),
-    Column("due_at", TIME, "Hard due date (from lessons); NaT = none."),
-    Column("submitted", "bool", "True if the student has at least one attempt with submitted_at <= as_of."),
-    Column("first_submitted_at", TIME, "Earliest submitted_at <= as_of; NaT if not submitted."),
-    Column("last_submitted_at", TIME, "Latest submitted_at <= as_of; NaT if not submitted."),
-    Column("days_open_to_first", FLOAT, "(first_submitted_at - opens_at) in days; NaN if not submitted."),
-    Column("days_vs_target", FLOAT, "(first_submitted_at - target_at) in days, negative = early; "
-           "NaN if not submitted."),
-    Column("status", "category", "'on_time': first_submitted_at <= target_at; 'late': first_submitted_at > "
-           "target_at; 'missing': not submitted and as_of > target_at; 'not_yet_due': not submitted and "
-           "as_of <= target_at. Categories in that order."),
-    Column("attempts", INT, "Number of attempts with submitted_at <= as_of (0 if none)."),
-    Column("best_score", FLOAT, "max(score - late_penalty) over attempts with status 'graded', "
-           "submitted_at <= as_of and graded_at not after as_of; NaN if there is none."),
+    Column("enrolled_at", TIME, "When the student enrolled (from enrollments)."),
+    Column("withdrawn_at", TIME, "When the student withdrew if that is at or before as_of, else NaT. The row of a "
+           "withdrawn student is measured as of withdrawn_at: cutoff = withdrawn_at if set, else as_of."),
+    Column("opens_at", TIME, "r: when the lesson opens for this student (timelines if it lists the student x "
+           "lesson, else lessons)."),
+    Column("target_at", TIME, "d: this student's target date for the lesson (timelines, else lessons)."),
+    Column("due_at", TIME, "This student's hard due date (timelines, else lessons); NaT = none."),
+    Column("submitted", "bool", "True if the student has at least one attempt with submitted_at <= cutoff."),
+    Column("first_submitted_at", TIME, "f: earliest submitted_at <= cutoff; NaT if not submitted."),
+    Column("last_submitted_at", TIME, "Latest submitted_at <= cutoff; NaT if not submitted."),
+    Column("days_open_to_first", FLOAT, "(f - r) in days; NaN if not submitted."),
+    Column("days_vs_target", FLOAT, "Slack: (f - d) in days, negative = early; NaN if not submitted."),
+    Column("procrastination", FLOAT, "Procrastination index (f - r) / (d - r): 0 = as soon as the lesson opened, "
+           "1 = at the target, above 1 = late; NaN if not submitted or d == r."),
+    Column("status", "category", "'on_time': f <= d; 'late': f > d; 'missing': not submitted and cutoff > d; "
+           "'not_yet_due': not submitted and cutoff <= d. Categories in that order."),
+    Column("attempts", INT, "A: number of attempts with submitted_at <= cutoff (0 if none)."),
+    Column("first_score", FLOAT, "score - late_penalty of the first counted attempt if it is graded (status "
+           "'graded', whenever that happened); NaN otherwise."),
+    Column("best_score", FLOAT, "max(score - late_penalty) over graded attempts (as for first_score) with "
+           "submitted_at <= cutoff; NaN if there is none."),
     Column("max_score", FLOAT, "Points available for the lesson (from lessons)."),
-    Column("passed", "bool", "best_score >= pass_fraction * max_score (pass_fraction defaults to 0.5); "
-           "False when best_score is NaN."),
-)
-
-SUMMARY_COLUMNS: tuple[Column, ...] = (
-    Column("student_id", STR, "The student (one row per student in the pacing table, sorted)."),
-    Column("lessons_done", INT, "Lessons submitted: count of rows with submitted = True."),
-    Column("lessons_expected", INT, "Lessons whose target_at <= as_of (the same for every student)."),
-    Column("ahead_behind", INT, "lessons_done - lessons_expected: negative = behind pace, positive = ahead."),
-    Column("last_activity", TIME, "Latest submitted_at of any attempt (max of last_submitted_at); NaT if none."),
-    Column("days_since_activity", FLOAT, "(as_of - last_activity) in days; NaN if no activity."),
-    Column("behind", "bool", "ahead_behind <= -behind_by (behind_by defaults to 1: at least one lesson behind)."),
+    Column("first_passed", "bool", "first_score >= pass mark (pass_fraction x max_score); False when first_score "
+           "is NaN."),
+    Column("passed", "bool", "best_score >= pass mark; False when best_score is NaN."),
+    Column("passed_at", TIME, "submitted_at of the earliest attempt that reached the pass mark; NaT if none."),
+    Column("attempts_to_pass", FLOAT, "Attempts until passing: the 1-based position, in attempt order, of that "
+           "attempt among the counted ones; NaN if not passed."),
+    Column("failed_attempts", INT, "Graded attempts (as for best_score) below the pass mark."),
 )
 
 CUMULATIVE_COLUMNS: tuple[Column, ...] = (
     Column("date", TIME, "A UTC calendar day (midnight), daily from the day the first lesson opens."),
     Column("series", "category", "'plan' or 'actual' (categories in that order)."),
-    Column("lessons_completed", INT, "Cohort total by the end of that day. plan: number of students x number "
-           "of lessons whose target_at falls on or before the day; actual: number of student x lesson "
+    Column("lessons_completed", INT, "Cohort total by the end of that day. plan: number of rows of the pacing "
+           "table whose (personal) target_at falls on or before the day; actual: number of student x lesson "
            "first submissions (first_submitted_at) on or before the day. 'actual' stops at as_of's day "
            "(default: the day of the last first submission); 'plan' runs to the last target day."),
 )
 
-HEADLINE_COLUMNS: tuple[Column, ...] = (
-    Column("measure", STR, "What is counted, in words."),
-    Column("value", FLOAT, "Its value; NaN when it has no denominator."),
-)
+
+def to_instant(when: dt.datetime | str) -> pd.Timestamp:
+    """An aware datetime or ISO 8601 text with an offset, as a UTC nanosecond Timestamp."""
+    stamp = pd.Timestamp(when)
+    if stamp.tz is None:
+        raise ValueError(f"{when!r} has no time zone; pass an aware datetime or ISO 8601 text with an offset")
+    return stamp.tz_convert("UTC").as_unit("ns")
 
 
 def resolve_as_of(tables: CourseTables, *, as_of: dt.datetime | str | None = None, now: dt.datetime | None = None) -> pd.Timestamp:
     """The analysis instant: ``as_of`` if given (aware datetime or ISO 8601 text with an offset),
     else the latest ``submitted_at`` in ``tables``, else ``now`` (default: the current time)."""
     if as_of is not None:
-        return _timestamp(as_of)
+        return to_instant(as_of)
     latest = tables.submissions["submitted_at"].max()
     if pd.notna(latest):
         return latest
-    return _timestamp(now if now is not None else dt.datetime.now(dt.timezone.utc))
+    return to_instant(now if now is not None else dt.datetime.now(dt.timezone.utc))
 
 
-def pacing_table(tables: CourseTables, *, as_of: dt.datetime | str, pass_fraction: float = 0.5) -> pd.DataFrame:
-    """One row per enrolled student x lesson, sorted by student_id then order.
+def pacing_table(tables: CourseTables, *, as_of: dt.datetime | str, pass_fraction: float = 0.5,
+                 include_withdrawn: bool = False) -> pd.DataFrame:
+    """One row per student x lesson, sorted by student_id then order.
 
     Students who have not submitted a lesson still get its row (submitted =
-    False). Students enrolled after ``as_of`` or withdrawn at or before it are
-    left out: they are not part of the cohort at that instant.
+    False). Students enrolled after ``as_of`` are left out; so are those who
+    withdrew at or before it unless ``include_withdrawn`` (the funnel, the
+    persistence curve and the withdrawn label need them).
     """
-    as_of = _timestamp(as_of)
+    as_of = to_instant(as_of)
     if not 0.0 <= pass_fraction <= 1.0:
         raise ValueError(f"pass_fraction must be between 0 and 1, not {pass_fraction}")
-    keys = ["student_id", "lesson_id"]
+    now = as_of.value
     enrollments = tables.enrollments
-    active = (enrollments["enrolled_at"] <= as_of) & ~(enrollments["withdrawn_at"] <= as_of)
-    lessons = tables.lessons[["lesson_id", "order", "opens_at", "target_at", "due_at", "max_score"]]
-    grid = enrollments.loc[active, ["student_id"]].merge(lessons, how="cross")
+    enrolled, withdrawn = ns(enrollments["enrolled_at"]), ns(enrollments["withdrawn_at"])
+    gone = (withdrawn != NAT) & (withdrawn <= now)
+    members = (enrolled <= now) & (include_withdrawn | ~gone)
+    cohort = enrollments.loc[members].assign(withdrawn_at=utc_times(np.where(gone, withdrawn, NAT)[members]))
+    cohort = cohort.sort_values("student_id", kind="stable")
+    lessons = tables.lessons.sort_values("order", kind="stable")
+    n_students, n_lessons = len(cohort), len(lessons)
+    student = np.repeat(np.arange(n_students), n_lessons)
+    lesson = np.tile(np.arange(n_lessons), n_students)
+    left = ns(cohort["withdrawn_at"])
+    cutoff = np.where(left != NAT, left, now)[student]
+    opens, target, due = _personal_dates(tables, cohort=cohort, lessons=lessons)
+    max_score = lessons["max_score"].to_numpy(dtype=np.float64)[lesson]
 
-    submissions = tables.submissions.loc[tables.submissions["submitted_at"] <= as_of]
-    activity = submissions.groupby(keys, as_index=False).agg(
-        first_submitted_at=("submitted_at", "min"),
-        last_submitted_at=("submitted_at", "max"),
-        attempts=("attempt", "size"),
-    )
-    # A grade given after as_of was not known then; an unrecorded graded_at is trusted.
-    counted = submissions["status"].eq("graded") & ~(submissions["graded_at"] > as_of)
-    best = (
-        submissions.loc[counted]
-        .assign(net_score=lambda frame: frame["score"] - frame["late_penalty"])
-        .groupby(keys, as_index=False)
-        .agg(best_score=("net_score", "max"))
-    )
-    # An empty groupby hands back object keys; the merge needs them as str like the grid's.
-    table = (
-        grid.merge(activity.astype({key: STR for key in keys}), on=keys, how="left")
-        .merge(best.astype({key: STR for key in keys}), on=keys, how="left")
-    )
-    first = table["first_submitted_at"]
-    submitted = first.notna()
+    work = _attempt_outcomes(tables, cohort=cohort, lessons=lessons, as_of=now, pass_fraction=pass_fraction)
+    first = work["first"]
+    submitted = first != NAT
     status = np.select(
-        [submitted & (first <= table["target_at"]), submitted, table["target_at"] < as_of],
-        ["on_time", "late", "missing"],
-        default="not_yet_due",
+        [submitted & (first <= target), submitted, cutoff > target],
+        [0, 1, 2],
+        default=3,
     )
-    table = table.assign(
-        submitted=submitted,
-        days_open_to_first=(first - table["opens_at"]) / _DAY,
-        days_vs_target=(first - table["target_at"]) / _DAY,
-        status=pd.Categorical(status, dtype=STATUS_DTYPE),
-        attempts=table["attempts"].fillna(0).astype(INT),
-        best_score=table["best_score"].astype(FLOAT),
-        passed=(table["best_score"] >= pass_fraction * table["max_score"]).fillna(False).astype(bool),
-    )
-    return _typed(table.sort_values(["student_id", "order"]), PACING_COLUMNS)
+    best = work["best"]
+    pass_mark = pass_fraction * max_score
+    with np.errstate(invalid="ignore", divide="ignore"):
+        procrastination = days_between(first, opens) / days_between(target, opens)
+    procrastination[target == opens] = np.nan
+    table = pd.DataFrame({
+        "student_id": cohort["student_id"].array.take(student),
+        "lesson_id": lessons["lesson_id"].array.take(lesson),
+        "order": lessons["order"].to_numpy()[lesson],
+        "enrolled_at": utc_times(ns(cohort["enrolled_at"])[student]),
+        "withdrawn_at": utc_times(left[student]),
+        "opens_at": utc_times(opens),
+        "target_at": utc_times(target),
+        "due_at": utc_times(due),
+        "submitted": submitted,
+        "first_submitted_at": utc_times(first),
+        "last_submitted_at": utc_times(work["last"]),
+        "days_open_to_first": days_between(first, opens),
+        "days_vs_target": days_between(first, target),
+        "procrastination": procrastination,
+        "status": pd.Categorical.from_codes(status, dtype=STATUS_DTYPE),
+        "attempts": work["attempts"],
+        "first_score": work["first_score"],
+        "best_score": best,
+        "max_score": max_score,
+        "first_passed": work["first_score"] >= pass_mark,
+        "passed": best >= pass_mark,
+        "passed_at": utc_times(work["passed_at"]),
+        "attempts_to_pass": work["attempts_to_pass"],
+        "failed_attempts": work["failed"],
+    })
+    return typed(table, PACING_COLUMNS, categories={"status": STATUS_DTYPE})
 
 
-def student_summary(pacing: pd.DataFrame, *, as_of: dt.datetime | str, behind_by: int = 1) -> pd.DataFrame:
-    """One row per student of a :func:`pacing_table` (computed with the same ``as_of``), sorted by student_id."""
-    as_of = _timestamp(as_of)
-    if behind_by < 1:
-        raise ValueError(f"behind_by must be 1 or more, not {behind_by}")
-    summary = (
-        pacing.assign(expected=pacing["target_at"] <= as_of)
-        .groupby("student_id", as_index=False, sort=True)
-        .agg(
-            lessons_done=("submitted", "sum"),
-            lessons_expected=("expected", "sum"),
-            last_activity=("last_submitted_at", "max"),
-        )
-    )
-    ahead_behind = summary["lessons_done"] - summary["lessons_expected"]
-    summary = summary.assign(
-        ahead_behind=ahead_behind,
-        days_since_activity=(as_of - summary["last_activity"]) / _DAY,
-        behind=ahead_behind <= -behind_by,
-    )
-    return _typed(summary, SUMMARY_COLUMNS)
+def _personal_dates(tables: CourseTables, *, cohort: pd.DataFrame, lessons: pd.DataFrame) -> tuple[np.ndarray, ...]:
+    """(opens, target, due) per grid row as int64 ns: the lesson's dates, overridden by timelines."""
+    n_students = len(cohort)
+    dates = [np.tile(ns(lessons[column]), n_students) for column in ("opens_at", "target_at", "due_at")]
+    timelines = tables.timelines
+    if timelines is not None and len(timelines):
+        student = positions(cohort["student_id"], timelines["student_id"])
+        lesson = positions(lessons["lesson_id"], timelines["lesson_id"])
+        listed = (student >= 0) & (lesson >= 0)  # timelines of students outside the cohort do not matter here
+        row = student[listed] * len(lessons) + lesson[listed]
+        for values, column in zip(dates, ("opens_at", "target_at", "due_at")):
+            values[row] = ns(timelines[column])[listed]
+    return tuple(dates)
+
+
+def _attempt_outcomes(tables: CourseTables, *, cohort: pd.DataFrame, lessons: pd.DataFrame, as_of: int,
+                      pass_fraction: float) -> dict[str, np.ndarray]:
+    """Per grid row (student-major, lesson order): what the counted attempts add up to.
+
+    Attempts are sorted by grid row, then attempt number, so each student x
+    lesson is one contiguous run and every aggregate is a ``reduceat``.
+    """
+    n_lessons = len(lessons)
+    size = len(cohort) * n_lessons
+    out = {
+        "first": np.full(size, NAT), "last": np.full(size, NAT), "passed_at": np.full(size, NAT),
+        "attempts": np.zeros(size, dtype=np.int64), "failed": np.zeros(size, dtype=np.int64),
+        "first_score": np.full(size, np.nan), "best": np.full(size, np.nan), "attempts_to_pass": np.full(size, np.nan),
+    }
+    subs = tables.submissions
+    student = positions(cohort["student_id"], subs["student_id"])
+    lesson = positions(lessons["lesson_id"], subs["lesson_id"])
+    at = ns(subs["submitted_at"])
+    left = ns(cohort["withdrawn_at"])
+    cutoff = np.where(left != NAT, left, as_of)
+    counted = (student >= 0) & (lesson >= 0)
+    counted[counted] &= at[counted] <= cutoff[student[counted]]
+    if not counted.any():
+        return out
+    row = student[counted] * n_lessons + lesson[counted]
+    order = np.lexsort((subs["attempt"].to_numpy()[counted], row))
+    row, at = row[order], at[counted][order]
+    known = subs["status"].eq("graded").to_numpy()[counted][order]
+    net = (subs["score"].to_numpy(dtype=np.float64) - subs["late_penalty"].to_numpy(dtype=np.float64))[counted][order]
+    net = np.where(known, net, np.nan)
+    mark = pass_fraction * lessons["max_score"].to_numpy(dtype=np.float64)[row % n_lessons]
+    passing, failing = known & (net >= mark), known & (net < mark)
+
+    starts = np.flatnonzero(np.r_[True, row[1:] != row[:-1]])
+    counts = np.diff(np.r_[starts, len(row)])
+    ordinal = np.arange(len(row)) - np.repeat(starts, counts) + 1
+    cells = row[starts]
+    out["first"][cells] = at[starts]
+    out["last"][cells] = np.maximum.reduceat(at, starts)
+    out["attempts"][cells] = counts
+    out["first_score"][cells] = net[starts]
+    with np.errstate(invalid="ignore"):
+        out["best"][cells] = np.fmax.reduceat(net, starts)
+    passed_at = np.minimum.reduceat(np.where(passing, at, _NEVER), starts)
+    out["passed_at"][cells] = np.where(passed_at == _NEVER, NAT, passed_at)
+    to_pass = np.minimum.reduceat(np.where(passing, ordinal, _NEVER), starts)
+    out["attempts_to_pass"][cells] = np.where(to_pass == _NEVER, np.nan, to_pass)
+    out["failed"][cells] = np.add.reduceat(failing.astype(np.int64), starts)
+    return out
 
 
 def cumulative_completions(pacing: pd.DataFrame, tables: CourseTables, *, as_of: dt.datetime | str | None = None) -> pd.DataFrame:
     """Plan vs actual cumulative lesson completions of the cohort, one row per day and series.
 
-    The plan comes from ``tables.lessons`` (target dates) scaled by the number of
-    students in ``pacing``; the actual from ``pacing.first_submitted_at``.
-    Sorted by series (plan first), then date.
+    The plan counts the rows of ``pacing`` by their (personal) ``target_at``,
+    the actual by ``first_submitted_at``; ``tables.lessons`` gives the first
+    day. Sorted by series (plan first), then date.
     """
     # searchsorted wants plain datetime64 arrays: compare UTC days without the zone.
-    target_days = np.sort(_utc_days(tables.lessons["target_at"]))
+    lesson_targets = _utc_days(tables.lessons["target_at"])
+    if len(lesson_targets) == 0:
+        return empty(CUMULATIVE_COLUMNS, categories={"series": SERIES_DTYPE})
+    target_days = np.sort(_utc_days(pacing["target_at"]))
     done_days = np.sort(_utc_days(pacing["first_submitted_at"].dropna()))
-    if len(target_days) == 0:
-        return _typed(pd.DataFrame({column.name: [] for column in CUMULATIVE_COLUMNS}), CUMULATIVE_COLUMNS)
-    start = min(_utc_days(tables.lessons["opens_at"]).min(), done_days[0] if len(done_days) else target_days[0])
+    last_target = max(lesson_targets.max(), target_days[-1]) if len(target_days) else lesson_targets.max()
+    start = min(_utc_days(tables.lessons["opens_at"]).min(), done_days[0] if len(done_days) else last_target)
     if as_of is not None:
-        actual_end = _utc_days(pd.Series([_timestamp(as_of)]))[0]
+        actual_end = _utc_days(pd.Series([to_instant(as_of)]))[0]
     else:
         actual_end = done_days[-1] if len(done_days) else start
-    days = pd.date_range(start, max(target_days[-1], actual_end), freq="D").to_numpy()
+    days = pd.date_range(start, max(last_target, actual_end), freq="D").to_numpy()
     actual_days = days[days <= actual_end]
-    students = pacing["student_id"].nunique()
     frame = pd.DataFrame({
         "date": np.concatenate([days, actual_days]),
         "series": ["plan"] * len(days) + ["actual"] * len(actual_days),
         "lessons_completed": np.concatenate([
-            students * np.searchsorted(target_days, days, side="right"),
+            np.searchsorted(target_days, days, side="right"),
             np.searchsorted(done_days, actual_days, side="right"),
         ]),
     })
-    return _typed(frame.assign(date=frame["date"].dt.tz_localize("UTC")), CUMULATIVE_COLUMNS)
-
-
-def cohort_headline(pacing: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
-    """A handful of headline numbers, one row per measure, in a fixed order.
-
-    Measures: students (rows of ``summary``); lessons (distinct lesson_id in
-    ``pacing``); lessons past target (max lessons_expected); median lessons
-    submitted (median lessons_done); students behind pace (sum of behind);
-    first submissions on time (%) (100 x on_time / (on_time + late));
-    graded lessons passed (%) (100 x passed / rows with a best_score).
-    Percentages are rounded to one decimal.
-    """
-    status = pacing["status"]
-    first_submissions = status.isin(["on_time", "late"]).sum()
-    graded = pacing["best_score"].notna().sum()
-    measures = {
-        "students": len(summary),
-        "lessons": pacing["lesson_id"].nunique(),
-        "lessons past target": summary["lessons_expected"].max() if len(summary) else 0,
-        "median lessons submitted": summary["lessons_done"].median(),
-        "students behind pace": summary["behind"].sum(),
-        "first submissions on time (%)": _percent(status.eq("on_time").sum(), first_submissions),
-        "graded lessons passed (%)": _percent(pacing["passed"].sum(), graded),
-    }
-    headline = pd.DataFrame({"measure": list(measures), "value": list(measures.values())})
-    return _typed(headline, HEADLINE_COLUMNS)
-
-
-def _percent(part: int, whole: int) -> float:
-    return round(100 * part / whole, 1) if whole else np.nan
-
-
-def _typed(frame: pd.DataFrame, columns: tuple[Column, ...]) -> pd.DataFrame:
-    """The documented columns, in documented order and dtypes, with a fresh RangeIndex."""
-    dtypes = {column.name: _CATEGORICAL.get(column.name, column.dtype) for column in columns}
-    return frame[[column.name for column in columns]].astype(dtypes).reset_index(drop=True)
+    return typed(frame.assign(date=frame["date"].dt.tz_localize("UTC")), CUMULATIVE_COLUMNS,
+                 categories={"series": SERIES_DTYPE})
 
 
 def _utc_days(times: pd.Series) -> np.ndarray:
@@ -242,18 +279,5 @@ def _utc_days(times: pd.Series) -> np.ndarray:
     return times.dt.tz_convert("UTC").dt.floor("D").dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")
 
 
-def _timestamp(when: dt.datetime | str) -> pd.Timestamp:
-    stamp = pd.Timestamp(when)
-    if stamp.tz is None:
-        raise ValueError(f"{when!r} has no time zone; pass an aware datetime or ISO 8601 text with an offset")
-    return stamp.tz_convert("UTC").as_unit("ns")
-
-
-def _document(function: object, columns: tuple[Column, ...]) -> None:
-    function.__doc__ = (function.__doc__ or "") + "\n\n    Columns:\n\n" + textwrap.indent(describe_columns(columns), "    ") + "\n"
-
-
-_document(pacing_table, PACING_COLUMNS)
-_document(student_summary, SUMMARY_COLUMNS)
-_document(cumulative_completions, CUMULATIVE_COLUMNS)
-_document(cohort_headline, HEADLINE_COLUMNS)
+document(pacing_table, PACING_COLUMNS)
+document(cumulative_completions, CUMULATIVE_COLUMNS)

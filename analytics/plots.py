@@ -75,23 +75,90 @@ def plot_score_distribution(pacing: pd.DataFrame, *, pass_fraction: float = 0.5,
     return figure
 
 
-def plot_ahead_behind(summary: pd.DataFrame, *, title: str = "Students ahead of or behind pace") -> Figure:
-    """Bars of how many students are at each ``ahead_behind`` value (lessons done minus expected);
-    behind in orange, on pace in grey, ahead in green. Readable for 5 or 50 000 students."""
-    counts = summary["ahead_behind"].value_counts().sort_index()
+def plot_pace_gap(students: pd.DataFrame, *, title: str = "Pace gap: lessons passed minus lessons due") -> Figure:
+    """Bars of how many enrolled students (label not 'withdrawn') have each ``pace_gap``; behind in
+    orange, on pace in grey, ahead in green. Readable for 5 or 50 000 students."""
+    enrolled = students.loc[students["label"] != "withdrawn"]
+    counts = enrolled["pace_gap"].value_counts().sort_index()
     figure = Figure(figsize=_SIZE, layout="constrained")
     ax = figure.subplots()
     colours = np.select([counts.index < 0, counts.index > 0], [ORANGE, GREEN], default=GREY)
     bars = ax.bar(counts.index, counts.to_numpy(), color=colours, width=0.8)
     ax.bar_label(bars, padding=2, fontsize=9, fmt="{:,.0f}")
     ax.set_xticks(counts.index)
-    ax.set_xlabel("lessons submitted minus lessons past their target")
+    ax.set_xlabel("lessons passed minus lessons whose target has passed (negative = behind)")
     ax.set_ylabel("students")
     ax.yaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
     ax.margins(y=0.12)
     ax.grid(axis="y", alpha=0.3)
-    behind = int(summary["behind"].sum())
-    ax.set_title(f"{title}: {behind} of {len(summary)} behind", loc="left")
+    behind = int((enrolled["pace_gap"] < 0).sum())
+    ax.set_title(f"{title}: {behind:,} of {len(enrolled):,} behind", loc="left")
+    return figure
+
+
+def plot_cramming(pacing: pd.DataFrame, *, window_days: float = 7.0, cram_hours: float = 48.0,
+                  title: str = "When first submissions arrive, relative to the target") -> Figure:
+    """Histogram of first submissions by hours before (negative) or after the student's target, in
+    6-hour bins over +-``window_days`` (beyond that, piled into the end bins); the ``cram_hours``
+    before the target are shaded."""
+    hours = 24 * pacing.loc[pacing["submitted"], "days_vs_target"].to_numpy()
+    limit = 24 * window_days
+    edges = np.arange(-limit, limit + 6, 6.0)
+    figure = Figure(figsize=_SIZE, layout="constrained")
+    ax = figure.subplots()
+    ax.axvspan(-cram_hours, 0, color=ORANGE, alpha=0.12, linewidth=0)
+    ax.hist(np.clip(hours, -limit + 1e-9, limit - 1e-9), bins=edges, color=BLUE, alpha=0.85)
+    ax.axvline(0.0, color=ORANGE, linewidth=1.2)
+    ax.annotate(f"last {cram_hours:g} h before the target", xy=(-cram_hours / 2, 1.0), xycoords=("data", "axes fraction"),
+                xytext=(0, -4), textcoords="offset points", ha="center", va="top", color=ORANGE, fontsize=9)
+    ax.set_xticks(np.arange(-limit, limit + 1, 24.0), [f"{int(d):+d}" for d in np.arange(-window_days, window_days + 1)])
+    ax.set_xlabel("days relative to the target (end bins include everything beyond)")
+    ax.set_ylabel("first submissions")
+    ax.yaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
+    ax.grid(axis="y", alpha=0.3)
+    share = np.mean((hours >= -cram_hours) & (hours <= 0)) if len(hours) else np.nan
+    ax.set_title(f"{title}: {share:.0%} in the last {cram_hours:g} h" if len(hours) else title, loc="left")
+    return figure
+
+
+def plot_funnel(funnel: pd.DataFrame, *, title: str = "Completion funnel: share of students reaching each lesson") -> Figure:
+    """Bars of ``share_reached`` per lesson of :func:`analytics.completion_funnel`, each labelled
+    with the hazard of stopping there."""
+    figure = Figure(figsize=_SIZE, layout="constrained")
+    ax = figure.subplots()
+    positions = np.arange(len(funnel))
+    bars = ax.bar(positions, 100 * funnel["share_reached"].fillna(0).to_numpy(), color=BLUE, width=0.7)
+    labels = [f"{reached:,}" + (f"\nstop {hazard:.0%}" if pd.notna(hazard) and stopped else "")
+              for reached, hazard, stopped in zip(funnel["reached"], funnel["hazard"], funnel["stopped"])]
+    ax.bar_label(bars, labels=labels, padding=2, fontsize=8)
+    ax.set_xticks(positions, funnel["lesson_id"], rotation=0 if len(funnel) <= 10 else 45, fontsize=9)
+    ax.set_ylim(0, 118)
+    ax.set_ylabel("students who reached the lesson (%)")
+    ax.grid(axis="y", alpha=0.3)
+    ax.set_title(title, loc="left")
+    return figure
+
+
+def plot_persistence(survival: pd.DataFrame, *, inactive_days: float = 14.0,
+                     title: str = "Persistence: students still going, by days since enrolling") -> Figure:
+    """The Kaplan-Meier step curve of :func:`analytics.kaplan_meier` with a 95% band (+-1.96
+    standard errors, clipped to 0-100%); a stop is becoming inactive (``inactive_days`` without a
+    submission) or withdrawing."""
+    figure = Figure(figsize=_SIZE, layout="constrained")
+    ax = figure.subplots()
+    days, survival_pct = survival["days"].to_numpy(), 100 * survival["survival"].to_numpy()
+    band = 196 * survival["std_error"].fillna(0).to_numpy()
+    ax.fill_between(days, np.clip(survival_pct - band, 0, 100), np.clip(survival_pct + band, 0, 100), step="post",
+                    color=BLUE, alpha=0.15, linewidth=0)
+    ax.step(days, survival_pct, where="post", color=BLUE, linewidth=2.2)
+    ax.set_ylim(0, 103)
+    ax.set_xlim(left=0)
+    ax.set_xlabel("days since enrolling")
+    ax.set_ylabel("still going (%)")
+    ax.grid(alpha=0.3)
+    stops = int(survival["stopped"].sum())
+    ax.set_title(f"{title} ({stops:,} stopped; inactive = {inactive_days:g} days without a submission)", loc="left",
+                 fontsize=10)
     return figure
 
 

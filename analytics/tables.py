@@ -1,10 +1,11 @@
-"""The three tidy tables analytics reads, and the one place their schema is written down.
+"""The tidy tables analytics reads, and the one place their schema is written down.
 
 ``paceline export`` writes ``lessons``, ``enrollments`` and ``submissions`` as
-Parquet and CSV into ``<course>/exports/``; an analyst may bring the same
-tables from another system. Everything downstream (pacing, plots, the report)
-relies only on what :func:`validate_tables` guarantees, which is exactly what
-the ``*_COLUMNS`` tuples below say.
+Parquet and CSV into ``<course>/exports/``, with the optional ``cell_scores``
+(per graded cell) and ``timelines`` (personal dates) where it has them; an
+analyst may bring the same tables from another system. Everything downstream
+(the metrics, plots, the reports) relies only on what :func:`validate_tables`
+guarantees, which is exactly what the ``*_COLUMNS`` tuples below say.
 
 Times are timezone-aware UTC (``datetime64[ns, UTC]``). In CSV they are ISO 8601
 with an offset (``2026-09-07T09:00:00+00:00``); a time without an offset is
@@ -23,6 +24,7 @@ from typing import NamedTuple
 import pandas as pd
 
 from .errors import TableError
+from .keys import attempt_rows
 
 STR = "str"
 INT = "int64"
@@ -82,18 +84,38 @@ CELL_SCORES_COLUMNS: tuple[Column, ...] = (
     Column("score", FLOAT, "Points earned in that cell; null while a manually graded cell awaits grading."),
     Column("max_score", FLOAT, "Points the cell is worth."),
 )
-"""Optional fourth table: per-cell scores of graded attempts, where the source system has them."""
+"""Optional table: per-cell scores of graded attempts, where the source system has them.
+(student_id, lesson_id, attempt, notebook, grade_id) is unique, the attempt is one in
+submissions, and 0 <= score <= max_score."""
+
+TIMELINES_COLUMNS: tuple[Column, ...] = (
+    Column("student_id", STR, "The student; must appear in enrollments."),
+    Column("lesson_id", STR, "The lesson; must appear in lessons. (student_id, lesson_id) is unique."),
+    Column("opens_at", TIME, "When the lesson opens for this student (UTC), after self-pacing and extensions."),
+    Column("target_at", TIME, "This student's target date for the lesson (UTC); not before opens_at."),
+    Column("due_at", TIME, "This student's hard due date (UTC), after extensions and any grace days spent on the "
+           "lesson; null (NaT) = none; not before target_at."),
+)
+"""Optional table: each student's effective dates per lesson. A student x lesson listed
+here uses these dates instead of the lesson's everywhere in analytics; one not listed
+uses the dates in lessons."""
 
 TABLE_COLUMNS: dict[str, tuple[Column, ...]] = {
     "lessons": LESSONS_COLUMNS,
     "enrollments": ENROLLMENTS_COLUMNS,
     "submissions": SUBMISSIONS_COLUMNS,
 }
+OPTIONAL_TABLE_COLUMNS: dict[str, tuple[Column, ...]] = {
+    "cell_scores": CELL_SCORES_COLUMNS,
+    "timelines": TIMELINES_COLUMNS,
+}
 
 _NULLABLE: dict[str, frozenset[str]] = {
     "lessons": frozenset({"due_at"}),
     "enrollments": frozenset({"withdrawn_at"}),
     "submissions": frozenset({"score", "late_penalty", "graded_at"}),
+    "cell_scores": frozenset({"score"}),
+    "timelines": frozenset({"due_at"}),
 }
 
 # A wall-clock time followed by a UTC offset; a bare date such as "2026-09-07"
@@ -108,21 +130,27 @@ def describe_columns(columns: tuple[Column, ...]) -> str:
 
 @dataclass(frozen=True)
 class CourseTables:
-    """The three tables of one course, as :func:`validate_tables` returns them."""
+    """The tables of one course, as :func:`validate_tables` returns them.
+
+    ``cell_scores`` and ``timelines`` are optional (``None`` when the source
+    has no such table)."""
 
     lessons: pd.DataFrame
     enrollments: pd.DataFrame
     submissions: pd.DataFrame
+    cell_scores: pd.DataFrame | None = None
+    timelines: pd.DataFrame | None = None
 
 
 CourseTables.__doc__ = (CourseTables.__doc__ or "") + "".join(
     f"\n\n    ``{name}``:\n\n" + "\n".join(f"    {line}" for line in describe_columns(columns).splitlines())
-    for name, columns in TABLE_COLUMNS.items()
+    for name, columns in {**TABLE_COLUMNS, **OPTIONAL_TABLE_COLUMNS}.items()
 ) + "\n"
 
 
 def load_tables(directory: Path | str, *, course_start: dt.datetime | None = None) -> CourseTables:
-    """Read and validate ``lessons``, ``enrollments`` and ``submissions`` from ``directory``.
+    """Read and validate ``lessons``, ``enrollments`` and ``submissions`` from ``directory``,
+    and ``cell_scores`` and ``timelines`` when they are there.
 
     For each table ``<name>.parquet`` is read if it exists, else ``<name>.csv``.
     CSV cells are read as text (so ids such as ``007`` keep their zeros) and
@@ -131,14 +159,14 @@ def load_tables(directory: Path | str, *, course_start: dt.datetime | None = Non
     directory = Path(directory)
     frames: dict[str, pd.DataFrame] = {}
     sources: dict[str, Path] = {}
-    for name in TABLE_COLUMNS:
+    for name in [*TABLE_COLUMNS, *OPTIONAL_TABLE_COLUMNS]:
         parquet, csv = directory / f"{name}.parquet", directory / f"{name}.csv"
         if parquet.is_file():
             frames[name], sources[name] = pd.read_parquet(parquet), parquet
         elif csv.is_file():
             frames[name] = pd.read_csv(csv, dtype=str, keep_default_na=False, na_values=[""])
             sources[name] = csv
-        else:
+        elif name in TABLE_COLUMNS:
             raise TableError(name, None, f"neither {parquet.name} nor {csv.name} exists in {directory}")
     try:
         return validate_tables(CourseTables(**frames), course_start=course_start)
@@ -150,7 +178,8 @@ def load_tables(directory: Path | str, *, course_start: dt.datetime | None = Non
 def write_tables(tables: CourseTables, directory: Path | str, *, formats: tuple[str, ...] = ("parquet", "csv")) -> tuple[Path, ...]:
     """Write the tables as ``<name>.parquet`` and/or ``<name>.csv`` into ``directory``; return the paths.
 
-    CSV times come out as ISO 8601 with ``+00:00``, which :func:`load_tables` reads back.
+    Optional tables that are ``None`` are not written. CSV times come out as
+    ISO 8601 with ``+00:00``, which :func:`load_tables` reads back.
     """
     unknown = set(formats) - {"parquet", "csv"}
     if unknown:
@@ -158,8 +187,10 @@ def write_tables(tables: CourseTables, directory: Path | str, *, formats: tuple[
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
-    for name in TABLE_COLUMNS:
-        frame: pd.DataFrame = getattr(tables, name)
+    for name in [*TABLE_COLUMNS, *OPTIONAL_TABLE_COLUMNS]:
+        frame: pd.DataFrame | None = getattr(tables, name)
+        if frame is None:
+            continue
         if "parquet" in formats:
             written.append(directory / f"{name}.parquet")
             frame.to_parquet(written[-1], index=False)
@@ -189,10 +220,19 @@ def validate_tables(tables: CourseTables, *, course_start: dt.datetime | None = 
     _check_lessons(lessons)
     _check_enrollments(enrollments)
     _check_submissions(submissions, lessons=lessons, enrollments=enrollments)
+    cell_scores = timelines = None
+    if tables.cell_scores is not None:
+        cell_scores = _coerce("cell_scores", tables.cell_scores, start)
+        _check_cell_scores(cell_scores, submissions=submissions)
+    if tables.timelines is not None:
+        timelines = _coerce("timelines", tables.timelines, start)
+        _check_timelines(timelines, lessons=lessons, enrollments=enrollments)
     return CourseTables(
         lessons=lessons.reset_index(drop=True),
         enrollments=enrollments.reset_index(drop=True),
         submissions=submissions.reset_index(drop=True),
+        cell_scores=None if cell_scores is None else cell_scores.reset_index(drop=True),
+        timelines=None if timelines is None else timelines.reset_index(drop=True),
     )
 
 
@@ -208,7 +248,7 @@ def _course_start(course_start: dt.datetime | None) -> pd.Timestamp | None:
 def _coerce(table: str, frame: pd.DataFrame, start: pd.Timestamp | None) -> pd.DataFrame:
     if not isinstance(frame, pd.DataFrame):
         raise TableError(table, None, f"is a {type(frame).__name__}, not a DataFrame")
-    columns = TABLE_COLUMNS[table]
+    columns = {**TABLE_COLUMNS, **OPTIONAL_TABLE_COLUMNS}[table]
     if not frame.index.is_unique:
         # Error messages name rows by index label, which must then be unique.
         frame = frame.reset_index(drop=True)
@@ -340,6 +380,34 @@ def _check_submissions(submissions: pd.DataFrame, *, lessons: pd.DataFrame, enro
     previous = ordered.groupby(["student_id", "lesson_id"], sort=False)["submitted_at"].shift()
     _fail_if((ordered["submitted_at"] < previous).reindex(subs.index), table, "attempt",
              "is not numbered in order of submitted_at", subs["attempt"])
+
+
+def _check_cell_scores(cells: pd.DataFrame, *, submissions: pd.DataFrame) -> None:
+    table = "cell_scores"
+    row = attempt_rows(cells, submissions)
+    _fail_if(pd.Series(row < 0, index=cells.index), table, "attempt",
+             "is not an attempt in submissions (by student_id, lesson_id, attempt)", cells["attempt"])
+    notebook, notebooks = pd.factorize(cells["notebook"])
+    grade, grades = pd.factorize(cells["grade_id"])
+    cell = (row * max(len(notebooks), 1) + notebook) * max(len(grades), 1) + grade
+    _fail_if(pd.Series(cell, index=cells.index).duplicated(keep=False), table, "grade_id",
+             "is duplicated for the same attempt and notebook", cells["grade_id"])
+    _fail_if(cells["max_score"] < 0, table, "max_score", "is negative", cells["max_score"])
+    _fail_if(cells["score"] < 0, table, "score", "is negative", cells["score"])
+    _fail_if(cells["score"] > cells["max_score"], table, "score", "is greater than max_score", cells["score"])
+
+
+def _check_timelines(timelines: pd.DataFrame, *, lessons: pd.DataFrame, enrollments: pd.DataFrame) -> None:
+    table = "timelines"
+    _fail_if(~timelines["student_id"].isin(enrollments["student_id"]), table, "student_id",
+             "is not a student_id in enrollments", timelines["student_id"])
+    _fail_if(~timelines["lesson_id"].isin(lessons["lesson_id"]), table, "lesson_id",
+             "is not a lesson_id in lessons", timelines["lesson_id"])
+    _fail_if(timelines.duplicated(["student_id", "lesson_id"], keep=False), table, "lesson_id",
+             "is duplicated for the same student_id", timelines["lesson_id"])
+    _fail_if(timelines["target_at"] < timelines["opens_at"], table, "target_at", "is before opens_at",
+             timelines["target_at"])
+    _fail_if(timelines["due_at"] < timelines["target_at"], table, "due_at", "is before target_at", timelines["due_at"])
 
 
 def _fail_if(mask: pd.Series, table: str, column: str, problem: str, values: pd.Series) -> None:

@@ -9,15 +9,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from pandas.testing import assert_frame_equal
+from pandas.testing import assert_frame_equal, assert_series_equal
 
 from analytics import (
+    CELL_SCORES_COLUMNS,
     ENROLLMENTS_COLUMNS,
+    PERSONAS,
+    TIMELINES_COLUMNS,
     LESSONS_COLUMNS,
     SUBMISSIONS_COLUMNS,
     CourseTables,
     TableError,
     load_tables,
+    synthetic_course,
     synthetic_tables,
     validate_tables,
     write_tables,
@@ -310,3 +314,156 @@ def test_synthetic_tables_are_valid_reproducible_and_varied() -> None:
     assert subs.groupby("student_id")["lesson_id"].nunique().lt(5).any()  # someone stopped early
     other = synthetic_tables(students=120, lessons=5, seed=8, start=START)
     assert not other.submissions.equals(subs)
+
+
+# The optional tables: cell_scores (per graded cell) and timelines (personal dates).
+
+def raw_cell_scores() -> pd.DataFrame:
+    return pd.DataFrame({
+        "student_id": ["007", "007", "ada"],
+        "lesson_id": ["01-basics", "01-basics", "02-control"],
+        "attempt": ["1", "1", "1"],
+        "notebook": ["basics", "basics", "control"],
+        "grade_id": ["test_add", "explain", "test_loop"],
+        "score": ["4", "", "20"],
+        "max_score": ["4", "2.5", "20"],
+    })
+
+
+def raw_timelines() -> pd.DataFrame:
+    return pd.DataFrame({
+        "student_id": ["007", "ada"],
+        "lesson_id": ["01-basics", "01-basics"],
+        "opens_at": ["2026-09-07T00:00:00+00:00", "2026-09-10T00:00:00+00:00"],
+        # An extension: 007's target moved from 09-14 to 09-18, and the due date with it.
+        "target_at": ["2026-09-18T00:00:00+00:00", "2026-09-17T00:00:00+00:00"],
+        "due_at": ["2026-09-25T00:00:00+00:00", ""],
+    })
+
+
+def with_optional(cell_scores: pd.DataFrame | None = None, timelines: pd.DataFrame | None = None) -> CourseTables:
+    raw = raw_tables()
+    return CourseTables(raw.lessons, raw.enrollments, raw.submissions,
+                        cell_scores=raw_cell_scores() if cell_scores is None else cell_scores,
+                        timelines=raw_timelines() if timelines is None else timelines)
+
+
+def expected_optional() -> tuple[pd.DataFrame, pd.DataFrame]:
+    cells = pd.DataFrame({
+        "student_id": pd.Series(["007", "007", "ada"], dtype="str"),
+        "lesson_id": pd.Series(["01-basics", "01-basics", "02-control"], dtype="str"),
+        "attempt": np.array([1, 1, 1], dtype="int64"),
+        "notebook": pd.Series(["basics", "basics", "control"], dtype="str"),
+        "grade_id": pd.Series(["test_add", "explain", "test_loop"], dtype="str"),
+        "score": [4.0, np.nan, 20.0],
+        "max_score": [4.0, 2.5, 20.0],
+    })
+    timelines = pd.DataFrame({
+        "student_id": pd.Series(["007", "ada"], dtype="str"),
+        "lesson_id": pd.Series(["01-basics", "01-basics"], dtype="str"),
+        "opens_at": utc("2026-09-07T00:00Z", "2026-09-10T00:00Z"),
+        "target_at": utc("2026-09-18T00:00Z", "2026-09-17T00:00Z"),
+        "due_at": utc("2026-09-25T00:00Z", None),
+    })
+    return cells, timelines
+
+
+def test_optional_tables_default_to_none() -> None:
+    tables = validate_tables(raw_tables())
+    assert tables.cell_scores is None and tables.timelines is None
+
+
+def test_validate_coerces_optional_tables() -> None:
+    tables = validate_tables(with_optional())
+    cells, timelines = expected_optional()
+    assert_frame_equal(tables.cell_scores, cells)
+    assert_frame_equal(tables.timelines, timelines)
+    assert [c.name for c in CELL_SCORES_COLUMNS] == list(tables.cell_scores.columns)
+    assert {c.name: c.dtype for c in TIMELINES_COLUMNS} == {k: str(v) for k, v in tables.timelines.dtypes.items()}
+
+
+def test_optional_tables_round_trip_and_load_when_present(tmp_path: Path) -> None:
+    tables = validate_tables(with_optional())
+    written = write_tables(tables, tmp_path / "csv", formats=("csv",))
+    assert {path.name for path in written} >= {"cell_scores.csv", "timelines.csv"}
+    write_tables(tables, tmp_path / "parquet", formats=("parquet",))
+    cells, timelines = expected_optional()
+    for directory in ("csv", "parquet"):
+        loaded = load_tables(tmp_path / directory)
+        assert_frame_equal(loaded.cell_scores, cells)
+        assert_frame_equal(loaded.timelines, timelines)
+    (tmp_path / "csv" / "timelines.csv").unlink()
+    assert load_tables(tmp_path / "csv").timelines is None
+
+
+def test_empty_cell_scores_as_paceline_exports_them(tmp_path: Path) -> None:
+    # `paceline export` before anything is graded: a header-only CSV, an untyped empty Parquet frame.
+    empty = pd.DataFrame({column.name: [] for column in CELL_SCORES_COLUMNS})
+    tables = validate_tables(with_optional(cell_scores=empty))
+    assert tables.cell_scores.empty and list(tables.cell_scores.columns) == [c.name for c in CELL_SCORES_COLUMNS]
+    write_tables(tables, tmp_path)
+    assert load_tables(tmp_path).cell_scores.empty
+
+
+def cells(**columns: object) -> Mutation:
+    return lambda t: CourseTables(t.lessons, t.enrollments, t.submissions,
+                                  cell_scores=raw_cell_scores().assign(**columns), timelines=t.timelines)
+
+
+def timelines(**columns: object) -> Mutation:
+    return lambda t: CourseTables(t.lessons, t.enrollments, t.submissions, cell_scores=t.cell_scores,
+                                  timelines=raw_timelines().assign(**columns))
+
+
+OPTIONAL_REJECTIONS = {
+    "cell of an unknown attempt": (cells(attempt=["1", "3", "1"]), "cell_scores", "attempt", (1,),
+                                   "is not an attempt in submissions"),
+    "cell of an unknown student": (cells(student_id=["007", "007", "bob"]), "cell_scores", "attempt", (2,),
+                                   "is not an attempt in submissions"),
+    "duplicate cell": (cells(grade_id=["test_add", "test_add", "test_loop"]), "cell_scores", "grade_id", (0, 1),
+                       "is duplicated for the same attempt and notebook"),
+    "cell score above max": (cells(score=["5", "", "20"]), "cell_scores", "score", (0,), "is greater than max_score"),
+    "negative cell max": (cells(max_score=["4", "-1", "20"]), "cell_scores", "max_score", (1,), "is negative"),
+    "missing cell column": (lambda t: CourseTables(t.lessons, t.enrollments, t.submissions,
+                                                   cell_scores=raw_cell_scores().drop(columns=["grade_id"])),
+                            "cell_scores", "grade_id", (), "missing column grade_id"),
+    "timeline of an unknown student": (timelines(student_id=["007", "bob"]), "timelines", "student_id", (1,),
+                                       "is not a student_id in enrollments"),
+    "timeline of an unknown lesson": (timelines(lesson_id=["01-basics", "99"]), "timelines", "lesson_id", (1,),
+                                      "is not a lesson_id in lessons"),
+    "two timelines for one lesson": (timelines(student_id=["ada", "ada"]), "timelines", "lesson_id", (0, 1),
+                                     "is duplicated for the same student_id"),
+    "personal target before opening": (timelines(target_at=["2026-09-06T00:00:00+00:00", "2026-09-17T00:00:00+00:00"]),
+                                       "timelines", "target_at", (0,), "is before opens_at"),
+    "personal due before target": (timelines(due_at=["2026-09-17T00:00:00+00:00", ""]), "timelines", "due_at", (0,),
+                                   "is before target_at"),
+    "timeline without a target": (timelines(target_at=["", "2026-09-17T00:00:00+00:00"]), "timelines", "target_at",
+                                  (0,), "is empty"),
+}
+
+
+@pytest.mark.parametrize(("mutate", "table", "column", "rows", "message"), OPTIONAL_REJECTIONS.values(),
+                         ids=OPTIONAL_REJECTIONS.keys())
+def test_optional_table_rejections(mutate: Mutation, table: str, column: str, rows: tuple[int, ...], message: str) -> None:
+    with pytest.raises(TableError) as error:
+        validate_tables(mutate(with_optional()))
+    assert (error.value.table, error.value.column, error.value.rows) == (table, column, rows)
+    assert message in str(error.value)
+
+
+def test_synthetic_course_has_personas_cells_and_optional_timelines() -> None:
+    course = synthetic_course(students=60, lessons=4, seed=2, start=START)
+    assert set(course.personas["persona"]) == set(PERSONAS)
+    assert (course.personas["drop_after"].notna() == course.personas["persona"].eq("dropout")).all()
+    assert course.tables.timelines is None
+    # Scores are the sum of their cells.
+    graded = course.tables.submissions.loc[course.tables.submissions["status"] == "graded"]
+    sums = course.tables.cell_scores.groupby(["student_id", "lesson_id", "attempt"])["score"].sum()
+    assert_series_equal(sums, graded.set_index(["student_id", "lesson_id", "attempt"])["score"].sort_index(),
+                        check_names=False)
+    timed = synthetic_course(students=60, lessons=4, seed=2, start=START, personal_timelines=True)
+    assert len(timed.tables.timelines) == 60 * 4
+    late = timed.personas.loc[timed.personas["persona"] == "late_enroller", "student_id"]
+    shifted = timed.tables.timelines.merge(timed.tables.lessons, on="lesson_id", suffixes=("", "_lesson"))
+    moved = shifted["target_at"] > shifted["target_at_lesson"]
+    assert set(shifted.loc[moved, "student_id"]) >= set(late)

@@ -1,0 +1,44 @@
+"""Matching ids across tables fast: integer codes from one factorize instead of string look-ups.
+
+Millions of text ids (a ``cell_scores`` table, a big ``submissions`` log)
+are matched several times faster through :func:`pandas.factorize` of both
+sides at once than through ``Index.get_indexer`` or a string MultiIndex.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+
+def positions(keys: pd.Series, values: pd.Series) -> np.ndarray:
+    """For each of ``values``, its position in ``keys`` (which must be unique), or -1 if absent.
+
+    The same answer as ``pd.Index(keys).get_indexer(values)``, from one
+    factorize of both, which is several times faster on millions of strings.
+    """
+    codes, uniques = pd.factorize(pd.concat([pd.Series(keys), pd.Series(values)], ignore_index=True))
+    where = np.full(len(uniques), -1, dtype=np.int64)
+    where[codes[: len(keys)]] = np.arange(len(keys))
+    return where[codes[len(keys):]]
+
+
+def attempt_rows(frame: pd.DataFrame, submissions: pd.DataFrame) -> np.ndarray:
+    """For each row of ``frame``, the position in ``submissions`` of the attempt with the same
+    (student_id, lesson_id, attempt), or -1 if there is none (``submissions`` keys are unique).
+
+    Ids are matched through integer codes rather than a string MultiIndex:
+    a cell_scores table has millions of rows.
+    """
+    top = int(submissions["attempt"].max()) if len(submissions) else 0
+
+    def codes(column: str) -> tuple[np.ndarray, np.ndarray, int]:
+        both, uniques = pd.factorize(pd.concat([submissions[column], frame[column]], ignore_index=True))
+        return both[: len(submissions)], both[len(submissions):], len(uniques)
+
+    (sub_student, frame_student, _), (sub_lesson, frame_lesson, lessons) = codes("student_id"), codes("lesson_id")
+    attempt = frame["attempt"].to_numpy(dtype=np.int64)
+    wanted = (frame_student * lessons + frame_lesson) * (top + 1) + np.clip(attempt, 0, top)
+    known = (sub_student * lessons + sub_lesson) * (top + 1) + submissions["attempt"].to_numpy(dtype=np.int64)
+    found = pd.Index(known).get_indexer(wanted)
+    return np.where((attempt >= 1) & (attempt <= top), found, -1)

@@ -1,0 +1,206 @@
+"""Per-lesson metrics: timing, attempts and scores, the completion funnel, and the hardest tests.
+
+All are vectorised group-bys over the pacing table (one row per student x
+lesson), the student metrics, or the optional ``cell_scores`` table::
+
+    lessons = pacing.pipe(lesson_metrics)
+    funnel = students.pipe(completion_funnel, lessons=tables.lessons)
+    hardest = cell_pass_rates(tables, as_of=as_of)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+
+from .columns import document, empty, ns, typed
+from .pacing import to_instant
+from .keys import attempt_rows
+from .tables import FLOAT, INT, STR, Column, CourseTables
+
+LESSON_COLUMNS: tuple[Column, ...] = (
+    Column("lesson_id", STR, "The lesson (every lesson in the pacing table, in course order)."),
+    Column("order", INT, "The lesson's course order."),
+    Column("students", INT, "Rows of the pacing table for the lesson (students)."),
+    Column("submitted", INT, "Students who submitted it (submitted)."),
+    Column("on_time", INT, "Students whose status is 'on_time'."),
+    Column("late", INT, "Students whose status is 'late'."),
+    Column("missing", INT, "Students whose status is 'missing'."),
+    Column("median_days_vs_target", FLOAT, "Median slack f - d in days over submitters; NaN if none."),
+    Column("median_procrastination", FLOAT, "Median procrastination index over submitters; NaN if none."),
+    Column("mean_attempts", FLOAT, "Mean attempts over submitters; NaN if none."),
+    Column("first_attempt_pass_rate", FLOAT, "first_passed / students with a graded first attempt (first_score "
+           "not NaN); NaN if none."),
+    Column("pass_rate", FLOAT, "passed / submitted; NaN if nobody submitted."),
+    Column("median_score_share", FLOAT, "Median of best_score / max_score over students with a best_score; NaN "
+           "if none (or max_score is 0)."),
+    Column("median_attempts_to_pass", FLOAT, "Median attempts_to_pass over students who passed; NaN if none."),
+)
+
+FUNNEL_COLUMNS: tuple[Column, ...] = (
+    Column("lesson_id", STR, "The lesson (every lesson in lessons, in course order)."),
+    Column("order", INT, "The lesson's course order k."),
+    Column("students", INT, "Students in the students table (the same for every lesson)."),
+    Column("reached", INT, "Students whose furthest submitted lesson is k or later (furthest_order >= k)."),
+    Column("share_reached", FLOAT, "reached / students; NaN without students."),
+    Column("stopped", INT, "Students who stopped at this lesson: furthest_order = k - 1 and label 'inactive' or "
+           "'withdrawn' (they never submitted lesson k)."),
+    Column("still_working", INT, "Students at this lesson who have not stopped: furthest_order = k - 1 and label "
+           "'on_track' or 'behind' (censored: they may yet reach it)."),
+    Column("hazard", FLOAT, "Hazard of stopping at lesson k: stopped / (stopped + reached), among the students "
+           "whose outcome at k is known; NaN if there are none."),
+)
+
+ATTEMPT_COLUMNS: tuple[Column, ...] = (
+    Column("lesson_id", STR, "The lesson."),
+    Column("order", INT, "The lesson's course order."),
+    Column("attempts", INT, "A number of attempts, from 1 to the most anyone made at the lesson."),
+    Column("students", INT, "Submitters of the lesson with exactly that many attempts."),
+    Column("share", FLOAT, "students / submitters of the lesson."),
+)
+
+CELL_PASS_COLUMNS: tuple[Column, ...] = (
+    Column("lesson_id", STR, "The lesson."),
+    Column("notebook", STR, "The notebook within the lesson."),
+    Column("grade_id", STR, "The graded cell (test)."),
+    Column("max_score", FLOAT, "Points the cell is worth (the largest seen)."),
+    Column("attempts", INT, "Graded attempts with a score for the cell (submitted_at <= as_of)."),
+    Column("pass_rate", FLOAT, "Share of those attempts with full points (score >= max_score)."),
+    Column("first_attempts", INT, "Of those, first attempts (attempt = 1)."),
+    Column("first_attempt_pass_rate", FLOAT, "Share of first attempts with full points; NaN if none."),
+    Column("mean_score_share", FLOAT, "Mean of score / max_score over the attempts; NaN if max_score is 0."),
+)
+
+
+def lesson_metrics(pacing: pd.DataFrame) -> pd.DataFrame:
+    """One row per lesson of a :func:`~analytics.pacing.pacing_table`, in course order."""
+    submitted = pacing["submitted"]
+    rows = pacing.assign(
+        on_time=pacing["status"].eq("on_time"),
+        late=pacing["status"].eq("late"),
+        missing=pacing["status"].eq("missing"),
+        submitted_attempts=pacing["attempts"].where(submitted),
+        first_known=pacing["first_score"].notna(),
+        first_pass=pacing["first_passed"] & pacing["first_score"].notna(),
+        score_share=pacing["best_score"] / pacing["max_score"].where(pacing["max_score"] > 0),
+    )
+    lessons = rows.groupby(["order", "lesson_id"], sort=True).agg(
+        students=("student_id", "size"),
+        submitted=("submitted", "sum"),
+        on_time=("on_time", "sum"),
+        late=("late", "sum"),
+        missing=("missing", "sum"),
+        median_days_vs_target=("days_vs_target", "median"),
+        median_procrastination=("procrastination", "median"),
+        mean_attempts=("submitted_attempts", "mean"),
+        first_known=("first_known", "sum"),
+        first_pass=("first_pass", "sum"),
+        passed=("passed", "sum"),
+        median_score_share=("score_share", "median"),
+        median_attempts_to_pass=("attempts_to_pass", "median"),
+    ).reset_index()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        lessons = lessons.assign(
+            first_attempt_pass_rate=lessons["first_pass"] / lessons["first_known"].where(lessons["first_known"] > 0),
+            pass_rate=lessons["passed"] / lessons["submitted"].where(lessons["submitted"] > 0),
+        )
+    return typed(lessons, LESSON_COLUMNS)
+
+
+def completion_funnel(students: pd.DataFrame, *, lessons: pd.DataFrame) -> pd.DataFrame:
+    """How far students get: per lesson of ``lessons`` (the lessons table), from a
+    :func:`~analytics.students.student_metrics` table (built with withdrawn students
+    included, or they cannot count as stopping). A lesson nobody reached has reached = 0."""
+    order = lessons.sort_values("order")
+    k = order["order"].to_numpy()
+    furthest = students["furthest_order"].to_numpy()
+    # Course orders need not be 1..n: a student who submitted nothing is "before" the first lesson.
+    position = np.searchsorted(k, furthest, side="right")  # lessons reached, counting from the first
+    stopped = students["label"].isin(["inactive", "withdrawn"]).to_numpy()
+    reached = np.cumsum(np.bincount(position, minlength=len(k) + 1)[::-1])[::-1][1:]
+    waiting = np.bincount(position, weights=stopped, minlength=len(k) + 1)[:-1].astype(np.int64)
+    at_lesson = np.bincount(position, minlength=len(k) + 1)[:-1]
+    total = len(students)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        funnel = pd.DataFrame({
+            "lesson_id": order["lesson_id"].to_numpy(),
+            "order": k,
+            "students": total,
+            "reached": reached,
+            "share_reached": reached / total if total else np.full(len(k), np.nan),
+            "stopped": waiting,
+            "still_working": at_lesson - waiting,
+            "hazard": waiting / np.where(waiting + reached > 0, waiting + reached, np.nan),
+        })
+    return typed(funnel, FUNNEL_COLUMNS)
+
+
+def attempt_distribution(pacing: pd.DataFrame) -> pd.DataFrame:
+    """How many attempts submitters needed, per lesson (course order) and number of attempts; numbers
+    of attempts that nobody made, up to each lesson's most, have students = 0."""
+    submitted = pacing.loc[pacing["submitted"], ["lesson_id", "order", "attempts"]]
+    if submitted.empty:
+        return empty(ATTEMPT_COLUMNS)
+    counts = submitted.groupby(["order", "lesson_id", "attempts"]).size().rename("students").reset_index()
+    most = counts.groupby(["order", "lesson_id"])["attempts"].max()
+    grid = pd.concat([pd.DataFrame({"order": order, "lesson_id": lesson, "attempts": np.arange(1, top + 1)})
+                      for (order, lesson), top in most.items()])  # one small frame per lesson
+    table = grid.merge(counts, on=["order", "lesson_id", "attempts"], how="left").fillna({"students": 0})
+    table = table.assign(share=table["students"] / table.groupby("order")["students"].transform("sum"))
+    return typed(table, ATTEMPT_COLUMNS)
+
+
+def cell_pass_rates(tables: CourseTables, *, as_of: dt.datetime | str) -> pd.DataFrame:
+    """Pass rate of every graded cell, hardest first (lowest pass_rate, then course order and
+    grade_id); an empty table when ``tables.cell_scores`` is None. Cells awaiting manual grading
+    (score null) do not count."""
+    if tables.cell_scores is None:
+        return empty(CELL_PASS_COLUMNS)
+    now = to_instant(as_of).value
+    subs = tables.submissions
+    counted = (ns(subs["submitted_at"]) <= now) & subs["status"].eq("graded").to_numpy()
+    cells = tables.cell_scores
+    row = attempt_rows(cells, subs)
+    keep = (row >= 0) & counted[np.maximum(row, 0)] & cells["score"].notna().to_numpy()
+    # Group by integer codes of (lesson, notebook, grade_id): a string group-by over millions of cells is slow.
+    lesson, lessons = pd.factorize(cells["lesson_id"])
+    notebook, notebooks = pd.factorize(cells["notebook"])
+    grade, grades = pd.factorize(cells["grade_id"])
+    code = (lesson * max(len(notebooks), 1) + notebook) * max(len(grades), 1) + grade
+    group, codes = pd.factorize(code[keep])
+    if len(codes) == 0:
+        return empty(CELL_PASS_COLUMNS)
+    score, top = cells["score"].to_numpy(dtype=np.float64)[keep], cells["max_score"].to_numpy(dtype=np.float64)[keep]
+    first = cells["attempt"].to_numpy()[keep] == 1
+    full = score >= top
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(top > 0, score / top, np.nan)
+    count = np.bincount(group, minlength=len(codes))
+    firsts = np.bincount(group, weights=first, minlength=len(codes))
+    highest = np.full(len(codes), -np.inf)
+    np.maximum.at(highest, group, top)
+    shared = ~np.isnan(share)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rates = pd.DataFrame({
+            "lesson_id": lessons.take(codes // (max(len(notebooks), 1) * max(len(grades), 1))),
+            "notebook": notebooks.take((codes // max(len(grades), 1)) % max(len(notebooks), 1)),
+            "grade_id": grades.take(codes % max(len(grades), 1)),
+            "max_score": highest,
+            "attempts": count,
+            "pass_rate": np.bincount(group, weights=full, minlength=len(codes)) / count,
+            "first_attempts": firsts,
+            "first_attempt_pass_rate": np.bincount(group, weights=first & full, minlength=len(codes))
+            / np.where(firsts > 0, firsts, np.nan),
+            "mean_score_share": np.bincount(group, weights=np.where(shared, share, 0.0), minlength=len(codes))
+            / np.bincount(group, weights=shared, minlength=len(codes)),
+        })
+    rates = rates.assign(order=rates["lesson_id"].map(tables.lessons.set_index("lesson_id")["order"]))
+    return typed(rates.sort_values(["pass_rate", "order", "notebook", "grade_id"]), CELL_PASS_COLUMNS)
+
+
+document(lesson_metrics, LESSON_COLUMNS)
+document(completion_funnel, FUNNEL_COLUMNS)
+document(attempt_distribution, ATTEMPT_COLUMNS)
+document(cell_pass_rates, CELL_PASS_COLUMNS)

@@ -1,0 +1,216 @@
+"""Who needs a nudge now, and why: transparent at-risk rules with thresholds from ``course.toml``.
+
+Each rule looks at one thing an instructor can act on and words it plainly;
+the thresholds live in the ``[at_risk]`` table of ``course.toml``::
+
+    [at_risk]
+    behind_lessons = 2        # "3 lessons behind pace"
+    inactive_days = 14        # "no submission for 16 days" (tau)
+    failed_attempts = 2       # "failed lesson 04-pandas twice" (and not passed yet)
+    first_try_share = 0.5     # "passed 1 of 4 graded lessons on the first attempt"
+    first_try_min_lessons = 3 #   ... once this many lessons have a graded first attempt
+    projected_late = true     # "projected finish 2026-11-20, 12 days after the course end (2026-11-08)"
+    pass_fraction = 0.5       # the pass mark, as a share of a lesson's points
+
+Only students still enrolled at ``as_of`` are listed: a withdrawn student
+can no longer be nudged (they show in the funnel and the persistence curve).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .columns import document, empty, typed
+from .errors import RulesError
+from .tables import FLOAT, INT, STR, TIME, Column
+
+RULES = ("behind", "inactive", "failing", "first_tries", "projected_late")
+RULE_DTYPE = pd.CategoricalDtype(RULES)
+
+
+@dataclass(frozen=True)
+class AtRiskRules:
+    """Thresholds of the at-risk rules (the ``[at_risk]`` table of ``course.toml``)."""
+
+    behind_lessons: int = 2
+    """Flag a student this many lessons behind pace or more (pace_gap <= -behind_lessons); >= 1."""
+    inactive_days: float = 14.0
+    """tau: flag a student with lessons left and no submission for this many days; > 0."""
+    failed_attempts: int = 2
+    """Flag each lesson not passed yet with this many failed graded attempts or more; >= 1."""
+    first_try_share: float = 0.5
+    """Flag a student who passed fewer than this share of lessons on the first attempt; 0 to 1 (0 = off)."""
+    first_try_min_lessons: int = 3
+    """... counted only once this many lessons have a graded first attempt; >= 1."""
+    projected_late: bool = True
+    """Flag a projected finish after the course end."""
+    pass_fraction: float = 0.5
+    """The pass mark, as a share of a lesson's max_score; 0 to 1."""
+
+
+# (type, lowest, highest, inclusive low) per field: the ranges the field docs above state.
+_RANGES: dict[str, tuple[type, float, float, bool]] = {
+    "behind_lessons": (int, 1, np.inf, True),
+    "inactive_days": (float, 0, np.inf, False),
+    "failed_attempts": (int, 1, np.inf, True),
+    "first_try_share": (float, 0, 1, True),
+    "first_try_min_lessons": (int, 1, np.inf, True),
+    "projected_late": (bool, 0, 1, True),
+    "pass_fraction": (float, 0, 1, True),
+}
+
+REASON_COLUMNS: tuple[Column, ...] = (
+    Column("student_id", STR, "The student (enrolled at as_of, not withdrawn)."),
+    Column("rule", "category", "Which rule: 'behind' (pace_gap <= -behind_lessons), 'inactive' (lessons left and "
+           "days_silent >= inactive_days), 'failing' (a lesson not passed with failed_attempts >= the threshold), "
+           "'first_tries' (first-attempt passes / lessons with a graded first attempt < first_try_share, with at "
+           "least first_try_min_lessons such lessons), 'projected_late' (projected_late). Categories in that order."),
+    Column("lesson_id", STR, "The lesson, for 'failing'; null for the other rules."),
+    Column("value", FLOAT, "The number the rule tested: lessons behind, days silent, failed attempts, "
+           "first-attempt pass share, or days from course_end to projected_finish."),
+    Column("reason", STR, "The reason in plain words, e.g. '3 lessons behind pace'."),
+)
+
+AT_RISK_COLUMNS: tuple[Column, ...] = (
+    Column("rank", INT, "1 = most in need: more reasons first, then further behind (pace_gap), then longer "
+           "silent (days_silent), then student_id."),
+    Column("student_id", STR, "The student (one row per student with at least one reason)."),
+    Column("label", "category", "The student's label (see student_metrics)."),
+    Column("reasons", STR, "The reasons in plain words, in rule order, joined by '; '."),
+    Column("reason_count", INT, "Number of reasons (each failing lesson counts once)."),
+    Column("pace_gap", INT, "lessons_passed - lessons_expected."),
+    Column("days_silent", FLOAT, "Days since the last submission (or the start)."),
+    Column("lessons_passed", INT, "Lessons passed."),
+    Column("lessons", INT, "Lessons in the course."),
+    Column("projected_finish", TIME, "Projected finish at the student's own pace; NaT if none."),
+)
+
+
+def rules_from_mapping(mapping: dict[str, Any]) -> AtRiskRules:
+    """:class:`AtRiskRules` from a parsed ``[at_risk]`` table; missing keys keep their defaults.
+
+    Raises :class:`RulesError` naming the key for an unknown key, a value of
+    the wrong type (an int is fine where a float is expected, a bool never is
+    a number) or out of range.
+    """
+    if not isinstance(mapping, dict):
+        raise RulesError(None, f"must be a table, not {type(mapping).__name__}")
+    values: dict[str, Any] = {}
+    for key, value in mapping.items():
+        if key not in _RANGES:
+            raise RulesError(key, f"unknown key (allowed: {', '.join(_RANGES)})")
+        kind, low, high, inclusive = _RANGES[key]
+        if kind is bool:
+            if not isinstance(value, bool):
+                raise RulesError(key, f"must be true or false, not {value!r}")
+        elif isinstance(value, bool) or not isinstance(value, (int, float) if kind is float else int):
+            raise RulesError(key, f"must be {'a number' if kind is float else 'a whole number'}, not {value!r}")
+        elif not ((low <= value) if inclusive else (low < value)) or value > high:
+            bound = f"{'at least' if inclusive else 'above'} {low:g}" + ("" if high == np.inf else f" and at most {high:g}")
+            raise RulesError(key, f"must be {bound}, not {value!r}")
+        values[key] = kind(value)
+    return AtRiskRules(**values)
+
+
+def load_rules(course_toml: Path) -> AtRiskRules:
+    """The ``[at_risk]`` table of ``course_toml`` (only that table is read); defaults if it has none."""
+    path = Path(course_toml)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise RulesError(None, f"cannot read {path}: {error.strerror or error}", source=path) from error
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise RulesError(None, f"not valid TOML: {error}", source=path) from error
+    try:
+        return rules_from_mapping(raw.get("at_risk", {}))
+    except RulesError as error:
+        raise RulesError(error.key, error.problem, source=path) from None
+
+
+def risk_reasons(pacing: pd.DataFrame, students: pd.DataFrame, *, rules: AtRiskRules) -> pd.DataFrame:
+    """Every reason every enrolled student is at risk, one row per reason, sorted by student_id then rule.
+
+    ``pacing`` and ``students`` are a :func:`~analytics.pacing.pacing_table` (built with
+    ``pass_fraction=rules.pass_fraction``) and its :func:`~analytics.students.student_metrics`.
+    """
+    enrolled = students.loc[students["label"] != "withdrawn"]
+    finished = enrolled["lessons_passed"] == enrolled["lessons"]
+    parts = []
+
+    behind = enrolled.loc[enrolled["pace_gap"] <= -rules.behind_lessons]
+    lessons_behind = -behind["pace_gap"]
+    lessons = lessons_behind.astype(str) + np.where(lessons_behind == 1, " lesson", " lessons")
+    parts.append(_reasons(behind, "behind", lessons_behind, lessons + " behind pace"))
+
+    silent = enrolled.loc[~finished & (enrolled["days_silent"] >= rules.inactive_days)]
+    days = np.floor(silent["days_silent"]).astype(int).astype(str)
+    parts.append(_reasons(silent, "inactive", silent["days_silent"], np.where(
+        silent["last_activity"].isna(), "no submission yet, " + days + " days after starting",
+        "no submission for " + days + " days")))
+
+    failing = pacing.loc[pacing["student_id"].isin(enrolled["student_id"]) & ~pacing["passed"]
+                         & (pacing["failed_attempts"] >= rules.failed_attempts)]
+    failed = failing["failed_attempts"]
+    times = failed.map({1: "once", 2: "twice"}).fillna(failed.astype(str) + " times")
+    parts.append(_reasons(failing, "failing", failing["failed_attempts"],
+                          "failed lesson " + failing["lesson_id"] + " " + times, lesson_id=failing["lesson_id"]))
+
+    first_tries = (pacing.assign(known=pacing["first_score"].notna(),
+                                 first=pacing["first_passed"] & pacing["first_score"].notna())
+                   .groupby("student_id", sort=False)[["known", "first"]].sum())
+    tries = enrolled.join(first_tries, on="student_id")
+    share = tries["first"] / tries["known"].where(tries["known"] > 0)
+    low = tries.loc[(tries["known"] >= rules.first_try_min_lessons) & (share < rules.first_try_share)]
+    parts.append(_reasons(low, "first_tries", share[low.index],
+                          "passed " + low["first"].astype(str) + " of " + low["known"].astype(str)
+                          + " graded lessons on the first attempt"))
+
+    if rules.projected_late:
+        late = enrolled.loc[enrolled["projected_late"]]
+        overrun = (late["projected_finish"] - late["course_end"]).dt.total_seconds() / 86_400
+        days = np.ceil(overrun).astype(int)
+        parts.append(_reasons(late, "projected_late", overrun,
+                              "projected finish " + late["projected_finish"].dt.strftime("%Y-%m-%d") + ", "
+                              + days.astype(str) + np.where(days == 1, " day", " days") + " after the course end ("
+                              + late["course_end"].dt.strftime("%Y-%m-%d") + ")"))
+    reasons = pd.concat(parts, ignore_index=True)
+    reasons["rule"] = pd.Categorical(reasons["rule"], dtype=RULE_DTYPE)
+    return typed(reasons.sort_values(["student_id", "rule", "lesson_id"], kind="stable"), REASON_COLUMNS,
+                 categories={"rule": RULE_DTYPE})
+
+
+def at_risk_list(reasons: pd.DataFrame, students: pd.DataFrame) -> pd.DataFrame:
+    """The ranked at-risk list: one row per student in ``reasons`` (from :func:`risk_reasons`), with
+    the student's figures from ``students`` (the same :func:`~analytics.students.student_metrics`)."""
+    if reasons.empty:
+        return empty(AT_RISK_COLUMNS, categories={"label": students["label"].dtype})
+    grouped = reasons.groupby("student_id", sort=False).agg(
+        reasons=("reason", "; ".join), reason_count=("reason", "size")).reset_index()
+    table = grouped.merge(students, on="student_id", how="left")
+    table = table.sort_values(["reason_count", "pace_gap", "days_silent", "student_id"],
+                              ascending=[False, True, False, True], kind="stable")
+    table = table.assign(rank=np.arange(1, len(table) + 1))
+    return typed(table, AT_RISK_COLUMNS, categories={"label": students["label"].dtype})
+
+
+def _reasons(rows: pd.DataFrame, rule: str, value: pd.Series, text: Any, *,
+             lesson_id: pd.Series | None = None) -> pd.DataFrame:
+    return pd.DataFrame({
+        "student_id": rows["student_id"].to_numpy(),
+        "rule": rule,
+        "lesson_id": lesson_id.to_numpy() if lesson_id is not None else np.full(len(rows), None, dtype=object),
+        "value": np.asarray(value, dtype=np.float64),
+        "reason": np.asarray(text, dtype=object),
+    })
+
+
+document(risk_reasons, REASON_COLUMNS)
+document(at_risk_list, AT_RISK_COLUMNS)
+AtRiskRules.__doc__ = (AtRiskRules.__doc__ or "") + "\n\n" + "\n".join(
+    f"    ``{field.name}`` (default {field.default!r})" for field in fields(AtRiskRules))

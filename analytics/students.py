@@ -1,0 +1,246 @@
+"""Per-student metrics: pace, activity, timing habits and a projected finish, one row per student.
+
+:func:`student_metrics` reduces a :func:`~analytics.pacing.pacing_table`
+(built with ``include_withdrawn=True`` to see withdrawn students too) plus the
+submissions log to one row per student, with vectorised group-bys only::
+
+    pacing = pacing_table(tables, as_of=as_of, include_withdrawn=True)
+    students = pacing.pipe(student_metrics, tables.submissions, as_of=as_of)
+
+Each student is measured up to their *cutoff*: ``withdrawn_at`` if they have
+withdrawn, else ``as_of``; and from their *start*: the later of enrolment and
+the first lesson opening for them (nobody is idle before there is work).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+
+from .columns import DAY_NS, NAT, days_between, document, empty, ns, typed, utc_times
+from .pacing import to_instant
+from .keys import positions
+from .tables import FLOAT, INT, STR, TIME, Column
+
+LABELS = ("on_track", "behind", "inactive", "withdrawn")
+LABEL_DTYPE = pd.CategoricalDtype(LABELS)
+
+STUDENT_COLUMNS: tuple[Column, ...] = (
+    Column("student_id", STR, "The student (one row per student in the pacing table, sorted)."),
+    Column("enrolled_at", TIME, "When the student enrolled."),
+    Column("withdrawn_at", TIME, "When the student withdrew, if at or before as_of; else NaT."),
+    Column("started_at", TIME, "Start: max(enrolled_at, earliest opens_at of the student's lessons)."),
+    Column("lessons", INT, "Lessons in the course (rows of the pacing table for the student)."),
+    Column("lessons_submitted", INT, "Lessons with at least one attempt (submitted)."),
+    Column("lessons_passed", INT, "Lessons passed by the cutoff (passed)."),
+    Column("lessons_expected", INT, "Lessons whose target_at <= cutoff (cutoff = withdrawn_at, else as_of)."),
+    Column("pace_gap", INT, "Pace gap: lessons_passed - lessons_expected; negative = behind, positive = ahead."),
+    Column("next_lesson_id", STR, "The first lesson in course order not passed yet; null if all are passed."),
+    Column("days_behind", FLOAT, "max(0, cutoff - target_at of next_lesson_id) in days; 0 if all are passed."),
+    Column("furthest_order", INT, "Highest course order among submitted lessons; 0 if none."),
+    Column("last_activity", TIME, "Latest submitted_at of any attempt up to the cutoff; NaT if none."),
+    Column("days_silent", FLOAT, "(cutoff - max(last_activity, started_at)) in days, at least 0."),
+    Column("finished_at", TIME, "When the last lesson was passed (max passed_at) if all are passed; else NaT."),
+    Column("inactive_since", TIME, "max(last_activity, started_at) + inactive_days, if that is not after the "
+           "cutoff and some lesson is not passed yet (no submission for tau = inactive_days days); else NaT."),
+    Column("label", "category", "'withdrawn' if withdrawn_at is set; else 'inactive' if inactive_since is set; "
+           "else 'behind' if pace_gap <= -behind_by; else 'on_track'. Categories: on_track, behind, inactive, "
+           "withdrawn."),
+    Column("cramming_share", FLOAT, "Share of submitted lessons first submitted in the cram_hours (48) before "
+           "the target: target_at - cram_hours <= first_submitted_at <= target_at; NaN if none submitted."),
+    Column("relative_timing", FLOAT, "Mean over submitted lessons of the percentile of the student's "
+           "procrastination index among everyone in the table who submitted that lesson, (rank - 0.5) / n with "
+           "ties sharing their average rank: 0 = earliest, 1 = latest, 0.5 = typical; NaN if none."),
+    Column("active_week_share", FLOAT, "Share of the weeks from started_at to the cutoff (or finished_at) in "
+           "which the student submitted anything: distinct floor((submitted_at - started_at) / 7 days) over "
+           "ceil(span / 7 days), at least one week."),
+    Column("gap_cv", FLOAT, "Coefficient of variation (population std / mean) of the gaps between the "
+           "student's consecutive submissions (all attempts); NaN with fewer than two gaps or a zero mean."),
+    Column("projected_finish", TIME, "finished_at if finished; else the finish at the student's own pace so "
+           "far. p = busy time / (lessons_passed, + 1 if a lesson is open and not passed at the cutoff), where busy "
+           "time is the time since started_at with a lesson open and not passed yet; the lessons left (in opening "
+           "order) then take p each, one after another, none before it opens and the first not before the cutoff: "
+           "f_1 = max(cutoff, max(last passed_at, opens_at_1) + p), f_i = max(f_(i-1), opens_at_i) + p. NaT if "
+           "nothing is passed yet."),
+    Column("course_end", TIME, "The end of the student's course: the latest of their due_at and target_at."),
+    Column("projected_late", "bool", "projected_finish > course_end while the course is still running (cutoff <= "
+           "course_end); False without a projection, and after the course end, when it is no longer a forecast."),
+)
+
+
+def student_metrics(pacing: pd.DataFrame, submissions: pd.DataFrame, *, as_of: dt.datetime | str,
+                    inactive_days: float = 14.0, behind_by: int = 1, cram_hours: float = 48.0) -> pd.DataFrame:
+    """One row per student of ``pacing`` (a :func:`~analytics.pacing.pacing_table` computed with the same
+    ``as_of``), sorted by student_id; ``submissions`` is the log (every attempt) for the regularity measures.
+
+    ``inactive_days`` is tau, the silence after which a student with lessons
+    left is inactive; ``behind_by`` how many lessons behind counts as behind.
+    """
+    now = to_instant(as_of).value
+    if inactive_days <= 0 or behind_by < 1 or cram_hours <= 0:
+        raise ValueError("need inactive_days > 0, behind_by >= 1 and cram_hours > 0")
+    if pacing.empty:
+        return empty(STUDENT_COLUMNS, categories={"label": LABEL_DTYPE})
+    rows = pacing.sort_values(["student_id", "order"], kind="stable")
+    student = pd.factorize(rows["student_id"], sort=False)[0]  # 0, 0, ..., 1, 1, ...: rows are sorted
+    starts = np.flatnonzero(np.r_[True, student[1:] != student[:-1]])
+    per = _PerStudent(starts)
+    left = ns(rows["withdrawn_at"])[starts]
+    cutoff = np.where(left != NAT, left, now)
+    opens, target, first = ns(rows["opens_at"]), ns(rows["target_at"]), ns(rows["first_submitted_at"])
+    submitted, passed = rows["submitted"].to_numpy(), rows["passed"].to_numpy()
+    started = np.maximum(ns(rows["enrolled_at"])[starts], np.minimum.reduceat(opens, starts))
+    lessons, lessons_passed = np.diff(np.r_[starts, len(rows)]), per.sum(passed)
+    finished = lessons_passed == lessons
+
+    last = np.maximum.reduceat(ns(rows["last_submitted_at"]), starts)  # NaT is the int64 minimum: max skips it
+    quiet_from = np.maximum(last, started)
+    inactive_since = quiet_from + int(inactive_days * DAY_NS)
+    inactive_since = np.where(~finished & (inactive_since <= cutoff), inactive_since, NAT)
+    pace_gap = lessons_passed - per.sum(target <= cutoff[student])
+    label = np.select([left != NAT, inactive_since != NAT, pace_gap <= -behind_by], [3, 2, 1], default=0)
+    finished_at = np.where(finished, np.maximum.reduceat(ns(rows["passed_at"]), starts), NAT)
+
+    # The first lesson not passed, in course order: rows are in course order within each student.
+    open_rows = np.flatnonzero(~passed)
+    next_row = np.full(len(starts), -1)
+    firsts = open_rows[np.r_[True, student[open_rows][1:] != student[open_rows][:-1]]] if len(open_rows) else open_rows
+    next_row[student[firsts]] = firsts
+    has_next = next_row >= 0
+    next_target = np.where(has_next, target[next_row], NAT)
+    window = int(cram_hours * 3600 * 10**9)
+    crammed = np.where(submitted, (first >= target - window) & (first <= target), np.nan)
+    course_end = np.maximum.reduceat(np.where(ns(rows["due_at"]) != NAT, ns(rows["due_at"]), target), starts)
+    projected = np.where(finished, finished_at, _projected_finish(
+        rows, student=student, per=per, started=started, cutoff=cutoff, lessons_passed=lessons_passed))
+    weeks, gap_cv = _regularity(submissions, ids=rows["student_id"].iloc[starts], started=started, cutoff=cutoff,
+                                finished_at=finished_at)
+    metrics = pd.DataFrame({
+        "student_id": rows["student_id"].iloc[starts].to_numpy(),
+        "enrolled_at": utc_times(ns(rows["enrolled_at"])[starts]),
+        "withdrawn_at": utc_times(left),
+        "started_at": utc_times(started),
+        "lessons": lessons,
+        "lessons_submitted": per.sum(submitted),
+        "lessons_passed": lessons_passed,
+        "lessons_expected": lessons_passed - pace_gap,
+        "pace_gap": pace_gap,
+        "next_lesson_id": pd.Series(rows["lesson_id"].to_numpy()[np.maximum(next_row, 0)]).where(has_next),
+        "days_behind": np.where(has_next, np.maximum(0.0, days_between(cutoff, next_target)), 0.0),
+        "furthest_order": np.maximum.reduceat(np.where(submitted, rows["order"].to_numpy(), 0), starts),
+        "last_activity": utc_times(last),
+        "days_silent": np.maximum(0.0, days_between(cutoff, quiet_from)),
+        "finished_at": utc_times(finished_at),
+        "inactive_since": utc_times(inactive_since),
+        "label": pd.Categorical.from_codes(label, dtype=LABEL_DTYPE),
+        "cramming_share": per.mean(crammed),
+        "relative_timing": per.mean(_peer_percentile(rows)),
+        "active_week_share": weeks,
+        "gap_cv": gap_cv,
+        "projected_finish": utc_times(projected),
+        "course_end": utc_times(course_end),
+        "projected_late": (projected != NAT) & (projected > course_end) & (cutoff <= course_end),
+    })
+    return typed(metrics, STUDENT_COLUMNS, categories={"label": LABEL_DTYPE})
+
+
+class _PerStudent:
+    """Sums and NaN-skipping means over each student's contiguous run of rows."""
+
+    def __init__(self, starts: np.ndarray) -> None:
+        self.starts = starts
+
+    def sum(self, values: np.ndarray) -> np.ndarray:
+        return np.add.reduceat(np.asarray(values, dtype=np.int64), self.starts)
+
+    def mean(self, values: np.ndarray) -> np.ndarray:
+        values = np.asarray(values, dtype=np.float64)
+        known = ~np.isnan(values)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.add.reduceat(np.where(known, values, 0.0), self.starts) / np.add.reduceat(known, self.starts)
+
+
+def _peer_percentile(rows: pd.DataFrame) -> np.ndarray:
+    """(rank - 0.5) / n of each row's procrastination among rows of the same lesson; ties share their mean rank."""
+    by_lesson = rows.groupby("lesson_id", sort=False)["procrastination"]
+    return ((by_lesson.rank(method="average") - 0.5) / by_lesson.transform("count")).to_numpy()
+
+
+def _projected_finish(rows: pd.DataFrame, *, student: np.ndarray, per: _PerStudent, started: np.ndarray,
+                      cutoff: np.ndarray, lessons_passed: np.ndarray) -> np.ndarray:
+    """Finish at the student's own pace (see STUDENT_COLUMNS), as int64 ns; NaT without a passed lesson.
+
+    Lessons left, in opening order, take p each, one after another, none
+    before it opens, starting from the last pass f_0 and not finishing the
+    first before the cutoff: f_1 = max(cutoff, max(f_0, o_1) + p),
+    f_i = max(f_(i-1), o_i) + p, which unrolls to
+    f_m = (m - 1) p + max(f_1, max_(j>=2) (o_j - (j - 2) p)).
+    """
+    opens, passed_at = ns(rows["opens_at"]), ns(rows["passed_at"])
+    passed = rows["passed"].to_numpy()
+    begin = np.maximum(opens, started[student])
+    end = np.where(passed, passed_at, cutoff[student])
+    order = np.lexsort((begin, student))
+    begin, end, owner = begin[order], end[order], student[order]
+    reach = pd.Series(end).groupby(owner).cummax().to_numpy()
+    before = np.r_[NAT, reach[:-1]]
+    before[np.r_[True, owner[1:] != owner[:-1]]] = NAT  # nothing before a student's first span
+    busy = per.sum(np.maximum(0, end - np.maximum(begin, before)))  # spans sorted by begin: this is their union
+    # The lesson in progress counts as done now: its time so far is a lower bound on what it takes, and
+    # leaving it out would charge an unfinished spell to the lessons already passed.
+    in_progress = per.sum(~passed & (opens <= cutoff[student])) > 0
+    pace = busy / np.maximum(lessons_passed + in_progress, 1)  # ns per lesson; masked below without a pass
+
+    left = np.flatnonzero(~passed)
+    left = left[np.lexsort((opens[left], student[left]))]
+    who = student[left]
+    first_left = np.r_[True, who[1:] != who[:-1]] if len(left) else np.zeros(0, dtype=bool)
+    position = np.arange(len(left)) - np.maximum.accumulate(np.where(first_left, np.arange(len(left)), 0)) + 1
+    last_pass = np.maximum.reduceat(passed_at, per.starts).astype(np.float64)
+    f1 = np.full(len(started), -np.inf)
+    f1[who[first_left]] = np.maximum(cutoff[who[first_left]].astype(np.float64),
+                                     np.maximum(last_pass[who[first_left]], opens[left][first_left]) + pace[who[first_left]])
+    later = np.full(len(started), -np.inf)
+    rest = ~first_left
+    np.maximum.at(later, who[rest], opens[left][rest] - (position[rest] - 2) * pace[who[rest]])
+    remaining = np.bincount(who, minlength=len(started))
+    finish = (remaining - 1) * pace + np.maximum(f1, later)
+    ok = (lessons_passed > 0) & (remaining > 0) & np.isfinite(finish)
+    return np.where(ok, np.where(ok, finish, 0).astype(np.int64), NAT)
+
+
+def _regularity(submissions: pd.DataFrame, *, ids: pd.Series, started: np.ndarray, cutoff: np.ndarray,
+                finished_at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(active_week_share, gap_cv) per student, from every attempt up to the student's cutoff."""
+    students = len(ids)
+    who = positions(ids, submissions["student_id"])
+    at = ns(submissions["submitted_at"])
+    keep = who >= 0
+    keep[keep] &= at[keep] <= cutoff[who[keep]]
+    who, at = who[keep], at[keep]
+    order = np.lexsort((at, who))
+    who, at = who[order], at[order]
+
+    end = np.where(finished_at != NAT, finished_at, cutoff)
+    span_weeks = np.maximum(1, np.ceil((end - started) / (7 * DAY_NS))).astype(np.int64)
+    week = np.maximum(0, (at - started[who]) // (7 * DAY_NS))
+    in_span = week < span_weeks[who]
+    stride = int(span_weeks.max(initial=0)) + 1
+    active = pd.unique(who[in_span] * stride + week[in_span])
+    share = np.bincount(active // stride, minlength=students) / span_weeks
+
+    same = np.zeros(len(who), dtype=bool)
+    same[1:] = who[1:] == who[:-1]
+    gaps = (np.diff(at, prepend=0)[same] / DAY_NS).astype(np.float64)
+    owner = who[same]
+    count = np.bincount(owner, minlength=students)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = np.bincount(owner, weights=gaps, minlength=students) / count
+        variance = np.bincount(owner, weights=(gaps - mean[owner]) ** 2, minlength=students) / count
+        cv = np.where((count >= 2) & (mean > 0), np.sqrt(variance) / mean, np.nan)
+    return share, cv
+
+
+document(student_metrics, STUDENT_COLUMNS)
