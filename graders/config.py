@@ -15,6 +15,9 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+from analytics.errors import RulesError
+from analytics.risk import AtRiskRules, rules_from_mapping
+
 from .errors import ConfigError, PacelineError
 from .toml_reader import SAFE_ID, Reader, parse_local_datetime
 
@@ -115,6 +118,7 @@ class CourseConfig:
     grace_days: int = 0  # per student, spent automatically on late work before any penalty
     pass_fraction: float = 0.6  # share of a lesson's points that passes it, for mastery gating
     collect_limits: CollectLimits = CollectLimits()
+    at_risk: AtRiskRules = AtRiskRules()  # thresholds of the analytics' at-risk rules
 
     @property
     def release_dir(self) -> Path:
@@ -177,7 +181,7 @@ def parse_course(raw: dict[str, Any], *, config_path: Path) -> CourseConfig:
     """Validate an already-parsed ``course.toml`` mapping."""
     root = config_path.parent
     reader = Reader(config_path)
-    reader.keys(raw, "", required={"course", "lessons"}, optional={"late_policy", "grading", "pacing", "grace", "gating", "collect"})
+    reader.keys(raw, "", required={"course", "lessons"}, optional={"late_policy", "grading", "pacing", "grace", "gating", "collect", "at_risk"})
 
     course = reader.table(raw, "course")
     reader.keys(
@@ -210,6 +214,7 @@ def parse_course(raw: dict[str, Any], *, config_path: Path) -> CourseConfig:
         max_submission_mb=reader.whole(collect, "collect.max_submission_mb", default=20, minimum=1),
         max_files=reader.whole(collect, "collect.max_files", default=100, minimum=1),
     )
+    at_risk = _parse_at_risk(reader, raw.get("at_risk", {}))
     late_policy = _parse_late_policy(reader, raw.get("late_policy", {}))
     grading = _parse_grading(reader, raw.get("grading", {}), where="grading", defaults=GradingSettings())
 
@@ -248,6 +253,7 @@ def parse_course(raw: dict[str, Any], *, config_path: Path) -> CourseConfig:
         grace_days=grace_days,
         pass_fraction=pass_fraction,
         collect_limits=collect_limits,
+        at_risk=at_risk,
     )
 
 
@@ -269,6 +275,15 @@ def _parse_pacing(reader: Reader, raw: Any, *, mode: str, timezone: ZoneInfo) ->
         start=start, days_per_lesson=reader.whole(table, "pacing.days_per_lesson", default=7, minimum=1),
         due_after_days=due_after, course_end=course_end,
     )
+
+
+def _parse_at_risk(reader: Reader, raw: Any) -> AtRiskRules:
+    # analytics owns the rules and their ranges (an analyst reads the same table with
+    # analytics.load_rules); here its error only gets the file and the full key.
+    try:
+        return rules_from_mapping(raw)
+    except RulesError as exc:
+        raise ConfigError(reader.path, f"at_risk.{exc.key}" if exc.key else "at_risk", exc.problem) from None
 
 
 def _parse_late_policy(reader: Reader, raw: Any) -> LatePolicy:

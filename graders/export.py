@@ -1,8 +1,8 @@
 """Export: the tidy tables that are the contract between grading and analytics.
 
-``lessons``, ``enrollments``, ``submissions`` (one row per attempt) and
-``cell_scores`` (one row per graded cell of each attempt) are written as
-Parquet and CSV, plus ``grades.csv``, the per-student gradebook an
+``lessons``, ``enrollments``, ``submissions`` (one row per attempt),
+``cell_scores`` (one row per graded cell of each attempt) and ``timelines``
+(each student's own dates per lesson) are written as Parquet and CSV, plus ``grades.csv``, the per-student gradebook an
 instructor uploads. Column meanings are documented in
 ``analytics.tables``; the analytics package reads nothing else.
 """
@@ -19,9 +19,11 @@ from analytics.tables import CELL_SCORES_COLUMNS, CourseTables, validate_tables
 
 from .config import CourseConfig
 from .engine import open_gradebook
+from .lateness import student_dues
 from .ledger import Attempt, Ledger
 from .lesson import lesson_max_score
 from .roster import Student, load_roster
+from .timeline import LessonDue
 
 
 @dataclass
@@ -34,23 +36,13 @@ class ExportResult:
 def export_tables(course: CourseConfig, *, directory: Path | None = None) -> ExportResult:
     """Write every table into ``directory`` (default ``<course>/exports``)."""
     directory = directory or course.export_dir
-    students = load_roster(course.roster_path, timezone=course.timezone)
-    max_scores = {lesson.id: lesson_max_score(course, lesson) for lesson in course.lessons}
-    with Ledger.open(course.state_dir / "ledger.db") as ledger:
-        _refresh_from_gradebook(course, ledger)
-        attempts = ledger.attempts(lesson_ids=[lesson.id for lesson in course.lessons])
-        cells = [(attempt, ledger.cell_scores(attempt.id)) for attempt in attempts if attempt.status == "graded"]
-
-    tables = validate_tables(CourseTables(
-        lessons=lessons_frame(course, max_scores=max_scores),
-        enrollments=enrollments_frame(students),
-        submissions=submissions_frame(attempts, max_scores=max_scores),
-    ))
+    tables = course_tables(course)
     frames = {
         "lessons": tables.lessons,
         "enrollments": tables.enrollments,
         "submissions": tables.submissions,
-        "cell_scores": cell_scores_frame(cells),
+        "cell_scores": tables.cell_scores,
+        "timelines": tables.timelines,
     }
     directory.mkdir(parents=True, exist_ok=True)
     result = ExportResult(directory=directory)
@@ -59,6 +51,7 @@ def export_tables(course: CourseConfig, *, directory: Path | None = None) -> Exp
         frame.to_parquet(result.files[name][0], index=False)
         frame.to_csv(result.files[name][1], index=False)
         result.rows[name] = len(frame)
+    students = load_roster(course.roster_path, timezone=course.timezone)
     grades = grades_frame(tables.submissions, students=students, lessons=tables.lessons)
     canvas = canvas_frame(grades, lessons=tables.lessons, section=course.id)
     result.files["grades"] = [directory / "grades.csv", directory / "grades_canvas.csv"]
@@ -66,6 +59,28 @@ def export_tables(course: CourseConfig, *, directory: Path | None = None) -> Exp
     canvas.to_csv(result.files["grades"][1], index=False)
     result.rows["grades"] = len(grades)
     return result
+
+
+def course_tables(course: CourseConfig) -> CourseTables:
+    """The analytics tables of the course as they stand (validated), without writing anything.
+
+    Scores of each student's latest attempt are first brought in line with
+    the gradebook, as for an export.
+    """
+    students = load_roster(course.roster_path, timezone=course.timezone)
+    max_scores = {lesson.id: lesson_max_score(course, lesson) for lesson in course.lessons}
+    with Ledger.open(course.state_dir / "ledger.db") as ledger:
+        _refresh_from_gradebook(course, ledger)
+        attempts = ledger.attempts(lesson_ids=[lesson.id for lesson in course.lessons])
+        cells = [(attempt, ledger.cell_scores(attempt.id)) for attempt in attempts if attempt.status == "graded"]
+        dues = [student_dues(course, ledger, student=student, include_ungraded=False) for student in students]
+    return validate_tables(CourseTables(
+        lessons=lessons_frame(course, max_scores=max_scores),
+        enrollments=enrollments_frame(students),
+        submissions=submissions_frame(attempts, max_scores=max_scores),
+        cell_scores=cell_scores_frame(cells),
+        timelines=timelines_frame(dues),
+    ))
 
 
 def lessons_frame(course: CourseConfig, *, max_scores: dict[str, float]) -> pd.DataFrame:
@@ -110,6 +125,15 @@ def cell_scores_frame(cells: list[tuple[Attempt, list]]) -> pd.DataFrame:
     ]
     frame = pd.DataFrame(rows, columns=[column.name for column in CELL_SCORES_COLUMNS])
     return frame.astype({"attempt": "int64", "score": "float64", "max_score": "float64"})
+
+
+def timelines_frame(dues: list[dict[str, LessonDue]]) -> pd.DataFrame:
+    """Every student's dates per lesson, as grading applies them (graders.timeline): self-paced
+    dates, an extension moving due and target, grace days spent moving the due date."""
+    rows = [(due.dates.student_id, due.dates.lesson_id, due.dates.opens_at, due.dates.target_at, due.due_at)
+            for student_dues_ in dues for due in student_dues_.values()]
+    frame = pd.DataFrame(rows, columns=["student_id", "lesson_id", "opens_at", "target_at", "due_at"])
+    return frame.astype({column: "datetime64[ns, UTC]" for column in ("opens_at", "target_at", "due_at")})
 
 
 def grades_frame(submissions: pd.DataFrame, *, students: tuple[Student, ...], lessons: pd.DataFrame) -> pd.DataFrame:

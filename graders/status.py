@@ -1,9 +1,13 @@
-"""One student's record: personal dates, extensions, grace days, unlocks, every attempt."""
+"""What ``paceline status`` shows: the cohort's pacing (through analytics), or one student's record:
+personal dates, extensions, grace days, unlocks, every attempt, and why they are at risk."""
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+
+import analytics
+from analytics import CohortStatus
 
 from .config import CourseConfig
 from .errors import PacelineError
@@ -31,13 +35,22 @@ class StudentStatus:
     grace_budget: int
     extensions: tuple[Extension, ...]  # every grant, oldest first
     refused: tuple[tuple[str, dt.datetime, str], ...] = ()  # (submission, when seen, why) of refused submissions
+    pacing: analytics.StudentStatus | None = None  # analytics' view: pace, regularity, at-risk reasons
 
     @property
     def grace_spent(self) -> int:
         return sum(lesson.due.grace_spent for lesson in self.lessons)
 
 
-def student_status(course: CourseConfig, student_id: str) -> StudentStatus:
+def cohort_status(course: CourseConfig, *, as_of: dt.datetime | None = None, limit: int = 10) -> CohortStatus:
+    """The cohort at ``as_of`` (default: the latest submission), from the course's tables as they stand,
+    with the ``[at_risk]`` thresholds of course.toml."""
+    from .export import course_tables  # the export stage builds the tables; nothing is written
+
+    return analytics.cohort_status(course_tables(course), as_of=as_of, rules=course.at_risk, limit=limit)
+
+
+def student_status(course: CourseConfig, student_id: str, *, as_of: dt.datetime | None = None) -> StudentStatus:
     validate_student_id(student_id)
     students = {s.id: s for s in load_roster(course.roster_path, timezone=course.timezone)}
     if student_id not in students:
@@ -48,6 +61,13 @@ def student_status(course: CourseConfig, student_id: str) -> StudentStatus:
         dues = student_dues(course, ledger, student=student, include_ungraded=False)
         history = tuple(ledger.extension_history(student_id))
         refused = tuple((name, when, why) for name, _, _, when, why in ledger.rejections(student_id=student_id))
+    from .export import course_tables
+
+    tables = course_tables(course)
+    moment = analytics.resolve_as_of(tables, as_of=as_of)
+    # Someone enrolling after the moment looked at has no pacing yet; their record is still shown.
+    pacing = (analytics.student_status(tables, student_id, as_of=moment, rules=course.at_risk)
+              if student.enrolled_at <= moment else None)
     best = best_fractions(attempts)
     lessons = tuple(
         LessonStatus(
@@ -57,4 +77,5 @@ def student_status(course: CourseConfig, student_id: str) -> StudentStatus:
         )
         for lesson in course.lessons
     )
-    return StudentStatus(student=student, lessons=lessons, grace_budget=course.grace_days, extensions=history, refused=refused)
+    return StudentStatus(student=student, lessons=lessons, grace_budget=course.grace_days, extensions=history,
+                         refused=refused, pacing=pacing)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from analytics import AtRiskRules
 from graders.config import load_course
 from graders.errors import ConfigError
 
@@ -108,3 +109,30 @@ def test_select_lessons_keeps_course_order_and_names_unknown(course_dir: Path) -
     assert [lesson.id for lesson in course.select_lessons(None)] == ["01-add"]
     with pytest.raises(Exception, match="unknown lesson 'nope'.*01-add"):
         course.select_lessons(["nope"])
+
+
+def test_at_risk_thresholds_are_read_with_defaults_for_the_rest(course_dir: Path) -> None:
+    assert load_course(course_dir).at_risk == AtRiskRules()
+    write(course_dir, GOOD + "\n[at_risk]\nbehind_lessons = 3\ninactive_days = 10.5\nprojected_late = false\n")
+    assert load_course(course_dir).at_risk == AtRiskRules(behind_lessons=3, inactive_days=10.5, projected_late=False)
+
+
+@pytest.mark.parametrize(
+    ("table", "key", "problem"),
+    [
+        ("[at_risk]\nbehind_lesons = 2", "at_risk.behind_lesons", "unknown key"),
+        ("[at_risk]\nbehind_lessons = 0", "at_risk.behind_lessons", "must be at least 1"),
+        ("[at_risk]\ninactive_days = \"two weeks\"", "at_risk.inactive_days", "must be a number"),
+        ("[at_risk]\nfailed_attempts = 1.5", "at_risk.failed_attempts", "must be a whole number"),
+        ("[at_risk]\npass_fraction = 1.2", "at_risk.pass_fraction", "at most 1"),
+        ("[at_risk]\nprojected_late = 1", "at_risk.projected_late", "must be true or false"),
+        ("at_risk = 3", "at_risk", "must be a table"),
+    ],
+)
+def test_bad_at_risk_thresholds_name_the_key(course_dir: Path, table: str, key: str, problem: str) -> None:
+    # A top-level key must come before the first table header.
+    write(course_dir, table + "\n" + GOOD if not table.startswith("[") else GOOD + "\n" + table + "\n")
+    with pytest.raises(ConfigError) as info:
+        load_course(course_dir)
+    assert info.value.key == key
+    assert problem in str(info.value) and f"course.toml: {key}: " in str(info.value)
