@@ -12,7 +12,7 @@ PACELINE := $(BIN)/paceline --course .
 DEMO_AS_OF ?= 2026-11-15
 DEMO_STUDENTS ?= 36
 
-.PHONY: env sandbox demo demo-clean test bench clean
+.PHONY: env sandbox hub-tools demo demo-clean test bench clean
 
 env: $(STAMP)
 
@@ -27,6 +27,14 @@ $(STAMP): pyproject.toml
 sandbox: env
 	sh graders/sandbox/install.sh
 	$(BIN)/python -m graders.sandbox check
+
+# `paceline hub`'s tools in .hub-tools/: configurable-http-proxy from npm, and a Python environment
+# for the students' servers built from Debian's python3 (students cannot run a venv under /root).
+hub-tools: env
+	@command -v npm >/dev/null 2>&1 || { echo "make hub-tools: npm is missing (apt-get install nodejs npm)" >&2; exit 1; }
+	@/usr/bin/python3 -c 'import ensurepip, venv' 2>/dev/null || \
+		{ DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv; }
+	$(BIN)/python -m graders.hub install-tools
 
 demo: env sandbox demo-clean
 	$(PACELINE) check
@@ -43,7 +51,7 @@ demo-clean:
 	rm -rf .paceline submitted/.attempts autograded feedback exports analytics/reports gradebook.db students.csv
 	find submitted release -mindepth 1 -maxdepth 1 ! -name README.md -exec rm -rf {} +
 
-test: env sandbox
+test: env sandbox hub-tools
 	$(BIN)/python -m pytest
 
 clean: demo-clean

@@ -155,7 +155,7 @@ def write_student_config(course: CourseConfig, settings: HubSettings) -> Path:
         {"ServerApp": {"jpserver_extensions": {name: False for name in STUDENT_SERVER_EXTENSIONS_OFF}}}, indent=2))
     write_public(common / "labconfig" / "page_config.json", json.dumps(
         {"disabledExtensions": {name: True for name in STUDENT_LAB_PLUGINS_OFF}}, indent=2))
-    from .engine import student_config  # nbgrader: imported only when a hub is configured
+    from ..engine import student_config  # nbgrader: imported only when a hub is configured
 
     for student_id, account in settings.accounts.items():
         folder = settings.user_config_dir(account)
@@ -197,7 +197,11 @@ def watch_service(course: CourseConfig, *, interval: float = 5.0, workers: int |
     The hub starts it with the hub and stops it with the hub; it runs as the
     hub's user (root), like every instructor-side paceline command, and needs
     no hub API scopes (it works on the course folder and the exchange).
+    Refuses now, not in the hub's log, when the grading sandbox is not set up.
     """
+    from ..isolation import kernel_config
+
+    kernel_config(course.grading, sandboxed=True)
     command = [str(Path(sys.executable).parent / "paceline"), "--course", str(course.root), "watch", "--interval", str(interval)]
     if workers is not None:
         command += ["--workers", str(workers)]

@@ -22,6 +22,7 @@ from ..errors import HubError
 from .permissions import blocked_for_others, write_public
 
 TOOLS_ENV = "PACELINE_HUB_TOOLS"
+OUTSIDE_TOOLS_ROOT = Path("/opt/paceline-hub-tools")
 # Pinned: the proxy's REST API is JupyterHub's contract. 5.x needs Node 20; Debian 12's own
 # nodejs is 18, where the last 4.x (which JupyterHub 6 also drives) is used.
 CHP_PACKAGE = "configurable-http-proxy@5.3.0"
@@ -82,10 +83,17 @@ class HubTools:
 
 
 def default_tools_dir() -> Path:
-    """``$PACELINE_HUB_TOOLS``, else ``.hub-tools/`` at the top of the paceline checkout."""
+    """``$PACELINE_HUB_TOOLS``, else ``.hub-tools/`` at the top of the paceline checkout.
+
+    A checkout that students cannot enter (a clone under root's 0700 home)
+    gets its tools under ``/opt/paceline-hub-tools/<8 hex of its path>`` instead.
+    """
     if os.environ.get(TOOLS_ENV):
         return Path(os.environ[TOOLS_ENV]).resolve()
-    return Path(__file__).resolve().parents[2] / ".hub-tools"
+    checkout = Path(__file__).resolve().parents[2]
+    if blocked_for_others(checkout, want="x") is None:
+        return checkout / ".hub-tools"
+    return OUTSIDE_TOOLS_ROOT / hashlib.sha256(str(checkout).encode()).hexdigest()[:8]
 
 
 def student_requirements() -> list[str]:
