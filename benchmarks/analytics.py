@@ -1,0 +1,306 @@
+"""Benchmark the analytics on a synthetic log of 50,000 students x 20 lessons (about a million attempts).
+
+    .venv/bin/python benchmarks/analytics.py                 # the issue's size, about 2 minutes
+    .venv/bin/python benchmarks/analytics.py --students 5000 # quicker
+
+Measures, on one CPU core (the process pins itself, and the notebook kernel
+it starts inherits the pin):
+
+1. loading: the tables written as Parquet to a temporary folder, then
+   ``load_tables`` (read and validate);
+2. every metric, one by one, and ``analyse_cohort`` (all of them) plus the
+   plan-vs-actual series and the headline;
+3. two per-student Python loops computing the per-student metrics and
+   at-risk reasons: the straightforward one (each student's rows as a pandas
+   DataFrame, filtered lesson by lesson) and a tuned one (the log split once
+   into plain tuples with float times). Each is timed on a random sample of
+   students and extrapolated linearly to the whole cohort (once the log is
+   split by student, which is timed in full, a student's cost does not depend
+   on the cohort size), and checked against the vectorised results;
+4. the cohort report: ``run_cohort_report`` end to end (papermill kernel,
+   every chart, HTML).
+
+Goals from the issue: all metrics under 5 s, the cohort report under 60 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import math
+import os
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+import numpy as np
+import pandas as pd
+
+# This script shares its name with the package it measures; with its own folder first on sys.path,
+# `import analytics` would import the script itself.
+sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != Path(__file__).resolve().parent]
+
+import analytics  # noqa: E402
+from analytics import AtRiskRules, CourseTables  # noqa: E402
+
+T = TypeVar("T")
+UTC = dt.timezone.utc
+START = dt.datetime(2026, 9, 7, 9, tzinfo=UTC)
+DAY = 86_400.0
+
+
+def timed(function: Callable[[], T]) -> tuple[T, float]:
+    began = time.perf_counter()
+    result = function()
+    return result, time.perf_counter() - began
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--students", type=int, default=50_000)
+    parser.add_argument("--lessons", type=int, default=20)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--baseline-sample", type=int, default=300, help="students timed in each loop baseline")
+    parser.add_argument("--skip-report", action="store_true", help="do not run the cohort notebook")
+    args = parser.parse_args(argv)
+
+    core = _pin_to_one_core()
+    print(f"paceline analytics benchmark: {args.students:,} students x {args.lessons} lessons, seed {args.seed}, "
+          f"{'pinned to CPU ' + str(core) if core is not None else 'not pinned (no sched_setaffinity)'}, "
+          f"pandas {pd.__version__}, numpy {np.__version__}")
+    course, generate = timed(lambda: analytics.synthetic_course(
+        students=args.students, lessons=args.lessons, seed=args.seed, start=START))
+    as_of = pd.Timestamp(START) + pd.Timedelta(days=7 * args.lessons * 0.7)  # well into the course: every status occurs
+    print(f"generated {len(course.tables.submissions):,} attempts and {len(course.tables.cell_scores):,} cell scores "
+          f"in {generate:.1f} s; as of {as_of:%Y-%m-%d}")
+
+    with tempfile.TemporaryDirectory() as scratch:
+        course_dir = Path(scratch) / "course"
+        analytics.write_tables(course.tables, course_dir / "exports", formats=("parquet",))
+        tables, load = timed(lambda: analytics.load_tables(course_dir / "exports"))
+        rules = AtRiskRules()
+        # All metrics first, from cold (the figure the goal is about); then each again, for the breakdown.
+        analysis, everything = timed(lambda: _all_metrics(tables, as_of=as_of, rules=rules))
+        steps = _time_metrics(tables, as_of=as_of, rules=rules)
+        baseline = _time_baseline(tables, analysis, as_of=as_of, rules=rules, sample=args.baseline_sample, seed=args.seed)
+        report = None
+        if not args.skip_report:
+            result, report = timed(lambda: analytics.run_cohort_report(course_dir=course_dir, as_of=as_of.to_pydatetime()))
+            report_size = result.html.stat().st_size
+
+    print()
+    print(f"{'load (read Parquet + validate)':<44}{load:>9.2f} s")
+    print(f"{'all metrics (analyse_cohort + plan + headline)':<44}{everything:>9.2f} s   goal < 5 s: "
+          f"{'met' if everything < 5 else 'MISSED'}  (first call; one by one, second call:)")
+    for name, seconds in steps.items():
+        print(f"  {name:<42}{seconds:>9.3f} s")
+    for name, (per_student, split, agreement) in baseline.items():
+        loop_total = split + per_student * len(tables.enrollments)
+        print(f"{'loop baseline, ' + name:<44}{loop_total:>9.1f} s   extrapolated: split the log {split:.1f} s + "
+              f"{per_student * 1e3:.2f} ms/student x {len(tables.enrollments):,} (timed on {agreement[1]:,} students)")
+        print(f"{'  vectorised speed-up over it':<44}{loop_total / everything:>9.0f} x   (it agrees with the "
+              f"vectorised metrics for {agreement[0]:,} of {agreement[1]:,} sampled students)")
+    if report is not None:
+        print(f"{'cohort report end to end (papermill + HTML)':<44}{report:>9.1f} s   goal < 60 s: "
+              f"{'met' if report < 60 else 'MISSED'}  ({report_size / 1e6:.1f} MB of HTML)")
+    return 0
+
+
+def _pin_to_one_core() -> int | None:
+    if not hasattr(os, "sched_setaffinity"):
+        return None
+    core = min(os.sched_getaffinity(0))
+    os.sched_setaffinity(0, {core})
+    return core
+
+
+def _all_metrics(tables: CourseTables, *, as_of: pd.Timestamp, rules: AtRiskRules) -> analytics.CohortAnalysis:
+    analysis = analytics.analyse_cohort(tables, as_of=as_of, rules=rules)
+    analytics.cumulative_completions(analysis.pacing, tables, as_of=as_of)
+    analytics.cohort_headline(analysis)
+    return analysis
+
+
+def _time_metrics(tables: CourseTables, *, as_of: pd.Timestamp, rules: AtRiskRules) -> dict[str, float]:
+    """Each metric on its own, in the order analyse_cohort runs them."""
+    steps: dict[str, float] = {}
+    pacing, steps["pacing_table"] = timed(lambda: analytics.pacing_table(
+        tables, as_of=as_of, pass_fraction=rules.pass_fraction, include_withdrawn=True))
+    students, steps["student_metrics"] = timed(lambda: analytics.student_metrics(
+        pacing, tables.submissions, as_of=as_of, inactive_days=rules.inactive_days))
+    _, steps["lesson_metrics"] = timed(lambda: analytics.lesson_metrics(pacing))
+    _, steps["completion_funnel"] = timed(lambda: analytics.completion_funnel(students, lessons=tables.lessons))
+    _, steps["attempt_distribution"] = timed(lambda: analytics.attempt_distribution(pacing))
+    _, steps["cell_pass_rates"] = timed(lambda: analytics.cell_pass_rates(tables, as_of=as_of))
+    durations, steps["persistence_times"] = timed(lambda: analytics.persistence_times(students, as_of=as_of))
+    _, steps["kaplan_meier"] = timed(lambda: analytics.kaplan_meier(durations))
+    reasons, steps["risk_reasons"] = timed(lambda: analytics.risk_reasons(pacing, students, rules=rules))
+    _, steps["at_risk_list"] = timed(lambda: analytics.at_risk_list(reasons, students))
+    _, steps["cumulative_completions"] = timed(lambda: analytics.cumulative_completions(pacing, tables, as_of=as_of))
+    return steps
+
+
+def _time_baseline(tables: CourseTables, analysis: analytics.CohortAnalysis, *, as_of: pd.Timestamp,
+                   rules: AtRiskRules, sample: int, seed: int) -> dict[str, tuple[float, float, tuple[int, int]]]:
+    """Per loop: (seconds per student, seconds to split the log by student, (agreeing, sampled))."""
+    lessons = [(row.lesson_id, row.opens_at.timestamp(), row.target_at.timestamp(),
+                row.due_at.timestamp() if pd.notna(row.due_at) else None, row.max_score)
+               for row in tables.lessons.sort_values("order").itertuples()]
+    enrolled = tables.enrollments.loc[tables.enrollments["enrolled_at"] <= as_of]
+    chosen = enrolled.sample(n=min(sample, len(enrolled)), random_state=seed)
+    students = [(row.student_id, row.enrolled_at.timestamp(),
+                 row.withdrawn_at.timestamp() if pd.notna(row.withdrawn_at) else None) for row in chosen.itertuples()]
+    loops: dict[str, tuple[float, float, tuple[int, int]]] = {}
+
+    frames, split = timed(lambda: dict(iter(tables.submissions.groupby("student_id", sort=False))))
+    empty = tables.submissions.iloc[0:0]
+    results, seconds = timed(lambda: [
+        _pandas_student(frames.get(sid, empty), enrolled=enrolled_at, withdrawn=withdrawn_at, lessons=lessons,
+                        as_of=as_of.timestamp(), rules=rules) for sid, enrolled_at, withdrawn_at in students])
+    loops["pandas rows per student"] = (seconds / len(students), split, _agreement(students, results, analysis))
+
+    log, split = timed(lambda: _split_by_student(tables.submissions))
+    results, seconds = timed(lambda: [
+        _loop_student(log.get(sid, []), enrolled=enrolled_at, withdrawn=withdrawn_at, lessons=lessons,
+                      as_of=as_of.timestamp(), rules=rules) for sid, enrolled_at, withdrawn_at in students])
+    loops["tuned: Python tuples"] = (seconds / len(students), split, _agreement(students, results, analysis))
+    return loops
+
+
+def _agreement(students: list[tuple], results: list[dict], analysis: analytics.CohortAnalysis) -> tuple[int, int]:
+    vectorised = analysis.students.set_index("student_id")
+    reasons = analysis.reasons.groupby("student_id")["rule"].agg(lambda rule: set(rule.astype(str)))
+    same = sum(
+        (mine["lessons_passed"], mine["pace_gap"], mine["label"]) == (
+            vectorised.at[sid, "lessons_passed"], vectorised.at[sid, "pace_gap"], vectorised.at[sid, "label"])
+        and math.isclose(mine["days_silent"], vectorised.at[sid, "days_silent"], abs_tol=1e-6)
+        and mine["rules"] == reasons.get(sid, set())
+        for (sid, *_), mine in zip(students, results))
+    return same, len(students)
+
+
+def _pandas_student(rows: pd.DataFrame, *, enrolled: float, withdrawn: float | None, lessons: list[tuple],
+                    as_of: float, rules: AtRiskRules) -> dict:
+    """The straightforward loop: one student's rows as a DataFrame, filtered lesson by lesson."""
+    cutoff = withdrawn if withdrawn is not None and withdrawn <= as_of else as_of
+    cut = pd.Timestamp(cutoff, unit="s", tz="UTC")
+    mine = rows.loc[rows["submitted_at"] <= cut]
+    known = mine.loc[mine["status"] == "graded"]
+    summary = {"passed": 0, "expected": 0, "first_known": 0, "first_passes": 0}
+    passed_at: dict[str, float] = {}
+    failing = []
+    for lesson_id, _, target, _, max_score in lessons:
+        these = mine.loc[mine["lesson_id"] == lesson_id].sort_values("attempt")
+        graded = known.loc[known["lesson_id"] == lesson_id].sort_values("attempt")
+        net = graded["score"] - graded["late_penalty"]
+        mark = rules.pass_fraction * max_score
+        summary["expected"] += target <= cutoff
+        if len(these) and len(graded) and graded["attempt"].iloc[0] == these["attempt"].iloc[0]:
+            summary["first_known"] += 1
+            summary["first_passes"] += bool(net.iloc[0] >= mark)
+        if (net >= mark).any():
+            summary["passed"] += 1
+            passed_at[lesson_id] = graded.loc[net >= mark, "submitted_at"].min().timestamp()
+        elif (net < mark).sum() >= rules.failed_attempts:
+            failing.append(lesson_id)
+    started = max(enrolled, min(lesson[1] for lesson in lessons))
+    last = mine["submitted_at"].max().timestamp() if len(mine) else None
+    return _verdict(summary["passed"], summary["expected"], summary["first_known"], summary["first_passes"],
+                    failing, passed_at, last=last, started=started, cutoff=cutoff, withdrawn=withdrawn, as_of=as_of,
+                    lessons=lessons, rules=rules)
+
+
+def _split_by_student(submissions: pd.DataFrame) -> dict[str, list[tuple]]:
+    log: dict[str, list[tuple]] = defaultdict(list)
+    for row in submissions.itertuples(index=False):
+        log[row.student_id].append((row.lesson_id, row.attempt, row.submitted_at.timestamp(), row.status,
+                                    row.score, row.late_penalty))
+    return log
+
+
+def _loop_student(attempts: list[tuple], *, enrolled: float, withdrawn: float | None, lessons: list[tuple],
+                  as_of: float, rules: AtRiskRules) -> dict:
+    """The tuned loop: one student's attempts as tuples (lesson, attempt, submitted, status, score, penalty)."""
+    cutoff = withdrawn if withdrawn is not None and withdrawn <= as_of else as_of
+    mine = sorted(a for a in attempts if a[2] <= cutoff)
+    passed = expected = first_known = first_passes = 0
+    passed_at: dict[str, float] = {}
+    failing = []
+    for lesson_id, _, target, _, max_score in lessons:
+        these = [a for a in mine if a[0] == lesson_id]
+        mark = rules.pass_fraction * max_score
+        graded = [a for a in these if a[3] == "graded"]
+        nets = [a[4] - a[5] for a in graded]
+        expected += target <= cutoff
+        if graded and graded[0] is these[0]:
+            first_known += 1
+            first_passes += nets[0] >= mark
+        if any(net >= mark for net in nets):
+            passed += 1
+            passed_at[lesson_id] = min(a[2] for a, net in zip(graded, nets) if net >= mark)
+        elif sum(net < mark for net in nets) >= rules.failed_attempts:
+            failing.append(lesson_id)
+    started = max(enrolled, min(lesson[1] for lesson in lessons))
+    last = max((a[2] for a in mine), default=None)
+    return _verdict(passed, expected, first_known, first_passes, failing, passed_at, last=last, started=started,
+                    cutoff=cutoff, withdrawn=withdrawn, as_of=as_of, lessons=lessons, rules=rules)
+
+
+def _verdict(passed: int, expected: int, first_known: int, first_passes: int, failing: list[str],
+             passed_at: dict[str, float], *, last: float | None, started: float, cutoff: float,
+             withdrawn: float | None, as_of: float, lessons: list[tuple], rules: AtRiskRules) -> dict:
+    """Label and at-risk rules from one student's counts (shared by both loops)."""
+    quiet_from = max(last, started) if last is not None else started
+    days_silent = max(0.0, (cutoff - quiet_from) / DAY)
+    finished = passed == len(lessons)
+    pace_gap = passed - expected
+    if withdrawn is not None and withdrawn <= as_of:
+        label = "withdrawn"
+    elif not finished and quiet_from + rules.inactive_days * DAY <= cutoff:
+        label = "inactive"
+    elif pace_gap <= -1:
+        label = "behind"
+    else:
+        label = "on_track"
+    found: set[str] = set()
+    if label != "withdrawn":
+        if pace_gap <= -rules.behind_lessons:
+            found.add("behind")
+        if not finished and days_silent >= rules.inactive_days:
+            found.add("inactive")
+        if failing:
+            found.add("failing")
+        if first_known >= rules.first_try_min_lessons and first_passes / first_known < rules.first_try_share:
+            found.add("first_tries")
+        if rules.projected_late and _loop_projected_late(passed_at, lessons, started=started, cutoff=cutoff):
+            found.add("projected_late")
+    return {"lessons_passed": passed, "pace_gap": pace_gap, "label": label, "days_silent": days_silent, "rules": found}
+
+
+def _loop_projected_late(passed_at: dict[str, float], lessons: list[tuple], *, started: float, cutoff: float) -> bool:
+    """The projected-finish rule of analytics.students, step by step."""
+    if not passed_at or len(passed_at) == len(lessons):
+        return False
+    spans = sorted((max(opens, started), passed_at.get(lesson_id, cutoff)) for lesson_id, opens, *_ in lessons)
+    busy, reach = 0.0, -math.inf
+    for begin, end in spans:
+        busy += max(0.0, end - max(begin, reach))
+        reach = max(reach, end)
+    left = sorted((opens, lesson_id) for lesson_id, opens, *_ in lessons if lesson_id not in passed_at)
+    in_progress = any(opens <= cutoff for opens, _ in left)
+    pace = busy / (len(passed_at) + in_progress)
+    if busy <= 0:
+        return False
+    finish = max(cutoff, max(max(passed_at.values()), left[0][0]) + pace)
+    for opens, _ in left[1:]:
+        finish = max(finish, opens) + pace
+    course_end = max(due if due is not None else target for _, _, target, due, _ in lessons)
+    return finish > course_end
+
+
+if __name__ == "__main__":
+    sys.exit(main())
