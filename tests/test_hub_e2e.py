@@ -48,7 +48,6 @@ from graders.errors import HubError
 from graders.extensions import grant_extension
 from graders.feedback import release_feedback
 from graders.grade import grade_attempts
-from graders.hub.process import CGROUP_NAME
 from graders.hub.settings import STUDENT_LAB_PLUGINS_OFF
 from graders.ledger import Ledger
 from graders.release import release_lessons
@@ -144,26 +143,33 @@ requires = ["01-add"]
 
 
 def _remove_stale_test_accounts() -> None:
-    """Accounts a killed earlier run of this module could not delete (they carry its mark)."""
-    stale = [entry.pw_name for entry in pwd.getpwall() if TEST_MARK.match(entry.pw_gecos)]
-    hubmod.remove_student_accounts(stale)
-
-
-def _hub_cgroups() -> list[Path]:
-    parent = cgroup_parent("pids")
-    return [] if parent is None else sorted(parent.glob(f"{CGROUP_NAME}*"))
+    """Accounts a killed earlier run of this module could not delete (they carry its mark), with
+    their shared folder; never those of a run still going (its pytest's pid is in owner.pid)."""
+    for entry in pwd.getpwall():
+        if not TEST_MARK.match(entry.pw_gecos):
+            continue
+        shared = Path(entry.pw_dir).parent.parent
+        try:
+            owner = int((shared / "owner.pid").read_text())
+        except (OSError, ValueError):
+            owner = None
+        if owner is not None and owner != os.getpid() and Path(f"/proc/{owner}").exists():
+            continue
+        hubmod.remove_student_accounts([entry.pw_name])
+        if shared.name.startswith("paceline-hub-e2e-"):
+            shutil.rmtree(shared, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
 def prepared(host_ready: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[PreparedCourse]:
     """The course released, its exchange prepared, its students' accounts made; all removed afterwards."""
     _remove_stale_test_accounts()
-    cgroups_before = _hub_cgroups()
     prefix = f"pl{os.urandom(3).hex()}"
     instructor = tmp_path_factory.mktemp("hub-instructor")
     os.chmod(instructor, 0o700)
     shared = Path(tempfile.mkdtemp(prefix="paceline-hub-e2e-", dir="/tmp"))
     os.chmod(shared, 0o755)
+    (shared / "owner.pid").write_text(str(os.getpid()))
     root = instructor / "course"
     shutil.copytree(FIXTURES / "course", root)
     write_course_toml(root, exchange=shared / "exchange", now=dt.datetime.now(dt.timezone.utc))
@@ -185,7 +191,6 @@ def prepared(host_ready: None, tmp_path_factory: pytest.TempPathFactory) -> Iter
         hubmod.remove_student_accounts(list(accounts.values()))
         shutil.rmtree(shared, ignore_errors=True)
     assert not [name for name in accounts.values() if _account_exists(name)]
-    assert _hub_cgroups() == cgroups_before  # every run's cgroup is gone again
 
 
 def _account_exists(name: str) -> bool:
@@ -288,10 +293,13 @@ ADD_INTS = "def add(a, b):\n    return int(a) + int(b)\n"  # fails the hidden fl
 @pytest.fixture(scope="module")
 def hub(prepared: PreparedCourse) -> Iterator[hubmod.HubProcess]:
     with hubmod.run_hub(prepared.course, echo=None) as running:
+        cgroup = running.cgroup
+        assert (cgroup is None) == (cgroup_parent("pids") is None)  # where the host has one, the run has its own
         yield running
-    # Everything this run started is gone: hub, proxy, servers and their children.
+    # Everything this run started is gone: hub, proxy, servers and their children, and the cgroup.
     assert hubmod.run_processes(running.settings.run_id) == []
     assert running.proc.returncode is not None and running.cgroup is None
+    assert cgroup is None or not cgroup.exists()
 
 
 def test_students_work_through_the_hub_and_the_exchange_cannot_be_fooled(prepared: PreparedCourse, hub: hubmod.HubProcess) -> None:
@@ -428,6 +436,7 @@ def test_a_student_whose_id_is_not_an_account_name_is_recognised_by_collect(host
     course = load_course(fixture_course)
     shared = Path(tempfile.mkdtemp(prefix="paceline-hub-e2e-", dir="/tmp"))
     os.chmod(shared, 0o755)
+    (shared / "owner.pid").write_text(str(os.getpid()))
     [account] = hubmod.student_accounts(course).values()
     try:
         hubmod.ensure_student_accounts(course, home_base=shared / "home")
