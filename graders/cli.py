@@ -11,7 +11,7 @@ import sys
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 from rich.console import Console
@@ -22,6 +22,9 @@ from analytics.errors import AnalyticsError
 
 from .config import CourseConfig, load_course, parse_local_datetime
 from .errors import BatchError, PacelineError
+
+if TYPE_CHECKING:
+    from analytics import CohortStatus
 
 T = TypeVar("T")
 out = Console()
@@ -225,20 +228,39 @@ def check(ctx: click.Context, lesson_ids: tuple[str, ...], source_dir: Path | No
 
 
 @main.command()
+@click.option("--student", "student_id", default=None, help="One student's progress report (can be given to the student).")
+@click.option("--lesson", "lesson_id", default=None, help="One lesson's report: timing, attempts, scores, per-test pass rates.")
+@click.option("--all-students", "all_students", is_flag=True, help="A progress report for every enrolled student.")
 @click.option("--as-of", "as_of", default=None, help="Report as of this date/time (course time zone); default: latest submission.")
 @click.option("--to", "output_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Output folder (default: <course>/analytics/reports).")
 @click.pass_context
-def report(ctx: click.Context, as_of: str | None, output_dir: Path | None) -> None:
-    """Run the cohort progress notebook with papermill and render it to HTML."""
-    from analytics.report import run_report
+def report(ctx: click.Context, student_id: str | None, lesson_id: str | None, all_students: bool, as_of: str | None,
+           output_dir: Path | None) -> None:
+    """Run a progress notebook with papermill and render it to HTML (default: the cohort report)."""
+    from analytics import report as reports
 
+    if sum((student_id is not None, lesson_id is not None, all_students)) > 1:
+        raise click.UsageError("give at most one of --student, --lesson and --all-students")
     course = _course(ctx)
-    with err.status("Running the cohort progress notebook..."):
-        result = run_report(course_dir=course.root, as_of=parse_as_of(course, as_of), output_dir=output_dir,
-                            title=f"{course.title}: cohort progress")
-    out.print(f"Notebook: {result.notebook}")
-    out.print(f"Report:   {result.html}")
+    when = parse_as_of(course, as_of)
+    if all_students:
+        results = reports.run_student_reports(course_dir=course.root, as_of=when, output_dir=output_dir,
+                                              progress=RichProgress())
+    else:
+        with err.status("Running the progress notebook..."):
+            if student_id is not None:
+                result = reports.run_student_report(course_dir=course.root, student_id=student_id, as_of=when,
+                                                    output_dir=output_dir)
+            elif lesson_id is not None:
+                result = reports.run_lesson_report(course_dir=course.root, lesson_id=lesson_id, as_of=when,
+                                                   output_dir=output_dir)
+            else:
+                result = reports.run_cohort_report(course_dir=course.root, as_of=when, output_dir=output_dir,
+                                                   title=f"{course.title}: cohort progress")
+        results = (result,)
+    for result in results:
+        out.print(f"Report: {result.html}", highlight=False, soft_wrap=True)
 
 
 @main.command()
@@ -279,19 +301,23 @@ def extend(ctx: click.Context, student_id: str, lesson_id: str, days: int | None
 
 
 @main.command()
-@click.argument("student_id")
+@click.argument("student_id", required=False)
+@click.option("--as-of", "as_of", default=None, help="Pacing as of this date/time (course time zone); default: latest submission.")
 @click.pass_context
-def status(ctx: click.Context, student_id: str) -> None:
-    """One student's personal dates, extensions, grace days, unlocks and every attempt."""
-    from .status import student_status
+def status(ctx: click.Context, student_id: str | None, as_of: str | None) -> None:
+    """The cohort at a glance (pace, lessons, at-risk list), or one student's dates, attempts and risks."""
+    from . import status as views
 
     course = _course(ctx)
-    report = student_status(course, student_id)
     tz = course.timezone
 
     def when(value: dt.datetime | None) -> str:
         return value.astimezone(tz).strftime("%Y-%m-%d %H:%M") if value else "—"
 
+    if student_id is None:
+        _print_cohort(views.cohort_status(course, as_of=parse_as_of(course, as_of)), course=course)
+        return
+    report = views.student_status(course, student_id, as_of=parse_as_of(course, as_of))
     s = report.student
     out.print(f"[bold]{s.name}[/] ({s.id}, {s.email}), enrolled {when(s.enrolled_at)}"
               + (f", withdrew {when(s.withdrawn_at)}" if s.withdrawn_at else "") + f"  [dim]times in {tz.key}[/]")
@@ -316,6 +342,33 @@ def status(ctx: click.Context, student_id: str) -> None:
     out.print(attempts)
     for name, seen, why in report.refused:
         out.print(f"[red]Refused[/] {when(seen)}: {why}", highlight=False)
+    if report.pacing is not None:
+        summary = {row.measure: row.value for row in report.pacing.summary.itertuples()}
+        out.print(f"Pace as of {when(report.pacing.as_of)}: {summary['pace']}, {summary['status']}; "
+                  f"projected finish {summary['projected finish']} (course end {summary['course end']}).", highlight=False)
+        for reason in report.pacing.reasons["reason"]:
+            out.print(f"[yellow]At risk:[/] {reason}", highlight=False)
+
+
+def _print_cohort(cohort: CohortStatus, *, course: CourseConfig) -> None:
+    """The cohort summary: headline numbers, one row per lesson, the top of the at-risk list."""
+    tz = course.timezone
+    headline = Table("measure", "value", title=f"{course.title}, as of {cohort.as_of.astimezone(tz):%Y-%m-%d %H:%M %Z}")
+    for row in cohort.headline.itertuples():
+        headline.add_row(row.measure, "—" if row.value != row.value else f"{row.value:g}")
+    lessons = Table("lesson", "target", "submitted", "on time", "late", "missing", "pass rate", "mean attempts",
+                    title="Lessons")
+    for row in cohort.lessons.itertuples():
+        lessons.add_row(row.lesson_id, f"{row.target_at.astimezone(tz):%Y-%m-%d}", str(row.submitted), str(row.on_time),
+                        str(row.late), str(row.missing), "—" if row.pass_rate != row.pass_rate else f"{row.pass_rate:.0%}",
+                        "—" if row.mean_attempts != row.mean_attempts else f"{row.mean_attempts:.1f}")
+    at_risk = Table("#", "student", "status", "passed", "reasons", title=f"At risk (top {len(cohort.at_risk)})")
+    for row in cohort.at_risk.itertuples():
+        at_risk.add_row(str(row.rank), row.student_id, str(row.label).replace("_", " "),
+                        f"{row.lessons_passed}/{row.lessons}", row.reasons)
+    out.print(headline)
+    out.print(lessons)
+    out.print(at_risk if len(cohort.at_risk) else "Nobody is at risk.")
 
 
 @main.command()
@@ -358,3 +411,22 @@ def watch(ctx: click.Context, interval: float, workers: int | None, scheduler: s
     watch_course(course, interval=interval, sandboxed=not unsafe, workers=workers, scheduler=scheduler,
                  stop=stop, on_cycle=report)
     out.print("Stopped.")
+
+
+@main.command()
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True,
+              help="Port on 127.0.0.1 (0: any free port).")
+@click.option("--watch/--no-watch", default=True, show_default=True,
+              help="Run `paceline watch` as a hub-managed service (release, collect, grade, feedback).")
+@click.option("--interval", type=click.FloatRange(0.5, 3600), default=5.0, show_default=True,
+              help="Seconds between the watch service's passes.")
+@click.option("--workers", type=click.IntRange(1, 256), default=None, help="The watch service's grading processes.")
+@click.pass_context
+def hub(ctx: click.Context, port: int, watch: bool, interval: float, workers: int | None) -> None:
+    """Run the course's JupyterHub on 127.0.0.1: a unix account and JupyterLab per student (as root)."""
+    from .hub import serve_hub, watch_service
+
+    course = _course(ctx)
+    services = [watch_service(course, interval=interval, workers=workers)] if watch else []
+    serve_hub(course, port=port, services=services,
+              echo=lambda line: out.print(line, highlight=False, markup=False, soft_wrap=True))

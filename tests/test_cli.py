@@ -51,6 +51,31 @@ def test_check_reports_cells_and_fails(fixture_course: Path) -> None:
     assert "01-add / broken_json.ipynb" in result.stdout and "invalid-notebook" in result.stdout
 
 
+def test_report_takes_one_kind_at_a_time(fixture_course: Path) -> None:
+    result = paceline("report", "--student", "ada", "--lesson", "01-add", cwd=fixture_course)
+    assert result.returncode == 2
+    assert "give at most one of --student, --lesson and --all-students" in result.stderr
+
+
+def test_status_without_a_student_summarises_the_cohort(fixture_course: Path) -> None:
+    toml = fixture_course / "course.toml"
+    toml.write_text(toml.read_text() + "\n[at_risk]\ninactive_days = 5\n")
+    result = paceline("status", "--as-of", "2026-09-20", cwd=fixture_course)
+    assert result.returncode == 0, result.stderr
+    assert "Fixture course, as of 2026-09-20 23:59" in result.stdout
+    assert "students enrolled" in result.stdout and "02-words" in result.stdout
+    # Nobody has submitted; the 5-day threshold comes from course.toml.
+    assert "ada" in result.stdout and "no submission yet, 13 days after starting" in result.stdout
+    assert not (fixture_course / "exports").exists()
+
+
+def test_status_of_a_student_adds_pace_and_reasons(fixture_course: Path) -> None:
+    result = paceline("status", "cyd", "--as-of", "2026-09-30", cwd=fixture_course)
+    assert result.returncode == 0, result.stderr
+    assert "Pace as of 2026-09-30 23:59: 2 lessons behind, inactive" in result.stdout
+    assert "At risk: 2 lessons behind pace" in result.stdout
+
+
 @pytest.mark.e2e
 def test_release_and_report_from_a_course_folder(fixture_course: Path) -> None:
     # The course folder holds analytics/reports/: it must not shadow the analytics package.
@@ -61,3 +86,10 @@ def test_release_and_report_from_a_course_folder(fixture_course: Path) -> None:
     assert result.returncode == 0, result.stderr
     html = fixture_course / "analytics" / "reports" / "cohort_progress.html"
     assert str(html) in result.stdout and "Fixture course" in html.read_text()
+    for args, written in ((["--student", "ada"], "students/ada.html"), (["--lesson", "02-words"], "lessons/02-words.html")):
+        result = paceline("report", *args, "--as-of", "2026-09-30", cwd=fixture_course)
+        assert result.returncode == 0, result.stderr
+        assert str(fixture_course / "analytics" / "reports" / written) in result.stdout
+    result = paceline("report", "--all-students", "--as-of", "2026-09-30", cwd=fixture_course)
+    assert result.returncode == 0, result.stderr
+    assert [line.rsplit("/", 1)[-1] for line in result.stdout.splitlines()] == ["ada.html", "brook.html", "cyd.html"]

@@ -8,18 +8,28 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from analytics.tables import CELL_SCORES_COLUMNS, ENROLLMENTS_COLUMNS, LESSONS_COLUMNS, SUBMISSIONS_COLUMNS
+from analytics.tables import (
+    CELL_SCORES_COLUMNS,
+    ENROLLMENTS_COLUMNS,
+    LESSONS_COLUMNS,
+    SUBMISSIONS_COLUMNS,
+    TIMELINES_COLUMNS,
+)
 from graders.cli import main
 
 ROOT = Path(__file__).parent.parent
 README = (ROOT / "README.md").read_text()
-CODE_BLOCKS = "\n".join(re.findall(r"```(?:sh|bash)?\n(.*?)```", README, flags=re.S))
+# Fences are matched in pairs from the start of a line, so a python block's closing fence is never
+# taken for the opening of a shell block.
+CODE_BLOCKS = "\n".join(body for lang, body in re.findall(r"^```(\w*)\n(.*?)^```", README, flags=re.S | re.M)
+                        if lang in ("", "sh", "bash"))
 
 
 def schema_markdown() -> str:
     parts = []
     for name, columns in (("lessons", LESSONS_COLUMNS), ("enrollments", ENROLLMENTS_COLUMNS),
-                          ("submissions", SUBMISSIONS_COLUMNS), ("cell_scores", CELL_SCORES_COLUMNS)):
+                          ("submissions", SUBMISSIONS_COLUMNS), ("cell_scores", CELL_SCORES_COLUMNS),
+                          ("timelines", TIMELINES_COLUMNS)):
         rows = "\n".join(f"| `{c.name}` | {c.dtype} | {c.description} |" for c in columns)
         parts.append(f"#### `{name}`\n\n| column | type | meaning |\n|---|---|---|\n{rows}\n")
     return "\n".join(parts)

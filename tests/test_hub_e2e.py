@@ -29,9 +29,12 @@ import os
 import pwd
 import re
 import shutil
+import signal
 import stat
 import subprocess
+import sys
 import tempfile
+import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -48,7 +51,8 @@ from graders.errors import HubError
 from graders.extensions import grant_extension
 from graders.feedback import release_feedback
 from graders.grade import grade_attempts
-from graders.hub.settings import STUDENT_LAB_PLUGINS_OFF
+from graders.hub.process import CGROUP_NAME
+from graders.hub.settings import STUDENT_LAB_PLUGINS_OFF, WATCH_SERVICE_NAME
 from graders.ledger import Ledger
 from graders.release import release_lessons
 from graders.sandbox import check_sandbox
@@ -158,6 +162,11 @@ def _remove_stale_test_accounts() -> None:
         hubmod.remove_student_accounts([entry.pw_name])
         if shared.name.startswith("paceline-hub-e2e-"):
             shutil.rmtree(shared, ignore_errors=True)
+
+
+def _hub_cgroups() -> list[Path]:
+    parent = cgroup_parent("pids")
+    return [] if parent is None else sorted(parent.glob(f"{CGROUP_NAME}*"))
 
 
 @pytest.fixture(scope="module")
@@ -289,6 +298,46 @@ ADD_INTS = "def add(a, b):\n    return int(a) + int(b)\n"  # fails the hidden fl
 # --------------------------------------------------------------------------
 # the tests
 # --------------------------------------------------------------------------
+
+def test_paceline_hub_command_runs_watch_as_a_service_and_stops_everything(prepared: PreparedCourse) -> None:
+    course = prepared.course
+    command = [str(Path(sys.executable).parent / "paceline"), "--course", str(course.root),
+               "hub", "--port", "0", "--interval", "1", "--workers", "1"]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    printed: list[str] = []
+    try:
+        while not any("Press Ctrl-C" in line for line in printed):
+            line = proc.stdout.readline()
+            assert line, f"paceline hub exited with {proc.wait()}:\n{''.join(printed)}"
+            printed.append(line)
+        text = "".join(printed)
+        url = re.search(r"JupyterHub for fixture at (http://127\.0\.0\.1:\d+)/ \(this machine only\)", text).group(1)
+        assert f"log in as a student: user name = their unix account ({prepared.accounts[next(iter(prepared.accounts))]}" in text
+        password = re.search(r"password \(this run only\): (\S+)", text).group(1)
+        hub_dir = course.state_dir / "hub"
+        assert (hub_dir / "password").read_text().strip() == password
+        token = (hub_dir / "service-token").read_text().strip()
+        assert stat.S_IMODE(hub_dir.stat().st_mode) == 0o700
+
+        # The hub started `paceline watch` as a managed service, and it is working on the course.
+        service = hubmod.http_json("GET", f"{url}/hub/api/services/{WATCH_SERVICE_NAME}", token=token)
+        assert service["command"][-5:] == ["watch", "--interval", "1.0", "--workers", "1"]
+        log = hub_dir / "jupyterhub.log"
+        deadline = time.monotonic() + 60
+        while "Watching fixture every 1 s" not in log.read_text(errors="replace"):
+            assert time.monotonic() < deadline, f"the watch service did not start:\n{log.read_text()[-3000:]}"
+            assert proc.poll() is None
+            time.sleep(0.3)
+        run_id = next(line.split("=", 1)[1] for line in (Path("/proc") / str(service["pid"]) / "environ")
+                      .read_bytes().decode().split("\0") if line.startswith("PACELINE_HUB_RUN="))
+        assert service["pid"] in hubmod.run_processes(run_id)
+    finally:
+        proc.send_signal(signal.SIGTERM)  # what a service manager, or Ctrl-C, does
+        rest, _ = proc.communicate(timeout=90)
+    assert proc.returncode == 0, rest
+    assert hubmod.run_processes(run_id) == []  # hub, proxy, watch and its Dask workers: all gone
+    assert f"{CGROUP_NAME}{run_id}" not in {path.name for path in _hub_cgroups()}
+
 
 @pytest.fixture(scope="module")
 def hub(prepared: PreparedCourse) -> Iterator[hubmod.HubProcess]:
