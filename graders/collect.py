@@ -41,7 +41,7 @@ from .config import CourseConfig
 from .errors import PacelineError, StudentIdError, SubmissionError
 from .ledger import Attempt, Ledger
 from .progress import Progress, Silent
-from .roster import validate_student_id
+from .roster import account_name, validate_student_id
 
 ATTEMPTS_DIRNAME = ".attempts"
 
@@ -149,7 +149,7 @@ def check_owner(path: Path, *, student_id: str) -> None:
     if owner in (0, os.getuid()):
         return  # the instructor's own uploads and the simulated cohort; no student can forge these
     try:
-        account = pwd.getpwnam(student_id).pw_uid
+        account = pwd.getpwnam(account_name(student_id)).pw_uid
     except KeyError:
         account = None
     if owner != account:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import hashlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -17,6 +19,7 @@ from .errors import RosterError, StudentIdError
 
 REQUIRED_COLUMNS = ("id", "name", "email", "enrolled_at")
 OPTIONAL_COLUMNS = ("withdrawn_at",)
+PORTABLE_NAME = re.compile(r"^[a-z_][a-z0-9_.-]{0,31}$")
 
 
 @dataclass(frozen=True)
@@ -96,3 +99,24 @@ def _date(path: Path, line: int, column: str, value: str, timezone: ZoneInfo) ->
         return parse_local_datetime(value, timezone=timezone, end_of_day=False)
     except ValueError as exc:
         raise RosterError(path, line, f"{column}: {exc}") from None
+
+
+def account_name(student_id: str) -> str:
+    """The unix account (and JupyterHub user) name of a roster student id.
+
+    An id that is already a portable account name (``^[a-z_][a-z0-9_.-]{0,31}$``:
+    lower case, starts with a letter or ``_``, at most 32 characters) is used as
+    it is; any other id (capitals, which JupyterHub would lower-case, ``@``, a
+    leading digit, too long) becomes its lower-cased form with every other
+    character replaced by ``-``, cut to 23 characters, plus ``-`` and the first
+    8 hex digits of the SHA-256 of the id: ``Ada@uni`` -> ``ada-uni-<8 hex>``,
+    ``20231234`` -> ``s20231234-<8 hex>``. The hash keeps the mapping one-to-one
+    and stable across runs. The exchange names submissions by roster id, so
+    whoever checks a submission's owner compares it with this name.
+    """
+    if PORTABLE_NAME.match(student_id):
+        return student_id
+    base = re.sub(r"[^a-z0-9_.-]", "-", student_id.lower()).strip("-.") or "student"
+    if not re.match(r"[a-z_]", base):
+        base = "s" + base
+    return f"{base[:23]}-{hashlib.sha256(student_id.encode()).hexdigest()[:8]}"

@@ -18,7 +18,7 @@ from .config import CourseConfig
 from .exchange import PERSONAL, personal_root
 from .gating import best_fractions, is_unlocked
 from .ledger import Ledger
-from .roster import load_roster
+from .roster import account_name, load_roster
 
 
 def publish_unlocks(course: CourseConfig, *, clock: Clock = SystemClock()) -> list[tuple[str, str]]:
@@ -69,7 +69,7 @@ def _publish(course: CourseConfig, *, student_id: str, lesson_id: str) -> None:
 def _account(student_id: str) -> tuple[int, int] | None:
     """(uid, gid) of the student's account on this machine, if they have one."""
     try:
-        entry = pwd.getpwnam(student_id)
+        entry = pwd.getpwnam(account_name(student_id))
     except KeyError:
         return None
     return entry.pw_uid, entry.pw_gid

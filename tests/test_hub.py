@@ -20,6 +20,7 @@ from traitlets.config import Config
 from graders.errors import HubError
 from graders.hub import accounts, permissions, settings as hubsettings
 from graders.hub.tools import HubTools
+from graders.roster import PORTABLE_NAME
 from graders.config import load_course
 from graders.engine import student_config
 
@@ -36,7 +37,7 @@ def test_other_ids_map_to_stable_distinct_account_names() -> None:
     assert mapped["ada@uni"] != mapped["Ada@uni"]  # JupyterHub lower-cases; the hash keeps them apart
     assert mapped["20231234"].startswith("s20231234-")  # an account name must not start with a digit
     assert len(mapped["x" * 40]) == 32
-    assert all(accounts.PORTABLE_NAME.match(name) for name in mapped.values())
+    assert all(PORTABLE_NAME.match(name) for name in mapped.values())
     assert mapped == {sid: accounts.account_name(sid) for sid in mapped}
 
 

@@ -475,8 +475,6 @@ def test_students_work_through_the_hub_and_the_exchange_cannot_be_fooled(prepare
     assert "did not all pass" in next((prepared.home(brook) / "01-add" / "feedback").rglob("add.html")).read_text()
 
 
-@pytest.mark.xfail(strict=True, reason="graders/collect.py check_owner (and graders/unlock.py) look the roster id up as "
-                   "the account name; they should use graders.hub.account_name(student_id)")
 def test_a_student_whose_id_is_not_an_account_name_is_recognised_by_collect(host_ready: None, fixture_course: Path) -> None:
     from graders.collect import check_owner
 

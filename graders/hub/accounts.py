@@ -1,49 +1,28 @@
 """Students' unix accounts: one per active roster student, so the OS says who submitted.
 
-Student ids become unix account names by :func:`account_name`: an id that is
-already a portable account name (``^[a-z_][a-z0-9_.-]{0,31}$``: lower case,
-starts with a letter or ``_``, at most 32 characters) is used as it is; any
-other id (capitals, which JupyterHub would lower-case, ``@``, a leading digit,
-too long) becomes its lower-cased form with every other character replaced by
-``-``, cut to 23 characters, plus ``-`` and the first 8 hex digits of the
-SHA-256 of the id: ``Ada@uni`` -> ``ada-uni-<8 hex>``, ``20231234`` ->
-``s20231234-<8 hex>``. The hash keeps the mapping one-to-one and stable across
-runs. Every student's nbgrader config sets ``student_id`` to the roster id, so
-the exchange names submissions by roster id either way; whoever checks a
-submission's owner must compare it with ``account_name(student_id)``.
+Account names come from :func:`graders.roster.account_name` (collect and
+unlock use the same mapping to check who owns a submission and who may read
+an unlocked lesson).
 """
 
 from __future__ import annotations
 
 import contextlib
 import grp
-import hashlib
 import os
 import pwd
-import re
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
 from ..config import CourseConfig
 from ..errors import HubError
-from ..roster import Student, load_roster
+from ..roster import Student, account_name, load_roster
 from .permissions import blocked_for_others, user_name
 from .tools import run_checked
 
 ACCOUNT_MARK = "paceline student"  # GECOS prefix of accounts paceline made (and may reuse)
-PORTABLE_NAME = re.compile(r"^[a-z_][a-z0-9_.-]{0,31}$")
 FIRST_STUDENT_UID = 1000  # below this are system accounts: never a student's server
-
-
-def account_name(student_id: str) -> str:
-    """The unix account (and hub user) name of a roster student id; see the module docstring."""
-    if PORTABLE_NAME.match(student_id):
-        return student_id
-    base = re.sub(r"[^a-z0-9_.-]", "-", student_id.lower()).strip("-.") or "student"
-    if not re.match(r"[a-z_]", base):
-        base = "s" + base
-    return f"{base[:23]}-{hashlib.sha256(student_id.encode()).hexdigest()[:8]}"
 
 
 def active_students(course: CourseConfig) -> tuple[Student, ...]:
