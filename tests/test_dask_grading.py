@@ -11,7 +11,8 @@ lesson 01-add:
   ``dask worker``), as an instructor would on other machines;
 - ``paceline grade`` is killed with SIGKILL mid-batch; a re-run grades exactly
   the attempts left, with no lost or duplicated grades in the ledger or in
-  nbgrader's gradebook.
+  nbgrader's gradebook;
+- the default local cluster listens on 127.0.0.1 only.
 """
 
 from __future__ import annotations
@@ -206,3 +207,12 @@ def test_a_killed_grade_run_resumes_with_no_lost_or_duplicated_grades(tmp_path: 
         submissions = gb.find_assignment("01-add").submissions
         assert sorted(s.student.id for s in submissions) == sorted(answers)  # one submission per student
         assert {s.student.id: s.score for s in submissions} == want
+
+
+def test_the_local_cluster_listens_on_loopback_only() -> None:
+    from graders.dispatch import dask_client
+
+    with dask_client(scheduler=None, workers=1) as client:
+        assert len(client.scheduler_info()["workers"]) == 1
+        # The scheduler lives in this process, its worker and nanny in children.
+        assert listening_addresses([os.getpid()]) == {"127.0.0.1"}
