@@ -217,12 +217,12 @@ def _account_exists(name: str) -> bool:
 class StudentSession:
     """One student's token and the REST calls JupyterLab's Assignments panel and file editor make."""
 
-    def __init__(self, hub: hubmod.HubProcess, prepared: PreparedCourse, student_id: str) -> None:
+    def __init__(self, api: hubmod.HubAPI, url: str, prepared: PreparedCourse, student_id: str) -> None:
         self.student_id = student_id
         self.account = prepared.accounts[student_id]
         self.course_id = prepared.course.id
-        self.token = hub.api.user_token(self.account, note="paceline e2e")
-        self.base = f"{hub.url}/user/{self.account}"
+        self.token = api.user_token(self.account, note="paceline e2e")
+        self.base = f"{url}/user/{self.account}"
 
     def call(self, method: str, path: str, body: Any = None) -> Any:
         return hubmod.http_json(method, f"{self.base}{path}", token=self.token, body=body, timeout=120)
@@ -299,47 +299,7 @@ ADD_INTS = "def add(a, b):\n    return int(a) + int(b)\n"  # fails the hidden fl
 # the tests
 # --------------------------------------------------------------------------
 
-def test_paceline_hub_command_runs_watch_as_a_service_and_stops_everything(prepared: PreparedCourse) -> None:
-    course = prepared.course
-    command = [str(Path(sys.executable).parent / "paceline"), "--course", str(course.root),
-               "hub", "--port", "0", "--interval", "1", "--workers", "1"]
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    printed: list[str] = []
-    try:
-        while not any("Press Ctrl-C" in line for line in printed):
-            line = proc.stdout.readline()
-            assert line, f"paceline hub exited with {proc.wait()}:\n{''.join(printed)}"
-            printed.append(line)
-        text = "".join(printed)
-        url = re.search(r"JupyterHub for fixture at (http://127\.0\.0\.1:\d+)/ \(this machine only\)", text).group(1)
-        assert f"log in as a student: user name = their unix account ({prepared.accounts[next(iter(prepared.accounts))]}" in text
-        password = re.search(r"password \(this run only\): (\S+)", text).group(1)
-        hub_dir = course.state_dir / "hub"
-        assert (hub_dir / "password").read_text().strip() == password
-        token = (hub_dir / "service-token").read_text().strip()
-        assert stat.S_IMODE(hub_dir.stat().st_mode) == 0o700
-
-        # The hub started `paceline watch` as a managed service, and it is working on the course.
-        service = hubmod.http_json("GET", f"{url}/hub/api/services/{WATCH_SERVICE_NAME}", token=token)
-        assert service["command"][-5:] == ["watch", "--interval", "1.0", "--workers", "1"]
-        log = hub_dir / "jupyterhub.log"
-        deadline = time.monotonic() + 60
-        while "Watching fixture every 1 s" not in log.read_text(errors="replace"):
-            assert time.monotonic() < deadline, f"the watch service did not start:\n{log.read_text()[-3000:]}"
-            assert proc.poll() is None
-            time.sleep(0.3)
-        run_id = next(line.split("=", 1)[1] for line in (Path("/proc") / str(service["pid"]) / "environ")
-                      .read_bytes().decode().split("\0") if line.startswith("PACELINE_HUB_RUN="))
-        assert service["pid"] in hubmod.run_processes(run_id)
-    finally:
-        proc.send_signal(signal.SIGTERM)  # what a service manager, or Ctrl-C, does
-        rest, _ = proc.communicate(timeout=90)
-    assert proc.returncode == 0, rest
-    assert hubmod.run_processes(run_id) == []  # hub, proxy, watch and its Dask workers: all gone
-    assert f"{CGROUP_NAME}{run_id}" not in {path.name for path in _hub_cgroups()}
-
-
-@pytest.fixture(scope="module")
+@pytest.fixture
 def hub(prepared: PreparedCourse) -> Iterator[hubmod.HubProcess]:
     with hubmod.run_hub(prepared.course, echo=None) as running:
         cgroup = running.cgroup
@@ -365,7 +325,7 @@ def test_students_work_through_the_hub_and_the_exchange_cannot_be_fooled(prepare
         hub.api.wait_ready(list(prepared.accounts.values()), timeout=180)
     except HubError as exc:
         pytest.fail(f"{exc}\n--- hub log ---\n{hub.log_tail(60)}")
-    students = {sid: StudentSession(hub, prepared, sid) for sid in prepared.accounts}
+    students = {sid: StudentSession(hub.api, hub.url, prepared, sid) for sid in prepared.accounts}
 
     # JupyterLab is the default UI; nbgrader's instructor parts are off for students.
     url, html = students[ada].page("/")
@@ -473,6 +433,65 @@ def test_students_work_through_the_hub_and_the_exchange_cannot_be_fooled(prepare
         text = page.read_text()
         assert "add(1, 2)" in text and "2.5, 2.5" not in text  # visible test shown, hidden test never
     assert "did not all pass" in next((prepared.home(brook) / "01-add" / "feedback").rglob("add.html")).read_text()
+
+
+def test_paceline_hub_command_runs_watch_as_a_service_and_stops_everything(prepared: PreparedCourse) -> None:
+    course = prepared.course
+    command = [str(Path(sys.executable).parent / "paceline"), "--course", str(course.root),
+               "hub", "--port", "0", "--interval", "1", "--workers", "1"]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    printed: list[str] = []
+    try:
+        while not any("Press Ctrl-C" in line for line in printed):
+            line = proc.stdout.readline()
+            assert line, f"paceline hub exited with {proc.wait()}:\n{''.join(printed)}"
+            printed.append(line)
+        text = "".join(printed)
+        url = re.search(r"JupyterHub for fixture at (http://127\.0\.0\.1:\d+)/ \(this machine only\)", text).group(1)
+        assert f"log in as a student: user name = their unix account ({prepared.accounts[next(iter(prepared.accounts))]}" in text
+        password = re.search(r"password \(this run only\): (\S+)", text).group(1)
+        hub_dir = course.state_dir / "hub"
+        assert (hub_dir / "password").read_text().strip() == password
+        token = (hub_dir / "service-token").read_text().strip()
+        assert stat.S_IMODE(hub_dir.stat().st_mode) == 0o700
+
+        # The hub started `paceline watch` as a managed service, and it is working on the course.
+        service = hubmod.http_json("GET", f"{url}/hub/api/services/{WATCH_SERVICE_NAME}", token=token)
+        assert service["command"][-5:] == ["watch", "--interval", "1.0", "--workers", "1"]
+        log = hub_dir / "jupyterhub.log"
+        deadline = time.monotonic() + 60
+        while "Watching fixture every 1 s" not in log.read_text(errors="replace"):
+            assert time.monotonic() < deadline, f"the watch service did not start:\n{log.read_text()[-3000:]}"
+            assert proc.poll() is None
+            time.sleep(0.3)
+        run_id = next(line.split("=", 1)[1] for line in (Path("/proc") / str(service["pid"]) / "environ")
+                      .read_bytes().decode().split("\0") if line.startswith("PACELINE_HUB_RUN="))
+        assert service["pid"] in hubmod.run_processes(run_id)
+
+        # Feedback on arrival: a student submits through her server; nobody runs collect, grade or
+        # feedback by hand, yet the feedback for that very submission reaches her panel.
+        api = hubmod.HubAPI(url, token)
+        ada = next(iter(prepared.accounts))
+        api.start_server(prepared.accounts[ada])
+        api.wait_ready([prepared.accounts[ada]], timeout=180)
+        student = StudentSession(api, url, prepared, ada)
+        if not (prepared.home(ada) / "01-add").exists():  # when this test runs on its own
+            student.fetch("01-add")
+        student.answer("01-add/add.ipynb", "add", ADD)
+        submitted = student.submit("01-add")
+        deadline = time.monotonic() + 120
+        while not any(s["timestamp"] == submitted and s["has_local_feedback"] for s in student.fetch_feedback("01-add")):
+            assert time.monotonic() < deadline, f"no feedback for {submitted}:\n{log.read_text()[-3000:]}"
+            time.sleep(1)
+        with Ledger.open(course.state_dir / "ledger.db") as ledger:
+            latest = max((a for a in ledger.attempts() if a.student_id == ada), key=lambda a: a.attempt)
+        assert latest.graded_at is not None and latest.score == 3.0
+    finally:
+        proc.send_signal(signal.SIGTERM)  # what a service manager, or Ctrl-C, does
+        rest, _ = proc.communicate(timeout=90)
+    assert proc.returncode == 0, rest
+    assert hubmod.run_processes(run_id) == []  # hub, proxy, watch and its Dask workers: all gone
+    assert f"{CGROUP_NAME}{run_id}" not in {path.name for path in _hub_cgroups()}
 
 
 def test_a_student_whose_id_is_not_an_account_name_is_recognised_by_collect(host_ready: None, fixture_course: Path) -> None:
