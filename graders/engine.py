@@ -73,6 +73,7 @@ def grading_config(*, timeout: int, late_policy: LatePolicy) -> Config:
     c.CourseLatePolicy.method = late_policy.method
     c.CourseLatePolicy.per_day = late_policy.per_day
     c.CourseLatePolicy.cap = late_policy.cap
+    c.GenerateFeedback.exporter_class = "graders.feedback_exporter.FeedbackHTMLExporter"
     c.GenerateFeedback.preprocessors = [
         "nbgrader.preprocessors.GetGrades",
         "graders.hidden_tests.HideHiddenTests",
