@@ -243,6 +243,9 @@ def _run(name: str, executed: Path, *, course_dir: Path, timeout: int, title: st
                 cwd=str(course_dir),
                 progress_bar=False,
                 execution_timeout=timeout,
+                # ipykernel warns about unencrypted TCP at every start; the kernel is this
+                # machine's own, on loopback, and the warning only alarms the reader.
+                extra_arguments=["--IPKernelApp.log_level=ERROR"],
             )
         except PapermillExecutionError as error:
             raise ReportError(
