@@ -9,11 +9,12 @@ lesson's resubmission).
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 
 from .config import CourseConfig
 from .ledger import Attempt, Ledger
-from .record import apply_lateness, gradebook_due
+from .record import apply_lateness, gradebook_dues
 from .roster import Student, load_roster
 from .timeline import LessonDue, lesson_dues
 
@@ -32,7 +33,7 @@ def student_dues(course: CourseConfig, ledger: Ledger, *, student: Student, incl
 def refresh_lateness(course: CourseConfig, ledger: Ledger, *, student_ids: Iterable[str]) -> list[tuple[Attempt, float]]:
     """Re-apply the late penalty of each listed student's graded work whose due date moved."""
     students = {s.id: s for s in load_roster(course.roster_path, timezone=course.timezone)}
-    changed: list[tuple[Attempt, float]] = []
+    counted: list[tuple[Attempt, dt.datetime | None]] = []  # the graded attempt that counts, and its due date
     for student_id in sorted(set(student_ids)):
         if student_id not in students:
             continue
@@ -40,13 +41,14 @@ def refresh_lateness(course: CourseConfig, ledger: Ledger, *, student_ids: Itera
         latest: dict[str, Attempt] = {}
         for attempt in ledger.attempts(student_ids=[student_id]):
             latest[attempt.lesson_id] = attempt
-        for lesson_id, attempt in latest.items():
-            if attempt.status != "graded" or lesson_id not in dues:
-                continue
-            due = dues[lesson_id].due_at
-            if due == gradebook_due(course, student_id=student_id, lesson_id=lesson_id):
-                continue
-            penalty = apply_lateness(course, student_id=student_id, lesson_id=lesson_id, due_at=due)
-            ledger.update_score(attempt.id, score=attempt.score or 0.0, late_penalty=penalty)
-            changed.append((attempt, penalty))
+        counted += [(attempt, dues[lesson_id].due_at) for lesson_id, attempt in latest.items()
+                    if attempt.status == "graded" and lesson_id in dues]
+    applied = gradebook_dues(course, [(attempt.student_id, attempt.lesson_id) for attempt, _ in counted])
+    changed: list[tuple[Attempt, float]] = []
+    for attempt, due in counted:
+        if due == applied[(attempt.student_id, attempt.lesson_id)]:
+            continue
+        penalty = apply_lateness(course, student_id=attempt.student_id, lesson_id=attempt.lesson_id, due_at=due)
+        ledger.update_score(attempt.id, score=attempt.score or 0.0, late_penalty=penalty)
+        changed.append((attempt, penalty))
     return changed

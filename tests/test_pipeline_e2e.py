@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from nbgrader.api import Gradebook
 
 from analytics.tables import ENROLLMENTS_COLUMNS, LESSONS_COLUMNS, SUBMISSIONS_COLUMNS, load_tables
 from graders.clock import SimulatedClock
@@ -19,6 +20,7 @@ from graders.export import export_tables
 from graders.feedback import release_feedback
 from graders.grade import grade_attempts
 from graders.ledger import Ledger
+from graders.record import lesson_gradebook
 from graders.release import release_lessons
 from graders.student import StudentWorkspace, fetch_feedback, fetch_lesson, list_lessons, submit_lesson
 
@@ -105,6 +107,15 @@ def test_release_submit_collect_grade_feedback_export(fixture_course: Path) -> N
     assert str(problem).startswith("brook / 02-words / attempt 1: words.ipynb is not valid notebook JSON")
     assert "line 1, column 13" in str(problem)
     assert grade_attempts(course, clock=clock).graded == []  # nothing new: nothing regraded
+
+    # What workers grade against: the lesson as released, and no student's work.
+    template = fixture_course.parent / "template.db"
+    template.write_bytes(lesson_gradebook(course, "01-add"))
+    with Gradebook(f"sqlite:///{template}", course_id=course.id) as gb:
+        assert gb.students == [] and [a.name for a in gb.assignments] == ["01-add"]
+        notebook = gb.find_notebook("add", "01-add")
+        assert {cell.name for cell in notebook.grade_cells} == {"test_add_visible", "test_add_hidden"}
+        assert {cell.name for cell in notebook.solution_cells} == {"add"}
 
     with Ledger.open(course.state_dir / "ledger.db") as ledger:
         statuses = {(a.student_id, a.lesson_id, a.attempt): a.status for a in ledger.attempts()}
