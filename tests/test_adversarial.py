@@ -140,6 +140,9 @@ def listen() -> socket.socket:
     for port in LISTEN_PORTS:
         sock = socket.socket()
         try:
+            # Every interface, not only loopback: a kernel that escaped its network namespace could
+            # reach the host on any of its addresses. A bait, not a server: it reads nothing and
+            # lives for this module only.
             sock.bind(("0.0.0.0", port))
         except OSError:
             sock.close()
