@@ -356,8 +356,12 @@ def _print_cohort(cohort: CohortStatus, *, course: CourseConfig) -> None:
     headline = Table("measure", "value", title=f"{course.title}, as of {cohort.as_of.astimezone(tz):%Y-%m-%d %H:%M %Z}")
     for row in cohort.headline.itertuples():
         headline.add_row(row.measure, "—" if row.value != row.value else f"{row.value:g}")
-    lessons = Table("lesson", "target", "submitted", "on time", "late", "missing", "pass rate", "mean attempts",
-                    title="Lessons")
+    lessons = Table(title="Lessons")
+    # Ids and dates stay whole on a narrow terminal; the numbers' headers give way instead.
+    lessons.add_column("lesson", no_wrap=True)
+    lessons.add_column("target", no_wrap=True)
+    for header in ("submitted", "on time", "late", "missing", "pass rate", "mean attempts"):
+        lessons.add_column(header, justify="right")
     for row in cohort.lessons.itertuples():
         lessons.add_row(row.lesson_id, f"{row.target_at.astimezone(tz):%Y-%m-%d}", str(row.submitted), str(row.on_time),
                         str(row.late), str(row.missing), "—" if row.pass_rate != row.pass_rate else f"{row.pass_rate:.0%}",
