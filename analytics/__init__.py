@@ -9,6 +9,7 @@ computes them all with one set of :class:`AtRiskRules`.
 """
 
 from .cohort import HEADLINE_COLUMNS, CohortAnalysis, analyse_cohort, cohort_headline
+from .comparison import COMPARISON_COLUMNS, MODEL_SCORE_COLUMNS, ModelComparison, compare_with_rules
 from .errors import AnalyticsError, ReportBatchError, ReportError, RulesError, TableError, UnknownIdError
 from .lessons import (
     ATTEMPT_COLUMNS,
@@ -102,14 +103,17 @@ def __getattr__(name: str) -> object:
 
 __all__ = [
     "ATTEMPT_COLUMNS", "ATTEMPT_LOG_COLUMNS", "AT_RISK_COLUMNS", "AnalyticsError", "AtRiskRules",
-    "CELL_PASS_COLUMNS", "CELL_SCORES_COLUMNS", "CUMULATIVE_COLUMNS", "CohortAnalysis", "CohortStatus", "Column",
+    "CELL_PASS_COLUMNS", "CELL_SCORES_COLUMNS", "COMPARISON_COLUMNS", "CUMULATIVE_COLUMNS", "CohortAnalysis",
+    "CohortStatus", "Column",
     "CourseTables", "DURATION_COLUMNS", "ENROLLMENTS_COLUMNS", "EVALUATION_COLUMNS", "FEATURE_COLUMNS",
     "FUNNEL_COLUMNS", "HEADLINE_COLUMNS", "LABELS", "LESSONS_COLUMNS", "LESSON_COLUMNS", "LESSON_STATUS_COLUMNS",
+    "MODEL_SCORE_COLUMNS", "ModelComparison",
     "PACING_COLUMNS", "PERSONAS", "PERSONA_COLUMNS", "REASON_COLUMNS", "RISK_COLUMNS", "RULES", "ReportBatchError", "ReportError",
     "ReportResult", "RiskModel", "RulesError", "STATUSES", "STUDENT_COLUMNS", "STUDENT_LESSON_COLUMNS",
     "STUDENT_SUMMARY_COLUMNS", "SUBMISSIONS_COLUMNS", "SUBMISSION_STATUSES", "SURVIVAL_COLUMNS", "StudentStatus",
     "SyntheticCourse", "TIMELINES_COLUMNS", "TableError", "UnknownIdError", "analyse_cohort", "at_risk_list",
-    "attempt_distribution", "cell_pass_rates", "cohort_headline", "cohort_status", "completion_funnel",
+    "attempt_distribution", "cell_pass_rates", "cohort_headline", "cohort_status", "compare_with_rules",
+    "completion_funnel",
     "cumulative_completions", "describe_columns", "evaluate_risk", "fit_risk_model", "kaplan_meier",
     "lesson_metrics", "load_rules", "load_tables", "median_persistence", "pacing_table", "persistence_times",
     "plot_attempt_counts", "plot_cell_pass_rates", "plot_cramming", "plot_days_vs_target", "plot_funnel",
