@@ -64,6 +64,7 @@ def run_cohort_report(
     as_of: dt.datetime | None = None,
     output_dir: Path | None = None,
     title: str = "Cohort progress",
+    past_tables_dirs: Sequence[Path] = (),
     timeout: int = 600,
 ) -> ReportResult:
     """Execute the cohort progress notebook for one course and write ``.ipynb`` and ``.html``.
@@ -74,15 +75,22 @@ def run_cohort_report(
     (timezone-aware) to the latest submission, ``output_dir`` to
     ``<course_dir>/analytics/reports``. At-risk thresholds come from the
     ``[at_risk]`` table of ``<course_dir>/course.toml`` if there is one.
+    ``past_tables_dirs``, the exports of two or more past cohorts, add a
+    logistic risk model fitted on them and its evaluation against the rules
+    (:func:`~analytics.comparison.compare_with_rules`).
     ``timeout`` is seconds per cell.
 
     Raises :class:`ReportError` naming the failing cell if the notebook fails;
     the partly executed notebook is still written for inspection.
     """
     course_dir, output_dir = _directories(course_dir, output_dir, as_of=as_of)
+    if len(past_tables_dirs) == 1:
+        raise ReportError(f"one past cohort ({past_tables_dirs[0]}) is not enough for the risk model: it needs at "
+                          "least 2, one to evaluate it on and one to fit it on")
     executed = output_dir / COHORT_NOTEBOOK
+    past = [str(Path(directory).resolve()) for directory in past_tables_dirs]
     return _run(COHORT_NOTEBOOK, executed, course_dir=course_dir, timeout=timeout, title=title,
-                parameters=_common(course_dir, tables_dir, as_of) | {"title": title})
+                parameters=_common(course_dir, tables_dir, as_of) | {"title": title, "past_tables_dirs": past})
 
 
 run_report = run_cohort_report  # what `paceline report` has called since the cohort report came first
@@ -231,7 +239,7 @@ def _file_stem(kind: str, identifier: str) -> str:
 
 
 def _run(name: str, executed: Path, *, course_dir: Path, timeout: int, title: str,
-         parameters: dict[str, str | None]) -> ReportResult:
+         parameters: dict[str, str | list[str] | None]) -> ReportResult:
     executed.parent.mkdir(parents=True, exist_ok=True)
     with resources.as_file(resources.files("analytics") / "notebooks" / name) as source:
         try:

@@ -234,14 +234,19 @@ def check(ctx: click.Context, lesson_ids: tuple[str, ...], source_dir: Path | No
 @click.option("--as-of", "as_of", default=None, help="Report as of this date/time (course time zone); default: latest submission.")
 @click.option("--to", "output_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Output folder (default: <course>/analytics/reports).")
+@click.option("--past", "past_dirs", multiple=True, type=click.Path(file_okay=False, path_type=Path),
+              help="A past cohort's exports folder (repeat, two or more): the cohort report adds a model fitted on "
+                   "them, evaluated against the rules.")
 @click.pass_context
 def report(ctx: click.Context, student_id: str | None, lesson_id: str | None, all_students: bool, as_of: str | None,
-           output_dir: Path | None) -> None:
+           output_dir: Path | None, past_dirs: tuple[Path, ...]) -> None:
     """Run a progress notebook with papermill and render it to HTML (default: the cohort report)."""
     from analytics import report as reports
 
     if sum((student_id is not None, lesson_id is not None, all_students)) > 1:
         raise click.UsageError("give at most one of --student, --lesson and --all-students")
+    if past_dirs and (student_id is not None or lesson_id is not None or all_students):
+        raise click.UsageError("--past is for the cohort report only")
     course = _course(ctx)
     when = parse_as_of(course, as_of)
     if all_students:
@@ -257,7 +262,7 @@ def report(ctx: click.Context, student_id: str | None, lesson_id: str | None, al
                                                    output_dir=output_dir)
             else:
                 result = reports.run_cohort_report(course_dir=course.root, as_of=when, output_dir=output_dir,
-                                                   title=f"{course.title}: cohort progress")
+                                                   title=f"{course.title}: cohort progress", past_tables_dirs=past_dirs)
         results = (result,)
     for result in results:
         out.print(f"Report: {result.html}", highlight=False, soft_wrap=True)

@@ -57,6 +57,14 @@ def test_report_takes_one_kind_at_a_time(fixture_course: Path) -> None:
     assert "give at most one of --student, --lesson and --all-students" in result.stderr
 
 
+def test_report_past_cohorts_are_for_the_cohort_report_and_need_two(fixture_course: Path) -> None:
+    result = paceline("report", "--student", "ada", "--past", "../2025/exports", cwd=fixture_course)
+    assert result.returncode == 2 and "--past is for the cohort report only" in result.stderr
+    result = paceline("report", "--past", "../2025/exports", cwd=fixture_course)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "2025/exports) is not enough for the risk model: it needs at least 2" in " ".join(result.stderr.split())
+
+
 def test_status_without_a_student_summarises_the_cohort(fixture_course: Path) -> None:
     toml = fixture_course / "course.toml"
     toml.write_text(toml.read_text() + "\n[at_risk]\ninactive_days = 5\n")

@@ -53,7 +53,8 @@ AS_OF = dt.datetime(2026, 10, 10, tzinfo=UTC)
 REPO = Path(analytics.__file__).resolve().parents[1]
 FIXTURE_COURSE = Path(__file__).parent / "fixtures" / "course"
 NOTEBOOKS = {
-    "cohort_progress.ipynb": {"course_dir": ".", "tables_dir": None, "as_of": None, "title": "Cohort progress"},
+    "cohort_progress.ipynb": {"course_dir": ".", "tables_dir": None, "as_of": None, "title": "Cohort progress",
+                              "past_tables_dirs": []},
     "student_progress.ipynb": {"course_dir": ".", "tables_dir": None, "as_of": None, "student_id": "", "title": None},
     "lesson_report.ipynb": {"course_dir": ".", "tables_dir": None, "as_of": None, "lesson_id": "", "title": None},
 }
@@ -88,7 +89,8 @@ def test_notebook_is_saved_clean_and_readable(name: str) -> None:
 
 def test_cohort_notebook_has_the_sections_of_the_issue() -> None:
     headings = [cell.source.splitlines()[0] for cell in notebook("cohort_progress.ipynb").cells if cell.cell_type == "markdown"]
-    for section in ("Plan vs actual", "Pace gap", "Cramming", "Completion funnel", "Persistence", "need a nudge"):
+    for section in ("Plan vs actual", "Pace gap", "Cramming", "Completion funnel", "Persistence", "need a nudge",
+                    "A statistical model, for comparison"):
         assert any(section in heading for heading in headings), section
 
 
@@ -155,6 +157,22 @@ def test_student_and_lesson_reports_go_to_their_folders(course: Path, no_kernel:
     assert no_kernel[0] == {"course_dir": str(course.resolve()), "tables_dir": None,
                             "as_of": "2026-10-10T00:00:00+00:00", "student_id": "s002", "title": "Progress of s002"}
     assert no_kernel[1]["title"] == "Lesson L02: Lesson 2" and no_kernel[1]["as_of"] is None
+
+
+def test_past_cohorts_reach_the_cohort_notebook_as_absolute_paths(course: Path, no_kernel: list[dict],
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(course)
+    run_cohort_report(course_dir=course, past_tables_dirs=[Path("../2025/exports"), course / "spring"])
+    assert no_kernel[0]["past_tables_dirs"] == [str(course.parent / "2025" / "exports"), str(course / "spring")]
+    run_cohort_report(course_dir=course)
+    assert no_kernel[1]["past_tables_dirs"] == []
+
+
+def test_one_past_cohort_is_refused_before_a_kernel_starts(course: Path, no_kernel: list[dict]) -> None:
+    with pytest.raises(ReportError, match=r"one past cohort \(.*2025\) is not enough for the risk model: it needs at "
+                                          "least 2"):
+        run_cohort_report(course_dir=course, past_tables_dirs=[course / "2025"])
+    assert no_kernel == []
 
 
 class RecordingProgress:
@@ -369,3 +387,37 @@ def test_report_error_names_the_failing_cell(tmp_path: Path) -> None:
     assert "cell 2" in str(error.value) and "TableError" in str(error.value)
     assert "lessons: neither lessons.parquet nor lessons.csv" in str(error.value)
     assert json.loads((tmp_path / "analytics" / "reports" / "cohort_progress.ipynb").read_text())["cells"]
+
+
+@pytest.mark.e2e
+@pytest.mark.timeout(300)
+@pytest.mark.usefixtures("kernel_can_import_analytics")
+def test_cohort_report_compares_a_model_fitted_on_past_cohorts(tmp_path: Path) -> None:
+    starts = {"2025": dt.datetime(2025, 9, 8, 9, tzinfo=UTC), "2026-spring": dt.datetime(2026, 2, 2, 9, tzinfo=UTC),
+              "current": START}
+    cohorts = {name: synthetic_tables(students=300, lessons=6, seed=seed, start=start)
+               for seed, (name, start) in enumerate(starts.items(), start=21)}
+    for name, tables in cohorts.items():
+        write_tables(tables, tmp_path / name / "exports", formats=("csv",))
+    past_dirs = [tmp_path / "2025" / "exports", tmp_path / "2026-spring" / "exports"]
+    result = run_cohort_report(course_dir=tmp_path / "current", as_of=AS_OF, past_tables_dirs=past_dirs)
+    html = visible_text(result.html.read_text(encoding="utf-8"))
+
+    assert re.search(r"<h2[^>]*>A statistical model, for comparison", html)
+    assert "No past cohorts were given" not in html and f"Past cohorts from <code>{tmp_path}</code>" in html
+    # The notebook reads the CSVs the test wrote; the figures must be the library's on the same tables.
+    reread = {f"{name}/exports": analytics.load_tables(tmp_path / name / "exports") for name in ("2025", "2026-spring")}
+    comparison = analytics.compare_with_rules(analytics.load_tables(tmp_path / "current" / "exports"), reread,
+                                              as_of=AS_OF)
+    auc = comparison.evaluation.loc[comparison.evaluation["measure"] == "AUC"]
+    assert len(auc) == 2
+    for row in auc.itertuples():
+        cells = rf"<td[^>]*>{re.escape(row.cohort)}</td>\s*<td[^>]*>AUC</td>\s*<td[^>]*>{row.model:.3g}</td>\s*" \
+                rf"<td[^>]*>{row.rules:.3g}</td>"
+        assert re.search(cells, html), (row.cohort, row.model, row.rules)
+    top = comparison.scores.iloc[0]
+    assert re.search(rf"<td[^>]*>{top.student_id}</td>\s*<td[^>]*>{top.risk:.3f}</td>\s*<td[^>]*>1</td>", html)
+    print(auc[["cohort", "model", "rules"]].to_string(index=False))  # the figures, for the closing note
+
+    without = run_cohort_report(course_dir=tmp_path / "current", as_of=AS_OF, output_dir=tmp_path / "plain")
+    assert "No past cohorts were given, so the rules alone are used" in without.html.read_text(encoding="utf-8")
