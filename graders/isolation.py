@@ -4,7 +4,8 @@ Safe by default: :func:`kernel_config` refuses, naming what is missing, when the
 sandbox cannot be set up. Plain kernels (student code running as the grader's
 own user, able to read solutions and other students' work) are only used when
 the caller explicitly passes ``sandboxed=False``, which the CLI exposes as
-``--unsafe-no-sandbox``.
+``--unsafe-no-sandbox``. Either way test cells are scored by
+:mod:`graders.scoring`, so a score never depends on whether the sandbox ran.
 """
 
 from __future__ import annotations
@@ -12,12 +13,15 @@ from __future__ import annotations
 from traitlets.config import Config
 
 from .config import GradingSettings
+from .scoring import REPLY_RECORDING_EXECUTE, autograde_preprocessors
 
 
 def kernel_config(settings: GradingSettings, *, sandboxed: bool) -> Config:
     """nbgrader settings for the kernels that run one lesson's submissions."""
     if not sandboxed:
-        return Config()
+        c = Config()
+        c.Autograde.autograde_preprocessors = autograde_preprocessors(execute=REPLY_RECORDING_EXECUTE)
+        return c
     from .sandbox import require_sandbox, sandbox_config
 
     require_sandbox()

@@ -3,17 +3,17 @@
 ``c.Execute.kernel_manager_class`` cannot do this: nbgrader's ``Execute.__init__``
 passes ``kernel_manager_class=AsyncKernelManager`` as a keyword, and traitlets
 lets keywords win over config, so that setting is silently ignored. Instead
-the autograde pass gets :class:`SandboxedExecute` in place of ``Execute``.
+the autograde pass gets :class:`SandboxedExecute` in place of ``Execute``, and
+paceline's strict scoring (:mod:`graders.scoring`) in place of ``SaveAutoGrades``.
 """
 
 from __future__ import annotations
 
-from nbgrader.converters.autograde import Autograde
-from nbgrader.preprocessors import Execute
 from traitlets import TraitError, validate
 from traitlets.config import Config
 
 from ..config import GradingSettings
+from ..scoring import ReplyRecordingExecute, autograde_preprocessors
 from .host import require_sandbox
 from .limits import SandboxLimits
 from .manager import KERNEL_NAME, SandboxedKernelManager
@@ -21,8 +21,9 @@ from .manager import KERNEL_NAME, SandboxedKernelManager
 SANDBOXED_EXECUTE = "graders.sandbox.wiring.SandboxedExecute"
 
 
-class SandboxedExecute(Execute):
-    """nbgrader's Execute, with every kernel started by :class:`SandboxedKernelManager`."""
+class SandboxedExecute(ReplyRecordingExecute):
+    """nbgrader's Execute, with every kernel started by :class:`SandboxedKernelManager`
+    (and each cell's execute reply recorded for scoring)."""
 
     def __init__(self, *args, **kwargs) -> None:
         kwargs["kernel_manager_class"] = SandboxedKernelManager
@@ -64,11 +65,7 @@ def sandbox_config(settings: GradingSettings, limits: SandboxLimits | None = Non
     """
     limits = limits or SandboxLimits()
     c = Config()
-    default = Autograde.class_traits()["autograde_preprocessors"].default()
-    # Import paths, not classes: the Config is pickled to grading workers.
-    c.Autograde.autograde_preprocessors = [
-        SANDBOXED_EXECUTE if pp is Execute else f"{pp.__module__}.{pp.__qualname__}" for pp in default
-    ]
+    c.Autograde.autograde_preprocessors = autograde_preprocessors(execute=SANDBOXED_EXECUTE)
     c.Execute.timeout = settings.timeout
     c.Execute.interrupt_on_timeout = True
     c.Execute.kernel_name = KERNEL_NAME  # the manager ignores the notebook's kernelspec anyway
