@@ -14,10 +14,14 @@ Problem codes are stable (the CLI and docs refer to them): ``invalid-notebook``,
 ``solution-outside-solution-cell``, ``hidden-tests-outside-test-cell``,
 ``execution-error``, ``solution-fails-tests``, ``student-version-failed``,
 ``test-passes-on-student-version``.
+
+Warnings do not block a release (``paceline check`` still exits 0) but point
+at tests a student can game: ``equality-only-test``.
 """
 
 from __future__ import annotations
 
+import ast
 import copy
 import logging
 import re
@@ -28,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from IPython.core.inputtransformer2 import TransformerManager
 from nbformat import NotebookNode
 from nbgrader.nbgraderformat import MetadataValidator, SchemaTooNewError, SchemaTooOldError, ValidationError
 from nbgrader.preprocessors import ClearSolutions
@@ -60,13 +65,14 @@ class Problem:
 
 @dataclass(frozen=True)
 class CheckReport:
-    """All problems found, and what was checked."""
+    """All problems found, what was checked, and warnings (which do not make the check fail)."""
 
     problems: tuple[Problem, ...]
     lessons: int
     notebooks: int
     graded_cells: int
     points: float
+    warnings: tuple[Problem, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -178,6 +184,59 @@ def metadata_problems(nb: NotebookNode, *, lesson_id: str, notebook: str) -> lis
     return problems
 
 
+def notebook_warnings(nb: NotebookNode, *, lesson_id: str, notebook: str) -> list[Problem]:
+    """Test cells a student can pass without a right answer, found without running anything.
+
+    Tests run in the student's interpreter, so ``assert add(1, 2) == 3`` calls the
+    ``__eq__`` of whatever ``add`` returned: an object equal to everything passes.
+    A cell is flagged when every assertion in it compares with ``==`` alone and
+    nothing in it checks a type.
+    """
+    warnings = []
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code" or _role(cell) != "autograder tests":
+            continue
+        example = equality_only_assertion(cell.get("source", ""))
+        if example is not None:
+            warnings.append(Problem(
+                CellRef(lesson_id, notebook, index, _grade_id(cell) or None), "equality-only-test",
+                f"every assertion here compares with == alone (`{example}`): an answer that returns an object "
+                "equal to everything passes it. Check the exact type first (`assert type(result) is int`; "
+                "isinstance accepts subclasses), then compare",
+            ))
+    return warnings
+
+
+def equality_only_assertion(source: str) -> str | None:
+    """The first assertion of a test whose assertions all compare a computed value with ``==`` alone, else None."""
+    try:
+        tree = ast.parse(TransformerManager().transform_cell(source))
+    except (SyntaxError, ValueError):
+        return None  # the kernel runs will report it
+    asserts = [node for node in ast.walk(tree) if isinstance(node, ast.Assert)]
+    checks_a_type = any(isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                        and node.func.id in {"type", "isinstance", "issubclass"} for node in ast.walk(tree))
+    if not asserts or checks_a_type or not all(_equality_only(node.test) for node in asserts):
+        return None
+    return ast.unparse(asserts[0].test)
+
+
+def _equality_only(test: ast.expr) -> bool:
+    """``a == b`` (or several, joined with ``and``) where something compared is not a literal."""
+    if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.And):
+        return all(_equality_only(value) for value in test.values)
+    return (isinstance(test, ast.Compare) and all(isinstance(op, ast.Eq) for op in test.ops)
+            and not all(_is_literal(operand) for operand in [test.left, *test.comparators]))
+
+
+def _is_literal(node: ast.expr) -> bool:
+    try:
+        ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return False
+    return True
+
+
 def student_version(nb: NotebookNode) -> NotebookNode:
     """The notebook with solutions replaced by nbgrader's stubs, as ``generate_assignment`` does.
 
@@ -205,6 +264,7 @@ def _check_lessons(
         notebooks=sum(result.notebooks for result in results),
         graded_cells=sum(result.graded_cells for result in results),
         points=sum(result.points for result in results),
+        warnings=tuple(warning for result in results for warning in result.warnings),
     )
 
 
@@ -216,6 +276,7 @@ def _check_one_lesson(
         problem = Problem(CellRef(lesson_id), "no-notebooks", f"lesson folder {lesson_dir} has no notebooks (or does not exist)")
         return CheckReport((problem,), lessons=1, notebooks=0, graded_cells=0, points=0.0)
     problems: list[Problem] = []
+    warnings: list[Problem] = []
     graded = 0
     points = 0.0
     # Kernels run in a scratch copy: whatever a notebook writes must not land in course_source/.
@@ -232,7 +293,9 @@ def _check_one_lesson(
             scored = [value for cell in nb.cells if (value := _valid_points(cell)) is not None]
             graded, points = graded + len(scored), points + sum(scored)
             problems += check_notebook(nb, lesson_id=lesson_id, notebook=name, cwd=workdir, timeout=timeout, execute=execute)
-    return CheckReport(tuple(problems), lessons=1, notebooks=len(names), graded_cells=graded, points=points)
+            warnings += notebook_warnings(nb, lesson_id=lesson_id, notebook=name)
+    return CheckReport(tuple(problems), lessons=1, notebooks=len(names), graded_cells=graded, points=points,
+                       warnings=tuple(warnings))
 
 
 def _grade_id_problems(where: CellRef, *, role: str, grade_id: str, first_use: dict[str, int | None]) -> list[Problem]:

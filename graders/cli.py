@@ -17,6 +17,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from analytics.errors import AnalyticsError
 
@@ -220,11 +221,14 @@ def check(ctx: click.Context, lesson_ids: tuple[str, ...], source_dir: Path | No
         report = check_course(_course(ctx), lesson_ids=list(lesson_ids), progress=RichProgress())
     for problem in report.problems:
         out.print(f"[red]✗[/] {problem}  [dim]\\[{problem.code}][/]", highlight=False)
+    for warning in report.warnings:  # quoted test code is not markup
+        out.print(Text.assemble(("! ", "yellow"), str(warning), (f"  [{warning.code}]", "dim")))
     summary = (f"{report.lessons} lesson(s), {report.notebooks} notebook(s), "
                f"{report.graded_cells} graded cell(s), {report.points:g} point(s)")
     if not report.ok:
         raise PacelineError(f"{len(report.problems)} problem(s) in {summary}")
-    out.print(f"[green]✓[/] {summary}: ready to release")
+    warned = f" ({len(report.warnings)} warning(s) above)" if report.warnings else ""
+    out.print(f"[green]✓[/] {summary}: ready to release{warned}")
 
 
 @main.command()

@@ -12,7 +12,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from graders.check import Problem, check_course, check_lesson, check_source_tree, student_version
+from graders.check import Problem, check_course, check_lesson, check_source_tree, equality_only_assertion, student_version
 from graders.config import load_course
 from graders.errors import CellRef, PacelineError
 
@@ -215,3 +215,34 @@ def test_test_that_passes_on_the_student_version(executed: list[Problem]) -> Non
         "L01 / test_passes_on_student_version.ipynb / cell 5 (test_callable): "
         "test cell passes on the student version: it cannot fail, so it grades nothing"
     )
+
+
+# --------------------------------------------------------------------------
+# warnings: tests a student can game (they do not fail the check)
+# --------------------------------------------------------------------------
+
+def test_tests_that_compare_only_with_eq_are_warned_about(tmp_path: Path) -> None:
+    make_lesson(tmp_path, "L01", "equality_only_tests.ipynb")
+    report = check_source_tree(tmp_path, execute=False)
+    assert report.ok and report.problems == ()
+    # Not cell 3 (it checks the exact type first) nor cell 5 (a tolerance, not an equality).
+    assert found(report.warnings) == [("equality-only-test", 2), ("equality-only-test", 4)]
+    assert str(report.warnings[0]).startswith(
+        "L01 / equality_only_tests.ipynb / cell 2 (test_only_eq): every assertion here compares with == alone "
+        "(`squares(3) == [0, 1, 4]`): an answer that returns an object equal to everything passes it."
+    )
+    assert "type(result) is int" in report.warnings[0].message
+
+
+@pytest.mark.parametrize(("source", "flagged"), [
+    ('assert add(1, 2) == 3, "add(1, 2) should be 3"', "add(1, 2) == 3"),
+    ("result = add(1, 2)\nassert isinstance(result, int)\nassert result == 3", None),
+    ("assert add(1, 2) == 3\nassert add(1, 2) != 4", None),  # not == alone
+    ("assert 1 + 1 == 2", "1 + 1 == 2"),  # an expression, not a literal
+    ("assert 2 == 2", None),  # literals only: nothing the student made
+    ("%time value = add(1, 2)\nassert value == 3", "value == 3"),  # IPython syntax is parsed as IPython does
+    ("print(add(1, 2))", None),  # no assertion
+    ("assert add(1, 2 == 3", None),  # a syntax error is the kernel runs' to report
+])
+def test_which_assertions_compare_only_with_eq(source: str, flagged: str | None) -> None:
+    assert equality_only_assertion(source) == flagged
