@@ -79,6 +79,21 @@ def grading_config(*, timeout: int, late_policy: LatePolicy) -> Config:
         "graders.hidden_tests.HideHiddenTests",
         "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
     ]
+    c.merge(student_html_config())
+    return c
+
+
+def student_html_config() -> Config:
+    """How nbgrader renders a student's notebook as HTML: feedback pages, and formgrader's view of a submission.
+
+    Formgrader renders with a plain ``HTMLExporter(config=...)`` built from the
+    course's nbgrader config, so these are ``HTMLExporter`` settings: outputs are
+    sanitized (``sanitize_html``), and so are Markdown cells, which nbgrader's
+    formgrade and feedback templates pass through ``markdown2html`` alone.
+    """
+    c = Config()
+    c.HTMLExporter.sanitize_html = True
+    c.HTMLExporter.filters = {"markdown2html": "graders.feedback_page.markdown_to_safe_html"}
     return c
 
 
