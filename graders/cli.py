@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
@@ -60,7 +61,8 @@ class PacelineGroup(click.Group):
         try:
             return super().invoke(ctx)
         except (PacelineError, AnalyticsError) as exc:
-            err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
+            # Messages quote names students chose: "[/]" in one must print, not be taken for markup.
+            err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, markup=True, soft_wrap=True)
             sys.exit(1)
 
 
@@ -341,7 +343,7 @@ def status(ctx: click.Context, student_id: str | None, as_of: str | None) -> Non
                         when(d.dates.extension.due_at) if d.dates.extension else "", str(d.grace_spent or ""),
                         access, str(len(lesson.attempts)), f"{best:g}" if best is not None else "")
         for a in lesson.attempts:
-            score = f"{a.score:g}/{a.max_score:g}" if a.score is not None else (a.error or "")[:60]
+            score = f"{a.score:g}/{a.max_score:g}" if a.score is not None else escape((a.error or "")[:60])
             attempts.add_row(a.lesson_id, str(a.attempt), when(a.received_at), when(a.claimed_at), a.status, score,
                              f"-{a.late_penalty:g}" if a.late_penalty else "")
     out.print(lessons)
@@ -349,8 +351,15 @@ def status(ctx: click.Context, student_id: str | None, as_of: str | None) -> Non
     for e in report.extensions:
         out.print(f"Extension {e.lesson_id}: due {when(e.due_at)}, granted by {e.granted_by} on {when(e.granted_at)}: {e.reason}")
     out.print(attempts)
+    for lesson in report.lessons:
+        for a in lesson.attempts:
+            if a.status == "failed" and a.error:
+                out.print(f"[red]Failed[/] {a.lesson_id} attempt {a.attempt}: {escape(a.error)}", highlight=False)
+            if a.feedback_error:
+                out.print(f"[red]Feedback not released[/] {a.lesson_id} attempt {a.attempt}: {escape(a.feedback_error)}",
+                          highlight=False)
     for name, seen, why in report.refused:
-        out.print(f"[red]Refused[/] {when(seen)}: {why}", highlight=False)
+        out.print(f"[red]Refused[/] {when(seen)}: {escape(why)}", highlight=False)
     if report.pacing is not None:
         summary = {row.measure: row.value for row in report.pacing.summary.itertuples()}
         out.print(f"Pace as of {when(report.pacing.as_of)}: {summary['pace']}, {summary['status']}; "
@@ -419,7 +428,7 @@ def watch(ctx: click.Context, interval: float, workers: int | None, scheduler: s
         parts += [f"unlocked {lesson} for {student}" for student, lesson in cycle.unlocked]
         out.print(f"{stamp} " + "; ".join(parts), highlight=False)
         for problem in cycle.problems:
-            err.print(f"{stamp} [red]problem:[/] {problem}", highlight=False)
+            err.print(f"{stamp} [red]problem:[/] {escape(problem)}", highlight=False)
 
     watch_course(course, interval=interval, sandboxed=not unsafe, workers=workers, scheduler=scheduler,
                  stop=stop, on_cycle=report)

@@ -18,6 +18,12 @@ size) or refuses it and records why:
   at a time without following links, so swapping a folder for a link after
   the check changes nothing;
 - a submission over ``[collect] max_submission_mb`` or ``max_files`` is refused;
+- what the student names and writes is checked before it is used
+  (:mod:`graders.submission_checks`): folder and file names (valid UTF-8, no
+  invisible characters, at most 16 folders deep) and ``submission_secret.txt``
+  (nbgrader's hexadecimal secret, which names the student's feedback);
+- whatever goes wrong with one submission, even an exception nobody foresaw,
+  refuses that submission once, with the reason, and collection goes on;
 - the time that counts is paceline's receipt time, never the student's own.
 
 After collection the submission folder is made readable by its owner only.
@@ -38,10 +44,11 @@ from nbgrader.utils import parse_utc
 
 from .clock import Clock, SystemClock
 from .config import CourseConfig
-from .errors import PacelineError, StudentIdError, SubmissionError
-from .ledger import Attempt, Ledger
+from .errors import PacelineError, StudentIdError, SubmissionError, describe
+from .ledger import Attempt, Ledger, storable_text
 from .progress import Progress, Silent
 from .roster import account_name, validate_student_id
+from .submission_checks import MAX_FOLDER_DEPTH, SECRET_NAME, entry_name_problem, inbound_name_problem, secret_problem, shown
 
 ATTEMPTS_DIRNAME = ".attempts"
 
@@ -79,22 +86,26 @@ def inbound_dir(course: CourseConfig) -> Path:
 def parse_inbound_name(path: Path, *, lesson_ids: set[str]) -> InboundSubmission:
     """Read student, lesson and claimed time from an inbound folder name.
 
-    Raises :class:`PacelineError` for names that do not belong to a known
-    lesson or carry an unsafe student id: such a folder is never copied.
+    Raises :class:`PacelineError` for names that are not valid UTF-8, hold
+    invisible characters, do not belong to a known lesson or carry an unsafe
+    student id: such a folder is never copied.
     """
+    problem = inbound_name_problem(path.name)
+    if problem:
+        raise PacelineError(f"{shown(path.name)}: refused: {problem}")
     parts = path.name.split("+")
     if len(parts) not in (3, 4):
-        raise PacelineError(f"{path.name}: not a submission folder (expected student+lesson+timestamp+random)")
+        raise PacelineError(f"{shown(path.name)}: not a submission folder (expected student+lesson+timestamp+random)")
     student_id, lesson_id, stamp = parts[0], parts[1], parts[2]
     try:
         validate_student_id(student_id)
     except StudentIdError as exc:
-        raise PacelineError(f"{path.name}: {exc}") from None
+        raise PacelineError(f"{shown(path.name)}: {exc}") from None
     if lesson_id not in lesson_ids:
         raise SubmissionError(student_id, lesson_id, None, f"submission {path.name!r} is for an unknown lesson")
     try:
         claimed = parse_utc(stamp).replace(tzinfo=dt.timezone.utc)
-    except (ValueError, OverflowError):
+    except Exception:  # noqa: BLE001 - dateutil raises several types for the student's text
         claimed = None  # an unreadable claim is only a missing claim: the receipt time still counts
     return InboundSubmission(path=path, student_id=student_id, lesson_id=lesson_id, claimed_at=claimed)
 
@@ -116,7 +127,7 @@ def collect_submissions(
         fresh: list[InboundSubmission] = []
         received_at = clock.now()
         for path in sorted(inbound.iterdir()):
-            if path.name in known:
+            if storable_text(path.name) in known:
                 report.already_collected += 1
                 continue
             try:
@@ -127,19 +138,23 @@ def collect_submissions(
                                           f"refused {path.name!r}: not a folder (a symbolic link or a file)")
                 check_owner(path, student_id=submission.student_id)
                 fresh.append(submission)
-            except PacelineError as exc:
+            except Exception as exc:  # noqa: BLE001 - whatever one submission raises refuses it, once
                 _refuse(ledger, report, path, exc, received_at=received_at)
         # Several attempts may arrive between two collections: number them in
         # arrival order. The folder's ctime is set by the kernel and, unlike
         # mtime or the name's timestamp, cannot be set back by the student.
-        fresh.sort(key=lambda s: (s.path.lstat().st_ctime_ns, s.exchange_name))
+        fresh.sort(key=_arrival)
         for submission in progress.track(fresh, description="Collecting"):
             try:
                 report.collected.append(_archive(course, ledger, submission, received_at=received_at))
-            except PacelineError as exc:
+            except Exception as exc:  # noqa: BLE001 - whatever one submission raises refuses it, once
                 _refuse(ledger, report, submission.path, exc, received_at=received_at)
                 continue
-            _owner_only(submission.path)
+            try:
+                _owner_only(submission.path)
+            except OSError as exc:  # the student changed the folder meanwhile: it is collected all the same
+                report.problems.append(PacelineError(
+                    f"{shown(submission.exchange_name)}: collected, but not made private: {exc.strerror}"))
     return report
 
 
@@ -157,14 +172,23 @@ def check_owner(path: Path, *, student_id: str) -> None:
             who = pwd.getpwuid(owner).pw_name
         except KeyError:
             who = f"uid {owner}"
-        raise PacelineError(f"{path.name}: refused: it claims to be from {student_id!r} but was submitted by {who!r}")
+        raise PacelineError(f"{shown(path.name)}: refused: it claims to be from {student_id!r} but was submitted by {who!r}")
 
 
-def _refuse(ledger: Ledger, report: CollectReport, path: Path, exc: PacelineError, *, received_at: dt.datetime) -> None:
+def _arrival(submission: InboundSubmission) -> tuple[int, str]:
+    try:
+        ctime = submission.path.lstat().st_ctime_ns
+    except OSError:
+        ctime = 0  # gone meanwhile: archiving it fails, and refuses it, on its own
+    return ctime, submission.exchange_name
+
+
+def _refuse(ledger: Ledger, report: CollectReport, path: Path, exc: BaseException, *, received_at: dt.datetime) -> None:
+    problem = exc if isinstance(exc, PacelineError) else PacelineError(f"{shown(path.name)}: refused: {describe(exc)}")
     parts = path.name.split("+")
     ledger.add_rejection(exchange_name=path.name, student_id=parts[0] if parts else None,
-                         lesson_id=parts[1] if len(parts) > 1 else None, received_at=received_at, reason=str(exc))
-    report.problems.append(exc)
+                         lesson_id=parts[1] if len(parts) > 1 else None, received_at=received_at, reason=str(problem))
+    report.problems.append(problem)
 
 
 def _owner_only(path: Path) -> None:
@@ -180,8 +204,12 @@ def _owner_only(path: Path) -> None:
 
 
 def _archive(course: CourseConfig, ledger: Ledger, submission: InboundSubmission, *, received_at: dt.datetime) -> Attempt:
-    files = _regular_files(submission)
+    files = _regular_files(submission, max_files=course.collect_limits.max_files)
     _check_size(course, submission, files)
+    if Path(SECRET_NAME) not in files:
+        raise SubmissionError(submission.student_id, submission.lesson_id, None,
+                              f"refused {submission.exchange_name!r}: no {SECRET_NAME}, which nbgrader's submit writes "
+                              "and which names the student's feedback")
     number = ledger.next_attempt_number(submission.student_id, submission.lesson_id)
     dest = attempt_dir(course, student_id=submission.student_id, lesson_id=submission.lesson_id, attempt=number)
     if dest.exists():
@@ -195,10 +223,14 @@ def _archive(course: CourseConfig, ledger: Ledger, submission: InboundSubmission
             target = dest / relative
             target.parent.mkdir(parents=True, exist_ok=True)
             data = _read_beneath(submission, relative, limit=budget - size)
+            problem = secret_problem(data) if relative == Path(SECRET_NAME) else None
+            if problem:
+                raise SubmissionError(submission.student_id, submission.lesson_id, None,
+                                      f"refused {submission.exchange_name!r}: {problem}")
             target.write_bytes(data)
             digest.update(relative.as_posix().encode() + b"\0" + hashlib.sha256(data).digest())
             size += len(data)
-    except SubmissionError:
+    except Exception:
         shutil.rmtree(dest, ignore_errors=True)  # refused: no half-copied attempt is left behind
         raise
     return ledger.add_attempt(
@@ -253,12 +285,32 @@ def _check_size(course: CourseConfig, submission: InboundSubmission, files: list
     raise SubmissionError(submission.student_id, submission.lesson_id, None, f"refused {submission.exchange_name!r}: {why}")
 
 
-def _regular_files(submission: InboundSubmission) -> list[Path]:
-    """Relative paths of the submission's files; refuses anything that is not a plain file or folder."""
+def _regular_files(submission: InboundSubmission, *, max_files: int) -> list[Path]:
+    """Relative paths of the submission's files; refuses anything that is not a plain file or folder,
+    names that are not safe (:func:`entry_name_problem`), and trees too deep or too large to walk."""
+
+    def refuse(why: str) -> SubmissionError:
+        return SubmissionError(submission.student_id, submission.lesson_id, None, f"refused {submission.exchange_name!r}: {why}")
+
+    def unreadable(exc: OSError) -> None:
+        # os.walk would skip a folder it cannot list, and the attempt would silently lose files.
+        raise refuse(f"{shown(os.path.relpath(exc.filename or submission.path, submission.path))} cannot be read ({exc.strerror})")
+
     files: list[Path] = []
-    for folder, dirnames, filenames in os.walk(submission.path, followlinks=False):
+    folders = 0
+    ceiling = 10 * max_files  # stop walking a tree this large: it is refused whatever else it holds
+    for folder, dirnames, filenames in os.walk(submission.path, onerror=unreadable, followlinks=False):
         for name in dirnames + filenames:
             path = Path(folder) / name
+            relative = path.relative_to(submission.path)
+            problem = entry_name_problem(name)
+            if problem:
+                raise refuse(f"{shown(relative.as_posix())}: {problem}")
+            if len(relative.parts) > MAX_FOLDER_DEPTH:
+                raise refuse(f"{shown(relative.as_posix())} is more than {MAX_FOLDER_DEPTH} folders deep")
+            folders += name in dirnames
+            if folders + len(files) > ceiling:
+                raise refuse(f"more than {ceiling} files and folders ([collect] max_files is {max_files})")
             if path.is_symlink():
                 raise SubmissionError(
                     submission.student_id, submission.lesson_id, None,
@@ -276,4 +328,6 @@ def _regular_files(submission: InboundSubmission) -> list[Path]:
                         f"refused {submission.exchange_name!r}: {path.relative_to(submission.path)} is not a regular file",
                     )
                 files.append(path.relative_to(submission.path))
+    if folders > max_files:
+        raise refuse(f"{folders} folders, more than the {max_files} allowed ([collect] max_files)")
     return sorted(files)

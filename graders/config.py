@@ -50,6 +50,10 @@ class GradingSettings:
     processes: int = 64  # processes and threads the kernel may run
     file_size_mb: int = 64  # largest file the kernel may write
     open_files: int = 256
+    # Checked on the coordinator before a submitted notebook is parsed (graders.submission_checks):
+    # a few MB of empty cells cost minutes of nbformat's and nbgrader's time.
+    max_notebook_mb: int = 10  # largest submitted notebook
+    max_cells: int = 2000  # most cells in a submitted notebook
 
 
 GRADING_KEYS = tuple(GradingSettings.__dataclass_fields__)

@@ -8,6 +8,7 @@ name it, the way papermill's ``PapermillExecutionError`` carries a cell index.
 
 from __future__ import annotations
 
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -113,3 +114,27 @@ class BatchError(PacelineError):
 
 class HubError(PacelineError):
     """The course's JupyterHub cannot be set up, started or reached."""
+
+
+def describe(exc: BaseException, *, limit: int = 400) -> str:
+    """The reason to record for an exception caught at one submission.
+
+    A PacelineError says what is wrong itself. Anything else was not foreseen:
+    its type, message and the line that raised it are kept, so a bug in
+    paceline reads as one (``unexpected KeyError (at grade.py:120)``) rather than as the
+    student's fault. Student-made messages can be huge: the reason is cut short.
+    """
+    if isinstance(exc, PacelineError):
+        text = str(exc)
+    else:
+        frames = traceback.extract_tb(exc.__traceback__)
+        where = f" (at {Path(frames[-1].filename).name}:{frames[-1].lineno})" if frames else ""
+        text = f"unexpected {type(exc).__name__}{where}: {exc}"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def at_submission(exc: BaseException, *, student_id: str, lesson_id: str, attempt: int | None) -> PacelineError:
+    """Any exception raised while handling one submission, as the PacelineError reported for it."""
+    if isinstance(exc, PacelineError):
+        return exc
+    return SubmissionError(student_id, lesson_id, attempt, describe(exc))

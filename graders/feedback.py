@@ -7,6 +7,10 @@ released in nbgrader's own exchange format, keyed by the attempt's
 every attempt they made. The latest attempt's feedback is regenerated from
 the gradebook first, so manual grades and comments from formgrader appear.
 Hidden tests show only whether they passed (:mod:`graders.hidden_tests`).
+
+One attempt whose feedback cannot be released (a secret that is not
+nbgrader's, anything unforeseen) is recorded in the ledger with the reason and
+not tried again until its feedback changes; every other attempt's goes out.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,9 +27,10 @@ from nbgrader.utils import notebook_hash
 from .collect import attempt_dir
 from .config import CourseConfig
 from .engine import check_result, instructor_api, write_nbgrader_config
-from .errors import PacelineError, SubmissionError
+from .errors import PacelineError, SubmissionError, at_submission
 from .ledger import Attempt, Ledger
 from .progress import Progress, Silent
+from .submission_checks import SECRET_NAME, secret_problem
 
 
 @dataclass
@@ -60,11 +66,15 @@ def refresh_from_gradebook(
     for lesson in progress.track(course.select_lessons(lesson_ids), description="Feedback"):
         if not any((course.root / "autograded").glob(f"*/{lesson.id}")):
             continue
+        started = time.time()
         try:
             check_result(f"generate_feedback {lesson.id}", api.generate_feedback(lesson.id))
+            failed = False
         except PacelineError as exc:
+            # nbgrader goes on past a student it cannot render and removes that student's page:
+            # everyone else's fresh pages are still copied.
             report.problems.append(exc)
-            continue
+            failed = True
         for rendered in sorted((course.root / "feedback").glob(f"*/{lesson.id}")):
             attempt = latest.get((rendered.parent.name, lesson.id))
             if attempt is None or attempt.status != "graded":
@@ -72,6 +82,8 @@ def refresh_from_gradebook(
             dest = attempt_feedback_dir(course, attempt)
             dest.mkdir(parents=True, exist_ok=True)
             for html in rendered.glob("*.html"):
+                if failed and html.stat().st_mtime < started:
+                    continue  # not rendered by this run: it may predate the latest attempt
                 shutil.copyfile(html, dest / html.name)
 
 
@@ -87,33 +99,39 @@ def release_attempt_feedback(
     with Ledger.open(course.state_dir / "ledger.db") as ledger:
         lessons = [lesson.id for lesson in course.select_lessons(lesson_ids)]
         for attempt in ledger.attempts(lesson_ids=lessons, statuses=["graded"]):
-            try:
-                digest = _release_one(course, attempt, outbound)
-            except PacelineError as exc:
-                report.problems.append(exc)
+            pages = sorted(attempt_feedback_dir(course, attempt).glob("*.html"))
+            if not pages:
                 continue
-            if digest is not None:
-                ledger.mark_feedback_released(attempt.id, digest=digest)
-                report.released[attempt.lesson_id] = report.released.get(attempt.lesson_id, 0) + 1
+            digest = hashlib.sha256(b"".join(page.name.encode() + b"\0" + page.read_bytes() for page in pages)).hexdigest()
+            if digest == attempt.feedback_digest:
+                continue  # released as it is, or failed to be: either way recorded
+            try:
+                _release_one(course, attempt, pages, outbound)
+            except Exception as exc:  # noqa: BLE001 - one attempt's feedback failing stops no one else's
+                problem = at_submission(exc, student_id=attempt.student_id, lesson_id=attempt.lesson_id, attempt=attempt.attempt)
+                ledger.record_feedback_failure(attempt.id, digest=digest, error=str(problem))
+                report.problems.append(problem)
+                continue
+            ledger.mark_feedback_released(attempt.id, digest=digest)
+            report.released[attempt.lesson_id] = report.released.get(attempt.lesson_id, 0) + 1
     return report
 
 
-def _release_one(course: CourseConfig, attempt: Attempt, outbound: Path) -> str | None:
-    pages = sorted(attempt_feedback_dir(course, attempt).glob("*.html"))
-    if not pages:
-        return None
-    digest = hashlib.sha256(b"".join(page.name.encode() + b"\0" + page.read_bytes() for page in pages)).hexdigest()
-    if digest == attempt.feedback_digest:
-        return None
-    secret_file = attempt_dir(course, student_id=attempt.student_id, lesson_id=attempt.lesson_id, attempt=attempt.attempt) / "submission_secret.txt"
+def _release_one(course: CourseConfig, attempt: Attempt, pages: list[Path], outbound: Path) -> None:
+    secret_file = attempt_dir(course, student_id=attempt.student_id, lesson_id=attempt.lesson_id, attempt=attempt.attempt) / SECRET_NAME
     if not secret_file.is_file():
         raise SubmissionError(attempt.student_id, attempt.lesson_id, attempt.attempt,
-                              "no submission_secret.txt in the submission: nbgrader cannot match feedback to it")
-    secret = secret_file.read_text().strip()
+                              f"feedback not released: no {SECRET_NAME} in the submission: nbgrader cannot match feedback to it")
+    with secret_file.open("rb") as fh:
+        data = fh.read(1024)
+    # Collection checks the secret; attempts collected before it did are checked here.
+    problem = secret_problem(data)
+    if problem:
+        raise SubmissionError(attempt.student_id, attempt.lesson_id, attempt.attempt, f"feedback not released: {problem}")
+    secret = data.decode("ascii")
     for page in pages:
         name = notebook_hash(secret=secret, notebook_id=page.stem)
         staging = outbound / f"{name}-tmp.html"
         shutil.copyfile(page, staging)
         os.chmod(staging, 0o644)
         os.replace(staging, outbound / f"{name}.html")  # students never see a half-written page
-    return digest

@@ -28,9 +28,9 @@ from .engine import write_nbgrader_config
 from .feedback import attempt_feedback_dir
 from .isolation import kernel_config
 from .lateness import refresh_lateness, student_dues
-from .errors import LessonError, PacelineError, SubmissionError
+from .errors import LessonError, PacelineError, SubmissionError, at_submission
 from .ledger import Attempt, CellScore, Ledger
-from .lesson import read_notebook
+from .lesson import read_submitted_notebook
 from .progress import Progress, Silent
 from .record import lesson_gradebook, record_outcome
 from .roster import load_roster
@@ -103,9 +103,8 @@ def grade_attempts(
                     templates[attempt.lesson_id] = lesson_gradebook(course, attempt.lesson_id)
                 due_at = dues[attempt.student_id][attempt.lesson_id].due_at
                 tasks.append(_task(course, attempt, kernel=kernels[attempt.lesson_id], due_at=due_at))
-            except PacelineError as exc:
-                ledger.record_failure(attempt.id, error=str(exc), graded_at=clock.now())
-                report.problems.append(exc)
+            except Exception as exc:  # noqa: BLE001 - whatever one attempt raises fails that attempt, once
+                _fail(ledger, report, attempt, exc, clock=clock)
         if not tasks:
             return report
 
@@ -116,9 +115,8 @@ def grade_attempts(
                 try:
                     is_latest = latest[(attempt.student_id, attempt.lesson_id)] == attempt.attempt
                     graded = _record(course, ledger, attempt, result, is_latest=is_latest, due_at=task.due_at, clock=clock)
-                except PacelineError as exc:
-                    ledger.record_failure(attempt.id, error=str(exc), graded_at=clock.now())
-                    report.problems.append(exc)
+                except Exception as exc:  # noqa: BLE001 - whatever one attempt raises fails that attempt, once
+                    _fail(ledger, report, attempt, exc, clock=clock)
                 else:
                     report.graded.append(graded)
         # Grace days follow the attempts that count: a resubmission can move them between lessons.
@@ -139,7 +137,9 @@ def _task(course: CourseConfig, attempt: Attempt, *, kernel: Config, due_at: dt.
         raise SubmissionError(attempt.student_id, attempt.lesson_id, attempt.attempt, f"archived files missing at {folder}")
     for notebook in sorted(folder.glob("*.ipynb")):
         try:
-            read_notebook(notebook, lesson=attempt.lesson_id)
+            # Checked here, before the task is built: a notebook too big, too deep or of too many
+            # cells would cost this coordinator (and nbgrader on the worker) far more than grading.
+            read_submitted_notebook(notebook, lesson=attempt.lesson_id, limits=lesson.grading)
         except LessonError as exc:
             # nbgrader would only say "see the above traceback"; name the file and line instead.
             raise SubmissionError(attempt.student_id, attempt.lesson_id, attempt.attempt, f"{notebook.name} {exc.problem}") from None
@@ -153,6 +153,13 @@ def _task(course: CourseConfig, attempt: Attempt, *, kernel: Config, due_at: dt.
         submission=tuple(f for f in read_files(folder) if f[0] != "timestamp.txt"),
         lesson_files=lesson_files, timeout=lesson.grading.timeout, late_policy=course.late_policy, kernel=kernel,
     )
+
+
+def _fail(ledger: Ledger, report: GradeReport, attempt: Attempt, exc: BaseException, *, clock: Clock) -> None:
+    """Record one attempt as failed, with the reason; a later run does not try it again (only --all does)."""
+    problem = at_submission(exc, student_id=attempt.student_id, lesson_id=attempt.lesson_id, attempt=attempt.attempt)
+    ledger.record_failure(attempt.id, error=str(problem), graded_at=clock.now())
+    report.problems.append(problem)
 
 
 def _record(

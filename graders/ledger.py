@@ -78,7 +78,7 @@ CREATE TABLE IF NOT EXISTS cell_scores (
 """
 
 
-ADDED_COLUMNS = (("feedback_digest", "TEXT"),)
+ADDED_COLUMNS = (("feedback_digest", "TEXT"), ("feedback_error", "TEXT"))
 
 
 @dataclass(frozen=True)
@@ -99,7 +99,8 @@ class Attempt:
     late_penalty: float | None
     graded_at: dt.datetime | None
     error: str | None
-    feedback_digest: str | None = None  # digest of the feedback last released for this attempt
+    feedback_digest: str | None = None  # digest of the feedback last released (or that failed to be) for this attempt
+    feedback_error: str | None = None  # why that feedback could not be released; None once released
 
     @property
     def submitted_at(self) -> dt.datetime:
@@ -149,14 +150,14 @@ class Ledger:
         self._db.close()
 
     def known_exchange_names(self) -> set[str]:
-        """Inbound folders already dealt with: collected or refused."""
+        """Inbound folders already dealt with: collected or refused (names as :func:`storable_text` stores them)."""
         return {row[0] for row in self._db.execute("SELECT exchange_name FROM attempts UNION SELECT exchange_name FROM rejections")}
 
     def add_rejection(self, *, exchange_name: str, student_id: str | None, lesson_id: str | None,
                       received_at: dt.datetime, reason: str) -> None:
         self._db.execute(
             "INSERT OR IGNORE INTO rejections (exchange_name, student_id, lesson_id, received_at, reason) VALUES (?, ?, ?, ?, ?)",
-            (exchange_name, student_id, lesson_id, _iso(received_at), reason),
+            (storable_text(exchange_name), _storable(student_id), _storable(lesson_id), _iso(received_at), storable_text(reason)),
         )
 
     def rejections(self, *, student_id: str | None = None) -> list[tuple[str, str | None, str | None, dt.datetime, str]]:
@@ -189,7 +190,7 @@ class Ledger:
         cursor = self._db.execute(
             "INSERT INTO attempts (student_id, lesson_id, attempt, exchange_name, received_at, claimed_at,"
             " content_hash, size_bytes, file_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (student_id, lesson_id, attempt, exchange_name, _iso(received_at), _iso(claimed_at),
+            (student_id, lesson_id, attempt, storable_text(exchange_name), _iso(received_at), _iso(claimed_at),
              content_hash, size_bytes, file_count),
         )
         return self.get(cursor.lastrowid)
@@ -245,7 +246,7 @@ class Ledger:
             self._db.execute(
                 "UPDATE attempts SET status = 'failed', score = NULL, late_penalty = NULL, graded_at = ?,"
                 " error = ? WHERE id = ?",
-                (_iso(graded_at), error, attempt_id),
+                (_iso(graded_at), storable_text(error), attempt_id),
             )
 
     def update_score(self, attempt_id: int, *, score: float, late_penalty: float) -> None:
@@ -258,7 +259,13 @@ class Ledger:
 
     def mark_feedback_released(self, attempt_id: int, *, digest: str) -> None:
         with self._transaction():
-            self._db.execute("UPDATE attempts SET feedback_digest = ? WHERE id = ?", (digest, attempt_id))
+            self._db.execute("UPDATE attempts SET feedback_digest = ?, feedback_error = NULL WHERE id = ?", (digest, attempt_id))
+
+    def record_feedback_failure(self, attempt_id: int, *, digest: str, error: str) -> None:
+        """This feedback (``digest``) could not be released: not tried again until the feedback changes."""
+        with self._transaction():
+            self._db.execute("UPDATE attempts SET feedback_digest = ?, feedback_error = ? WHERE id = ?",
+                             (digest, storable_text(error), attempt_id))
 
     def add_unlock(self, *, student_id: str, lesson_id: str, at: dt.datetime) -> None:
         self._db.execute("INSERT OR IGNORE INTO unlocks (student_id, lesson_id, unlocked_at) VALUES (?, ?, ?)",
@@ -321,6 +328,33 @@ class _Transaction:
         self._db.execute("ROLLBACK" if exc_type else "COMMIT")
 
 
+def storable_text(text: str) -> str:
+    """``text`` as SQLite can store it. Names read from the filesystem carry bytes that are not
+    UTF-8 as lone surrogates (Python's surrogateescape), which SQLite refuses: those become
+    ``\\xff``-style escapes. Valid text is stored unchanged, so names in older ledgers still match.
+    No valid name nbgrader's submit makes can read like an escape, so only a student's own
+    deliberately odd names could collide."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        pass
+    out = []
+    for ch in text:
+        code = ord(ch)
+        if 0xDC80 <= code <= 0xDCFF:
+            out.append(f"\\x{code - 0xDC00:02x}")
+        elif 0xD800 <= code <= 0xDFFF:
+            out.append(f"\\u{code:04x}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def _storable(text: str | None) -> str | None:
+    return None if text is None else storable_text(text)
+
+
 def _iso(when: dt.datetime | None) -> str | None:
     if when is None:
         return None
@@ -340,4 +374,5 @@ def _attempt(row: sqlite3.Row) -> Attempt:
         content_hash=row["content_hash"], size_bytes=row["size_bytes"], file_count=row["file_count"],
         status=row["status"], score=row["score"], max_score=row["max_score"], late_penalty=row["late_penalty"],
         graded_at=_parse(row["graded_at"]), error=row["error"], feedback_digest=row["feedback_digest"],
+        feedback_error=row["feedback_error"],
     )

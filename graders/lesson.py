@@ -16,8 +16,9 @@ from typing import Literal
 import nbformat
 from nbformat import NotebookNode
 
-from .config import CourseConfig, LessonPlan
+from .config import CourseConfig, GradingSettings, LessonPlan
 from .errors import CellRef, LessonError
+from .submission_checks import notebook_structure_problem, notebook_text_problem
 
 CellRole = Literal["autograded answer", "autograder tests", "manually graded answer", "manually graded task", "read-only", "solution"]
 
@@ -56,6 +57,42 @@ def read_notebook(path: Path, *, lesson: str) -> NotebookNode:
         json.loads(text)
     except json.JSONDecodeError as exc:
         raise LessonError(where, f"is not valid notebook JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
+    try:
+        return nbformat.reads(text, as_version=4)
+    except Exception as exc:  # nbformat raises several unrelated types for bad structure
+        raise LessonError(where, f"is not a valid notebook: {exc}") from None
+
+
+def read_submitted_notebook(path: Path, *, lesson: str, limits: GradingSettings) -> NotebookNode:
+    """Read a notebook a student wrote, checking at each step, before the next parses it, that
+    it is safe to: its size (``[grading] max_notebook_mb``) before reading, its nesting before
+    JSON parsing, its cell count and structure (``[grading] max_cells``) before nbformat.
+
+    Raises :class:`LessonError` naming the file and what is wrong.
+    """
+    where = CellRef(lesson, path.name)
+    budget = limits.max_notebook_mb * 1024 * 1024
+    try:
+        with path.open("rb") as fh:
+            data = fh.read(budget + 1)
+    except OSError as exc:
+        raise LessonError(where, f"cannot be read: {exc.strerror}") from None
+    if len(data) > budget:
+        raise LessonError(where, f"is larger than the {limits.max_notebook_mb} MB allowed ([grading] max_notebook_mb)")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise LessonError(where, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    problem = notebook_text_problem(text)
+    if problem is None:
+        try:
+            problem = notebook_structure_problem(json.loads(text), max_cells=limits.max_cells)
+        except json.JSONDecodeError as exc:
+            problem = f"is not valid notebook JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
+        except ValueError as exc:  # e.g. a number of more digits than Python converts
+            problem = f"is not valid notebook JSON: {exc}"
+    if problem:
+        raise LessonError(where, problem)
     try:
         return nbformat.reads(text, as_version=4)
     except Exception as exc:  # nbformat raises several unrelated types for bad structure

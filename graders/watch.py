@@ -6,12 +6,19 @@ sandboxed on a Dask cluster kept warm for the whole run, release their
 feedback and any lessons they unlocked. Every step is the same library call
 the instructor's commands make, and each is idempotent, so a bad submission
 only fails its own attempt and a restart picks up where the last run stopped.
+
+Nothing a student submits stops the loop: each step contains what one
+submission raises, a step that fails as a whole does not keep the next steps
+from running, and a cycle that fails anyway is reported (with a traceback when
+the exception is not one of paceline's own, which points at a bug) and tried
+again at the next interval.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -42,23 +49,46 @@ class Cycle:
 
 
 def run_cycle(course: CourseConfig, *, scheduler: str | None, sandboxed: bool, clock: Clock) -> Cycle:
-    """One pass: release what is due, collect, grade, release feedback. Never raises for one bad item."""
+    """One pass: release what is due, collect, grade, release feedback. Never raises for one bad item,
+    and a step that fails as a whole is reported while the steps after it still run."""
     cycle = Cycle()
-    released = release_due_lessons(course, clock=clock)
-    cycle.released = [lesson.lesson_id for lesson in released.released]
-    cycle.unlocked += released.unlocked
-    cycle.problems += [str(p) for p in released.problems]
-    collected = collect_submissions(course, clock=clock)
-    cycle.collected = len(collected.collected)
-    cycle.problems += [str(p) for p in collected.problems]
-    graded = grade_attempts(course, sandboxed=sandboxed, scheduler=scheduler, clock=clock)
-    cycle.graded = len(graded.graded)
-    cycle.unlocked += graded.unlocked
-    cycle.problems += [str(p) for p in graded.problems]
-    feedback = release_attempt_feedback(course)
-    cycle.feedback = sum(feedback.released.values())
-    cycle.problems += [str(p) for p in feedback.problems]
+
+    def release() -> None:
+        released = release_due_lessons(course, clock=clock)
+        cycle.released = [lesson.lesson_id for lesson in released.released]
+        cycle.unlocked += released.unlocked
+        cycle.problems += [str(p) for p in released.problems]
+
+    def collect() -> None:
+        collected = collect_submissions(course, clock=clock)
+        cycle.collected = len(collected.collected)
+        cycle.problems += [str(p) for p in collected.problems]
+
+    def grade() -> None:
+        graded = grade_attempts(course, sandboxed=sandboxed, scheduler=scheduler, clock=clock)
+        cycle.graded = len(graded.graded)
+        cycle.unlocked += graded.unlocked
+        cycle.problems += [str(p) for p in graded.problems]
+
+    def feedback() -> None:
+        report = release_attempt_feedback(course)
+        cycle.feedback = sum(report.released.values())
+        cycle.problems += [str(p) for p in report.problems]
+
+    for name, step in (("release", release), ("collect", collect), ("grade", grade), ("feedback", feedback)):
+        try:
+            step()
+        except Exception as exc:  # noqa: BLE001 - one failed step must not starve the others
+            cycle.problems.append(failure_report(f"{name} failed, will retry", exc))
     return cycle
+
+
+def failure_report(what: str, exc: Exception) -> str:
+    """``what`` and the exception: paceline's own errors by their message, anything else with its
+    traceback, since that is a bug to fix rather than a course to correct."""
+    if isinstance(exc, PacelineError):
+        return f"{what}: {exc}"
+    return f"{what}: {type(exc).__name__}: {exc}\n" + "".join(traceback.format_exception(exc)).rstrip()
 
 
 def watch(
@@ -84,8 +114,8 @@ def watch(
             started = time.monotonic()
             try:
                 cycle = run_cycle(course, scheduler=address, sandboxed=sandboxed, clock=clock)
-            except PacelineError as exc:
-                cycle = Cycle(problems=[f"cycle failed, will retry: {exc}"])
+            except Exception as exc:  # noqa: BLE001 - watch outlives any one cycle; the next one retries
+                cycle = Cycle(problems=[failure_report("cycle failed, will retry", exc)])
             if on_cycle is not None:
                 on_cycle(cycle)
             stop.wait(max(0.0, interval - (time.monotonic() - started)))
