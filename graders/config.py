@@ -50,6 +50,8 @@ class GradingSettings:
     processes: int = 64  # processes and threads the kernel may run
     file_size_mb: int = 64  # largest file the kernel may write
     open_files: int = 256
+    output_mb: int = 20  # output kept from one attempt's kernel, all cells together (one cell: at most 16 MB)
+    cpus: float = 1.0  # CPU share of one attempt's kernel and everything it starts (cgroup quota)
     # Checked on the coordinator before a submitted notebook is parsed (graders.submission_checks):
     # a few MB of empty cells cost minutes of nbformat's and nbgrader's time.
     max_notebook_mb: int = 10  # largest submitted notebook
@@ -65,6 +67,9 @@ class CollectLimits:
 
     max_submission_mb: int = 20
     max_files: int = 100
+    # Per student (graders.quotas): one student's flood costs the host neither disk nor other students' time.
+    max_attempts_per_hour: int = 30  # per lesson, by paceline's receipt times
+    student_quota_mb: int = 500  # everything a student's collected attempts hold
 
 
 @dataclass(frozen=True)
@@ -213,10 +218,13 @@ def parse_course(raw: dict[str, Any], *, config_path: Path) -> CourseConfig:
     reader.keys(gating, "gating", required=set(), optional={"pass_fraction"})
     pass_fraction = reader.fraction(gating, "gating.pass_fraction", default=0.6)
     collect = reader.table({"collect": raw.get("collect", {})}, "collect")
-    reader.keys(collect, "collect", required=set(), optional={"max_submission_mb", "max_files"})
+    reader.keys(collect, "collect", required=set(),
+                optional={"max_submission_mb", "max_files", "max_attempts_per_hour", "student_quota_mb"})
     collect_limits = CollectLimits(
         max_submission_mb=reader.whole(collect, "collect.max_submission_mb", default=20, minimum=1),
         max_files=reader.whole(collect, "collect.max_files", default=100, minimum=1),
+        max_attempts_per_hour=reader.whole(collect, "collect.max_attempts_per_hour", default=30, minimum=1),
+        student_quota_mb=reader.whole(collect, "collect.student_quota_mb", default=500, minimum=1),
     )
     at_risk = _parse_at_risk(reader, raw.get("at_risk", {}))
     late_policy = _parse_late_policy(reader, raw.get("late_policy", {}))
@@ -310,6 +318,12 @@ def _parse_grading(reader: Reader, raw: Any, *, where: str, defaults: GradingSet
     values = {}
     for key in GRADING_KEYS:
         value = table.get(key, getattr(defaults, key))
+        if key == "cpus":
+            # A share of a core is fine; a quota under a tenth of one starves the kernel's own heartbeat.
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.1 <= value <= 256:
+                raise ConfigError(reader.path, f"{where}.cpus", f"must be a number of CPUs from 0.1 to 256 (e.g. 1 or 0.5), not {value!r}")
+            values[key] = float(value)
+            continue
         if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
             raise ConfigError(reader.path, f"{where}.{key}", f"must be a whole number above 0, not {value!r}")
         values[key] = value

@@ -35,4 +35,5 @@ def sandbox_limits(settings: GradingSettings):
     return SandboxLimits(
         memory_mb=settings.memory_mb, cpu_seconds=settings.cpu_seconds, processes=settings.processes,
         file_size_mb=settings.file_size_mb, open_files=settings.open_files,
+        total_output_mb=settings.output_mb, cpus=settings.cpus,
     )

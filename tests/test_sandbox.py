@@ -529,3 +529,166 @@ def _owner(pid: str) -> int | None:
     except FileNotFoundError:
         return None
 
+
+
+# --------------------------------------------------------------------------
+# fair shares (issue 8 §5): socket families, CPU quota, total output
+# --------------------------------------------------------------------------
+
+def _run_bpf(program: bytes, *, arch: int, nr: int, args: tuple[int, ...] = ()) -> int:
+    """Evaluate a classic-BPF seccomp program on one ``struct seccomp_data`` (the few opcodes it uses)."""
+    import struct
+
+    args = (tuple(args) + (0,) * 6)[:6]
+    data = struct.pack("=iIQ6Q", nr, arch, 0, *args)
+    insns = [struct.unpack("=HBBI", program[i:i + 8]) for i in range(0, len(program), 8)]
+    pc, acc = 0, 0
+    while True:
+        code, jt, jf, k = insns[pc]
+        if code == 0x20:  # ld w abs
+            acc = struct.unpack_from("=I", data, k)[0]
+            pc += 1
+        elif code == 0x06:  # ret k
+            return k
+        else:
+            taken = {0x15: acc == k, 0x35: acc >= k, 0x45: bool(acc & k)}[code]
+            pc += 1 + (jt if taken else jf)
+
+
+def test_seccomp_allows_only_namespaced_socket_families():
+    program = seccomp_program("x86_64")
+    x86, socket_nr, socketpair_nr = 0xC000003E, 41, 53
+    allow, eperm = 0x7FFF0000, 0x00050001
+
+    def socket_call(family, kind=1, protocol=0, nr=socket_nr):
+        return _run_bpf(program, arch=x86, nr=nr, args=(family, kind, protocol))
+
+    for family in (socket.AF_UNIX, socket.AF_INET, socket.AF_INET6):
+        assert socket_call(family) == allow
+    # AF_VSOCK (40) reaches the hypervisor, AF_ALG the host's crypto; none of these is in the allow-list.
+    for family in (40, 38, 17, 31, 29, 21, 30, 44, 5, 0, 1 << 32 | 40):
+        assert socket_call(family) == eperm, family
+    assert socket_call(1 << 32 | socket.AF_UNIX) == allow  # the kernel reads an int: high bits are ignored there too
+    assert socket_call(16, 3, 0) == allow  # NETLINK_ROUTE: the namespace's own addresses, for getaddrinfo
+    for protocol in (9, 15, 16, 4):  # audit, kobject uevents, generic, sock diag
+        assert socket_call(16, 3, protocol) == eperm
+    assert socket_call(socket.AF_UNIX, nr=socketpair_nr) == allow
+    assert socket_call(40, nr=socketpair_nr) == eperm
+    # The rest of the filter is unchanged: ordinary calls pass, namespaces and bpf do not.
+    assert _run_bpf(program, arch=x86, nr=0) == allow  # read
+    assert _run_bpf(program, arch=x86, nr=272, args=(0x10000000,)) == eperm  # unshare(CLONE_NEWUSER)
+    assert _run_bpf(program, arch=x86, nr=321) == eperm  # bpf
+    assert _run_bpf(program, arch=0x40000003, nr=359) == 0x80000000  # i386 socket(): another ABI, killed
+    arm = seccomp_program("aarch64")
+    assert _run_bpf(arm, arch=0xC00000B7, nr=198, args=(40,)) == eperm
+    assert _run_bpf(arm, arch=0xC00000B7, nr=198, args=(socket.AF_UNIX,)) == allow
+
+
+def test_cpu_quota_files_for_cgroup_v1_and_v2():
+    from graders.sandbox.cgroups import cpu_quota_files
+
+    assert cpu_quota_files(1.0, version=1) == [("cpu.cfs_period_us", "100000"), ("cpu.cfs_quota_us", "100000")]
+    assert cpu_quota_files(0.5, version=2) == [("cpu.max", "50000 100000")]
+    assert cpu_quota_files(2.25, version=1)[1] == ("cpu.cfs_quota_us", "225000")
+    with pytest.raises(ValueError, match="cpus"):
+        SandboxLimits(cpus=0.01)
+    with pytest.raises(ValueError, match="cpus"):
+        SandboxLimits(cpus="1")
+
+
+def test_cgroup2_cpu_parent_needs_a_cpu_controller_it_can_delegate(tmp_path):
+    from graders.sandbox.cgroups import cgroup2_cpu_parent
+
+    proc = tmp_path / "cgroup"
+    grader = tmp_path / "fs" / "grading.slice"
+    grader.mkdir(parents=True)
+    proc.write_text("0::/grading.slice\n")
+    (grader / "cgroup.controllers").write_text("cpuset memory pids\n")
+    (grader / "cgroup.subtree_control").write_text("")
+    assert cgroup2_cpu_parent(proc_cgroup=proc, root=tmp_path / "fs") is None  # no cpu controller here
+    (grader / "cgroup.controllers").write_text("cpuset cpu memory pids\n")
+    assert cgroup2_cpu_parent(proc_cgroup=proc, root=tmp_path / "fs") == grader
+    assert (grader / "cgroup.subtree_control").read_text() == "+cpu"  # handed to the kernels' cgroups
+    proc.write_text("4:memory:/x\n1:cpu:/\n")  # a v1-only host
+    assert cgroup2_cpu_parent(proc_cgroup=proc, root=tmp_path / "fs") is None
+
+
+def test_output_budget_caps_the_whole_kernel_not_only_each_cell():
+    import json
+
+    budget = OutputBudget(limit=1000, total_limit=3000)
+
+    def msg(kind, parent, **content):
+        return {"msg_type": kind, "header": {"msg_type": kind}, "parent_header": {"msg_id": parent}, "content": content}
+
+    kept = 0
+    for cell in range(50):  # each cell prints just under its own limit
+        admitted = budget.admit(msg("stream", f"c{cell}", name="stdout", text="x" * 900))
+        kept += len(admitted["content"]["text"]) if admitted else 0
+    assert budget.used <= 3000 and kept < 3000 + 50 * 200  # the total, plus one short notice per cell
+    # Errors and results past the limits are still kept (they decide grades), but past a shared 1 MB
+    # allowance only a few hundred bytes each, however many cells fail with a huge error.
+    sizes = []
+    for cell in range(200):
+        error = budget.admit(msg("error", f"e{cell}", ename="ValueError", evalue="v" * 100_000, traceback=["t" * 5000] * 50))
+        assert error["content"]["ename"] == "ValueError"
+        sizes.append(len(json.dumps(error["content"])))
+    assert budget.shortened < OutputBudget.SHORTENED_ALLOWANCE + 60_000 + 200 * 1000  # + one roomy, + tight ones
+    assert max(sizes[-100:]) < 1000
+    result = budget.admit(msg("execute_result", "e0", data={"text/plain": "0.5" * 10_000}, metadata={}))
+    assert result["content"]["data"]["text/plain"].startswith("0.5") and len(result["content"]["data"]["text/plain"]) <= 200
+
+
+def test_limits_hold_the_course_keys():
+    from graders.isolation import sandbox_limits
+
+    limits = sandbox_limits(GradingSettings(output_mb=4, cpus=0.5))
+    assert (limits.total_output_mb, limits.cpus, limits.output_bytes) == (4, 0.5, 4 * 1024 * 1024)
+    assert SandboxLimits().output_bytes == 16 * 1024 * 1024  # one cell: 16 MB, within the 20 MB total
+    c = sandbox_config(GradingSettings(), limits)
+    assert (c.SandboxedKernelManager.total_output_mb, c.SandboxedKernelManager.cpus) == (4, 0.5)
+
+
+@needs_sandbox
+def test_socket_families_outside_the_network_namespace_are_refused(folder, base_dir):
+    nb, error = run([
+        "import errno, socket\n"
+        "def try_socket(family, kind, protocol=0):\n"
+        "    try:\n"
+        "        socket.socket(family, kind, protocol).close()\n"
+        "        return 'ok'\n"
+        "    except OSError as exc:\n"
+        "        return errno.errorcode.get(exc.errno, str(exc.errno))\n"
+        # AF_VSOCK (the hypervisor), AF_ALG, AF_PACKET, AF_BLUETOOTH, AF_CAN, AF_RDS, AF_TIPC, AF_XDP, AF_KCM
+        "for family in (40, 38, 17, 31, 29, 21, 30, 44, 41):\n"
+        "    print(family, sorted({try_socket(family, kind) for kind in (1, 2, 3, 5)}))",
+        "print(try_socket(socket.AF_UNIX, 1), try_socket(socket.AF_INET, 2), try_socket(socket.AF_INET6, 1),"
+        " try_socket(socket.AF_NETLINK, 3, 0), try_socket(socket.AF_NETLINK, 3, 15))\n"
+        "a, b = socket.socketpair(); a.close(); b.close()\n"
+        "print(socket.getaddrinfo('localhost', 80)[0][4][1])",
+    ], folder, base_dir)
+    assert error is None
+    refused = [line.split(" ", 1) for line in out(nb, 0).splitlines()]
+    assert len(refused) == 9 and all(result == "['EPERM']" for _, result in refused), out(nb, 0)
+    assert out(nb, 1) == "ok ok ok ok EPERM\n80\n"
+
+
+@needs_sandbox
+@pytest.mark.skipif(cgroup_parent("cpu") is None, reason="no writable cgroup v1 cpu controller")
+def test_busy_processes_in_new_sessions_get_no_more_than_the_cpu_quota(folder, base_dir):
+    fixture = REPO / "tests" / "fixtures" / "hostile" / "starves_with_setsid_forks.ipynb"
+    [busy] = [c.source for c in nbformat.read(fixture, as_version=4).cells if c.metadata.get("nbgrader", {}).get("grade_id") == "add"]
+    nb, error = run([busy], folder, base_dir, cpus=0.5)
+    assert error is None
+    [line] = out(nb, 0).splitlines()
+    assert line.startswith("evidence: cpu share") and float(line.split()[3]) <= 0.6, line
+
+
+@needs_sandbox
+def test_many_cells_under_the_cell_limit_stop_at_the_total(folder, base_dir):
+    nb, error = run(["print('x' * 900_000)"] * 8 + ["print('after')"], folder, base_dir, output_mb=1, total_output_mb=3)
+    assert error is None
+    kept = sum(len(out(nb, index)) for index in range(9))
+    assert 2.5 * 2**20 < kept < 3 * 2**20 + 9 * 300
+    assert "3 MB per notebook" in "".join(out(nb, index) for index in range(9))
+    assert not any("x" * 1000 in out(nb, index) for index in range(4, 8))  # past the total: a notice only

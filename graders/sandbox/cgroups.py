@@ -1,8 +1,12 @@
-"""cgroup v1 memory and pids limits for one sandbox, when the host lets root write them.
+"""cgroup limits for one sandbox (memory, pids, CPU), when the host lets root write them.
 
 Child cgroups are made under the grader's own cgroup, so whatever limit the
-host puts on the grader still holds for its kernels. Without a writable
-cgroup v1 controller the sandbox relies on rlimits alone.
+host puts on the grader still holds for its kernels. Memory and pids use
+cgroup v1; the CPU quota uses the v1 ``cpu`` controller, or ``cpu.max`` of
+cgroup v2 on a host whose ``cpu`` controller is on the unified hierarchy.
+Without a writable controller the sandbox relies on rlimits alone (and, for
+CPU, on the kernel's scheduler: which lets a kernel's children that leave its
+session take every core).
 """
 
 from __future__ import annotations
@@ -18,6 +22,9 @@ from .limits import SandboxLimits
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 PREFIX = "paceline-"
+CPU_PERIOD_US = 100_000  # the kernel's default CFS period: the quota is a share of it
+# A file that only a controller's own (non-root) cgroups have is no use as a probe: the pids root has no pids.max.
+_PROBES = {"memory": "memory.limit_in_bytes", "cpu": "cpu.cfs_quota_us", "pids": None}
 
 
 def cgroup_parent(controller: str) -> Path | None:
@@ -34,13 +41,49 @@ def cgroup_parent(controller: str) -> Path | None:
         if not mount.is_dir():
             mount = CGROUP_ROOT / controller
         path = mount / parts[2].lstrip("/")
-        probe = "memory.limit_in_bytes" if controller == "memory" else "pids.max"
+        probe = _PROBES.get(controller)
         # The grader's own cgroup need not expose the limit file (the root cgroup does not); a child does.
         if path.is_dir() and (path / "cgroup.procs").exists() and os.access(path, os.W_OK) and (
-            (path / probe).exists() or controller == "pids"
+            probe is None or (path / probe).exists()
         ):
             return path
     return None
+
+
+def cgroup2_cpu_parent(*, proc_cgroup: Path = Path("/proc/self/cgroup"), root: Path = CGROUP_ROOT) -> Path | None:
+    """The grader's cgroup v2 folder, if the ``cpu`` controller can be given to children made in it.
+
+    cgroup v2 lets a cgroup hand a controller to its children only when it
+    holds no processes itself (the root excepted), so this is the root, or a
+    cgroup delegated to paceline with ``cpu`` already in its
+    ``cgroup.subtree_control``. On a hybrid host (v1 ``cpu`` mounted, as on
+    these machines) the unified hierarchy has no controllers and this is None.
+    """
+    try:
+        lines = proc_cgroup.read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        if not line.startswith("0::"):
+            continue
+        path = root / line[3:].lstrip("/")
+        try:
+            if "cpu" not in (path / "cgroup.controllers").read_text().split():
+                return None
+            if "cpu" not in (path / "cgroup.subtree_control").read_text().split():
+                (path / "cgroup.subtree_control").write_text("+cpu")  # EBUSY when the cgroup holds processes
+        except OSError:
+            return None
+        return path if os.access(path, os.W_OK) else None
+    return None
+
+
+def cpu_quota_files(cpus: float, *, version: int) -> list[tuple[str, str]]:
+    """The (file, text) writes that give a cgroup ``cpus`` CPUs of time per period, in order."""
+    quota = max(1000, round(cpus * CPU_PERIOD_US))  # the kernel refuses quotas under 1 ms
+    if version == 2:
+        return [("cpu.max", f"{quota} {CPU_PERIOD_US}")]
+    return [("cpu.cfs_period_us", str(CPU_PERIOD_US)), ("cpu.cfs_quota_us", str(quota))]
 
 
 @dataclass
@@ -73,6 +116,20 @@ class SandboxCgroups:
                 made.paths.append(path)
                 # bwrap's own two processes live in the cgroup too.
                 (path / "pids.max").write_text(str(limits.processes + 2))
+            cpu, version = cgroup_parent("cpu"), 1
+            if cpu is None:
+                cpu, version = cgroup2_cpu_parent(), 2
+            if cpu is not None:
+                path = cpu / f"{PREFIX}{name}"
+                path.mkdir(mode=0o755)
+                made.paths.append(path)
+                for filename, text in cpu_quota_files(limits.cpus, version=version):
+                    try:
+                        (path / filename).write_text(text)
+                    except OSError as exc:
+                        # v1 refuses a quota above the grader's own: the child is held to that smaller one anyway.
+                        if exc.errno != errno.EINVAL or filename != "cpu.cfs_quota_us":
+                            raise
         except OSError:
             made.destroy()
             raise
@@ -123,8 +180,8 @@ def remove_cgroup(path: Path, *, timeout: float = 5.0) -> None:
 
 def remove_stale(name_prefix: str) -> None:
     """Remove leftover cgroups of a sandbox slot (a grader that was killed cannot clean up)."""
-    for controller in ("memory", "pids"):
-        parent = cgroup_parent(controller)
+    parents = [cgroup_parent(controller) for controller in ("memory", "pids", "cpu")] + [cgroup2_cpu_parent()]
+    for parent in parents:
         if parent is None:
             continue
         for path in parent.glob(f"{PREFIX}{name_prefix}*"):

@@ -275,7 +275,8 @@ def _under(path: str, parent: str) -> bool:
 
 
 # --------------------------------------------------------------------------
-# seccomp: a small deny-list on top of the kernel's own permission checks
+# seccomp: a small deny-list on top of the kernel's own permission checks, and an allow-list of
+# socket address families
 # --------------------------------------------------------------------------
 
 _AUDIT_ARCH = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}
@@ -298,6 +299,15 @@ _DENY = {
 }
 # clone/unshare are allowed, but not with namespace flags (CLONE_NEWUSER above all).
 _FLAG_CHECKED = {"x86_64": {"clone": 56, "unshare": 272}, "aarch64": {"clone": 220, "unshare": 97}}
+_SOCKET = {"x86_64": {"socket": 41, "socketpair": 53}, "aarch64": {"socket": 198, "socketpair": 199}}
+# Address families a kernel may open: an allow-list, since a family the network namespace does not
+# cover reaches past it (AF_VSOCK talks to the hypervisor, AF_ALG to the host kernel's crypto, AF_CAN,
+# AF_BLUETOOTH, AF_RDS, AF_TIPC... to devices and host-wide state). ipykernel's zmq over ipc needs
+# AF_UNIX only; AF_INET/AF_INET6 stay for lessons that use loopback in their own empty namespace;
+# AF_NETLINK only as NETLINK_ROUTE, which glibc's getaddrinfo asks for the namespace's addresses.
+AF_UNIX, AF_INET, AF_INET6, AF_NETLINK = 1, 2, 10, 16
+NETLINK_ROUTE = 0
+ALLOWED_SOCKET_FAMILIES = (AF_UNIX, AF_INET, AF_INET6)
 _CLONE3 = 435  # its flags live in memory seccomp cannot read: ENOSYS makes glibc fall back to clone
 _NAMESPACE_FLAGS = 0x7E020080  # NEWNS|NEWCGROUP|NEWUTS|NEWIPC|NEWUSER|NEWPID|NEWNET|NEWTIME
 
@@ -323,6 +333,7 @@ def seccomp_program(machine: str) -> bytes:
         raise ValueError(f"no seccomp filter for architecture {machine!r}")
     deny = sorted(_DENY[machine].values())
     checked = sorted(_FLAG_CHECKED[machine].values())
+    sockets = _SOCKET[machine]
     # Instructions as (code, jt_label, jf_label, k); labels resolved once the layout is known.
     prog: list[tuple[int, str | int, str | int, int]] = [
         (_LD_W_ABS, 0, 0, 4),  # seccomp_data.arch
@@ -333,6 +344,8 @@ def seccomp_program(machine: str) -> bytes:
         prog.append((_JGE_K, "enosys", 0, 0x40000000))  # the x32 ABI
     prog += [(_JEQ_K, "eperm", 0, nr) for nr in deny]
     prog += [(_JEQ_K, "flags", 0, nr) for nr in checked]
+    prog.append((_JEQ_K, "socket", 0, sockets["socket"]))
+    prog.append((_JEQ_K, "socketpair", 0, sockets["socketpair"]))
     prog.append((_JEQ_K, "enosys", 0, _CLONE3))
     prog.append((_RET_K, 0, 0, _RET_ALLOW))
     labels = {"flags": len(prog)}
@@ -341,6 +354,18 @@ def seccomp_program(machine: str) -> bytes:
         (_JSET_K, "eperm", 0, _NAMESPACE_FLAGS),
         (_RET_K, 0, 0, _RET_ALLOW),
     ]
+    # socket(family, type, protocol): args are C ints, so the low 32 bits are what the kernel reads.
+    labels["socket"] = len(prog)
+    prog.append((_LD_W_ABS, 0, 0, 16))  # args[0]: the address family
+    prog += [(_JEQ_K, "allow", 0, family) for family in ALLOWED_SOCKET_FAMILIES]
+    prog.append((_JEQ_K, 0, "eperm", AF_NETLINK))
+    prog.append((_LD_W_ABS, 0, 0, 32))  # args[2]: the netlink protocol
+    prog.append((_JEQ_K, "allow", "eperm", NETLINK_ROUTE))
+    labels["socketpair"] = len(prog)  # only AF_UNIX has socket pairs; the rest fail anyway
+    prog.append((_LD_W_ABS, 0, 0, 16))
+    prog.append((_JEQ_K, "allow", "eperm", AF_UNIX))
+    labels["allow"] = len(prog)  # classic BPF jumps forward only: the socket checks need their own
+    prog.append((_RET_K, 0, 0, _RET_ALLOW))
     labels["eperm"] = len(prog)
     prog.append((_RET_K, 0, 0, _RET_ERRNO | _EPERM))
     labels["enosys"] = len(prog)

@@ -159,7 +159,7 @@ def require_sandbox(**kwargs) -> None:
 
 def host_notes() -> list[str]:
     """Optional extras (not required): reported by ``python -m graders.sandbox check``."""
-    from .cgroups import cgroup_parent
+    from .cgroups import cgroup2_cpu_parent, cgroup_parent
 
     notes = []
     for controller in ("memory", "pids"):
@@ -168,6 +168,12 @@ def host_notes() -> list[str]:
             f"cgroup v1 {controller}: {parent}" if parent else
             f"cgroup v1 {controller}: not writable here; falling back to rlimits only"
         )
+    cpu_v1 = cgroup_parent("cpu")
+    cpu_v2 = None if cpu_v1 else cgroup2_cpu_parent()
+    notes.append(
+        f"cgroup v1 cpu: {cpu_v1}" if cpu_v1 else f"cgroup v2 cpu: {cpu_v2}" if cpu_v2 else
+        "cgroup cpu: not writable here; a kernel's processes are not held to [grading] cpus"
+    )
     machine = platform.machine()
     from .command import seccomp_supported
 

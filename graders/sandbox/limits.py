@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from typing import ClassVar
 
 MB = 1024 * 1024
 
@@ -22,7 +23,15 @@ class SandboxLimits:
     ``RLIMIT_CPU`` per process over the kernel's whole life, not per cell.
     ``scratch_mb`` is the size of each of the kernel's tmpfs folders (its
     working folder, ``/tmp`` and ``/dev/shm``). ``output_mb`` is how much
-    output the grader accepts from one kernel before it drops the rest.
+    output the grader accepts from one cell before it drops the rest, and
+    ``total_output_mb`` from the whole kernel, all cells together: everything
+    kept ends up in the graded notebook and its feedback pages, several
+    copies on the host, so a flood of cells each just under the per-cell
+    limit must not multiply it. ``cpus`` is the share of CPU the whole
+    sandbox gets (1.0 = one core), a cgroup quota when the host has a
+    writable ``cpu`` controller: without it, children that leave the
+    kernel's session (``setsid``) get their own autogroup and as many cores
+    as they can keep busy, and other students' kernels time out.
     ``wall_seconds`` is how long a kernel may live, whatever it does: per-cell
     timeouts and the CPU limit do not stop a notebook of many cells that each
     sleep just under the timeout. By default it is twice ``cpu_seconds``:
@@ -37,13 +46,22 @@ class SandboxLimits:
     open_files: int = 256
     scratch_mb: int = 256
     output_mb: int = 16
+    total_output_mb: int = 20
+    cpus: float = 1.0
     address_space_mb: int | None = None
     wall_seconds: int | None = None
 
+    # A CFS quota below a few ms per 100 ms period stalls even the kernel's own heartbeat.
+    MIN_CPUS: ClassVar[float] = 0.1
+    MAX_CPUS: ClassVar[float] = 256.0
+
     def __post_init__(self) -> None:
+        cpus = self.cpus
+        if isinstance(cpus, bool) or not isinstance(cpus, (int, float)) or not self.MIN_CPUS <= cpus <= self.MAX_CPUS:
+            raise ValueError(f"SandboxLimits.cpus must be a number of CPUs from {self.MIN_CPUS:g} to {self.MAX_CPUS:g}, not {cpus!r}")
         for f in fields(self):
             value = getattr(self, f.name)
-            if value is None and f.name in ("address_space_mb", "wall_seconds"):
+            if f.name == "cpus" or (value is None and f.name in ("address_space_mb", "wall_seconds")):
                 continue
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise ValueError(f"SandboxLimits.{f.name} must be a whole number above 0, not {value!r}")
@@ -75,4 +93,9 @@ class SandboxLimits:
 
     @property
     def output_bytes(self) -> int:
-        return self.output_mb * MB
+        """What one cell may output (never more than the whole kernel may)."""
+        return min(self.output_mb, self.total_output_mb) * MB
+
+    @property
+    def total_output_bytes(self) -> int:
+        return self.total_output_mb * MB

@@ -62,7 +62,9 @@ class SandboxedKernelManager(AsyncKernelManager):
     file_size_mb = Integer(_DEFAULTS.file_size_mb, config=True, help="RLIMIT_FSIZE, MB")
     open_files = Integer(_DEFAULTS.open_files, config=True, help="RLIMIT_NOFILE")
     scratch_mb = Integer(_DEFAULTS.scratch_mb, config=True, help="size of each tmpfs (work folder, /tmp, /dev/shm), MB")
-    output_mb = Integer(_DEFAULTS.output_mb, config=True, help="output the grader keeps from one kernel, MB")
+    output_mb = Integer(_DEFAULTS.output_mb, config=True, help="output the grader keeps from one cell, MB")
+    total_output_mb = Integer(_DEFAULTS.total_output_mb, config=True, help="output the grader keeps from one kernel, all cells, MB")
+    cpus = Float(_DEFAULTS.cpus, config=True, help="CPU share of the whole sandbox (cgroup quota), in CPUs")
     wall_seconds = Integer(0, config=True, help="how long a kernel may live, seconds; 0 is twice cpu_seconds")
 
     base_dir = Unicode(BASE_DIR, config=True, help="root-only folder for the kernels' folders (keep the path short: unix sockets)")
@@ -93,7 +95,8 @@ class SandboxedKernelManager(AsyncKernelManager):
         return SandboxLimits(
             memory_mb=self.memory_mb, cpu_seconds=self.cpu_seconds, processes=self.processes,
             file_size_mb=self.file_size_mb, open_files=self.open_files, scratch_mb=self.scratch_mb,
-            output_mb=self.output_mb, address_space_mb=self.address_space_mb or None,
+            output_mb=self.output_mb, total_output_mb=self.total_output_mb, cpus=self.cpus,
+            address_space_mb=self.address_space_mb or None,
             wall_seconds=self.wall_seconds or None,
         )
 
@@ -136,6 +139,7 @@ class SandboxedKernelManager(AsyncKernelManager):
         kw.update({"connection_file": self.connection_file, "parent": self})
         kw.update(kwargs)
         kw["output_bytes"] = self.limits.output_bytes
+        kw["total_output_bytes"] = self.limits.total_output_bytes
         return SandboxedKernelClient(**kw)
 
     # -- start ----------------------------------------------------------------------------
@@ -332,22 +336,28 @@ class OutputBudget:
     """How much output a kernel may make the grader hold.
 
     Each cell (execute request) may produce ``limit`` bytes and the kernel as
-    a whole ``4 * limit``. Past that, output is dropped with one notice per
-    cell, except that one shortened error and one shortened result per cell
-    are still kept: they decide the cell's grade. Memory stays bounded even
-    if the kernel forges messages (it holds the session key): at most
-    ``MAX_CELLS`` cells are tracked.
+    a whole ``total_limit`` (by default ``4 * limit``). Past that, output is
+    dropped with one notice per cell, except that one shortened error and one
+    shortened result per cell are still kept: they decide the cell's grade.
+    Those share ``SHORTENED_ALLOWANCE``; past it they are cut to a few hundred
+    bytes, so many cells that each fail with a huge error cannot make the
+    grader keep more than ``total_limit`` + 1 MB + a little per cell. Memory
+    stays bounded even if the kernel forges messages (it holds the session
+    key): at most ``MAX_CELLS`` cells are tracked.
     """
 
     limit: int
+    total_limit: int | None = None
     used: int = 0
+    shortened: int = 0  # bytes of the shortened errors and results kept past the limits
     cells: OrderedDict[str, _CellOutput] = field(default_factory=OrderedDict)
 
     MAX_CELLS: ClassVar[int] = 1000
+    SHORTENED_ALLOWANCE: ClassVar[int] = MB
 
-    @property
-    def total_limit(self) -> int:
-        return 4 * self.limit
+    def __post_init__(self) -> None:
+        if self.total_limit is None:
+            self.total_limit = 4 * self.limit
 
     def admit(self, msg: dict) -> dict | None:
         kind = msg.get("msg_type") or msg.get("header", {}).get("msg_type")
@@ -361,7 +371,11 @@ class OutputBudget:
             return msg
         if kind in ("error", "execute_result") and kind not in cell.kept_over:
             cell.kept_over.add(kind)
-            return _short_error(msg) if kind == "error" else _short_result(msg)
+            # The name of an error and a short number are all a grade needs; roomier text while it fits.
+            sizes = _ROOMY if self.shortened < self.SHORTENED_ALLOWANCE else _TIGHT
+            short = _short_error(msg, sizes) if kind == "error" else _short_result(msg, sizes)
+            self.shortened += _message_size(short)
+            return short
         if cell.noticed:
             return None
         cell.noticed = True
@@ -397,13 +411,27 @@ class OutputBudget:
         return cell
 
 
-def _short_result(msg: dict) -> dict:
+@dataclass(frozen=True)
+class _Shortened:
+    """How much of an error or result survives past the output limits."""
+
+    value_chars: int  # an error's evalue
+    result_chars: int  # a result's text/plain
+    traceback_lines: int
+    line_chars: int
+
+
+_ROOMY = _Shortened(value_chars=2000, result_chars=10_000, traceback_lines=20, line_chars=2000)
+_TIGHT = _Shortened(value_chars=200, result_chars=200, traceback_lines=3, line_chars=200)
+
+
+def _short_result(msg: dict, sizes: _Shortened) -> dict:
     content = msg.get("content") or {}
     text = (content.get("data") or {}).get("text/plain", "")
     short = copy.copy(msg)
     short["content"] = {
         "execution_count": content.get("execution_count"),
-        "data": {"text/plain": str(text)[:10_000]},
+        "data": {"text/plain": str(text)[:sizes.result_chars]},
         "metadata": {},
     }
     short["buffers"] = []
@@ -418,13 +446,13 @@ def _message_size(msg: dict) -> int:
         return size + len(str(msg.get("content")))
 
 
-def _short_error(msg: dict) -> dict:
+def _short_error(msg: dict, sizes: _Shortened) -> dict:
     content = msg.get("content") or {}
     short = copy.copy(msg)
     short["content"] = {
         "ename": str(content.get("ename", "Error"))[:200],
-        "evalue": str(content.get("evalue", ""))[:2000],
-        "traceback": [str(line)[:2000] for line in (content.get("traceback") or [])[-20:]],
+        "evalue": str(content.get("evalue", ""))[:sizes.value_chars],
+        "traceback": [str(line)[:sizes.line_chars] for line in (content.get("traceback") or [])[-sizes.traceback_lines:]],
     }
     short["buffers"] = []
     return short
@@ -455,11 +483,12 @@ class SandboxedKernelClient(AsyncKernelClient):
     """Client whose sockets refuse huge messages and whose iopub output is budgeted."""
 
     output_bytes = Integer(_DEFAULTS.output_bytes)
+    total_output_bytes = Integer(_DEFAULTS.total_output_bytes)
     iopub_channel_class = Type(BudgetedIOPubChannel)  # type: ignore[assignment]
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        self._budget = OutputBudget(self.output_bytes)
+        self._budget = OutputBudget(self.output_bytes, total_limit=self.total_output_bytes)
 
     @property
     def max_message_bytes(self) -> int:

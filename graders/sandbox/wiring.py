@@ -79,5 +79,7 @@ def sandbox_config(settings: GradingSettings, limits: SandboxLimits | None = Non
     c.SandboxedKernelManager.open_files = limits.open_files
     c.SandboxedKernelManager.scratch_mb = limits.scratch_mb
     c.SandboxedKernelManager.output_mb = limits.output_mb
+    c.SandboxedKernelManager.total_output_mb = limits.total_output_mb
+    c.SandboxedKernelManager.cpus = limits.cpus
     c.SandboxedKernelManager.wall_seconds = limits.wall_clock_seconds
     return c
