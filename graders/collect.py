@@ -47,6 +47,7 @@ from .config import CourseConfig
 from .errors import PacelineError, StudentIdError, SubmissionError, describe
 from .ledger import Attempt, Ledger, storable_text
 from .progress import Progress, Silent
+from .quotas import enforce_student_limits
 from .roster import account_name, validate_student_id
 from .submission_checks import MAX_FOLDER_DEPTH, SECRET_NAME, entry_name_problem, inbound_name_problem, secret_problem, shown
 
@@ -210,6 +211,8 @@ def _archive(course: CourseConfig, ledger: Ledger, submission: InboundSubmission
         raise SubmissionError(submission.student_id, submission.lesson_id, None,
                               f"refused {submission.exchange_name!r}: no {SECRET_NAME}, which nbgrader's submit writes "
                               "and which names the student's feedback")
+    enforce_student_limits(course, ledger, student_id=submission.student_id, lesson_id=submission.lesson_id,
+                           folder=submission.path, received_at=received_at)
     number = ledger.next_attempt_number(submission.student_id, submission.lesson_id)
     dest = attempt_dir(course, student_id=submission.student_id, lesson_id=submission.lesson_id, attempt=number)
     if dest.exists():

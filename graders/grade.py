@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from traitlets.config import Config
@@ -82,7 +82,7 @@ def grade_attempts(
     report = GradeReport()
     with Ledger.open(course.state_dir / "ledger.db") as ledger:
         todo = ledger.attempts(lesson_ids=list(order), statuses=None if regrade else ["collected"])
-        todo.sort(key=lambda a: (order[a.lesson_id], a.student_id, a.attempt))
+        todo = fair_order(todo, lesson_order=order)  # Dask starts tasks in the order they are sent
         if not todo:
             return report
         latest = {(a.student_id, a.lesson_id): a.attempt for a in ledger.attempts(lesson_ids=list(order))}
@@ -128,6 +128,27 @@ def grade_attempts(
     report.unlocked = publish_unlocks(course, clock=clock)
     report.graded.sort(key=lambda g: (order[g.attempt.lesson_id], g.attempt.student_id, g.attempt.attempt))
     return report
+
+
+def fair_order(attempts: Sequence[Attempt], *, lesson_order: Mapping[str, int]) -> list[Attempt]:
+    """The order to grade ``attempts`` in: round-robin by student.
+
+    Every student's oldest pending attempt comes first (oldest received
+    first), then every student's second, and so on: a student who submitted
+    200 times delays nobody else's first attempt. Each student's own attempts
+    keep their receipt order. Every attempt is graded, none is skipped or
+    superseded: the ledger keeps a score for each.
+    """
+    by_student: dict[str, list[Attempt]] = {}
+    for attempt in attempts:
+        by_student.setdefault(attempt.student_id, []).append(attempt)
+    ranked = []
+    for own in by_student.values():
+        own.sort(key=lambda a: (a.received_at, lesson_order[a.lesson_id], a.attempt))
+        ranked += [(rank, attempt) for rank, attempt in enumerate(own)]
+    ranked.sort(key=lambda pair: (pair[0], pair[1].received_at, lesson_order[pair[1].lesson_id],
+                                  pair[1].student_id, pair[1].attempt))
+    return [attempt for _, attempt in ranked]
 
 
 def _task(course: CourseConfig, attempt: Attempt, *, kernel: Config, due_at: dt.datetime | None) -> GradingTask:
