@@ -12,7 +12,7 @@ PACELINE := $(BIN)/paceline --course .
 DEMO_AS_OF ?= 2026-11-15
 DEMO_STUDENTS ?= 36
 
-.PHONY: env sandbox hub-tools demo demo-clean test bench clean
+.PHONY: env sandbox hub-tools browser demo demo-clean test bench clean
 
 env: $(STAMP)
 
@@ -36,6 +36,12 @@ hub-tools: env
 		{ DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv; }
 	$(BIN)/python -m graders.hub install-tools
 
+# Debian's chromium for the browser tests (tests/test_feedback_browser.py); Playwright drives it, because
+# `playwright install` (its own browser download) cannot work here. Needs root, as CI has.
+browser:
+	@test -x /usr/bin/chromium || { DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; }
+
 demo: env sandbox demo-clean
 	$(PACELINE) check
 	$(PACELINE) release
@@ -51,7 +57,7 @@ demo-clean:
 	rm -rf .paceline submitted/.attempts autograded feedback exports analytics/reports gradebook.db students.csv
 	find submitted release -mindepth 1 -maxdepth 1 ! -name README.md -exec rm -rf {} +
 
-test: env sandbox hub-tools
+test: env sandbox hub-tools browser
 	$(BIN)/python -m pytest
 
 clean: demo-clean
