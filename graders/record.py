@@ -3,9 +3,11 @@
 Workers get a copy of the gradebook that holds the lesson's definition and no
 student data (:func:`lesson_gradebook`). When a graded result comes back,
 :func:`record_outcome` writes it into the course's gradebook with nbgrader's
-own ``SaveAutoGrades`` and ``AssignLatePenalties`` preprocessors, and puts the
-graded notebooks where formgrader looks for them, so the gradebook ends up
-exactly as ``nbgrader autograde`` would have left it.
+own ``AssignLatePenalties`` and the ``SaveAutoGrades`` that grading uses
+(:class:`graders.scoring.StrictSaveAutoGrades`, reading the execute replies
+recorded in the graded notebooks), and puts the graded notebooks where
+formgrader looks for them, so the gradebook ends up exactly as
+``nbgrader autograde`` with the course's configuration would have left it.
 """
 
 from __future__ import annotations
@@ -19,12 +21,13 @@ from pathlib import Path
 
 import nbformat
 from nbgrader.api import Gradebook, MissingEntry
-from nbgrader.preprocessors import AssignLatePenalties, SaveAutoGrades
+from nbgrader.preprocessors import AssignLatePenalties
 
 from .autograde_task import GradingOutcome, write_files
 from .config import CourseConfig
 from .engine import nbgrader_config, open_gradebook
 from .errors import SubmissionError
+from .scoring import REPLIES, StrictSaveAutoGrades, recorded_replies
 
 
 # nbgrader's tables of students and their work, the ones that refer to others first.
@@ -95,8 +98,9 @@ def record_outcome(
         if name not in known:
             continue  # nbgrader skips notebooks the lesson does not have
         nb = nbformat.reads(content.decode("utf-8"), as_version=4)
-        resources = {"nbgrader": {"db_url": db_url, "assignment": lesson, "notebook": name, "student": student}}
-        SaveAutoGrades(config=config).preprocess(nb, resources)
+        resources = {"nbgrader": {"db_url": db_url, "assignment": lesson, "notebook": name, "student": student},
+                     REPLIES: recorded_replies(nb)}
+        StrictSaveAutoGrades(config=config).preprocess(nb, resources)
         AssignLatePenalties(config=config).preprocess(nb, resources)
 
     with open_gradebook(course) as gb:

@@ -60,12 +60,12 @@ class ReplyRecordingExecute(Execute):
                 cell.metadata[METADATA] = {"execute_reply": NOT_RUN}
         return super().preprocess(nb, resources, km=km)
 
-    def on_cell_executed(self, **kwargs) -> None:
-        super().on_cell_executed(**kwargs)
-        cell, index, reply = kwargs["cell"], kwargs["cell_index"], kwargs["execute_reply"]
+    def on_cell_executed(self, *, cell: NotebookNode, cell_index: int, execute_reply: dict) -> None:
+        # nbgrader's: appends the reply's error when no output shows it.
+        super().on_cell_executed(cell=cell, cell_index=cell_index, execute_reply=execute_reply)
         # A timeout's reply is nbclient's own (status "error"); a kernel that died never replies.
-        status = str(((reply or {}).get("content") or {}).get("status"))
-        self._replies[index] = status
+        status = str((execute_reply.get("content") or {}).get("status"))
+        self._replies[cell_index] = status
         cell.metadata[METADATA] = {"execute_reply": status}
 
 
@@ -128,10 +128,24 @@ def ran_cleanly(cell: NotebookNode) -> bool:
     Reads the reply status that ReplyRecordingExecute wrote into the cell's
     metadata, so it works on an autograded notebook read back from disk (feedback).
     """
+    return _recorded_reply(cell) == "ok" and not any(_is_failure(output) for output in cell.get("outputs", []))
+
+
+def recorded_replies(nb: NotebookNode) -> dict[int, str]:
+    """The reply statuses ReplyRecordingExecute wrote into an autograded notebook, by cell index.
+
+    For scoring again a notebook that grading executed (the coordinator records
+    a worker's result with them): nbgrader wrote that notebook after the
+    executor had overwritten this metadata on every cell, so it is grading's
+    record, not the submission's.
+    """
+    return {index: reply for index, cell in enumerate(nb.cells) if (reply := _recorded_reply(cell)) is not None}
+
+
+def _recorded_reply(cell: NotebookNode) -> str | None:
     recorded = cell.get("metadata", {}).get(METADATA)
     reply = recorded.get("execute_reply") if isinstance(recorded, dict) else None
-    outputs = cell.get("outputs", [])
-    return reply == "ok" and not any(_is_failure(output) for output in outputs)
+    return reply if isinstance(reply, str) else None
 
 
 def _is_failure(output: NotebookNode) -> bool:

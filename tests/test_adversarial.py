@@ -101,6 +101,16 @@ EXPECTED: dict[str, tuple[str, object]] = {
     "leaks_hidden_tests": ("graded", 0.0),
     "malformed_json": ("failed", "add.ipynb is not valid notebook JSON"),
     "non_utf8": ("failed", "add.ipynb not UTF-8 text"),
+    # A score comes from the tests, not from what the kernel displays (issue 8 section 2): the answer is the stub.
+    "forges_result_in_pre_run_cell_hook": ("graded", 0.0),
+    "forges_result_after_hiding_traceback": ("graded", 0.0),
+    "forges_result_from_custom_exc_handler": ("graded", 0.0),
+    "forges_raw_execute_result_message": ("graded", 0.0),
+    "forges_result_with_a_displayhook": ("graded", 0.0),
+    "forges_result_from_quiet_exception": ("graded", 0.0),
+    "forges_pass_by_silencing_errors": ("graded", 0.0),
+    "forges_pass_by_skipping_tests": ("graded", 0.0),
+    "forges_execute_reply": ("graded", 3.0),  # the attack works: see test_a_rewritten_execute_reply_fools_the_tests
 }
 # Refused at collection, so never graded: the collector does not follow links.
 REFUSED = {
@@ -514,3 +524,58 @@ def test_feedback_still_says_which_tests_passed(batch: Batch) -> None:
     # A made-up exception name is not shown: only Python's own.
     [leaky] = batch.feedback["leaks_hidden_tests"]
     assert "These tests did not all pass. Some of them are hidden" in leaky
+
+
+# --------------------------------------------------------------------------
+# scores come from the tests, not from what the kernel displays (issue 8 section 2)
+# --------------------------------------------------------------------------
+
+# Each leaves the answer as the stub and makes its failing test cells look passed; plain nbgrader
+# gives all but the last full points (tests/test_scoring.py grades them both ways).
+FORGED_RESULTS = ("forges_result_in_pre_run_cell_hook", "forges_result_after_hiding_traceback",
+                  "forges_result_from_custom_exc_handler", "forges_raw_execute_result_message",
+                  "forges_result_with_a_displayhook", "forges_result_from_quiet_exception")
+
+
+def graded_test_cells(nb) -> list:
+    return [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")]
+
+
+@pytest.mark.parametrize("student", FORGED_RESULTS)
+def test_a_forged_result_in_a_failing_test_cell_earns_nothing(batch: Batch, student: str) -> None:
+    nb = batch.graded_notebook(student)
+    assert evidence(nb)  # the attack's cell ran in the sandbox...
+    for cell in graded_test_cells(nb):
+        # ...and its test cells carry the forged points as a result, which plain nbgrader would have read.
+        forged = [o for o in cell.outputs if o.output_type == "execute_result"]
+        assert forged and forged[0].data["text/plain"] == repr(float(cell.metadata.nbgrader["points"]))
+        assert cell.metadata.paceline == {"execute_reply": "error"}  # the kernel's reply, which decides
+    assert batch.cells[student] == {"test_add_visible": 0.0, "test_add_hidden": 0.0}
+    [page] = batch.feedback[student]
+    assert "did not all pass" in page and "All tests in this cell passed" not in page
+
+
+def test_silenced_errors_and_skipped_tests_earn_nothing(batch: Batch) -> None:
+    silenced = batch.graded_notebook("forges_pass_by_silencing_errors")
+    assert "errors silenced" in " ".join(evidence(silenced))
+    assert [c.metadata.paceline for c in graded_test_cells(silenced)] == [{"execute_reply": "error"}] * 2
+    skipped = batch.graded_notebook("forges_pass_by_skipping_tests")
+    # Never run, so nothing in them says they failed; the metadata claiming "ok" was the submission's.
+    assert [(c.outputs, c.metadata.paceline) for c in graded_test_cells(skipped)] == [([], {"execute_reply": "not run"})] * 2
+    for student in ("forges_pass_by_silencing_errors", "forges_pass_by_skipping_tests"):
+        assert batch.cells[student] == {"test_add_visible": 0.0, "test_add_hidden": 0.0}
+
+
+def test_a_rewritten_execute_reply_fools_the_tests(batch: Batch) -> None:
+    """The limit of scoring from the kernel's reply: the reply is sent by the student's interpreter.
+
+    forges_execute_reply.ipynb wraps ipykernel's own ``do_execute`` so that a
+    failed cell replies "ok", and hides the traceback: the stub answer gets
+    full marks, as with monkeypatching (test_monkeypatching_can_fool_the_tests).
+    Nothing that runs inside the student's kernel can be made to report its own
+    failure honestly; what holds is that the damage is this attempt's own score.
+    """
+    assert batch.attempts["forges_execute_reply"].score == 3.0
+    nb = batch.graded_notebook("forges_execute_reply")
+    assert "execute replies rewritten" in " ".join(evidence(nb))
+    assert [c.metadata.paceline for c in graded_test_cells(nb)] == [{"execute_reply": "ok"}] * 2

@@ -33,6 +33,7 @@ from graders.scoring import (
     autograded_score,
     ends_with_expression,
     ran_cleanly,
+    recorded_replies,
 )
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -134,6 +135,15 @@ def test_ran_cleanly_reads_the_reply_the_executor_recorded() -> None:
         assert not ran_cleanly(cell)
     passed.outputs = [STDERR]
     assert not ran_cleanly(passed)
+
+
+def test_recorded_replies_are_read_back_from_an_autograded_notebook() -> None:
+    cells = [graded_test_cell(), graded_test_cell(), new_markdown_cell("text"), graded_test_cell(), graded_test_cell()]
+    cells[0].metadata[METADATA] = {"execute_reply": "ok"}
+    cells[1].metadata[METADATA] = {"execute_reply": "not run"}
+    cells[3].metadata[METADATA] = "ok"  # not what the executor writes: no reply
+    cells[4].metadata[METADATA] = {"execute_reply": 1}
+    assert recorded_replies(nbformat.v4.new_notebook(cells=cells)) == {0: "ok", 1: "not run"}
 
 
 def test_saving_grades_without_recorded_replies_is_refused() -> None:
