@@ -64,6 +64,7 @@ def grade_attempts(
     regrade: bool = False,
     scheduler: str | None = None,
     workers: int | None = None,
+    rounds: int | None = None,
     clock: Clock = SystemClock(),
     progress: Progress = Silent(),
 ) -> GradeReport:
@@ -72,7 +73,10 @@ def grade_attempts(
     Student code runs in the sandbox; ``sandboxed=False`` (the CLI's loudly
     named ``--unsafe-no-sandbox``) runs it as plain kernels instead. Tasks run
     on the Dask cluster at ``scheduler``, or on a local cluster of ``workers``
-    processes.
+    processes. Attempts are graded round-robin by student (:func:`fair_order`);
+    ``rounds`` grades only each student's oldest ``rounds`` and leaves the rest
+    for the next call, so that ``paceline watch`` releases everyone's feedback
+    between two slices of one student's flood.
     """
     lessons = course.select_lessons(lesson_ids)
     order = {lesson.id: lesson.order for lesson in lessons}
@@ -82,7 +86,7 @@ def grade_attempts(
     report = GradeReport()
     with Ledger.open(course.state_dir / "ledger.db") as ledger:
         todo = ledger.attempts(lesson_ids=list(order), statuses=None if regrade else ["collected"])
-        todo = fair_order(todo, lesson_order=order)  # Dask starts tasks in the order they are sent
+        todo = fair_order(todo, lesson_order=order, rounds=rounds)  # Dask starts tasks in the order they are sent
         if not todo:
             return report
         latest = {(a.student_id, a.lesson_id): a.attempt for a in ledger.attempts(lesson_ids=list(order))}
@@ -130,14 +134,15 @@ def grade_attempts(
     return report
 
 
-def fair_order(attempts: Sequence[Attempt], *, lesson_order: Mapping[str, int]) -> list[Attempt]:
+def fair_order(attempts: Sequence[Attempt], *, lesson_order: Mapping[str, int], rounds: int | None = None) -> list[Attempt]:
     """The order to grade ``attempts`` in: round-robin by student.
 
     Every student's oldest pending attempt comes first (oldest received
     first), then every student's second, and so on: a student who submitted
     200 times delays nobody else's first attempt. Each student's own attempts
     keep their receipt order. Every attempt is graded, none is skipped or
-    superseded: the ledger keeps a score for each.
+    superseded: the ledger keeps a score for each. With ``rounds``, only the
+    first ``rounds`` rounds (each student's oldest ``rounds`` attempts).
     """
     by_student: dict[str, list[Attempt]] = {}
     for attempt in attempts:
@@ -145,7 +150,7 @@ def fair_order(attempts: Sequence[Attempt], *, lesson_order: Mapping[str, int]) 
     ranked = []
     for own in by_student.values():
         own.sort(key=lambda a: (a.received_at, lesson_order[a.lesson_id], a.attempt))
-        ranked += [(rank, attempt) for rank, attempt in enumerate(own)]
+        ranked += [(rank, attempt) for rank, attempt in enumerate(own) if rounds is None or rank < rounds]
     ranked.sort(key=lambda pair: (pair[0], pair[1].received_at, lesson_order[pair[1].lesson_id],
                                   pair[1].student_id, pair[1].attempt))
     return [attempt for _, attempt in ranked]

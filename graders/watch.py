@@ -65,7 +65,9 @@ def run_cycle(course: CourseConfig, *, scheduler: str | None, sandboxed: bool, c
         cycle.problems += [str(p) for p in collected.problems]
 
     def grade() -> None:
-        graded = grade_attempts(course, sandboxed=sandboxed, scheduler=scheduler, clock=clock)
+        # One round per cycle (each student's oldest pending attempt): a student's flood is graded a
+        # slice at a time, with everyone else's feedback released in between.
+        graded = grade_attempts(course, sandboxed=sandboxed, scheduler=scheduler, rounds=1, clock=clock)
         cycle.graded = len(graded.graded)
         cycle.unlocked += graded.unlocked
         cycle.problems += [str(p) for p in graded.problems]

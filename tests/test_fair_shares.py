@@ -81,6 +81,15 @@ def test_fair_order_is_round_robin_oldest_first():
     assert fair_order([], lesson_order=LESSONS) == []
 
 
+def test_fair_order_can_stop_after_some_rounds():
+    flood = [_attempt(i, "aaron", minute=i, n=i + 1) for i in range(5)]
+    late = [_attempt(10, "ben", minute=9), _attempt(11, "ben", minute=10, n=2)]
+    first = fair_order(flood + late, lesson_order=LESSONS, rounds=1)
+    assert [(a.student_id, a.attempt) for a in first] == [("aaron", 1), ("ben", 1)]
+    two = fair_order(flood + late, lesson_order=LESSONS, rounds=2)
+    assert [(a.student_id, a.attempt) for a in two] == [("aaron", 1), ("ben", 1), ("aaron", 2), ("ben", 2)]
+
+
 # --------------------------------------------------------------------------
 # per-student limits: the pure decision
 # --------------------------------------------------------------------------
@@ -194,7 +203,7 @@ def _rejections(course) -> dict[str, str]:
         return {name: reason for name, _, _, _, reason in ledger.rejections()}
 
 
-def _notice(course, student: str, stamp: str) -> str | None:
+def _fetched_page(course, student: str, stamp: str) -> str | None:
     pages = fetch_feedback(_workspace(course, student), "01-add")
     [page] = [p for p in pages if p.parent.name == stamp] or [None]
     return page.read_text() if page else None
@@ -218,10 +227,10 @@ def test_attempts_over_the_hourly_limit_are_refused_with_a_notice_the_student_fe
 
     # The student reads why through Fetch Feedback, for each refused submission and no other.
     for stamp in stamps[2:]:
-        notice = _notice(course, "ada", stamp)
+        notice = _fetched_page(course, "ada", stamp)
         assert notice is not None and "Not graded: Adding numbers" in notice
         assert "at most 2 an hour" in notice and "You may submit again after 2026-09-10 15:00 CEST" in notice
-    assert _notice(course, "ada", stamps[0]) is None and _notice(course, "brook", other) is None
+    assert _fetched_page(course, "ada", stamps[0]) is None and _fetched_page(course, "brook", other) is None
 
     # An hour after the first attempt, one more fits again.
     _submit(course, "ada", NOW + dt.timedelta(minutes=61))
@@ -243,7 +252,7 @@ def test_attempts_over_the_disk_quota_are_refused_with_a_notice(fixture_course: 
         assert [a.exchange_name.split("+")[2] for a in ledger.attempts(student_ids=["ada"])] == [first, third]
     [reason] = _rejections(course).values()
     assert "of the 1 MB each student may store ([collect] student_quota_mb)" in reason
-    notice = _notice(course, "ada", second)
+    notice = _fetched_page(course, "ada", second)
     assert notice is not None and "student_quota_mb" in notice and "Ask your instructor" in notice
 
 
@@ -340,3 +349,26 @@ def test_many_cells_just_under_the_cell_limit_stop_at_the_total(batch):
     assert sum(len(text) for text in printed) < (OUTPUT_MB + 0.1) * MB
     feedback = course.state_dir / "feedback" / "floods_many_cells" / "01-add" / "001" / "add.html"
     assert feedback.stat().st_size < 3 * OUTPUT_MB * MB
+
+
+@pytest.mark.e2e
+@pytest.mark.timeout(900)
+@pytest.mark.skipif(bool(MISSING), reason="kernel sandbox not ready: " + "; ".join(MISSING))
+def test_watch_releases_other_students_feedback_between_slices_of_a_flood(fixture_course: Path):
+    from graders.watch import run_cycle
+
+    course = load_course(fixture_course)
+    release_lessons(course, lesson_ids=["01-add"])
+    flood = [submit_lesson(_workspace(course, "ada"), "01-add", clock=SimulatedClock(NOW + dt.timedelta(minutes=m)))
+             for m in range(3)]
+    brook = submit_lesson(_workspace(course, "brook"), "01-add", clock=SimulatedClock(NOW + dt.timedelta(minutes=5)))
+    cycles = []
+    for minute in (10, 11, 12):
+        clock = SimulatedClock(NOW + dt.timedelta(minutes=minute))
+        cycles.append(run_cycle(course, scheduler=None, sandboxed=True, clock=clock))
+        if minute == 10:
+            # Brook submitted after all of ada's attempts, yet has feedback after the first cycle.
+            assert _fetched_page(course, "brook", brook) is not None
+            assert [_fetched_page(course, "ada", stamp) is not None for stamp in flood] == [True, False, False]
+    assert [(c.collected, c.graded) for c in cycles] == [(4, 2), (0, 1), (0, 1)]
+    assert all(_fetched_page(course, "ada", stamp) is not None for stamp in flood)
