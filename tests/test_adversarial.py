@@ -101,6 +101,12 @@ EXPECTED: dict[str, tuple[str, object]] = {
     "leaks_hidden_tests": ("graded", 0.0),
     "malformed_json": ("failed", "add.ipynb is not valid notebook JSON"),
     "non_utf8": ("failed", "add.ipynb not UTF-8 text"),
+    # Fair shares (issue 8 section 5): busy processes held to [grading] cpus, output to the kernel's total.
+    "starves_with_setsid_forks": ("graded", 0.0),
+    "starves_with_subprocess_sessions": ("graded", 0.0),
+    "starves_with_multiprocessing": ("graded", 0.0),
+    "starves_with_threads": ("graded", 0.0),
+    "floods_many_cells": ("graded", 0.0),
     # A score comes from the tests, not from what the kernel displays (issue 8 section 2): the answer is the stub.
     "forges_result_in_pre_run_cell_hook": ("graded", 0.0),
     "forges_result_after_hiding_traceback": ("graded", 0.0),
@@ -579,3 +585,31 @@ def test_a_rewritten_execute_reply_fools_the_tests(batch: Batch) -> None:
     nb = batch.graded_notebook("forges_execute_reply")
     assert "execute replies rewritten" in " ".join(evidence(nb))
     assert [c.metadata.paceline for c in graded_test_cells(nb)] == [{"execute_reply": "ok"}] * 2
+
+
+# --------------------------------------------------------------------------
+# fair shares: CPU quota and total output (issue 8 section 5)
+# --------------------------------------------------------------------------
+
+STARVES = ("starves_with_setsid_forks", "starves_with_subprocess_sessions", "starves_with_multiprocessing",
+           "starves_with_threads")
+
+
+@pytest.mark.parametrize("student", STARVES)
+def test_busy_processes_in_new_sessions_get_one_cpu_at_most(batch: Batch, student: str) -> None:
+    if cgroup_parent("cpu") is None:
+        pytest.skip("no writable cgroup v1 cpu controller: the kernel's CPU share is not capped here")
+    # Four busy workers that left the kernel's session measured, from /proc inside the sandbox, how
+    # much CPU the sandbox got per wall second: [grading] cpus (default 1) plus scheduling slack,
+    # while the honest attempts of this batch graded exactly (above).
+    [line] = [line for line in evidence(batch.graded_notebook(student)) if line.startswith("cpu share")]
+    assert float(line.split()[2]) <= 1.15, line
+
+
+def test_many_cells_under_the_cell_limit_stop_at_the_total_output(batch: Batch) -> None:
+    # Eight cells each printed just under 4 MB (the cell limit is 16 MB): 20 MB is kept in all.
+    printed = student_output(batch.graded_notebook("floods_many_cells"))
+    assert "16 MB per cell, 20 MB per notebook" in printed
+    assert 19 * 2**20 < len(printed) <= 20 * 2**20 + 8 * 300
+    path = batch.course.root / "autograded" / "floods_many_cells" / "01-add" / "add.ipynb"
+    assert path.stat().st_size < 21 * 2**20
