@@ -67,7 +67,7 @@ def limit_breach(
         # The hour-long window moves on: once the oldest of the last `most` attempts is an hour old, one fits.
         retry_at = recent[len(recent) - most] + WINDOW
         return LimitBreach(
-            why=f"{len(recent)} attempts at this lesson in the last hour; at most {most} an hour are graded "
+            why=f"{len(recent)} attempts at this lesson in the last hour; at most {most} an hour are accepted "
                 f"([collect] max_attempts_per_hour)",
             retry_at=retry_at,
         )
