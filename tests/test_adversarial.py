@@ -117,6 +117,17 @@ EXPECTED: dict[str, tuple[str, object]] = {
     "forges_pass_by_silencing_errors": ("graded", 0.0),
     "forges_pass_by_skipping_tests": ("graded", 0.0),
     "forges_execute_reply": ("graded", 3.0),  # the attack works: see test_a_rewritten_execute_reply_fools_the_tests
+    # Hidden tests stay hidden through every channel of the executed notebook (issue 8 section 1).
+    "leaks_via_execution_counts": ("graded", 0.0),
+    "leaks_via_output_metadata": ("graded", 0.0),
+    "leaks_via_display_ids": ("graded", 0.0),
+    "leaks_via_widget_state": ("graded", 0.0),
+    "leaks_via_mime_bundles": ("graded", 0.0),
+    "leaks_via_error_values": ("graded", 0.0),
+    "leaks_via_which_cells_print": ("graded", 0.0),
+    # No script runs from student output (issue 8 section 4).
+    "xss_markdown_cells": ("graded", 0.0),
+    "xss_outputs": ("graded", 0.0),
 }
 # Refused at collection, so never graded: the collector does not follow links.
 REFUSED = {
@@ -613,3 +624,70 @@ def test_many_cells_under_the_cell_limit_stop_at_the_total_output(batch: Batch) 
     assert 19 * 2**20 < len(printed) <= 20 * 2**20 + 8 * 300
     path = batch.course.root / "autograded" / "floods_many_cells" / "01-add" / "add.ipynb"
     assert path.stat().st_size < 21 * 2**20
+
+
+# --------------------------------------------------------------------------
+# hidden tests stay hidden through every channel; no script runs from student output (issue 8 sections 1, 4)
+# --------------------------------------------------------------------------
+
+from test_feedback_allowlist import found_encodings  # noqa: E402 (this section's own helpers)
+from test_feedback_browser import browser, formgrader_exporter, formgrader_page, live_attacks, site, visit  # noqa: E402,F401
+
+from graders.feedback_page import CONTENT_SECURITY_POLICY  # noqa: E402
+
+LEAKS = sorted(student for student in EXPECTED if student.startswith("leaks_via_"))
+XSS = sorted(student for student in EXPECTED if student.startswith("xss_"))
+
+
+def test_no_encoding_of_a_hidden_test_is_in_any_released_feedback(batch: Batch) -> None:
+    hidden = hidden_test_lines(batch)
+    for student in LEAKS:
+        # Each attack had the hidden test in its kernel (the instructor's copy shows what it printed)...
+        assert f"the kernel holds the hidden test: {hidden[0]}" in evidence(batch.graded_notebook(student)), student
+        assert len(batch.feedback[student]) == 1  # ...and its feedback was released
+    # Plain, reversed, spaced, base64, hex, ord codes (also as In [n] prompts), url-encoded, underscored, rot13.
+    for student, pages in batch.feedback.items():
+        for line in hidden:
+            assert found_encodings("".join(pages), line) == [], student
+
+
+def test_the_leak_attacks_worked_on_the_kernel_side(batch: Batch) -> None:
+    """What each attack managed in the graded notebook (the instructor's copy), none of which its feedback shows."""
+    [line] = hidden_test_lines(batch)
+    # Each cell set the kernel's execution count to a code point of the hidden line; whether a cell's
+    # prompt shows it or one less depends on ipykernel's version, so the prompts spell it with an offset.
+    counts = [c.execution_count for c in batch.graded_notebook("leaks_via_execution_counts").cells if c.cell_type == "code"]
+    assert any("ord codes" in found_encodings(" ".join(f"In [{n + shift}]" for n in counts), line) for shift in (0, 1))
+    # The sandbox keeps a later cell from rewriting a display shown before the hidden tests ran.
+    early = batch.graded_notebook("leaks_via_display_ids").cells[1]
+    assert output_text(early) == "'early display, before the hidden tests'\n"
+    errors = [o for c in batch.graded_notebook("leaks_via_error_values").cells for o in c.get("outputs", [])
+              if o.output_type == "error"]
+    assert line[::-1] in errors[1].evalue and errors[1].ename == "ValueError"
+    [page] = batch.feedback["leaks_via_error_values"]
+    assert "did not all pass (ValueError). Some of them are hidden" in page  # only the built-in name
+
+
+def test_no_script_from_a_submission_is_live_in_its_feedback_or_in_formgrader(
+    batch: Batch, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    csp = f'<meta content="{CONTENT_SECURITY_POLICY}" http-equiv="Content-Security-Policy"/>'
+    for student, pages in batch.feedback.items():
+        for page in pages:
+            assert page.split("<head>", 1)[1].lstrip().startswith(csp), student
+            assert live_attacks(page) == [], student
+    [notes] = batch.feedback["xss_markdown_cells"]
+    assert "&lt;script&gt;window.pwned_markdown_script" in notes  # the student's Markdown, shown as text
+    # The instructor's view of the same attempts: formgrader, configured by the course's nbgrader_config.py.
+    exporter = formgrader_exporter(batch.course.root, monkeypatch)
+    for student in XSS:
+        page = formgrader_page(exporter, batch.graded_notebook(student))
+        assert "pwned" in page and live_attacks(page) == [], student
+
+
+def test_no_script_runs_in_released_feedback_in_a_browser(batch: Batch, browser, site) -> None:
+    for student in [*XSS, "honest_correct"]:
+        [page] = batch.feedback[student]
+        seen = visit(browser, site, f"/{student}.html", page)
+        assert (seen.ran, seen.dialogs, seen.beacons) == ([], [], []), student
+        assert "add (Score: " in seen.text and seen.title == "add", student
