@@ -128,6 +128,11 @@ EXPECTED: dict[str, tuple[str, object]] = {
     # No script runs from student output (issue 8 section 4).
     "xss_markdown_cells": ("graded", 0.0),
     "xss_outputs": ("graded", 0.0),
+    # One student never stops the course (issue 8 section 3): failed before nbformat or nbgrader parse them.
+    "poisoned_deeply_nested": ("failed", "add.ipynb its JSON nests 20006 levels deep, more than the 100"),
+    "poisoned_nbgrader_metadata_string": ("failed", 'add.ipynb cell 1: has nbgrader metadata "solution", not an object'),
+    "poisoned_execution_count_string": ("failed", 'add.ipynb cell 1: has execution_count "1", not a whole number'),
+    "poisoned_markup_in_reason": ("failed", 'add.ipynb cell 0: has cell_type "[/]", not code, markdown or raw'),
 }
 # Refused at collection, so never graded: the collector does not follow links.
 REFUSED = {
