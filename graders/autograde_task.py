@@ -106,12 +106,15 @@ def autograde(task: GradingTask, gradebook_template: bytes) -> GradingOutcome:
         if not feedback_result.get("success"):
             log += (feedback_result.get("log") or "") + (feedback_result.get("error") or "")
             return _failed(task, log=log, error="nbgrader could not render feedback: " + failure_reason(log))
-        feedback = tuple(f for f in read_files(root / "feedback" / task.student_id / task.lesson_id) if f[0].endswith(".html"))
         with Gradebook(config.CourseDirectory.db_url, course_id=task.course_id) as gb:
             try:
                 submission = gb.find_submission(task.lesson_id, task.student_id)
             except MissingEntry:
                 return _failed(task, log=log, error="nbgrader recorded no submission")
+            # nbgrader copies every other file of the submission into its feedback folder too: a
+            # student's own evil.html must not be released as a feedback page (it has no CSP).
+            pages = {f"{notebook.name}.html" for notebook in submission.notebooks}
+            feedback = tuple(f for f in read_files(root / "feedback" / task.student_id / task.lesson_id) if f[0] in pages)
             cells = tuple(
                 CellResult(notebook.name, grade.name, grade.score, float(grade.max_score))
                 for notebook in submission.notebooks

@@ -25,7 +25,7 @@ from pathlib import Path
 from nbgrader.utils import notebook_hash
 
 from .collect import attempt_dir
-from .config import CourseConfig
+from .config import CourseConfig, LessonPlan
 from .engine import check_result, instructor_api, write_nbgrader_config
 from .errors import PacelineError, SubmissionError, at_submission
 from .ledger import Attempt, Ledger
@@ -81,7 +81,7 @@ def refresh_from_gradebook(
                 continue  # the gradebook holds an older attempt than the latest: its feedback is already kept
             dest = attempt_feedback_dir(course, attempt)
             dest.mkdir(parents=True, exist_ok=True)
-            for html in rendered.glob("*.html"):
+            for html in feedback_pages(rendered, course.lesson(lesson.id)):
                 if failed and html.stat().st_mtime < started:
                     continue  # not rendered by this run: it may predate the latest attempt
                 shutil.copyfile(html, dest / html.name)
@@ -99,7 +99,7 @@ def release_attempt_feedback(
     with Ledger.open(course.state_dir / "ledger.db") as ledger:
         lessons = [lesson.id for lesson in course.select_lessons(lesson_ids)]
         for attempt in ledger.attempts(lesson_ids=lessons, statuses=["graded"]):
-            pages = sorted(attempt_feedback_dir(course, attempt).glob("*.html"))
+            pages = feedback_pages(attempt_feedback_dir(course, attempt), course.lesson(attempt.lesson_id))
             if not pages:
                 continue
             digest = hashlib.sha256(b"".join(page.name.encode() + b"\0" + page.read_bytes() for page in pages)).hexdigest()
@@ -115,6 +115,11 @@ def release_attempt_feedback(
             ledger.mark_feedback_released(attempt.id, digest=digest)
             report.released[attempt.lesson_id] = report.released.get(attempt.lesson_id, 0) + 1
     return report
+
+
+def feedback_pages(folder: Path, lesson: LessonPlan) -> list[Path]:
+    """The pages rendered from the lesson's own notebooks; any other HTML there came from the student."""
+    return [folder / f"{Path(name).stem}.html" for name in lesson.notebooks if (folder / f"{Path(name).stem}.html").is_file()]
 
 
 def _release_one(course: CourseConfig, attempt: Attempt, pages: list[Path], outbound: Path) -> None:

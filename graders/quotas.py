@@ -31,6 +31,7 @@ from nbgrader.utils import notebook_hash
 
 from .config import CollectLimits, CourseConfig
 from .errors import SubmissionError
+from .feedback_page import CONTENT_SECURITY_POLICY
 from .ledger import Ledger
 from .submission_checks import SECRET_NAME, secret_problem
 
@@ -151,7 +152,7 @@ def refusal_page(*, lesson_title: str, why: str, advice: str, received: str) -> 
     e = html.escape
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
-        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">\n"
+        f"<meta http-equiv=\"Content-Security-Policy\" content=\"{CONTENT_SECURITY_POLICY}\">\n"
         f"<title>Not graded: {e(lesson_title)}</title>\n"
         "<style>body{font-family:sans-serif;max-width:40em;margin:2em auto;line-height:1.5}</style>\n"
         "</head><body>\n"

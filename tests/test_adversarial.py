@@ -134,6 +134,10 @@ EXPECTED: dict[str, tuple[str, object]] = {
     "poisoned_execution_count_string": ("failed", 'add.ipynb cell 1: has execution_count "1", not a whole number'),
     "poisoned_markup_in_reason": ("failed", 'add.ipynb cell 0: has cell_type "[/]", not code, markdown or raw'),
 }
+# Files a student puts beside the fetched (blank) notebook before submitting: nbgrader copies
+# every file of a submission into its feedback folder.
+PLANTED = {"plants_feedback_page": {"evil.html": "<script>window.pwned = 1</script>planted page"}}
+EXPECTED.update({student: ("graded", 0.0) for student in PLANTED})
 # Refused at collection, so never graded: the collector does not follow links.
 REFUSED = {
     "symlink_submission": "add.ipynb is a symbolic link",  # its notebook links to the course's solutions
@@ -200,11 +204,14 @@ def batch(tmp_path_factory) -> Batch:
     release_lessons(course, lesson_ids=["01-add"])
     clock = SimulatedClock(SUBMITTED)
 
-    def submit(student: str, notebook: Path | None = None, source: str | None = None) -> Path:
+    def submit(student: str, notebook: Path | None = None, source: str | None = None,
+               extra: dict[str, str] | None = None) -> Path:
         home = root.parent / "homes" / student
         home.mkdir(parents=True)
         ws = StudentWorkspace(student, home, course.id, course.exchange_root)
         fetched = fetch_lesson(ws, "01-add") / "add.ipynb"
+        for name, text in (extra or {}).items():
+            (fetched.parent / name).write_text(text)
         if notebook is not None:
             shutil.copyfile(notebook, fetched)  # the hostile notebook replaces the fetched one
         if source is not None:
@@ -216,7 +223,10 @@ def batch(tmp_path_factory) -> Batch:
 
     honest_inbound = {student: submit(student, source=source) for student, (source, _) in HONEST.items()}
     for student in EXPECTED:
-        submit(student, notebook=HOSTILE / f"{student}.ipynb")
+        if student in PLANTED:
+            submit(student, extra=PLANTED[student])
+        else:
+            submit(student, notebook=HOSTILE / f"{student}.ipynb")
     # A notebook that links to the course's source notebook (solutions and hidden tests).
     planted = submit("symlink_submission")
     (planted / "add.ipynb").unlink()
@@ -696,3 +706,14 @@ def test_no_script_runs_in_released_feedback_in_a_browser(batch: Batch, browser,
         seen = visit(browser, site, f"/{student}.html", page)
         assert (seen.ran, seen.dialogs, seen.beacons) == ([], [], []), student
         assert "add (Score: " in seen.text and seen.title == "add", student
+
+
+# --------------------------------------------------------------------------
+# only paceline's pages are released as feedback
+# --------------------------------------------------------------------------
+
+def test_a_page_the_student_planted_is_not_released_as_feedback(batch: Batch) -> None:
+    # nbgrader's generate_feedback copied evil.html into the feedback folder beside add.html;
+    # only the page rendered from the lesson's notebook reaches the exchange.
+    [page] = batch.feedback["plants_feedback_page"]
+    assert "planted page" not in page and "Content-Security-Policy" in page
