@@ -8,9 +8,26 @@ tables to a tidy DataFrame with documented columns; :func:`analyse_cohort`
 computes them all with one set of :class:`AtRiskRules`.
 """
 
-from .cohort import HEADLINE_COLUMNS, CohortAnalysis, analyse_cohort, cohort_headline
+from .cohort import (
+    AFTER_WITHDRAWAL_COLUMNS,
+    HEADLINE_COLUMNS,
+    CohortAnalysis,
+    analyse_cohort,
+    cohort_headline,
+    submissions_after_withdrawal,
+)
+from .cohorts import CohortsAnalysis, analyse_cohorts, cohort_starts, cohort_table, compare_headlines, split_cohorts
 from .comparison import COMPARISON_COLUMNS, MODEL_SCORE_COLUMNS, ModelComparison, compare_with_rules
-from .errors import AnalyticsError, ReportBatchError, ReportError, RulesError, TableError, UnknownIdError
+from .context import ReportContext, open_report
+from .errors import (
+    AnalyticsError,
+    ReportBatchError,
+    ReportError,
+    RulesError,
+    SettingsError,
+    TableError,
+    UnknownIdError,
+)
 from .lessons import (
     ATTEMPT_COLUMNS,
     CELL_PASS_COLUMNS,
@@ -33,8 +50,17 @@ from .model import (
     training_frame,
 )
 from .pacing import CUMULATIVE_COLUMNS, PACING_COLUMNS, STATUSES, cumulative_completions, pacing_table, resolve_as_of
-from .persistence import DURATION_COLUMNS, SURVIVAL_COLUMNS, kaplan_meier, median_persistence, persistence_times
+from .persistence import (
+    DURATION_COLUMNS,
+    SURVIVAL_COLUMNS,
+    after_course_end,
+    kaplan_meier,
+    median_persistence,
+    persistence_times,
+)
 from .plots import (
+    plot_cohort_lessons,
+    plot_cohort_survival,
     plot_cramming,
     plot_days_vs_target,
     plot_funnel,
@@ -70,10 +96,13 @@ from .status import (
     cohort_status,
     student_status,
 )
+from .present import summarised
+from .settings import ReportSettings, load_settings, settings_from_mapping
 from .students import LABELS, STUDENT_COLUMNS, student_metrics
 from .synthetic import PERSONA_COLUMNS, PERSONAS, SyntheticCourse, synthetic_course, synthetic_tables
 from .tables import (
     CELL_SCORES_COLUMNS,
+    COHORT_COLUMN,
     ENROLLMENTS_COLUMNS,
     LESSONS_COLUMNS,
     SUBMISSION_STATUSES,
@@ -89,8 +118,8 @@ from .tables import (
 
 # The report runners need papermill and nbconvert, which take seconds to import; the notebooks they
 # run import analytics too, so the runners load on first use rather than in every kernel.
-_REPORT_NAMES = ("ReportResult", "run_cohort_report", "run_lesson_report", "run_report", "run_student_report",
-                 "run_student_reports")
+_REPORT_NAMES = ("ReportResult", "report_from_tables", "run_cohort_report", "run_lesson_report", "run_report",
+                 "run_student_report", "run_student_reports")
 
 
 def __getattr__(name: str) -> object:
@@ -102,6 +131,10 @@ def __getattr__(name: str) -> object:
 
 
 __all__ = [
+    "AFTER_WITHDRAWAL_COLUMNS", "COHORT_COLUMN", "CohortsAnalysis", "ReportContext", "ReportSettings", "SettingsError",
+    "after_course_end", "analyse_cohorts", "cohort_starts", "cohort_table", "compare_headlines", "load_settings",
+    "open_report", "plot_cohort_lessons", "plot_cohort_survival", "report_from_tables", "settings_from_mapping",
+    "split_cohorts", "submissions_after_withdrawal", "summarised",
     "ATTEMPT_COLUMNS", "ATTEMPT_LOG_COLUMNS", "AT_RISK_COLUMNS", "AnalyticsError", "AtRiskRules",
     "CELL_PASS_COLUMNS", "CELL_SCORES_COLUMNS", "COMPARISON_COLUMNS", "CUMULATIVE_COLUMNS", "CohortAnalysis",
     "CohortStatus", "Column",

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import datetime as dt
 import textwrap
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
 
 from .cohort import analyse_cohort
+from .cohorts import split_cohorts
 from .columns import typed
 from .errors import AnalyticsError
 from .model import (
@@ -75,9 +76,15 @@ def course_end(tables: CourseTables) -> pd.Timestamp:
     return max(frame["due_at"].fillna(frame["target_at"]).max() for frame in dates)
 
 
-def compare_with_rules(current: CourseTables, past: Mapping[str, CourseTables], *, as_of: dt.datetime | str,
-                       rules: AtRiskRules = AtRiskRules()) -> ModelComparison:
+def compare_with_rules(current: CourseTables, past: Mapping[str, CourseTables] | Sequence[str] | None = None, *,
+                       as_of: dt.datetime | str, rules: AtRiskRules = AtRiskRules(),
+                       cohort: str | None = None) -> ModelComparison:
     """Fit the risk model on ``past`` cohorts (named by their keys) and compare it with ``rules``.
+
+    With ``cohort``, ``current`` holds several cohorts (a ``cohort`` column):
+    that one is the current cohort, and ``past`` names the past cohorts among
+    the same tables (default: every other cohort in them), or maps names to
+    tables of their own as usual.
 
     Each past cohort is seen at its :func:`course_start` + (``as_of`` -
     ``current``'s course start), and its outcome, ``unfinished`` (not every
@@ -92,6 +99,21 @@ def compare_with_rules(current: CourseTables, past: Mapping[str, CourseTables], 
     to evaluate on), or when the cohorts a model is fitted on hold only one
     outcome (everyone finished, or no one did).
     """
+    if cohort is not None:
+        parts = split_cohorts(current)
+        if cohort not in parts or cohort == "":
+            raise AnalyticsError(f"no cohort {cohort!r} in the tables (cohorts: {', '.join(map(repr, current.cohorts))})")
+        if past is None or not isinstance(past, Mapping):
+            chosen = [name for name in parts if name != cohort] if past is None else list(past)
+            unknown = [name for name in chosen if name not in parts or name == cohort]
+            if unknown:
+                raise AnalyticsError(f"past cohort(s) {', '.join(map(repr, unknown))} are not other cohorts of the "
+                                     f"tables (cohorts: {', '.join(map(repr, current.cohorts))})")
+            past = {name: parts[name] for name in chosen}
+        current = parts[cohort]
+    if past is None or not isinstance(past, Mapping):
+        raise AnalyticsError("past must map names to past cohorts' tables, unless cohort= picks the current cohort "
+                             "from tables holding several")
     if len(past) < 2:
         raise AnalyticsError(f"the risk model needs at least 2 past cohorts, one to evaluate it on and one to fit it "
                              f"on; got {len(past)}{': ' + ', '.join(past) if past else ''}")

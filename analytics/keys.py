@@ -7,8 +7,25 @@ sides at once than through ``Index.get_indexer`` or a string MultiIndex.
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 import pandas as pd
+
+# (frame, submissions) -> their attempt_rows, for the tables validate_tables returns: validating a cell_scores
+# table finds every cell's attempt, and cell_pass_rates needs the same answer for the same frames. Held by
+# weak references, so it goes when the tables do.
+_MEMO: dict[tuple[int, int], tuple[weakref.ref, weakref.ref, np.ndarray]] = {}
+
+
+def remember_attempt_rows(frame: pd.DataFrame, submissions: pd.DataFrame, rows: np.ndarray) -> None:
+    """Record :func:`attempt_rows` of these very frames (which must not be modified afterwards)."""
+    key = (id(frame), id(submissions))
+
+    def forget(_: object, key: tuple[int, int] = key) -> None:
+        _MEMO.pop(key, None)
+
+    _MEMO[key] = (weakref.ref(frame, forget), weakref.ref(submissions, forget), rows)
 
 
 def positions(keys: pd.Series, values: pd.Series) -> np.ndarray:
@@ -30,6 +47,9 @@ def attempt_rows(frame: pd.DataFrame, submissions: pd.DataFrame) -> np.ndarray:
     Ids are matched through integer codes rather than a string MultiIndex:
     a cell_scores table has millions of rows.
     """
+    known = _MEMO.get((id(frame), id(submissions)))
+    if known is not None and known[0]() is frame and known[1]() is submissions:
+        return known[2]
     top = int(submissions["attempt"].max()) if len(submissions) else 0
 
     def codes(column: str) -> tuple[np.ndarray, np.ndarray, int]:

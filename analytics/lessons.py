@@ -4,7 +4,7 @@ All are vectorised group-bys over the pacing table (one row per student x
 lesson), the student metrics, or the optional ``cell_scores`` table::
 
     lessons = pacing.pipe(lesson_metrics)
-    funnel = students.pipe(completion_funnel, lessons=tables.lessons)
+    funnel = students.pipe(completion_funnel, lessons=tables.lessons, as_of=as_of)
     hardest = cell_pass_rates(tables, as_of=as_of)
 """
 
@@ -15,7 +15,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from .columns import document, empty, ns, typed
+from .columns import NAT, document, empty, ns, typed
 from .pacing import to_instant
 from .keys import attempt_rows
 from .tables import FLOAT, INT, STR, Column, CourseTables
@@ -45,10 +45,12 @@ FUNNEL_COLUMNS: tuple[Column, ...] = (
     Column("students", INT, "Students in the students table (the same for every lesson)."),
     Column("reached", INT, "Students whose furthest submitted lesson is k or later (furthest_order >= k)."),
     Column("share_reached", FLOAT, "reached / students; NaN without students."),
-    Column("stopped", INT, "Students who stopped at this lesson: furthest_order = k - 1 and label 'inactive' or "
-           "'withdrawn' (they never submitted lesson k)."),
-    Column("still_working", INT, "Students at this lesson who have not stopped: furthest_order = k - 1 and label "
-           "'on_track' or 'behind' (censored: they may yet reach it)."),
+    Column("stopped", INT, "Students who stopped at this lesson (they never submitted lesson k): furthest_order = "
+           "k - 1 and either label 'withdrawn', or label 'inactive' and lesson k's target has passed for them "
+           "(next_target_at <= as_of): a student who went quiet early, before lesson k was due, has not stopped "
+           "at it yet."),
+    Column("still_working", INT, "Students at this lesson who have not stopped: furthest_order = k - 1 and not "
+           "stopped (censored: they may yet reach it)."),
     Column("hazard", FLOAT, "Hazard of stopping at lesson k: stopped / (stopped + reached), among the students "
            "whose outcome at k is known; NaN if there are none."),
 )
@@ -109,16 +111,19 @@ def lesson_metrics(pacing: pd.DataFrame) -> pd.DataFrame:
     return typed(lessons, LESSON_COLUMNS)
 
 
-def completion_funnel(students: pd.DataFrame, *, lessons: pd.DataFrame) -> pd.DataFrame:
+def completion_funnel(students: pd.DataFrame, *, lessons: pd.DataFrame, as_of: dt.datetime | str) -> pd.DataFrame:
     """How far students get: per lesson of ``lessons`` (the lessons table), from a
-    :func:`~analytics.students.student_metrics` table (built with withdrawn students
-    included, or they cannot count as stopping). A lesson nobody reached has reached = 0."""
+    :func:`~analytics.students.student_metrics` table computed at ``as_of`` (built with withdrawn
+    students included, or they cannot count as stopping). A lesson nobody reached has reached = 0."""
+    now = to_instant(as_of).value
     order = lessons.sort_values("order")
     k = order["order"].to_numpy()
     furthest = students["furthest_order"].to_numpy()
     # Course orders need not be 1..n: a student who submitted nothing is "before" the first lesson.
     position = np.searchsorted(k, furthest, side="right")  # lessons reached, counting from the first
-    stopped = students["label"].isin(["inactive", "withdrawn"]).to_numpy()
+    due = ns(students["next_target_at"])
+    stopped = (students["label"].eq("withdrawn").to_numpy()
+               | (students["label"].eq("inactive").to_numpy() & (due != NAT) & (due <= now)))
     reached = np.cumsum(np.bincount(position, minlength=len(k) + 1)[::-1])[::-1][1:]
     waiting = np.bincount(position, weights=stopped, minlength=len(k) + 1)[:-1].astype(np.int64)
     at_lesson = np.bincount(position, minlength=len(k) + 1)[:-1]
@@ -165,7 +170,9 @@ def cell_pass_rates(tables: CourseTables, *, as_of: dt.datetime | str) -> pd.Dat
     row = attempt_rows(cells, subs)
     keep = (row >= 0) & counted[np.maximum(row, 0)] & cells["score"].notna().to_numpy()
     # Group by integer codes of (lesson, notebook, grade_id): a string group-by over millions of cells is slow.
-    lesson, lessons = pd.factorize(cells["lesson_id"])
+    # A cell's lesson is its attempt's: factorize the (smaller) submissions' lesson ids, not every cell's.
+    sub_lesson, lessons = pd.factorize(subs["lesson_id"])
+    lesson = sub_lesson[np.maximum(row, 0)] if len(sub_lesson) else np.zeros(len(row), dtype=np.int64)
     notebook, notebooks = pd.factorize(cells["notebook"])
     grade, grades = pd.factorize(cells["grade_id"])
     code = (lesson * max(len(notebooks), 1) + notebook) * max(len(grades), 1) + grade

@@ -16,22 +16,34 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import StrMethodFormatter
 
 BLUE, ORANGE, GREEN, GREY = "#0072B2", "#D55E00", "#009E73", "#8C8C8C"
+_PALETTE = (BLUE, ORANGE, GREEN, "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000")
 _SIZE = (9.0, 4.5)
 
 
-def plot_plan_vs_actual(cumulative: pd.DataFrame, *, title: str = "Cumulative lesson completions: plan vs actual") -> Figure:
-    """Step lines of :func:`analytics.cumulative_completions` output: plan dashed, actual solid."""
+def time_axis(ax: Axes, times: pd.Series, *, course_start: pd.Timestamp | None, axis: str = "x") -> object:
+    """Plot positions for ``times`` on ``ax``: course days since ``course_start`` (axis labelled "course
+    day") when given, else dates (UTC), with a concise date axis."""
+    if course_start is not None:
+        getattr(ax, f"set_{axis}label")("course day (days since the course start)")
+        return (times - pd.Timestamp(course_start)) / pd.Timedelta(days=1)
+    locator = AutoDateLocator()
+    getattr(ax, f"{axis}axis").set_major_locator(locator)
+    getattr(ax, f"{axis}axis").set_major_formatter(ConciseDateFormatter(locator))
+    getattr(ax, f"set_{axis}label")("date (UTC)")
+    return times.dt.tz_convert("UTC").dt.tz_localize(None)
+
+
+def plot_plan_vs_actual(cumulative: pd.DataFrame, *, course_start: pd.Timestamp | None = None,
+                        title: str = "Cumulative lesson completions: plan vs actual") -> Figure:
+    """Step lines of :func:`analytics.cumulative_completions` output: plan dashed, actual solid; by
+    course day when ``course_start`` is given, else by date."""
     figure = Figure(figsize=_SIZE, layout="constrained")
     ax = figure.subplots()
     styles = {"plan": {"color": GREY, "linestyle": "--"}, "actual": {"color": BLUE, "linewidth": 2.2}}
     for series, style in styles.items():
         rows = cumulative.loc[cumulative["series"] == series]
-        dates = rows["date"].dt.tz_convert("UTC").dt.tz_localize(None)
-        ax.plot(dates, rows["lessons_completed"], drawstyle="steps-post", label=series, **style)
-    locator = AutoDateLocator()
-    ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
-    ax.set_xlabel("date (UTC)")
+        ax.plot(time_axis(ax, rows["date"], course_start=course_start), rows["lessons_completed"],
+                drawstyle="steps-post", label=series, **style)
     ax.set_ylabel("lessons completed (cohort total)")
     ax.yaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
     ax.set_ylim(bottom=0)
@@ -77,7 +89,9 @@ def plot_score_distribution(pacing: pd.DataFrame, *, pass_fraction: float = 0.5,
 
 def plot_pace_gap(students: pd.DataFrame, *, title: str = "Pace gap: lessons passed minus lessons due") -> Figure:
     """Bars of how many enrolled students (label not 'withdrawn') have each ``pace_gap``; behind in
-    orange, on pace in grey, ahead in green. Readable for 5 or 50 000 students."""
+    orange, on pace in grey, ahead in green. Readable for 5 or 50 000 students. The title counts the
+    students behind pace (pace_gap < 0) and splits them by label, as the headline counts them: those
+    still active ('behind') and those gone quiet ('inactive')."""
     enrolled = students.loc[students["label"] != "withdrawn"]
     counts = enrolled["pace_gap"].value_counts().sort_index()
     figure = Figure(figsize=_SIZE, layout="constrained")
@@ -91,8 +105,11 @@ def plot_pace_gap(students: pd.DataFrame, *, title: str = "Pace gap: lessons pas
     ax.yaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
     ax.margins(y=0.12)
     ax.grid(axis="y", alpha=0.3)
-    behind = int((enrolled["pace_gap"] < 0).sum())
-    ax.set_title(f"{title}: {behind:,} of {len(enrolled):,} behind", loc="left")
+    behind = enrolled.loc[enrolled["pace_gap"] < 0, "label"]
+    labels = ", ".join(f"{int(behind.eq(label).sum()):,} {words}" for label, words in (
+        ("behind", "labelled behind (active)"), ("inactive", "inactive"), ("on_track", "on track")) if behind.eq(label).any())
+    ax.set_title(f"{title}: {len(behind):,} of {len(enrolled):,} enrolled behind pace"
+                 + (f"\n({labels})" if labels else ""), loc="left")
     return figure
 
 
@@ -117,7 +134,8 @@ def plot_cramming(pacing: pd.DataFrame, *, window_days: float = 7.0, cram_hours:
     ax.yaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
     ax.grid(axis="y", alpha=0.3)
     share = np.mean((hours >= -cram_hours) & (hours <= 0)) if len(hours) else np.nan
-    ax.set_title(f"{title}: {share:.0%} in the last {cram_hours:g} h" if len(hours) else title, loc="left")
+    ax.set_title(f"{title}: {share:.0%} of first submissions in the last {cram_hours:g} h" if len(hours) else title,
+                 loc="left")
     return figure
 
 
@@ -139,11 +157,15 @@ def plot_funnel(funnel: pd.DataFrame, *, title: str = "Completion funnel: share 
     return figure
 
 
-def plot_persistence(survival: pd.DataFrame, *, inactive_days: float = 14.0,
-                     title: str = "Persistence: students still going, by days since enrolling") -> Figure:
+def plot_persistence(survival: pd.DataFrame, *, inactive_days: float = 14.0, inactivity: str | None = None,
+                     since: str = "enrolment", title: str | None = None) -> Figure:
     """The Kaplan-Meier step curve of :func:`analytics.kaplan_meier` with a 95% band (+-1.96
-    standard errors, clipped to 0-100%); a stop is becoming inactive (``inactive_days`` without a
-    submission) or withdrawing."""
+    standard errors, clipped to 0-100%); a stop is becoming inactive (``inactivity`` in words, default
+    ``inactive_days`` days without a submission) or withdrawing. ``since`` names the time axis's origin
+    ("enrolment" or "course_start", as in :func:`analytics.persistence_times`)."""
+    origin = "enrolling" if since == "enrolment" else "the course start"
+    title = title or f"Persistence: students still going, by days since {origin}"
+    inactivity = inactivity or f"{inactive_days:g} days without a submission"
     figure = Figure(figsize=_SIZE, layout="constrained")
     ax = figure.subplots()
     days, survival_pct = survival["days"].to_numpy(), 100 * survival["survival"].to_numpy()
@@ -153,12 +175,51 @@ def plot_persistence(survival: pd.DataFrame, *, inactive_days: float = 14.0,
     ax.step(days, survival_pct, where="post", color=BLUE, linewidth=2.2)
     ax.set_ylim(0, 103)
     ax.set_xlim(left=0)
-    ax.set_xlabel("days since enrolling")
+    ax.set_xlabel(f"days since {origin}")
     ax.set_ylabel("still going (%)")
     ax.grid(alpha=0.3)
     stops = int(survival["stopped"].sum())
-    ax.set_title(f"{title} ({stops:,} stopped; inactive = {inactive_days:g} days without a submission)", loc="left",
-                 fontsize=10)
+    ax.set_title(f"{title}\n({stops:,} stopped; inactive = {inactivity})", loc="left", fontsize=10)
+    return figure
+
+
+def plot_cohort_survival(survival: pd.DataFrame, *, since: str = "enrolment",
+                         title: str = "Persistence by cohort") -> Figure:
+    """One Kaplan-Meier step curve per cohort, from :func:`analytics.cohorts.cohort_table` of ``"survival"``
+    (columns ``cohort`` plus those of :func:`analytics.kaplan_meier`)."""
+    figure = Figure(figsize=_SIZE, layout="constrained")
+    ax = figure.subplots()
+    for index, (cohort, curve) in enumerate(survival.groupby("cohort", sort=False)):
+        ax.step(curve["days"], 100 * curve["survival"], where="post", linewidth=1.8,
+                color=_PALETTE[index % len(_PALETTE)], label=str(cohort))
+    ax.set_ylim(0, 103)
+    ax.set_xlim(left=0)
+    ax.set_xlabel("days since " + ("enrolling" if since == "enrolment" else "the course start"))
+    ax.set_ylabel("still going (%)")
+    ax.grid(alpha=0.3)
+    ax.legend(frameon=False, fontsize=8, ncols=2)
+    ax.set_title(title, loc="left")
+    return figure
+
+
+def plot_cohort_lessons(lessons: pd.DataFrame, *, column: str = "median_days_vs_target",
+                        title: str = "Median first submission relative to the target, by cohort") -> Figure:
+    """Grouped bars of one column of per-cohort lesson metrics (:func:`analytics.cohorts.cohort_table` of
+    ``"lessons"``): each lesson's figure in every cohort, side by side."""
+    wide = lessons.pivot_table(index=["order", "lesson_id"], columns="cohort", values=column, sort=True, dropna=False)
+    figure = Figure(figsize=_SIZE, layout="constrained")
+    ax = figure.subplots()
+    width = 0.8 / max(wide.shape[1], 1)
+    for index, cohort in enumerate(wide.columns):
+        ax.bar(np.arange(len(wide)) + (index - (wide.shape[1] - 1) / 2) * width, wide[cohort].to_numpy(), width=width,
+               color=_PALETTE[index % len(_PALETTE)], label=str(cohort))
+    ax.set_xticks(np.arange(len(wide)), [lesson for _, lesson in wide.index], rotation=0 if len(wide) <= 10 else 45,
+                  fontsize=9)
+    ax.axhline(0.0, color="#333333", linewidth=0.8)
+    ax.set_ylabel(column.replace("_", " "))
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(frameon=False, fontsize=8, ncols=2)
+    ax.set_title(title, loc="left")
     return figure
 
 

@@ -9,29 +9,30 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator, StrMethodFormatter
 
-from .plots import BLUE, GREEN, GREY, ORANGE
+from .plots import BLUE, GREEN, GREY, ORANGE, time_axis
 
 RED = "#CC79A7"
 _SIZE = (9.0, 4.5)
 
 
 def plot_student_timeline(lessons: pd.DataFrame, attempts: pd.DataFrame, *, as_of: pd.Timestamp,
-                          pass_fraction: float = 0.5, title: str = "Lessons against the personal plan") -> Figure:
+                          pass_fraction: float = 0.5, course_start: pd.Timestamp | None = None,
+                          title: str = "Lessons against the personal plan") -> Figure:
     """One row per lesson (``lessons``: :data:`analytics.status.STUDENT_LESSON_COLUMNS`): a grey bar from
     opening to target, the target as an orange diamond, the due date as a tick, and each attempt
     (``attempts``: :data:`analytics.status.ATTEMPT_LOG_COLUMNS`) as a dot, green if it reached the pass
-    mark, orange if it did not, hollow while ungraded; the dashed line is ``as_of``."""
+    mark, orange if it did not, hollow while ungraded; the dashed line is ``as_of``. By course day when
+    ``course_start`` is given, else by date."""
     figure = Figure(figsize=(9.0, 1.2 + 0.45 * max(len(lessons), 2)), layout="constrained")
     ax = figure.subplots()
     y = {lesson: position for position, lesson in enumerate(lessons["lesson_id"])}
 
     def naive(times: pd.Series) -> pd.Series:
-        return times.dt.tz_convert("UTC").dt.tz_localize(None)
+        return time_axis(ax, times, course_start=course_start)
 
     opens, target, due = naive(lessons["opens_at"]), naive(lessons["target_at"]), naive(lessons["due_at"])
     rows = np.arange(len(lessons))
@@ -46,12 +47,10 @@ def plot_student_timeline(lessons: pd.DataFrame, attempts: pd.DataFrame, *, as_o
     ax.scatter(when[passed], rows_of[passed], color=GREEN, s=42, zorder=4)
     ax.scatter(when[graded & ~passed], rows_of[graded & ~passed], color=ORANGE, s=42, zorder=4)
     ax.scatter(when[~graded], rows_of[~graded], facecolors="none", edgecolors=BLUE, s=42, zorder=4)
-    ax.axvline(pd.Timestamp(as_of).tz_convert("UTC").tz_localize(None), color="#333333", linestyle="--", linewidth=1)
+    ax.axvline(naive(pd.Series([pd.Timestamp(as_of)]).astype("datetime64[ns, UTC]")).iloc[0], color="#333333",
+               linestyle="--", linewidth=1)
     ax.set_yticks(rows, lessons["lesson_id"], fontsize=9)
     ax.set_ylim(max(len(lessons), 1) - 0.4, -0.6)
-    locator = AutoDateLocator()
-    ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
     ax.grid(axis="x", alpha=0.3)
     legend = [
         Line2D([], [], color=GREY, alpha=0.4, linewidth=6, label="open until target"),

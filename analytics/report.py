@@ -1,33 +1,39 @@
-"""Run the progress notebooks with papermill and render them as HTML.
+"""Run the progress notebooks with papermill and render them as HTML anyone can open.
 
 Three notebooks in ``analytics/notebooks/`` hold the narrative and stay thin;
-the numbers come from the analytics API:
+the numbers come from the analytics API (:mod:`analytics.context` prepares
+what they show):
 
 - ``cohort_progress.ipynb`` -> ``<output_dir>/cohort_progress.html``
 - ``student_progress.ipynb`` (parameter ``student_id``) -> ``<output_dir>/students/<student_id>.html``
 - ``lesson_report.ipynb`` (parameter ``lesson_id``) -> ``<output_dir>/lessons/<lesson_id>.html``
 
-``output_dir`` defaults to ``<course_dir>/analytics/reports``. The executed
-``.ipynb`` is written next to each HTML file. Reports hide code
-(``exclude_input``): their readers want the charts, not the calls.
+:func:`report_from_tables` needs only a folder of tables and
+:class:`~analytics.settings.ReportSettings` (``python -m analytics report``
+calls it); the ``run_*_report`` functions read a paceline course folder (its
+``exports/`` and ``course.toml``). Reports hide code (``exclude_input``) and
+load nothing from the network (:func:`~analytics.present.offline_html`). The
+executed ``.ipynb`` is kept next to the HTML only with ``keep_notebook`` (and
+after a failure, for inspection).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
-import nbformat
 import pandas as pd
 import papermill
-from nbconvert import HTMLExporter
 from papermill.exceptions import PapermillExecutionError
 
 from .errors import AnalyticsError, ReportBatchError, ReportError, UnknownIdError
+from .present import offline_html
+from .settings import ReportSettings, load_settings
 from .tables import CourseTables, load_tables
 
 COHORT_NOTEBOOK = "cohort_progress.ipynb"
@@ -36,6 +42,9 @@ LESSON_NOTEBOOK = "lesson_report.ipynb"
 KERNEL = "python3"
 
 T = TypeVar("T")
+When = dt.datetime | float | None
+"""An as-of: an aware datetime, a course day (days after the course start: each cohort's own), or None
+(the latest submission)."""
 
 
 class Progress(Protocol):
@@ -51,10 +60,64 @@ class _Silent:
 
 @dataclass(frozen=True)
 class ReportResult:
-    """Where the executed notebook and its HTML rendering were written."""
+    """Where the HTML report was written, and the executed notebook if it was kept."""
 
-    notebook: Path
     html: Path
+    notebook: Path | None = None
+
+
+def report_from_tables(
+    tables_dir: Path,
+    *,
+    output_dir: Path,
+    settings: ReportSettings = ReportSettings(),
+    as_of: When = None,
+    student_id: str | None = None,
+    cohort: str | None = None,
+    lesson_id: str | None = None,
+    all_students: bool = False,
+    past_tables_dirs: Sequence[Path] = (),
+    keep_notebook: bool = False,
+    timeout: int = 600,
+    progress: Progress = _Silent(),
+) -> tuple[ReportResult, ...]:
+    """Render reports from a folder of tables alone: the cohort report, or one student's (``student_id``),
+    one lesson's (``lesson_id``), or every enrolled student's (``all_students``).
+
+    ``settings`` give the title, time zone, course start (day offsets and the
+    course-day axes), pass mark and at-risk thresholds. ``as_of`` is an aware
+    datetime, a number of days after the course start (each cohort's own), or
+    None for the latest submission. ``past_tables_dirs`` (two or more) add
+    the risk model to the cohort report. In tables with several cohorts a
+    student's report goes to ``students/<cohort>/<id>.html``, and ``cohort``
+    says which one where the id recurs in several. The tables are read and ids checked
+    before any kernel starts; problems raise :class:`ReportError`.
+    """
+    if sum((student_id is not None, lesson_id is not None, all_students)) > 1:
+        raise ReportError("give at most one of student_id, lesson_id and all_students")
+    if past_tables_dirs and (student_id is not None or lesson_id is not None or all_students):
+        raise ReportError("past_tables_dirs are for the cohort report only")
+    tables_dir, output_dir = Path(tables_dir).resolve(), Path(output_dir)
+    _check_as_of(as_of, settings)
+    tables = _tables(tables_dir, settings)
+    job = _Job(tables_dir=tables_dir, output_dir=output_dir, settings=settings, as_of=as_of,
+               keep_notebook=keep_notebook, timeout=timeout)
+    if student_id is not None:
+        _check_ids("student", [student_id], known=tables.enrollments["student_id"])
+        if tables.cohorts:
+            cohorts = tables.enrollments.loc[tables.enrollments["student_id"] == student_id, "cohort"].tolist()
+            if cohort is None and len(cohorts) > 1:
+                raise ReportError(f"student {student_id!r} is in several cohorts ({', '.join(cohorts)}): give cohort")
+            cohort = cohort if cohort is not None else cohorts[0]
+            if cohort not in cohorts:
+                raise ReportError(str(UnknownIdError("student", student_id, detail=f" in cohort {cohort!r}")))
+        return (job.student(student_id, cohort=cohort),)
+    if lesson_id is not None:
+        _check_ids("lesson", [lesson_id], known=tables.lessons["lesson_id"])
+        return (job.lesson(lesson_id, tables),)
+    if all_students:
+        return job.students(_enrolled(tables, as_of=as_of), progress=progress, cohorts=_cohorts_of(tables, as_of))
+    return (job.cohort(past_tables_dirs),)
 
 
 def run_cohort_report(
@@ -65,32 +128,21 @@ def run_cohort_report(
     output_dir: Path | None = None,
     title: str = "Cohort progress",
     past_tables_dirs: Sequence[Path] = (),
+    keep_notebook: bool = False,
     timeout: int = 600,
 ) -> ReportResult:
-    """Execute the cohort progress notebook for one course and write ``.ipynb`` and ``.html``.
-
-    The kernel (``python3``) runs with ``course_dir`` as its working directory
-    and must be able to import ``analytics`` (install paceline in the kernel's
-    environment). ``tables_dir`` defaults to ``<course_dir>/exports``, ``as_of``
-    (timezone-aware) to the latest submission, ``output_dir`` to
-    ``<course_dir>/analytics/reports``. At-risk thresholds come from the
-    ``[at_risk]`` table of ``<course_dir>/course.toml`` if there is one.
-    ``past_tables_dirs``, the exports of two or more past cohorts, add a
-    logistic risk model fitted on them and its evaluation against the rules
-    (:func:`~analytics.comparison.compare_with_rules`).
-    ``timeout`` is seconds per cell.
+    """The cohort report of a paceline course folder: tables from ``tables_dir`` (default
+    ``<course_dir>/exports``), settings from ``<course_dir>/course.toml`` if there is one (its time zone,
+    ``[at_risk]`` thresholds and ``[gating]`` pass mark), output to ``output_dir`` (default
+    ``<course_dir>/analytics/reports``). ``past_tables_dirs``, the exports of two or more past cohorts,
+    add a logistic risk model fitted on them and its evaluation against the rules. ``timeout`` is
+    seconds per cell.
 
     Raises :class:`ReportError` naming the failing cell if the notebook fails;
-    the partly executed notebook is still written for inspection.
+    the partly executed notebook is then kept for inspection.
     """
-    course_dir, output_dir = _directories(course_dir, output_dir, as_of=as_of)
-    if len(past_tables_dirs) == 1:
-        raise ReportError(f"one past cohort ({past_tables_dirs[0]}) is not enough for the risk model: it needs at "
-                          "least 2, one to evaluate it on and one to fit it on")
-    executed = output_dir / COHORT_NOTEBOOK
-    past = [str(Path(directory).resolve()) for directory in past_tables_dirs]
-    return _run(COHORT_NOTEBOOK, executed, course_dir=course_dir, timeout=timeout, title=title,
-                parameters=_common(course_dir, tables_dir, as_of) | {"title": title, "past_tables_dirs": past})
+    job = _course_job(course_dir, tables_dir, as_of, output_dir, keep_notebook, timeout, title=title)
+    return job.cohort(past_tables_dirs)
 
 
 run_report = run_cohort_report  # what `paceline report` has called since the cohort report came first
@@ -104,6 +156,7 @@ def run_student_report(
     as_of: dt.datetime | None = None,
     output_dir: Path | None = None,
     title: str | None = None,
+    keep_notebook: bool = False,
     timeout: int = 600,
 ) -> ReportResult:
     """Execute the student progress notebook for ``student_id``; writes ``<output_dir>/students/<id>.html``.
@@ -113,10 +166,9 @@ def run_student_report(
     as for :func:`run_cohort_report`. Raises :class:`ReportError` if the
     student is not in the tables (checked before a kernel starts).
     """
-    course_dir, output_dir = _directories(course_dir, output_dir, as_of=as_of)
-    _check_ids("student", [student_id], known=_tables(course_dir, tables_dir).enrollments["student_id"])
-    return _student_report(course_dir, student_id, tables_dir=tables_dir, as_of=as_of, output_dir=output_dir,
-                           title=title, timeout=timeout)
+    job = _course_job(course_dir, tables_dir, as_of, output_dir, keep_notebook, timeout)
+    _check_ids("student", [student_id], known=_tables(job.tables_dir, job.settings).enrollments["student_id"])
+    return job.student(student_id, title=title)
 
 
 def run_student_reports(
@@ -126,6 +178,7 @@ def run_student_reports(
     tables_dir: Path | None = None,
     as_of: dt.datetime | None = None,
     output_dir: Path | None = None,
+    keep_notebook: bool = False,
     timeout: int = 600,
     progress: Progress = _Silent(),
 ) -> tuple[ReportResult, ...]:
@@ -136,22 +189,11 @@ def run_student_reports(
     does not stop the others: once all have run, :class:`ReportBatchError`
     lists every failure (and holds the reports that were written).
     """
-    course_dir, output_dir = _directories(course_dir, output_dir, as_of=as_of)
-    tables = _tables(course_dir, tables_dir)
-    if student_ids is None:
-        student_ids = _enrolled(tables, as_of=as_of)
-    _check_ids("student", student_ids, known=tables.enrollments["student_id"])
-    results: list[ReportResult] = []
-    failures: list[tuple[str, ReportError]] = []
-    for student_id in progress.track(student_ids, description="Student reports", total=len(student_ids)):
-        try:
-            results.append(_student_report(course_dir, student_id, tables_dir=tables_dir, as_of=as_of,
-                                           output_dir=output_dir, title=None, timeout=timeout))
-        except ReportError as error:
-            failures.append((student_id, error))
-    if failures:
-        raise ReportBatchError("student reports", total=len(student_ids), failures=failures, results=results)
-    return tuple(results)
+    job = _course_job(course_dir, tables_dir, as_of, output_dir, keep_notebook, timeout)
+    tables = _tables(job.tables_dir, job.settings)
+    ids = list(student_ids) if student_ids is not None else _enrolled(tables, as_of=as_of)
+    _check_ids("student", ids, known=tables.enrollments["student_id"])
+    return job.students(ids, progress=progress)
 
 
 def run_lesson_report(
@@ -162,6 +204,7 @@ def run_lesson_report(
     as_of: dt.datetime | None = None,
     output_dir: Path | None = None,
     title: str | None = None,
+    keep_notebook: bool = False,
     timeout: int = 600,
 ) -> ReportResult:
     """Execute the lesson report notebook for ``lesson_id``; writes ``<output_dir>/lessons/<id>.html``.
@@ -170,57 +213,129 @@ def run_lesson_report(
     options are as for :func:`run_cohort_report`. Raises :class:`ReportError`
     if the lesson is not in the tables (checked before a kernel starts).
     """
-    course_dir, output_dir = _directories(course_dir, output_dir, as_of=as_of)
-    lessons = _tables(course_dir, tables_dir).lessons
-    _check_ids("lesson", [lesson_id], known=lessons["lesson_id"])
-    if title is None:
-        lesson_title = lessons.loc[lessons["lesson_id"] == lesson_id, "title"].iloc[0]
-        title = f"Lesson {lesson_id}: {lesson_title}"
-    executed = output_dir / "lessons" / f"{_file_stem('lesson', lesson_id)}.ipynb"
-    return _run(LESSON_NOTEBOOK, executed, course_dir=course_dir, timeout=timeout, title=title,
-                parameters=_common(course_dir, tables_dir, as_of) | {"lesson_id": lesson_id, "title": title})
+    job = _course_job(course_dir, tables_dir, as_of, output_dir, keep_notebook, timeout)
+    tables = _tables(job.tables_dir, job.settings)
+    _check_ids("lesson", [lesson_id], known=tables.lessons["lesson_id"])
+    return job.lesson(lesson_id, tables, title=title)
 
 
-def _student_report(course_dir: Path, student_id: str, *, tables_dir: Path | None, as_of: dt.datetime | None,
-                    output_dir: Path, title: str | None, timeout: int) -> ReportResult:
-    title = title if title is not None else f"Progress of {student_id}"
-    executed = output_dir / "students" / f"{_file_stem('student', student_id)}.ipynb"
-    return _run(STUDENT_NOTEBOOK, executed, course_dir=course_dir, timeout=timeout, title=title,
-                parameters=_common(course_dir, tables_dir, as_of) | {"student_id": student_id, "title": title})
+@dataclass(frozen=True)
+class _Job:
+    """One set of reports: where the tables are, where reports go, and how to run the kernels."""
+
+    tables_dir: Path
+    output_dir: Path
+    settings: ReportSettings
+    as_of: When
+    keep_notebook: bool
+    timeout: int
+
+    def cohort(self, past_tables_dirs: Sequence[Path]) -> ReportResult:
+        if len(past_tables_dirs) == 1:
+            raise ReportError(f"one past cohort ({past_tables_dirs[0]}) is not enough for the risk model: it needs "
+                              "at least 2, one to evaluate it on and one to fit it on")
+        past = [str(Path(directory).resolve()) for directory in past_tables_dirs]
+        return self._run(COHORT_NOTEBOOK, Path("cohort_progress"), title=self.settings.title,
+                         parameters={"past_tables_dirs": past})
+
+    def student(self, student_id: str, *, title: str | None = None, cohort: str | None = None) -> ReportResult:
+        title = title if title is not None else f"Progress of {student_id}"
+        folder = Path("students") if cohort is None else Path("students") / _file_stem("cohort", cohort)
+        return self._run(STUDENT_NOTEBOOK, folder / _file_stem("student", student_id), title=title,
+                         parameters={"student_id": student_id, "cohort": cohort})
+
+    def students(self, student_ids: Sequence[str], *, progress: Progress,
+                 cohorts: dict[str, list[str]] | None = None) -> tuple[ReportResult, ...]:
+        """Each student's report; ``cohorts`` lists each id's cohorts in tables that have them."""
+        pairs = [(student_id, cohort) for student_id in student_ids
+                 for cohort in ((cohorts or {}).get(student_id) or [None])]
+        results: list[ReportResult] = []
+        failures: list[tuple[str, ReportError]] = []
+        labels = {student_id if cohort is None else f"{student_id} [{cohort}]": (student_id, cohort)
+                  for student_id, cohort in pairs}
+        for label in progress.track(list(labels), description="Student reports", total=len(labels)):
+            student_id, cohort = labels[label]
+            try:
+                results.append(self.student(student_id, cohort=cohort))
+            except ReportError as error:
+                failures.append((label, error))
+        if failures:
+            raise ReportBatchError("student reports", total=len(pairs), failures=failures, results=results)
+        return tuple(results)
+
+    def lesson(self, lesson_id: str, tables: CourseTables, *, title: str | None = None) -> ReportResult:
+        if title is None:
+            lesson_title = tables.lessons.loc[tables.lessons["lesson_id"] == lesson_id, "title"].iloc[0]
+            title = f"Lesson {lesson_id}: {lesson_title}"
+        return self._run(LESSON_NOTEBOOK, Path("lessons") / _file_stem("lesson", lesson_id), title=title,
+                         parameters={"lesson_id": lesson_id})
+
+    def _run(self, name: str, stem: Path, *, title: str, parameters: dict[str, Any]) -> ReportResult:
+        html = self.output_dir / stem.with_suffix(".html")
+        html.parent.mkdir(parents=True, exist_ok=True)
+        kept = html.with_suffix(".ipynb")
+        # Papermill parameters must be JSON: paths, times and settings travel as text and plain values.
+        common = {
+            "tables_dir": str(self.tables_dir),
+            "as_of": self.as_of.isoformat() if isinstance(self.as_of, dt.datetime) else None,
+            "course_day": float(self.as_of) if isinstance(self.as_of, (int, float)) else None,
+            "settings": self.settings.to_json(),
+            "title": title,
+        }
+        with tempfile.TemporaryDirectory(prefix="paceline-report-") as scratch:
+            executed = kept if self.keep_notebook else Path(scratch) / name
+            _execute(name, executed, kept=kept, cwd=html.parent, timeout=self.timeout, parameters=common | parameters)
+            html.write_text(offline_html(executed, title=title), encoding="utf-8")
+        return ReportResult(html=html, notebook=kept if self.keep_notebook else None)
 
 
-def _directories(course_dir: Path, output_dir: Path | None, *, as_of: dt.datetime | None) -> tuple[Path, Path]:
+def _course_job(course_dir: Path, tables_dir: Path | None, as_of: dt.datetime | None, output_dir: Path | None,
+                keep_notebook: bool, timeout: int, *, title: str | None = None) -> _Job:
     course_dir = Path(course_dir).resolve()
     if not course_dir.is_dir():
         raise ReportError(f"course directory {course_dir} does not exist")
-    if as_of is not None and as_of.tzinfo is None:
-        raise ReportError(f"as_of {as_of} has no time zone")
-    return course_dir, Path(output_dir) if output_dir is not None else course_dir / "analytics" / "reports"
-
-
-def _common(course_dir: Path, tables_dir: Path | None, as_of: dt.datetime | None) -> dict[str, str | None]:
-    # Papermill parameters must be JSON: paths and times travel as text.
-    return {
-        "course_dir": str(course_dir),
-        "tables_dir": str(Path(tables_dir).resolve()) if tables_dir is not None else None,
-        "as_of": as_of.isoformat() if as_of is not None else None,
-    }
-
-
-def _tables(course_dir: Path, tables_dir: Path | None) -> CourseTables:
+    course_toml = course_dir / "course.toml"
     try:
-        return load_tables(Path(tables_dir) if tables_dir is not None else course_dir / "exports")
+        settings = load_settings(course_toml) if course_toml.is_file() else ReportSettings()
+    except AnalyticsError as error:
+        raise ReportError(str(error)) from error
+    settings = settings.replace(title=title)
+    _check_as_of(as_of, settings)
+    return _Job(tables_dir=Path(tables_dir).resolve() if tables_dir is not None else course_dir / "exports",
+                output_dir=Path(output_dir) if output_dir is not None else course_dir / "analytics" / "reports",
+                settings=settings, as_of=as_of, keep_notebook=keep_notebook, timeout=timeout)
+
+
+def _check_as_of(as_of: When, settings: ReportSettings) -> None:
+    if isinstance(as_of, dt.datetime) and as_of.tzinfo is None:
+        raise ReportError(f"as_of {as_of} has no time zone")
+    if isinstance(as_of, bool) or (as_of is not None and not isinstance(as_of, (dt.datetime, int, float))):
+        raise ReportError(f"as_of must be an aware datetime or a course day (a number), not {as_of!r}")
+
+
+def _tables(tables_dir: Path, settings: ReportSettings) -> CourseTables:
+    try:
+        return load_tables(tables_dir, course_start=settings.day_zero)
     except (AnalyticsError, OSError, ValueError) as error:  # a TableError, or a file Parquet/CSV cannot read
-        raise ReportError(f"cannot read the tables: {error}") from error
+        notes = "".join(f"\n{note}" for note in getattr(error, "__notes__", []))
+        raise ReportError(f"cannot read the tables: {error}{notes}") from error
 
 
-def _enrolled(tables: CourseTables, *, as_of: dt.datetime | None) -> list[str]:
+def _enrolled(tables: CourseTables, *, as_of: When) -> list[str]:
     enrollments = tables.enrollments
-    if as_of is None:
+    if not isinstance(as_of, dt.datetime):  # a course day is each cohort's own instant: take who is enrolled now
         latest = tables.submissions["submitted_at"].max()
         as_of = dt.datetime.now(dt.timezone.utc) if pd.isna(latest) else latest
     present = (enrollments["enrolled_at"] <= as_of) & ~(enrollments["withdrawn_at"] <= as_of)
-    return sorted(enrollments.loc[present, "student_id"])
+    return sorted(set(enrollments.loc[present, "student_id"]))
+
+
+def _cohorts_of(tables: CourseTables, as_of: When) -> dict[str, list[str]] | None:
+    """Each enrolled student's cohorts (one unless the id recurs), for tables with cohorts; else None."""
+    if not tables.cohorts:
+        return None
+    present = tables.enrollments.loc[tables.enrollments["student_id"].isin(_enrolled(tables, as_of=as_of))]
+    return present.groupby("student_id", sort=False)["cohort"].agg(list).to_dict()
 
 
 def _check_ids(kind: str, wanted: Sequence[str], *, known: pd.Series) -> None:
@@ -238,9 +353,7 @@ def _file_stem(kind: str, identifier: str) -> str:
     return identifier
 
 
-def _run(name: str, executed: Path, *, course_dir: Path, timeout: int, title: str,
-         parameters: dict[str, str | list[str] | None]) -> ReportResult:
-    executed.parent.mkdir(parents=True, exist_ok=True)
+def _execute(name: str, executed: Path, *, kept: Path, cwd: Path, timeout: int, parameters: dict[str, Any]) -> None:
     with resources.as_file(resources.files("analytics") / "notebooks" / name) as source:
         try:
             papermill.execute_notebook(
@@ -248,7 +361,7 @@ def _run(name: str, executed: Path, *, course_dir: Path, timeout: int, title: st
                 executed,
                 parameters=parameters,
                 kernel_name=KERNEL,
-                cwd=str(course_dir),
+                cwd=str(cwd),
                 progress_bar=False,
                 execution_timeout=timeout,
                 # ipykernel warns about unencrypted TCP at every start; the kernel is this
@@ -256,17 +369,10 @@ def _run(name: str, executed: Path, *, course_dir: Path, timeout: int, title: st
                 extra_arguments=["--IPKernelApp.log_level=ERROR"],
             )
         except PapermillExecutionError as error:
+            if executed != kept and executed.is_file():
+                kept.write_bytes(executed.read_bytes())  # the partial notebook, kept for inspection
             raise ReportError(
                 f"{name} cell {error.cell_index} (execution count {error.exec_count}) failed: "
-                f"{error.ename}: {error.evalue}; the partial notebook is {executed}",
+                f"{error.ename}: {error.evalue}; the partial notebook is {kept}",
                 cell_index=error.cell_index,
             ) from error
-    html = executed.with_suffix(".html")
-    html.write_text(_render_html(executed, title=title), encoding="utf-8")
-    return ReportResult(notebook=executed, html=html)
-
-
-def _render_html(notebook: Path, *, title: str) -> str:
-    exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
-    body, _ = exporter.from_notebook_node(nbformat.read(notebook, as_version=4), resources={"metadata": {"name": title}})
-    return body

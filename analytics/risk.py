@@ -6,14 +6,16 @@ the thresholds live in the ``[at_risk]`` table of ``course.toml``::
     [at_risk]
     behind_lessons = 2        # "3 lessons behind pace"
     inactive_days = 14        # "no submission for 16 days" (tau)
+    inactive_gap_multiple = 1.5  # or: tau = 1.5 x the student's gap between consecutive targets
     failed_attempts = 2       # "failed lesson 04-pandas twice" (and not passed yet)
     first_try_share = 0.5     # "passed 1 of 4 graded lessons on the first attempt"
     first_try_min_lessons = 3 #   ... once this many lessons have a graded first attempt
     projected_late = true     # "projected finish 2026-11-20, 12 days after the course end (2026-11-08)"
     pass_fraction = 0.5       # the pass mark, as a share of a lesson's points
 
-Only students still enrolled at ``as_of`` are listed: a withdrawn student
-can no longer be nudged (they show in the funnel and the persistence curve).
+Only students still enrolled at ``as_of`` with lessons left are listed: a
+withdrawn student can no longer be nudged (they show in the funnel and the
+persistence curve), and a student who has passed every lesson has finished.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import pandas as pd
 
 from .columns import document, empty, typed
 from .errors import RulesError
+from .keys import positions
 from .tables import FLOAT, INT, STR, TIME, Column
 
 RULES = ("behind", "inactive", "failing", "first_tries", "projected_late")
@@ -41,7 +44,7 @@ class AtRiskRules:
     behind_lessons: int = 2
     """Flag a student this many lessons behind pace or more (pace_gap <= -behind_lessons); >= 1."""
     inactive_days: float = 14.0
-    """tau: flag a student with lessons left and no submission for this many days; > 0."""
+    """tau: flag a student with lessons left and no submission for this many days; > 0, at most 36,500."""
     failed_attempts: int = 2
     """Flag each lesson not passed yet with this many failed graded attempts or more; >= 1."""
     first_try_share: float = 0.5
@@ -52,23 +55,27 @@ class AtRiskRules:
     """Flag a projected finish after the course end."""
     pass_fraction: float = 0.5
     """The pass mark, as a share of a lesson's max_score; 0 to 1."""
+    inactive_gap_multiple: float | None = None
+    """If set, tau is this multiple of the student's gap between consecutive targets instead of
+    inactive_days (see student_metrics); > 0, at most 100."""
 
 
 # (type, lowest, highest, inclusive low) per field: the ranges the field docs above state.
 _RANGES: dict[str, tuple[type, float, float, bool]] = {
     "behind_lessons": (int, 1, np.inf, True),
-    "inactive_days": (float, 0, np.inf, False),
+    "inactive_days": (float, 0, 36_500, False),
     "failed_attempts": (int, 1, np.inf, True),
     "first_try_share": (float, 0, 1, True),
     "first_try_min_lessons": (int, 1, np.inf, True),
     "projected_late": (bool, 0, 1, True),
     "pass_fraction": (float, 0, 1, True),
+    "inactive_gap_multiple": (float, 0, 100, False),
 }
 
 REASON_COLUMNS: tuple[Column, ...] = (
-    Column("student_id", STR, "The student (enrolled at as_of, not withdrawn)."),
+    Column("student_id", STR, "The student (enrolled at as_of, not withdrawn, not finished)."),
     Column("rule", "category", "Which rule: 'behind' (pace_gap <= -behind_lessons), 'inactive' (lessons left and "
-           "days_silent >= inactive_days), 'failing' (a lesson not passed with failed_attempts >= the threshold), "
+           "days_silent >= the student's tau, inactive_days of student_metrics), 'failing' (a lesson not passed with failed_attempts >= the threshold), "
            "'first_tries' (first-attempt passes / lessons with a graded first attempt < first_try_share, with at "
            "least first_try_min_lessons such lessons), 'projected_late' (projected_late). Categories in that order."),
     Column("lesson_id", STR, "The lesson, for 'failing'; null for the other rules."),
@@ -112,7 +119,7 @@ def rules_from_mapping(mapping: dict[str, Any]) -> AtRiskRules:
         elif isinstance(value, bool) or not isinstance(value, (int, float) if kind is float else int):
             raise RulesError(key, f"must be {'a number' if kind is float else 'a whole number'}, not {value!r}")
         elif not ((low <= value) if inclusive else (low < value)) or value > high:
-            bound = f"{'at least' if inclusive else 'above'} {low:g}" + ("" if high == np.inf else f" and at most {high:g}")
+            bound = f"{'at least' if inclusive else 'above'} {low:g}" + ("" if high == np.inf else f" and at most {high:,g}")
             raise RulesError(key, f"must be {bound}, not {value!r}")
         values[key] = kind(value)
     return AtRiskRules(**values)
@@ -139,8 +146,7 @@ def risk_reasons(pacing: pd.DataFrame, students: pd.DataFrame, *, rules: AtRiskR
     ``pacing`` and ``students`` are a :func:`~analytics.pacing.pacing_table` (built with
     ``pass_fraction=rules.pass_fraction``) and its :func:`~analytics.students.student_metrics`.
     """
-    enrolled = students.loc[students["label"] != "withdrawn"]
-    finished = enrolled["lessons_passed"] == enrolled["lessons"]
+    enrolled = students.loc[~students["label"].isin(["withdrawn", "finished"])]
     parts = []
 
     behind = enrolled.loc[enrolled["pace_gap"] <= -rules.behind_lessons]
@@ -148,14 +154,20 @@ def risk_reasons(pacing: pd.DataFrame, students: pd.DataFrame, *, rules: AtRiskR
     lessons = lessons_behind.astype(str) + np.where(lessons_behind == 1, " lesson", " lessons")
     parts.append(_reasons(behind, "behind", lessons_behind, lessons + " behind pace"))
 
-    silent = enrolled.loc[~finished & (enrolled["days_silent"] >= rules.inactive_days)]
+    # tau is the rules' inactive_days, or each student's own with inactive_gap_multiple (student_metrics has it).
+    tau = rules.inactive_days if rules.inactive_gap_multiple is None else enrolled["inactive_days"]
+    silent = enrolled.loc[enrolled["days_silent"] >= tau]
     days = np.floor(silent["days_silent"]).astype(int).astype(str)
+    limit = "" if rules.inactive_gap_multiple is None else (
+        " (limit " + np.ceil(silent["inactive_days"]).astype(int).astype(str)
+        + f" days: {rules.inactive_gap_multiple:g} x the gap between targets)")
     parts.append(_reasons(silent, "inactive", silent["days_silent"], np.where(
         silent["last_activity"].isna(), "no submission yet, " + days + " days after starting",
-        "no submission for " + days + " days")))
+        "no submission for " + days + " days") + limit))
 
-    failing = pacing.loc[pacing["student_id"].isin(enrolled["student_id"]) & ~pacing["passed"]
-                         & (pacing["failed_attempts"] >= rules.failed_attempts)]
+    listed = positions(enrolled["student_id"], pacing["student_id"]) >= 0  # isin, through one factorize
+    failing = pacing.loc[listed & ~pacing["passed"].to_numpy() & (pacing["failed_attempts"] >= rules.failed_attempts)
+                         .to_numpy()]
     failed = failing["failed_attempts"]
     times = failed.map({1: "once", 2: "twice"}).fillna(failed.astype(str) + " times")
     parts.append(_reasons(failing, "failing", failing["failed_attempts"],
@@ -190,8 +202,14 @@ def at_risk_list(reasons: pd.DataFrame, students: pd.DataFrame) -> pd.DataFrame:
     the student's figures from ``students`` (the same :func:`~analytics.students.student_metrics`)."""
     if reasons.empty:
         return empty(AT_RISK_COLUMNS, categories={"label": students["label"].dtype})
-    grouped = reasons.groupby("student_id", sort=False).agg(
-        reasons=("reason", "; ".join), reason_count=("reason", "size")).reset_index()
+    # One pass over the reasons in student order: a pandas string aggregation runs Python per group anyway,
+    # with its own overhead on top, for tens of thousands of students.
+    ordered = reasons.sort_values("student_id", kind="stable")
+    ids, texts = ordered["student_id"].to_numpy(dtype=object), ordered["reason"].to_numpy(dtype=object)
+    starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
+    ends = np.r_[starts[1:], len(ids)]
+    grouped = pd.DataFrame({"student_id": ids[starts], "reasons": ["; ".join(texts[a:b]) for a, b in zip(starts, ends)],
+                            "reason_count": ends - starts})
     table = grouped.merge(students, on="student_id", how="left")
     table = table.sort_values(["reason_count", "pace_gap", "days_silent", "student_id"],
                               ascending=[False, True, False, True], kind="stable")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from .cohort import analyse_cohort, cohort_headline
+from .cohort import CohortAnalysis, analyse_cohort, cohort_headline
 from .columns import typed
 from .errors import UnknownIdError
 from .pacing import resolve_as_of
@@ -107,8 +107,9 @@ def cohort_status(tables: CourseTables, *, as_of: dt.datetime | str | None = Non
 
 
 def student_status(tables: CourseTables, student_id: str, *, as_of: dt.datetime | str | None = None,
-                   rules: AtRiskRules = AtRiskRules()) -> StudentStatus:
-    """One student's view; nothing in it names another student.
+                   rules: AtRiskRules = AtRiskRules(), analysis: CohortAnalysis | None = None) -> StudentStatus:
+    """One student's view; nothing in it names another student. ``analysis``, the cohort's
+    :func:`~analytics.cohort.analyse_cohort` at the same ``as_of`` if already computed, saves computing it again.
 
     Raises :class:`~analytics.errors.UnknownIdError` if ``student_id`` is not
     in enrollments or enrols after ``as_of``.
@@ -120,7 +121,8 @@ def student_status(tables: CourseTables, student_id: str, *, as_of: dt.datetime 
     if enrollment["enrolled_at"].iloc[0] > as_of:
         raise UnknownIdError("student", student_id, detail=f" at {as_of:%Y-%m-%d %H:%M} UTC (enrols "
                              f"{enrollment['enrolled_at'].iloc[0]:%Y-%m-%d %H:%M} UTC)")
-    analysis = analyse_cohort(tables, as_of=as_of, rules=rules)
+    if analysis is None or analysis.as_of != as_of:
+        analysis = analyse_cohort(tables, as_of=as_of, rules=rules)
     pacing = analysis.pacing.loc[analysis.pacing["student_id"] == student_id]
     lessons = pacing.merge(tables.lessons[["lesson_id", "title"]], on="lesson_id", how="left")
     me = analysis.students.loc[analysis.students["student_id"] == student_id].iloc[0]
@@ -152,7 +154,7 @@ def _summary(me: pd.Series) -> pd.DataFrame:
         "days since": number(me["days_silent"], "{:.1f}"),
         "projected finish": when(me["projected_finish"]),
         "course end": when(me["course_end"]),
-        "submitted in the 48 h before a target": number(me["cramming_share"], "{:.0%}"),
+        "lessons first submitted in the 48 h before their target": number(me["cramming_share"], "{:.0%}"),
         "timing among peers (0 = earliest, 1 = latest)": number(me["relative_timing"], "{:.2f}"),
         "weeks with a submission": number(me["active_week_share"], "{:.0%}"),
     }

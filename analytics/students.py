@@ -20,18 +20,24 @@ import numpy as np
 import pandas as pd
 
 from .columns import DAY_NS, NAT, days_between, document, empty, ns, typed, utc_times
-from .pacing import to_instant
+from .errors import RulesError
 from .keys import positions
+from .pacing import to_instant
 from .tables import FLOAT, INT, STR, TIME, Column
 
-LABELS = ("on_track", "behind", "inactive", "withdrawn")
+LABELS = ("finished", "on_track", "behind", "inactive", "withdrawn")
+#: The longest inactivity threshold, in days (a century): beyond it no one is ever inactive, and
+#: times past it overflow pandas' nanosecond clock.
+MAX_INACTIVE_DAYS = 36_500.0
+_NEVER = np.iinfo(np.int64).max
 LABEL_DTYPE = pd.CategoricalDtype(LABELS)
 
 STUDENT_COLUMNS: tuple[Column, ...] = (
     Column("student_id", STR, "The student (one row per student in the pacing table, sorted)."),
     Column("enrolled_at", TIME, "When the student enrolled."),
     Column("withdrawn_at", TIME, "When the student withdrew, if at or before as_of; else NaT."),
-    Column("started_at", TIME, "Start: max(enrolled_at, earliest opens_at of the student's lessons)."),
+    Column("first_opens_at", TIME, "The student's course start: the earliest opens_at of their lessons."),
+    Column("started_at", TIME, "Start: max(enrolled_at, first_opens_at)."),
     Column("lessons", INT, "Lessons in the course (rows of the pacing table for the student)."),
     Column("lessons_submitted", INT, "Lessons with at least one attempt (submitted)."),
     Column("lessons_passed", INT, "Lessons passed by the cutoff (passed)."),
@@ -40,16 +46,24 @@ STUDENT_COLUMNS: tuple[Column, ...] = (
     Column("next_lesson_id", STR, "The first lesson in course order not passed yet; null if all are passed."),
     Column("days_behind", FLOAT, "max(0, cutoff - target_at of next_lesson_id) in days; 0 if all are passed."),
     Column("furthest_order", INT, "Highest course order among submitted lessons; 0 if none."),
+    Column("next_target_at", TIME, "The student's target_at of the lesson after furthest_order in course order (the "
+           "one they would submit next going on); NaT if they submitted the last lesson."),
     Column("last_activity", TIME, "Latest submitted_at of any attempt up to the cutoff; NaT if none."),
     Column("days_silent", FLOAT, "(cutoff - max(last_activity, started_at)) in days, at least 0."),
     Column("finished_at", TIME, "When the last lesson was passed (max passed_at) if all are passed; else NaT."),
-    Column("inactive_since", TIME, "max(last_activity, started_at) + inactive_days, if that is not after the "
-           "cutoff and some lesson is not passed yet (no submission for tau = inactive_days days); else NaT."),
-    Column("label", "category", "'withdrawn' if withdrawn_at is set; else 'inactive' if inactive_since is set; "
-           "else 'behind' if pace_gap <= -behind_by; else 'on_track'. Categories: on_track, behind, inactive, "
-           "withdrawn."),
-    Column("cramming_share", FLOAT, "Share of submitted lessons first submitted in the cram_hours (48) before "
-           "the target: target_at - cram_hours <= first_submitted_at <= target_at; NaN if none submitted."),
+    Column("inactive_days", FLOAT, "tau, this student's inactivity threshold in days: the inactive_days option; "
+           "or, with inactive_gap_multiple m, m x g where g is the gap between the student's consecutive targets "
+           "around their quiet start q = max(last_activity, started_at): g = t_next - t_prev with t_next the first "
+           "target after q (the last target if none is) and t_prev the target before t_next (first_opens_at if "
+           "none); inactive_days where g is 0. At most 36,500."),
+    Column("inactive_since", TIME, "q + tau (see inactive_days), if that is not after the cutoff and some lesson is "
+           "not passed yet (no submission for tau days); else NaT. Finishers are never inactive."),
+    Column("label", "category", "'finished' if every lesson is passed by the cutoff; else 'withdrawn' if "
+           "withdrawn_at is set; else 'inactive' if inactive_since is set; else 'behind' if pace_gap <= -behind_by; "
+           "else 'on_track'. Categories: finished, on_track, behind, inactive, withdrawn."),
+    Column("cramming_share", FLOAT, "Per student: the share of this student's submitted lessons first submitted in "
+           "the cram_hours (48) before the target, target_at - cram_hours <= first_submitted_at <= target_at; NaN "
+           "if none submitted. (The share over all first submissions, per submission, is in cohort_headline.)"),
     Column("relative_timing", FLOAT, "Mean over submitted lessons of the percentile of the student's "
            "procrastination index among everyone in the table who submitted that lesson, (rank - 0.5) / n with "
            "ties sharing their average rank: 0 = earliest, 1 = latest, 0.5 = typical; NaN if none."),
@@ -71,16 +85,25 @@ STUDENT_COLUMNS: tuple[Column, ...] = (
 
 
 def student_metrics(pacing: pd.DataFrame, submissions: pd.DataFrame, *, as_of: dt.datetime | str,
-                    inactive_days: float = 14.0, behind_by: int = 1, cram_hours: float = 48.0) -> pd.DataFrame:
+                    inactive_days: float = 14.0, inactive_gap_multiple: float | None = None, behind_by: int = 1,
+                    cram_hours: float = 48.0) -> pd.DataFrame:
     """One row per student of ``pacing`` (a :func:`~analytics.pacing.pacing_table` computed with the same
     ``as_of``), sorted by student_id; ``submissions`` is the log (every attempt) for the regularity measures.
 
     ``inactive_days`` is tau, the silence after which a student with lessons
-    left is inactive; ``behind_by`` how many lessons behind counts as behind.
+    left is inactive; ``inactive_gap_multiple``, if given, makes tau that
+    multiple of the gap between the student's targets instead (a course whose
+    targets are weeks apart is not abandoned after two quiet weeks);
+    ``behind_by`` how many lessons behind counts as behind. Thresholds out of
+    range raise :class:`~analytics.errors.RulesError`.
     """
     now = to_instant(as_of).value
-    if inactive_days <= 0 or behind_by < 1 or cram_hours <= 0:
-        raise ValueError("need inactive_days > 0, behind_by >= 1 and cram_hours > 0")
+    _check_threshold("inactive_days", inactive_days, high=MAX_INACTIVE_DAYS)
+    if inactive_gap_multiple is not None:
+        _check_threshold("inactive_gap_multiple", inactive_gap_multiple, high=100.0)
+    _check_threshold("cram_hours", cram_hours, high=24 * 365.0)
+    if isinstance(behind_by, bool) or not isinstance(behind_by, (int, np.integer)) or behind_by < 1:
+        raise RulesError("behind_by", f"must be a whole number of lessons, at least 1, not {behind_by!r}")
     if pacing.empty:
         return empty(STUDENT_COLUMNS, categories={"label": LABEL_DTYPE})
     rows = pacing.sort_values(["student_id", "order"], kind="stable")
@@ -91,16 +114,21 @@ def student_metrics(pacing: pd.DataFrame, submissions: pd.DataFrame, *, as_of: d
     cutoff = np.where(left != NAT, left, now)
     opens, target, first = ns(rows["opens_at"]), ns(rows["target_at"]), ns(rows["first_submitted_at"])
     submitted, passed = rows["submitted"].to_numpy(), rows["passed"].to_numpy()
-    started = np.maximum(ns(rows["enrolled_at"])[starts], np.minimum.reduceat(opens, starts))
+    first_opens = np.minimum.reduceat(opens, starts)
+    started = np.maximum(ns(rows["enrolled_at"])[starts], first_opens)
     lessons, lessons_passed = np.diff(np.r_[starts, len(rows)]), per.sum(passed)
     finished = lessons_passed == lessons
 
     last = np.maximum.reduceat(ns(rows["last_submitted_at"]), starts)  # NaT is the int64 minimum: max skips it
     quiet_from = np.maximum(last, started)
-    inactive_since = quiet_from + int(inactive_days * DAY_NS)
+    tau = np.full(len(starts), float(inactive_days))
+    if inactive_gap_multiple is not None:
+        gap = _target_gap(target, student=student, starts=starts, quiet_from=quiet_from, first_opens=first_opens)
+        tau = np.where(gap > 0, np.minimum(inactive_gap_multiple * gap, MAX_INACTIVE_DAYS), tau)
+    inactive_since = quiet_from + (tau * DAY_NS).astype(np.int64)  # tau <= a century: no overflow
     inactive_since = np.where(~finished & (inactive_since <= cutoff), inactive_since, NAT)
     pace_gap = lessons_passed - per.sum(target <= cutoff[student])
-    label = np.select([left != NAT, inactive_since != NAT, pace_gap <= -behind_by], [3, 2, 1], default=0)
+    label = np.select([finished, left != NAT, inactive_since != NAT, pace_gap <= -behind_by], [0, 4, 3, 2], default=1)
     finished_at = np.where(finished, np.maximum.reduceat(ns(rows["passed_at"]), starts), NAT)
 
     # The first lesson not passed, in course order: rows are in course order within each student.
@@ -115,12 +143,14 @@ def student_metrics(pacing: pd.DataFrame, submissions: pd.DataFrame, *, as_of: d
     course_end = np.maximum.reduceat(np.where(ns(rows["due_at"]) != NAT, ns(rows["due_at"]), target), starts)
     projected = np.where(finished, finished_at, _projected_finish(
         rows, student=student, per=per, started=started, cutoff=cutoff, lessons_passed=lessons_passed))
+    furthest = np.maximum.reduceat(np.where(submitted, rows["order"].to_numpy(), 0), starts)
     weeks, gap_cv = _regularity(submissions, ids=rows["student_id"].iloc[starts], started=started, cutoff=cutoff,
                                 finished_at=finished_at)
     metrics = pd.DataFrame({
         "student_id": rows["student_id"].iloc[starts].to_numpy(),
         "enrolled_at": utc_times(ns(rows["enrolled_at"])[starts]),
         "withdrawn_at": utc_times(left),
+        "first_opens_at": utc_times(first_opens),
         "started_at": utc_times(started),
         "lessons": lessons,
         "lessons_submitted": per.sum(submitted),
@@ -129,10 +159,12 @@ def student_metrics(pacing: pd.DataFrame, submissions: pd.DataFrame, *, as_of: d
         "pace_gap": pace_gap,
         "next_lesson_id": pd.Series(rows["lesson_id"].to_numpy()[np.maximum(next_row, 0)]).where(has_next),
         "days_behind": np.where(has_next, np.maximum(0.0, days_between(cutoff, next_target)), 0.0),
-        "furthest_order": np.maximum.reduceat(np.where(submitted, rows["order"].to_numpy(), 0), starts),
+        "furthest_order": furthest,
+        "next_target_at": utc_times(_next_target(rows, target, student=student, per=per, furthest=furthest)),
         "last_activity": utc_times(last),
         "days_silent": np.maximum(0.0, days_between(cutoff, quiet_from)),
         "finished_at": utc_times(finished_at),
+        "inactive_days": tau,
         "inactive_since": utc_times(inactive_since),
         "label": pd.Categorical.from_codes(label, dtype=LABEL_DTYPE),
         "cramming_share": per.mean(crammed),
@@ -144,6 +176,33 @@ def student_metrics(pacing: pd.DataFrame, submissions: pd.DataFrame, *, as_of: d
         "projected_late": (projected != NAT) & (projected > course_end) & (cutoff <= course_end),
     })
     return typed(metrics, STUDENT_COLUMNS, categories={"label": LABEL_DTYPE})
+
+
+def _check_threshold(name: str, value: float, *, high: float) -> None:
+    """A threshold must be a finite number above 0 and at most ``high``: a clear error, never an overflow."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise RulesError(name, f"must be a number, not {value!r}")
+    if not 0 < value <= high:
+        raise RulesError(name, f"must be above 0 and at most {high:,g}, not {value:,g}")
+
+
+def _target_gap(target: np.ndarray, *, student: np.ndarray, starts: np.ndarray, quiet_from: np.ndarray,
+                first_opens: np.ndarray) -> np.ndarray:
+    """Per student, t_next - t_prev in days around quiet_from (see STUDENT_COLUMNS' inactive_days)."""
+    after = np.minimum.reduceat(np.where(target > quiet_from[student], target, _NEVER), starts)
+    t_next = np.where(after == _NEVER, np.maximum.reduceat(target, starts), after)
+    before = np.maximum.reduceat(np.where(target < t_next[student], target, NAT), starts)
+    t_prev = np.where(before == NAT, first_opens, before)
+    return days_between(t_next, t_prev)
+
+
+def _next_target(rows: pd.DataFrame, target: np.ndarray, *, student: np.ndarray, per: _PerStudent,
+                 furthest: np.ndarray) -> np.ndarray:
+    """The target of the lesson after ``furthest`` in course order (rows are in course order per student)."""
+    count = per.sum(rows["order"].to_numpy() <= furthest[student])
+    lessons = np.diff(np.r_[per.starts, len(rows)])
+    has_next = count < lessons
+    return np.where(has_next, target[np.minimum(per.starts + count, len(rows) - 1)], NAT)
 
 
 class _PerStudent:
@@ -164,7 +223,7 @@ class _PerStudent:
 
 def _peer_percentile(rows: pd.DataFrame) -> np.ndarray:
     """(rank - 0.5) / n of each row's procrastination among rows of the same lesson; ties share their mean rank."""
-    by_lesson = rows.groupby("lesson_id", sort=False)["procrastination"]
+    by_lesson = rows.groupby("order", sort=False)["procrastination"]  # order is unique per lesson, and an integer
     return ((by_lesson.rank(method="average") - 0.5) / by_lesson.transform("count")).to_numpy()
 
 

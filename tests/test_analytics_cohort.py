@@ -24,6 +24,7 @@ from pandas.testing import assert_frame_equal, assert_series_equal
 from analytics import (
     AtRiskRules,
     CourseTables,
+    RulesError,
     UnknownIdError,
     analyse_cohort,
     at_risk_list,
@@ -117,6 +118,7 @@ def test_student_metrics(students: pd.DataFrame) -> None:
         "student_id": text(*ids),
         "enrolled_at": t("08-30T00", "08-30T00", "09-01T00", "08-30T00", "09-10T00", "08-30T00"),
         "withdrawn_at": t(None, None, None, "09-12T00", None, None),
+        "first_opens_at": t(*["09-01T00"] * 6),
         "started_at": t("09-01T00", "09-01T00", "09-01T00", "09-01T00", "09-10T00", "09-01T00"),
         "lessons": np.full(6, 3, dtype="int64"),
         "lessons_submitted": np.array([3, 1, 0, 1, 2, 1], dtype="int64"),
@@ -127,13 +129,16 @@ def test_student_metrics(students: pd.DataFrame) -> None:
         "next_lesson_id": text(None, "B", "A", "B", "C", "A"),
         "days_behind": [0.0, 5.0, 12.0, 0.0, 0.0, 12.0],
         "furthest_order": np.array([3, 1, 0, 1, 2, 1], dtype="int64"),
+        # The target of the lesson after the furthest one submitted: ann has none left.
+        "next_target_at": t(None, "09-15T00", "09-08T00", "09-15T00", "09-22T00", "09-15T00"),
         "last_activity": t("09-17T00", "09-08T00", None, "09-05T00", "09-14T00", "09-07T00"),
         "days_silent": [3.0, 12.0, 19.0, 7.0, 6.0, 13.0],
         "finished_at": t("09-17T00", None, None, None, None, None),
         # cy: quiet since her start (09-01) + 14 days; bob and gus are not silent for 14 days yet.
+        "inactive_days": [14.0] * 6,
         "inactive_since": t(None, None, "09-15T00", None, None, None),
-        "label": pd.Categorical(["on_track", "behind", "inactive", "withdrawn", "on_track", "behind"],
-                                categories=["on_track", "behind", "inactive", "withdrawn"]),
+        "label": pd.Categorical(["finished", "behind", "inactive", "withdrawn", "on_track", "behind"],
+                                categories=["finished", "on_track", "behind", "inactive", "withdrawn"]),
         # 48 h before the target, both ends included: gus's A at 09-06 00:00 is in, for a target 09-08 00:00.
         "cramming_share": [0.0, 1.0, NaN, 0.0, 0.5, 1.0],
         # Percentiles (rank - 0.5) / n of the procrastination index on A (n = 5), B (n = 2), C (n = 1).
@@ -172,11 +177,14 @@ def test_student_with_no_submissions_and_empty_cohort(tables: CourseTables) -> N
 
 def test_student_metrics_options(pacing: pd.DataFrame, tables: CourseTables) -> None:
     strict = student_metrics(pacing, tables.submissions, as_of=AS_OF, inactive_days=5.0, behind_by=2, cram_hours=24.0)
-    assert strict["label"].tolist() == ["on_track", "inactive", "inactive", "withdrawn", "inactive", "inactive"]
+    assert strict["label"].tolist() == ["finished", "inactive", "inactive", "withdrawn", "inactive", "inactive"]
     assert strict["cramming_share"].tolist()[:2] == [0.0, 1.0]  # bob's A (09-07): exactly 24 h before target
     assert strict["cramming_share"].tolist()[5] == 0.0  # gus's A (09-06): 48 h before
     with pytest.raises(ValueError, match="inactive_days"):
         student_metrics(pacing, tables.submissions, as_of=AS_OF, inactive_days=0)
+    # A threshold past a century is refused by name, not left to overflow pandas' clock.
+    with pytest.raises(RulesError, match=r"^at_risk.inactive_days: must be above 0 and at most 36,500, not 1e\+20$"):
+        student_metrics(pacing, tables.submissions, as_of=AS_OF, inactive_days=1e20)
 
 
 def test_lesson_metrics(pacing: pd.DataFrame) -> None:
@@ -212,7 +220,7 @@ def test_completion_funnel_and_a_lesson_nobody_reached(students: pd.DataFrame, t
         "still_working": np.array([0, 2, 1, 1], dtype="int64"),
         "hazard": [1 / 6, 1 / 3, 0.0, NaN],
     })
-    assert_frame_equal(completion_funnel(students, lessons=extra), expected)
+    assert_frame_equal(completion_funnel(students, lessons=extra, as_of=AS_OF), expected)
 
 
 def test_attempt_distribution(pacing: pd.DataFrame) -> None:
@@ -251,6 +259,7 @@ def test_persistence_times(students: pd.DataFrame) -> None:
     expected = pd.DataFrame({
         "student_id": text("ann", "bob", "cy", "dee", "eve", "gus"),
         "duration_days": [18.0, 21.0, 14.0, 13.0, 10.0, 21.0],
+        "entry_days": [0.0] * 6,
         "stopped": [False, False, True, True, False, False],
         "ending": pd.Categorical(["finished", "active", "inactive", "withdrawn", "active", "active"],
                                  categories=["inactive", "withdrawn", "finished", "active"]),
@@ -307,10 +316,17 @@ def test_analyse_cohort_and_headline(tables: CourseTables) -> None:
     assert_frame_equal(analysis.students, student_metrics(analysis.pacing, tables.submissions, as_of=AS_OF))
     headline = cohort_headline(analysis)
     assert dict(zip(headline["measure"], headline["value"])) == pytest.approx({
-        "students enrolled": 5, "withdrawn": 1, "on track": 2, "behind": 2, "inactive": 1, "at risk": 3,
+        "students enrolled": 5, "finished (every lesson passed)": 1, "on track": 1, "behind pace, active": 2,
+        "inactive (lessons left, silent for tau days)": 1, "withdrawn": 1, "at risk": 3,
         "lessons": 3, "lessons past target": 2, "median lessons passed": 1,
-        "first submissions on time (%)": 87.5, "first attempts passed (%)": 75.0,
-        "median days enrolled before stopping": NaN, "attempts without a grade": 0}, nan_ok=True)
+        "first submissions on time (%)": 87.5,
+        # bob's A (1 day early), eve's B (1 day) and gus's A (exactly 48 h) of the 8 first submissions;
+        # per student: ann 0, bob 1, dee 0, eve 1/2, gus 1 (cy submitted nothing) -> mean 0.5.
+        "first submissions crammed, per submission (% in the 48 h before target)": 37.5,
+        "lessons crammed, mean per student (%)": 50.0,
+        "first attempts passed (%)": 75.0, "pass mark (% of a lesson's points)": 50.0,
+        "median days before stopping, since enrolment": NaN, "attempts without a grade": 0,
+        "submissions after withdrawal (left out)": 0, "students who submitted after withdrawing": 0}, nan_ok=True)
     subs = tables.submissions.copy()
     subs.loc[[0, 3], "status"] = ["collected", "failed"]
     subs.loc[[0, 3], ["score", "late_penalty", "graded_at"]] = np.nan

@@ -19,6 +19,7 @@ def test_defaults_and_a_full_table() -> None:
     rules = rules_from_mapping({"behind_lessons": 3, "inactive_days": 10, "failed_attempts": 1, "first_try_share": 0,
                                 "first_try_min_lessons": 2, "projected_late": False, "pass_fraction": 0.6})
     assert rules == AtRiskRules(3, 10.0, 1, 0.0, 2, False, 0.6)
+    assert rules_from_mapping({"inactive_gap_multiple": 1.5}).inactive_gap_multiple == 1.5
     assert isinstance(rules.inactive_days, float) and isinstance(rules.behind_lessons, int)
 
 
@@ -27,7 +28,10 @@ BAD = {
     "text for a whole number": ({"behind_lessons": "2"}, "behind_lessons", "must be a whole number, not '2'"),
     "float for a whole number": ({"failed_attempts": 2.5}, "failed_attempts", "must be a whole number, not 2.5"),
     "bool for a number": ({"inactive_days": True}, "inactive_days", "must be a number, not True"),
-    "zero days": ({"inactive_days": 0}, "inactive_days", "must be above 0, not 0"),
+    "zero days": ({"inactive_days": 0}, "inactive_days", "must be above 0 and at most 36,500, not 0"),
+    # A huge threshold is a clear error here, not an OverflowError in the middle of the metrics.
+    "a million years": ({"inactive_days": 365e6}, "inactive_days", "must be above 0 and at most 36,500, not 365000000"),
+    "gap multiple of 0": ({"inactive_gap_multiple": 0}, "inactive_gap_multiple", "must be above 0 and at most 100"),
     "share above one": ({"first_try_share": 1.5}, "first_try_share", "must be at least 0 and at most 1, not 1.5"),
     "too few lessons": ({"behind_lessons": 0}, "behind_lessons", "must be at least 1, not 0"),
     "number for a bool": ({"projected_late": 1}, "projected_late", "must be true or false, not 1"),

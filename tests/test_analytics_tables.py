@@ -205,7 +205,7 @@ REJECTIONS = {
     "missing column": (drop("submissions", "status"), "submissions", "status", (), "missing column status"),
     "unparseable time": (
         submissions(submitted_at=["2026-09-10T12:00:00+00:00", "yesterday", "2026-09-15T00:00:00+00:00"]),
-        "submissions", "submitted_at", (1,), "is not an ISO 8601 time in row 1 ('yesterday')"),
+        "submissions", "submitted_at", (1,), "row 1, student 007: 'yesterday' is not an ISO 8601 time"),
     "time without offset": (
         enrollments(enrolled_at=["2026-09-01T00:00:00", "2026-09-01T00:00:00+00:00"]),
         "enrollments", "enrolled_at", (0,), "has no UTC offset"),
@@ -214,19 +214,20 @@ REJECTIONS = {
     "naive datetimes": (
         lessons(opens_at=pd.to_datetime(["2026-09-07", "2026-09-14"])), "lessons", "opens_at", (0, 1), "has no time zone"),
     "score is not a number": (submissions(score=["6.5", None, "full marks"]), "submissions", "score", (2,),
-                              "is not a finite number in row 2 ('full marks')"),
+                              "row 2, student ada: 'full marks' is not a finite number"),
     "attempt is not whole": (submissions(attempt=["1", "2.5", "1"]), "submissions", "attempt", (1,), "is not a whole number"),
-    "id is not text": (lessons(lesson_id=[1.5, 2.5]), "lessons", "lesson_id", (0, 1), "expected text"),
-    "empty required cell": (enrollments(enrolled_at=["2026-09-01T00:00:00+00:00", ""]), "enrollments", "enrolled_at",
-                            (1,), "is empty in row 1"),
+    "id is not text": (lessons(lesson_id=[1.5, 2.5]), "lessons", "lesson_id", (0, 1), "row 0: 1.5 is not text"),
+    "empty required cell": (submissions(status=["graded", " ", "graded"]), "submissions", "status", (1,),
+                            "row 1, student 007: is empty"),
     "unknown lesson": (submissions(lesson_id=["01-basics", "01-basics", "99-nope"]), "submissions", "lesson_id", (2,),
-                       "is not a lesson_id in lessons in row 2 ('99-nope')"),
+                       "row 2, student ada: '99-nope' is not a lesson_id in lessons"),
     "unknown student": (submissions(student_id=["007", "7", "ada"]), "submissions", "student_id", (1,),
                         "is not a student_id in enrollments"),
     "duplicate attempt": (submissions(attempt=["1", "1", "1"]), "submissions", "attempt", (0, 1),
-                          "is duplicated for the same student_id and lesson_id in rows 0 (1), 1 (1)"),
+                          "row 0, student 007: 1 is duplicated for the same student_id and lesson_id; row 1, student 007: 1 is "
+                          "duplicated"),
     "attempts out of order": (submissions(attempt=["2", "1", "1"]), "submissions", "attempt", (0,),
-                              "is not numbered in order of submitted_at"),
+                              "row 0, student 007: 2 is numbered out of the order of submitted_at"),
     "score above max": (submissions(score=["10.5", None, "20"]), "submissions", "score", (0,), "is greater than max_score"),
     "negative score": (submissions(score=["-1", None, "20"]), "submissions", "score", (0,), "is negative"),
     "graded without score": (submissions(score=["6.5", None, None]), "submissions", "score", (2,),
@@ -234,7 +235,8 @@ REJECTIONS = {
     "bad status": (submissions(status=["graded", "pending", "graded"]), "submissions", "status", (1,), "must be one of"),
     "submission before enrolment": (
         submissions(submitted_at=["2026-08-31T23:59:59+00:00", "2026-09-11T12:00:00+00:00", "2026-09-15T00:00:00+00:00"]),
-        "submissions", "submitted_at", (0,), "is before the student's enrolled_at"),
+        "submissions", "submitted_at", (0,),
+        "row 0, student 007: 2026-08-31 23:59:59 UTC is before their enrolled_at 2026-09-01"),
     "target before opens": (lessons(target_at=["2026-09-06T00:00:00+00:00", "2026-09-21T00:00:00+00:00"]),
                             "lessons", "target_at", (0,), "is before opens_at"),
     "due before target": (lessons(due_at=["2026-09-13T00:00:00+00:00", None]), "lessons", "due_at", (0,),
@@ -242,7 +244,7 @@ REJECTIONS = {
     "duplicate lesson": (lessons(lesson_id=["01-basics", "01-basics"]), "lessons", "lesson_id", (0, 1), "is duplicated"),
     "duplicate student": (enrollments(student_id=["007", "007"]), "enrollments", "student_id", (0, 1), "is duplicated"),
     "withdrawn before enrolled": (enrollments(withdrawn_at=[None, "2026-08-01T00:00:00+00:00"]), "enrollments",
-                                  "withdrawn_at", (1,), "is before enrolled_at"),
+                                  "withdrawn_at", (1,), "row 1, student ada: 2026-08-01 is before their enrolled_at 2026-09-01"),
 }
 
 
@@ -260,7 +262,8 @@ def test_rejections_name_table_column_and_rows(
 def test_message_lists_at_most_five_rows() -> None:
     submissions = pd.concat([raw_tables().submissions] * 4, ignore_index=True).assign(lesson_id="nope")
     raw = raw_tables()
-    with pytest.raises(TableError, match=r"in rows 0 \('nope'\), 1 .* and 7 more$"):
+    with pytest.raises(TableError, match=r"^submissions.lesson_id: row 0, student 007: 'nope' is not a lesson_id in "
+                                         r"lessons; row 1, .*; row 4, [^;]*; and 7 more rows$"):
         validate_tables(CourseTables(raw.lessons, raw.enrollments, submissions))
 
 
@@ -295,7 +298,8 @@ def test_load_names_a_missing_table(tmp_path: Path) -> None:
 
 def test_load_errors_say_which_file(tmp_path: Path) -> None:
     write_tables(submissions(score=["11", None, "20"])(raw_tables()), tmp_path, formats=("csv",))
-    with pytest.raises(TableError, match="submissions.score: is greater than max_score") as error:
+    with pytest.raises(TableError, match=r"^submissions.score: row 0 \(CSV line 2\), student 007: 11 is greater than "
+                                         "max_score 10\n") as error:
         load_tables(tmp_path)
     assert error.value.__notes__ == [f"read from {tmp_path / 'submissions.csv'}"]
 

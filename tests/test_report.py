@@ -52,11 +52,11 @@ START = dt.datetime(2026, 9, 7, 9, tzinfo=UTC)
 AS_OF = dt.datetime(2026, 10, 10, tzinfo=UTC)
 REPO = Path(analytics.__file__).resolve().parents[1]
 FIXTURE_COURSE = Path(__file__).parent / "fixtures" / "course"
+COMMON = {"tables_dir": "exports", "as_of": None, "course_day": None, "settings": {}}
 NOTEBOOKS = {
-    "cohort_progress.ipynb": {"course_dir": ".", "tables_dir": None, "as_of": None, "title": "Cohort progress",
-                              "past_tables_dirs": []},
-    "student_progress.ipynb": {"course_dir": ".", "tables_dir": None, "as_of": None, "student_id": "", "title": None},
-    "lesson_report.ipynb": {"course_dir": ".", "tables_dir": None, "as_of": None, "lesson_id": "", "title": None},
+    "cohort_progress.ipynb": COMMON | {"title": "Cohort progress", "past_tables_dirs": []},
+    "student_progress.ipynb": COMMON | {"student_id": "", "cohort": None, "title": None},
+    "lesson_report.ipynb": COMMON | {"lesson_id": "", "title": None},
 }
 
 
@@ -90,7 +90,7 @@ def test_notebook_is_saved_clean_and_readable(name: str) -> None:
 def test_cohort_notebook_has_the_sections_of_the_issue() -> None:
     headings = [cell.source.splitlines()[0] for cell in notebook("cohort_progress.ipynb").cells if cell.cell_type == "markdown"]
     for section in ("Plan vs actual", "Pace gap", "Cramming", "Completion funnel", "Persistence", "need a nudge",
-                    "A statistical model, for comparison"):
+                    "Cohorts compared", "A statistical model, for comparison"):
         assert any(section in heading for heading in headings), section
 
 
@@ -151,11 +151,13 @@ def course(tmp_path: Path) -> Path:
 def test_student_and_lesson_reports_go_to_their_folders(course: Path, no_kernel: list[dict]) -> None:
     student = run_student_report(course_dir=course, student_id="s002", as_of=AS_OF)
     assert student.html == course / "analytics" / "reports" / "students" / "s002.html" and student.html.is_file()
-    assert student.notebook == student.html.with_suffix(".ipynb")
-    lesson = run_lesson_report(course_dir=course, lesson_id="L02", output_dir=course / "out")
+    assert student.notebook is None and not student.html.with_suffix(".ipynb").exists()  # kept only when asked
+    lesson = run_lesson_report(course_dir=course, lesson_id="L02", output_dir=course / "out", keep_notebook=True)
     assert lesson.html == course / "out" / "lessons" / "L02.html"
-    assert no_kernel[0] == {"course_dir": str(course.resolve()), "tables_dir": None,
-                            "as_of": "2026-10-10T00:00:00+00:00", "student_id": "s002", "title": "Progress of s002"}
+    assert lesson.notebook == lesson.html.with_suffix(".ipynb") and lesson.notebook.is_file()
+    assert no_kernel[0] == {"tables_dir": str(course.resolve() / "exports"), "as_of": "2026-10-10T00:00:00+00:00",
+                            "course_day": None, "settings": analytics.ReportSettings().to_json(), "student_id": "s002",
+                            "cohort": None, "title": "Progress of s002"}
     assert no_kernel[1]["title"] == "Lesson L02: Lesson 2" and no_kernel[1]["as_of"] is None
 
 
@@ -285,16 +287,17 @@ def test_reports_end_to_end_on_a_synthetic_log(tmp_path: Path) -> None:
     write_tables(synthetic.tables, course / "exports")
     result = run_cohort_report(course_dir=course, as_of=AS_OF, title="Synthetic cohort 11")
 
-    assert result.notebook == course / "analytics" / "reports" / "cohort_progress.ipynb"
-    assert result.html == course / "analytics" / "reports" / "cohort_progress.html"
+    assert result.notebook is None and result.html == course / "analytics" / "reports" / "cohort_progress.html"
     html = result.html.read_text(encoding="utf-8")
     assert "<title>Synthetic cohort 11</title>" in html
     assert re.search(r"<h1[^>]*>Synthetic cohort 11", html)
     assert "As of <strong>2026-10-10 00:00 UTC</strong>" in html
-    assert html.count('<img alt="') == html.count('src="data:image/png;base64') == 8
+    assert html.count('src="data:image/png;base64') == 8  # figures; "Cohorts compared" has none with one cohort
+    assert html.count('class="paceline-math"') == 4  # the persistence formula, drawn here rather than by MathJax
     assert "analytics.analyse_cohort" not in html  # code is hidden from the instructor
-    assert "enrolled students are at risk" in html and "lessons behind pace" in html
-    executed = nbformat.read(result.notebook, as_version=4)
+    assert "enrolled students with lessons left are at risk" in html and "lessons behind pace" in html
+    executed = nbformat.read(run_cohort_report(course_dir=course, as_of=AS_OF, keep_notebook=True).notebook,
+                             as_version=4)
     injected = [cell for cell in executed.cells if "injected-parameters" in cell.metadata.get("tags", [])]
     assert 'as_of = "2026-10-10T00:00:00+00:00"' in injected[0].source
 
@@ -360,7 +363,7 @@ def test_reports_on_the_fixture_course_export(tmp_path: Path) -> None:
     assert cohort.html.parent == tmp_path / "out"
     assert "silent for 7+ days" in html  # the thresholds came from course.toml
     assert re.search(r"<td[^>]*>cyd</td>.*2 lessons behind pace; no submission yet, 20 days after starting", html, re.S)
-    assert html.count('<img alt="') == 8  # the hardest-tests chart too: the export has cell scores
+    assert html.count('src="data:image/png;base64') == 8  # the hardest-tests chart too: the export has cell scores
 
     progress = RecordingProgress()
     [ada] = run_student_reports(course_dir=course, tables_dir=tables_dir, student_ids=["ada"], as_of=as_of,

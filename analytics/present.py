@@ -1,0 +1,86 @@
+"""Presenting results in reports anyone can open: short lists with the rest folded away, formulas
+rendered without a network, and an HTML page that loads nothing from anywhere.
+
+nbconvert's HTML template loads require.js and MathJax from a CDN (and mermaid
+when a notebook has diagrams): a report opened offline, or where scripts from
+CDNs are blocked, shows raw ``$...$``. :func:`offline_html` renders with a
+template that drops those scripts and turns each ``$...$`` formula into an SVG
+image drawn by matplotlib's mathtext, embedded in the page.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+_TEMPLATE = """{%- extends 'index.html.j2' -%}
+{#- The lab template, minus every script it would fetch: require.js, MathJax, mermaid, widgets. -#}
+{%- block html_head_js_requirejs -%}{%- endblock html_head_js_requirejs -%}
+{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
+{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+{% block jupyter_widgets %}{% endblock jupyter_widgets %}
+"""
+# $...$ on one line, not $$, not an escaped \$, not a price like "$5 and $6" (a formula does not end in a space).
+_MATH = re.compile(r"(?<![\\$\w])\$(?!\s)([^$\n]+?)(?<!\s)\$(?![\w$])")
+
+
+class Html(str):
+    """Text that Jupyter displays as HTML (``_repr_html_``), so library code needs no IPython import."""
+
+    def _repr_html_(self) -> str:
+        return str(self)
+
+
+def summarised(items: Sequence[str], *, noun: str, shown: int = 10) -> Html:
+    """A count, the first ``shown`` items, and the full list folded in a ``<details>`` element:
+    hundreds of withdrawn students stay one line long until the reader opens them."""
+    count = len(items)
+    plural = noun if count == 1 else f"{noun}s"
+    if count <= shown:
+        return Html(f"<p><strong>{count:,} {html.escape(plural)}</strong>"
+                    + (": " + html.escape(", ".join(items)) if count else "") + "</p>")
+    first = html.escape(", ".join(items[:shown]))
+    every = "".join(f"<li>{html.escape(item)}</li>" for item in items)
+    return Html(f"<p><strong>{count:,} {html.escape(plural)}</strong>: {first}, ...</p>"
+                f"<details><summary>All {count:,} {html.escape(plural)}</summary><ul>{every}</ul></details>")
+
+
+def math_svg(latex: str) -> str:
+    """``latex`` (matplotlib's mathtext subset of TeX) as an inline SVG ``<img>``, drawn here, not in the browser."""
+    from matplotlib.mathtext import math_to_image
+
+    buffer = io.BytesIO()
+    math_to_image(f"${latex}$", buffer, format="svg", dpi=100)
+    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return (f'<img class="paceline-math" alt="{html.escape(latex, quote=True)}" '
+            f'style="vertical-align: middle; height: 1.3em" src="data:image/svg+xml;base64,{data}">')
+
+
+def render_math(text: str) -> str:
+    """Every ``$...$`` formula in Markdown ``text`` replaced by :func:`math_svg`."""
+    return _MATH.sub(lambda match: math_svg(match.group(1)), text)
+
+
+def offline_html(notebook: Path, *, title: str) -> str:
+    """The executed notebook as a self-contained HTML page: no code cells, no prompts, no scripts to fetch,
+    formulas rendered; figures are embedded as they are in any nbconvert page."""
+    import nbformat
+    from jinja2 import DictLoader
+    from nbconvert import HTMLExporter
+
+    nb = nbformat.read(notebook, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            cell.source = render_math(cell.source)
+        for output in cell.get("outputs", []):
+            if "text/markdown" in output.get("data", {}):
+                output["data"]["text/markdown"] = render_math(output["data"]["text/markdown"])
+    exporter = HTMLExporter(template_name="lab", template_file="paceline_offline.html.j2",
+                            extra_loaders=[DictLoader({"paceline_offline.html.j2": _TEMPLATE})],
+                            exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
+    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
+    return body
