@@ -16,6 +16,7 @@ import datetime as dt
 import shutil
 import sqlite3
 import tempfile
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -94,14 +95,18 @@ def record_outcome(
         gb.db.commit()
         known = {notebook.name for notebook in gb.find_assignment(lesson).notebooks}
 
-    for name, content in sorted(graded_notebooks.items()):
-        if name not in known:
-            continue  # nbgrader skips notebooks the lesson does not have
-        nb = nbformat.reads(content.decode("utf-8"), as_version=4)
-        resources = {"nbgrader": {"db_url": db_url, "assignment": lesson, "notebook": name, "student": student},
-                     REPLIES: recorded_replies(nb)}
-        StrictSaveAutoGrades(config=config).preprocess(nb, resources)
-        AssignLatePenalties(config=config).preprocess(nb, resources)
+    with warnings.catch_warnings():
+        # As on the grading workers: nbgrader's harmless "not in session" warning on a submission
+        # that lacks cells (deleted tests, blank work) would flood paceline grade's output.
+        warnings.filterwarnings("ignore", module=r"nbgrader\.api")
+        for name, content in sorted(graded_notebooks.items()):
+            if name not in known:
+                continue  # nbgrader skips notebooks the lesson does not have
+            nb = nbformat.reads(content.decode("utf-8"), as_version=4)
+            resources = {"nbgrader": {"db_url": db_url, "assignment": lesson, "notebook": name, "student": student},
+                         REPLIES: recorded_replies(nb)}
+            StrictSaveAutoGrades(config=config).preprocess(nb, resources)
+            AssignLatePenalties(config=config).preprocess(nb, resources)
 
     with open_gradebook(course) as gb:
         submission = gb.find_submission(lesson, student)
