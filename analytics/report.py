@@ -284,7 +284,9 @@ class _Job:
         }
         with tempfile.TemporaryDirectory(prefix="paceline-report-") as scratch:
             executed = kept if self.keep_notebook else Path(scratch) / name
-            _execute(name, executed, kept=kept, cwd=html.parent, timeout=self.timeout, parameters=common | parameters)
+            # The kernel runs in an empty folder: nothing there can shadow the analytics package.
+            _execute(name, executed, kept=kept, cwd=Path(scratch), timeout=self.timeout,
+                     parameters=common | parameters)
             html.write_text(offline_html(executed, title=title), encoding="utf-8")
         return ReportResult(html=html, notebook=kept if self.keep_notebook else None)
 
