@@ -20,7 +20,7 @@ from rich.table import Table
 
 from analytics.errors import AnalyticsError
 
-from .config import CourseConfig, load_course, parse_local_datetime
+from .course.plan import CourseConfig, load_course, parse_local_datetime
 from .errors import BatchError, PacelineError
 
 if TYPE_CHECKING:
@@ -79,7 +79,7 @@ def main(ctx: click.Context, course_dir: Path) -> None:
 @click.pass_context
 def release(ctx: click.Context, lesson_ids: tuple[str, ...], due: bool) -> None:
     """Generate student versions and publish them to the exchange (gated lessons: per student, on unlock)."""
-    from .release import release_due_lessons, release_lessons
+    from .exchange.release import release_due_lessons, release_lessons
 
     course = _course(ctx)
     if due and lesson_ids:
@@ -104,7 +104,7 @@ def release(ctx: click.Context, lesson_ids: tuple[str, ...], due: bool) -> None:
 @click.pass_context
 def collect(ctx: click.Context) -> None:
     """Collect every new submission from the exchange (every attempt is kept)."""
-    from .collect import collect_submissions
+    from .exchange.collect import collect_submissions
 
     report = collect_submissions(_course(ctx), progress=RichProgress())
     out.print(f"Collected {len(report.collected)} new attempt(s); {report.already_collected} already collected.")
@@ -122,7 +122,7 @@ def collect(ctx: click.Context) -> None:
 def grade(ctx: click.Context, lesson_ids: tuple[str, ...], regrade: bool, scheduler: str | None,
           workers: int | None, unsafe: bool) -> None:
     """Autograde collected attempts with nbgrader, sandboxed and in parallel (new attempts only, unless --all)."""
-    from .grade import grade_attempts
+    from .grading.grade import grade_attempts
 
     if unsafe:
         err.print("[bold red]WARNING: grading WITHOUT the sandbox: student code runs as you, with your access.[/]")
@@ -145,7 +145,7 @@ def grade(ctx: click.Context, lesson_ids: tuple[str, ...], regrade: bool, schedu
 @click.pass_context
 def feedback(ctx: click.Context, lesson_ids: tuple[str, ...]) -> None:
     """Generate HTML feedback for graded submissions and release it to students."""
-    from .feedback import release_feedback
+    from .feedback.release import release_feedback
 
     report = release_feedback(_course(ctx), lesson_ids=list(lesson_ids), progress=RichProgress())
     for lesson_id, count in sorted(report.released.items()):
@@ -161,7 +161,7 @@ def feedback(ctx: click.Context, lesson_ids: tuple[str, ...]) -> None:
 @click.pass_context
 def export_cmd(ctx: click.Context, directory: Path | None) -> None:
     """Write grades and the lessons / enrollments / submissions tables (CSV and Parquet)."""
-    from .export import export_tables
+    from .operations.export import export_tables
 
     result = export_tables(_course(ctx), directory=directory)
     table = Table("table", "rows", "files", title=f"Exported to {result.directory}")
@@ -186,7 +186,7 @@ def parse_as_of(course: CourseConfig, value: str | None) -> dt.datetime | None:
 @click.option("--timezone", default="UTC", show_default=True, help="IANA time zone the course's dates are written in.")
 def init(directory: Path, course_id: str, title: str, timezone: str) -> None:
     """Create a new course in DIRECTORY with one example lesson."""
-    from .scaffold import init_course
+    from .authoring.scaffold import init_course
 
     root = init_course(directory, course_id=course_id, title=title, timezone=timezone)
     out.print(f"Created course {course_id!r} in {root}. Next: cd {root} && paceline new LESSON --title '...'")
@@ -198,7 +198,7 @@ def init(directory: Path, course_id: str, title: str, timezone: str) -> None:
 @click.pass_context
 def new(ctx: click.Context, lesson_id: str, title: str) -> None:
     """Add a lesson from the template and schedule it in course.toml."""
-    from .scaffold import new_lesson
+    from .authoring.scaffold import new_lesson
 
     notebook = new_lesson(ctx.obj["course_dir"], lesson_id, title=title)
     out.print(f"Created {notebook}; edit it, adjust its dates in course.toml, then run `paceline check {lesson_id}`.")
@@ -212,7 +212,7 @@ def new(ctx: click.Context, lesson_id: str, title: str) -> None:
 @click.pass_context
 def check(ctx: click.Context, lesson_ids: tuple[str, ...], source_dir: Path | None, timeout: int) -> None:
     """Lint lessons before release: metadata, execution, and whether tests can fail."""
-    from .check import check_course, check_source_tree
+    from .authoring.check import check_course, check_source_tree
 
     if source_dir is not None:
         report = check_source_tree(source_dir, lesson_ids=list(lesson_ids), timeout=timeout, progress=RichProgress())
@@ -275,7 +275,7 @@ def report(ctx: click.Context, student_id: str | None, lesson_id: str | None, al
 @click.pass_context
 def simulate(ctx: click.Context, students: int, seed: int, until: str | None) -> None:
     """Simulate a cohort submitting through the real exchange, on a simulated clock."""
-    from .simulate import run_simulation
+    from .operations.simulate import run_simulation
 
     course = _course(ctx)
     report = run_simulation(course, students=students, seed=seed, until=parse_as_of(course, until), progress=RichProgress())
@@ -296,7 +296,7 @@ def simulate(ctx: click.Context, students: int, seed: int, until: str | None) ->
 @click.pass_context
 def extend(ctx: click.Context, student_id: str, lesson_id: str, days: int | None, until: str | None, reason: str) -> None:
     """Move one student's due date for one lesson (works before they submit)."""
-    from .extensions import grant_extension
+    from .grading.extensions import grant_extension
 
     course = _course(ctx)
     extension = grant_extension(course, student_id=student_id, lesson_id=lesson_id, days=days,
@@ -311,7 +311,7 @@ def extend(ctx: click.Context, student_id: str, lesson_id: str, days: int | None
 @click.pass_context
 def status(ctx: click.Context, student_id: str | None, as_of: str | None) -> None:
     """The cohort at a glance (pace, lessons, at-risk list), or one student's dates, attempts and risks."""
-    from . import status as views
+    from .operations import status as views
 
     course = _course(ctx)
     tz = course.timezone
@@ -392,7 +392,7 @@ def watch(ctx: click.Context, interval: float, workers: int | None, scheduler: s
     import signal
     import threading
 
-    from .watch import watch as watch_course
+    from .operations.watch import watch as watch_course
 
     course = _course(ctx)
     stop = threading.Event()
@@ -400,7 +400,7 @@ def watch(ctx: click.Context, interval: float, workers: int | None, scheduler: s
         signal.signal(sig, lambda *_: stop.set())
     if unsafe:
         err.print("[bold red]WARNING: grading WITHOUT the sandbox: student code runs as you, with your access.[/]")
-    from .isolation import kernel_config
+    from .grading.isolation import kernel_config
 
     kernel_config(course.grading, sandboxed=not unsafe)  # refuse now, not at the first submission
     out.print(f"Watching {course.id} every {interval:g} s (Ctrl-C to stop)")

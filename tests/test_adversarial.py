@@ -33,17 +33,17 @@ import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
-from graders.clock import SimulatedClock
-from graders.collect import CollectReport, attempt_dir, collect_submissions, inbound_dir
-from graders.config import load_course
-from graders.feedback import release_feedback
-from graders.grade import GradeReport, grade_attempts
-from graders.hidden_tests import hidden_lines
-from graders.ledger import Attempt, Ledger
-from graders.release import release_lessons
+from graders.course.clock import SimulatedClock
+from graders.exchange.collect import CollectReport, attempt_dir, collect_submissions, inbound_dir
+from graders.course.plan import load_course
+from graders.feedback.release import release_feedback
+from graders.grading.grade import GradeReport, grade_attempts
+from graders.feedback.hidden_tests import hidden_lines
+from graders.exchange.ledger import Attempt, Ledger
+from graders.exchange.release import release_lessons
 from graders.sandbox import check_sandbox
 from graders.sandbox.cgroups import cgroup_parent
-from graders.student import StudentWorkspace, fetch_feedback, fetch_lesson, submit_lesson
+from graders.exchange.student import StudentWorkspace, fetch_feedback, fetch_lesson, submit_lesson
 
 FIXTURES = Path(__file__).parent / "fixtures"
 HOSTILE = FIXTURES / "hostile"

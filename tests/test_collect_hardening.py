@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from graders.clock import SimulatedClock
-from graders.collect import attempt_dir, collect_submissions, inbound_dir
-from graders.config import load_course
-from graders.ledger import Ledger
-from graders.release import release_lessons
-from graders.student import StudentWorkspace, fetch_lesson, submit_lesson
+from graders.course.clock import SimulatedClock
+from graders.exchange.collect import attempt_dir, collect_submissions, inbound_dir
+from graders.course.plan import load_course
+from graders.exchange.ledger import Ledger
+from graders.exchange.release import release_lessons
+from graders.exchange.student import StudentWorkspace, fetch_lesson, submit_lesson
 
 UTC = dt.timezone.utc
 NOW = dt.datetime(2026, 9, 10, 12, tzinfo=UTC)
@@ -120,7 +120,7 @@ def test_forged_timestamps_change_nothing(course) -> None:
 
 def test_links_swapped_in_after_the_check_are_not_followed(course, monkeypatch) -> None:
     """A student who swaps a checked file or folder for a link before the copy gets nothing."""
-    import graders.collect as collect
+    import graders.exchange.collect as collect
 
     swapped_file = submit(course, "ada")
     swapped_folder = submit(course, "brook")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from analytics import AtRiskRules
-from graders.config import load_course
+from graders.course.plan import load_course
 from graders.errors import ConfigError
 
 UTC = dt.timezone.utc

@@ -34,14 +34,14 @@ import psutil
 import pytest
 from nbgrader.api import Gradebook
 
-from graders.clock import SimulatedClock
-from graders.collect import collect_submissions
-from graders.config import load_course
-from graders.grade import grade_attempts
-from graders.ledger import Ledger
-from graders.release import release_lessons
+from graders.course.clock import SimulatedClock
+from graders.exchange.collect import collect_submissions
+from graders.course.plan import load_course
+from graders.grading.grade import grade_attempts
+from graders.exchange.ledger import Ledger
+from graders.exchange.release import release_lessons
 from graders.sandbox import check_sandbox
-from graders.student import StudentWorkspace, fetch_lesson, submit_lesson
+from graders.exchange.student import StudentWorkspace, fetch_lesson, submit_lesson
 
 MISSING = check_sandbox()
 UTC = dt.timezone.utc
@@ -210,7 +210,7 @@ def test_a_killed_grade_run_resumes_with_no_lost_or_duplicated_grades(tmp_path: 
 
 
 def test_the_local_cluster_listens_on_loopback_only() -> None:
-    from graders.dispatch import dask_client
+    from graders.grading.dispatch import dask_client
 
     with dask_client(scheduler=None, workers=1) as client:
         assert len(client.scheduler_info()["workers"]) == 1

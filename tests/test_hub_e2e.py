@@ -45,16 +45,16 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from graders import hub as hubmod
-from graders.collect import collect_submissions, inbound_dir
-from graders.config import CourseConfig, load_course
+from graders.exchange.collect import collect_submissions, inbound_dir
+from graders.course.plan import CourseConfig, load_course
 from graders.errors import HubError
-from graders.extensions import grant_extension
-from graders.feedback import release_feedback
-from graders.grade import grade_attempts
+from graders.grading.extensions import grant_extension
+from graders.feedback.release import release_feedback
+from graders.grading.grade import grade_attempts
 from graders.hub.process import CGROUP_NAME
 from graders.hub.settings import STUDENT_LAB_PLUGINS_OFF, WATCH_SERVICE_NAME
-from graders.ledger import Ledger
-from graders.release import release_lessons
+from graders.exchange.ledger import Ledger
+from graders.exchange.release import release_lessons
 from graders.sandbox import check_sandbox
 from graders.sandbox.cgroups import cgroup_parent
 
@@ -495,7 +495,7 @@ def test_paceline_hub_command_runs_watch_as_a_service_and_stops_everything(prepa
 
 
 def test_a_student_whose_id_is_not_an_account_name_is_recognised_by_collect(host_ready: None, fixture_course: Path) -> None:
-    from graders.collect import check_owner
+    from graders.exchange.collect import check_owner
 
     student_id = f"pl{os.urandom(3).hex()}-Dee@uni"
     (fixture_course / "students.csv").write_text(f"id,name,email,enrolled_at\n{student_id},Dee,dee@example.org,2026-09-01\n")

@@ -28,15 +28,15 @@ from pathlib import Path
 import pytest
 from nbgrader.api import Gradebook
 
-from graders.autograde_task import NBGRADER_TIMESTAMP_FORMAT
-from graders.clock import SimulatedClock
-from graders.collect import attempt_dir, collect_submissions
-from graders.config import load_course
-from graders.grade import grade_attempts
-from graders.ledger import Ledger
-from graders.release import release_lessons
+from graders.grading.task import NBGRADER_TIMESTAMP_FORMAT
+from graders.course.clock import SimulatedClock
+from graders.exchange.collect import attempt_dir, collect_submissions
+from graders.course.plan import load_course
+from graders.grading.grade import grade_attempts
+from graders.exchange.ledger import Ledger
+from graders.exchange.release import release_lessons
 from graders.sandbox import check_sandbox
-from graders.student import StudentWorkspace, fetch_lesson, submit_lesson
+from graders.exchange.student import StudentWorkspace, fetch_lesson, submit_lesson
 
 FIXTURES = Path(__file__).parent / "fixtures"
 MISSING = check_sandbox()
@@ -133,7 +133,7 @@ def plain_nbgrader_course(course, plain: Path) -> None:
         f"c.CourseDirectory.course_id = {course.id!r}\n"
         f"c.CourseDirectory.db_url = 'sqlite:///{plain / 'gradebook.db'}'\n"
         f"c.Execute.timeout = {course.grading.timeout}\n"
-        "c.AssignLatePenalties.plugin_class = 'graders.late.CourseLatePolicy'\n"
+        "c.AssignLatePenalties.plugin_class = 'graders.grading.late.CourseLatePolicy'\n"
         f"c.CourseLatePolicy.method = {policy.method!r}\n"
         f"c.CourseLatePolicy.per_day = {policy.per_day!r}\n"
         f"c.CourseLatePolicy.cap = {policy.cap!r}\n"

@@ -21,7 +21,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 from traitlets.config import Config
 
-from graders.config import GradingSettings
+from graders.course.plan import GradingSettings
 from graders.sandbox import (
     SandboxedExecute,
     SandboxedKernelManager,

@@ -15,15 +15,15 @@ import numpy as np
 import pytest
 from nbclient import NotebookClient
 
-from graders.answers import BUG_LINE, AnswerKey, answer_attempt, broken_answer, cell_qualities, correct_answer, load_answer_keys, read_answers
-from graders.collect import inbound_dir
-from graders.config import CourseConfig, GradingSettings, LatePolicy, LessonPlan, load_course
+from graders.operations.answers import BUG_LINE, AnswerKey, answer_attempt, broken_answer, cell_qualities, correct_answer, load_answer_keys, read_answers
+from graders.exchange.collect import inbound_dir
+from graders.course.plan import CourseConfig, GradingSettings, LatePolicy, LessonPlan, load_course
 from graders.errors import PacelineError
-from graders.grade import grade_attempts
-from graders.ledger import Ledger
-from graders.release import release_lessons
-from graders.roster import load_roster, validate_student_id
-from graders.simulate import PERSONAS, SimStudent, plan_cohort, plan_submissions, run_simulation
+from graders.grading.grade import grade_attempts
+from graders.exchange.ledger import Ledger
+from graders.exchange.release import release_lessons
+from graders.course.roster import load_roster, validate_student_id
+from graders.operations.simulate import PERSONAS, SimStudent, plan_cohort, plan_submissions, run_simulation
 
 UTC = dt.timezone.utc
 BERLIN = ZoneInfo("Europe/Berlin")

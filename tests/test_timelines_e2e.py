@@ -8,16 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from graders.clock import SimulatedClock
-from graders.collect import collect_submissions
-from graders.config import load_course
-from graders.engine import open_gradebook
+from graders.course.clock import SimulatedClock
+from graders.exchange.collect import collect_submissions
+from graders.course.plan import load_course
+from graders.grading.engine import open_gradebook
 from graders.errors import PacelineError
-from graders.extensions import grant_extension
-from graders.grade import grade_attempts
-from graders.release import release_lessons
-from graders.status import student_status
-from graders.student import StudentWorkspace, fetch_lesson, submit_lesson
+from graders.grading.extensions import grant_extension
+from graders.grading.grade import grade_attempts
+from graders.exchange.release import release_lessons
+from graders.operations.status import student_status
+from graders.exchange.student import StudentWorkspace, fetch_lesson, submit_lesson
 
 pytestmark = pytest.mark.e2e
 UTC = dt.timezone.utc

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from graders.config import load_course
+from graders.course.plan import load_course
 from graders.errors import ExchangeError
-from graders.ledger import Ledger
-from graders.release import release_lessons
-from graders.student import StudentWorkspace, fetch_feedback, fetch_lesson, submit_lesson
+from graders.exchange.ledger import Ledger
+from graders.exchange.release import release_lessons
+from graders.exchange.student import StudentWorkspace, fetch_feedback, fetch_lesson, submit_lesson
 
 pytestmark = pytest.mark.e2e
 PACELINE = str(Path(sys.executable).parent / "paceline")

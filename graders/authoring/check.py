@@ -32,10 +32,10 @@ from nbformat import NotebookNode
 from nbgrader.nbgraderformat import MetadataValidator, SchemaTooNewError, SchemaTooOldError, ValidationError
 from nbgrader.preprocessors import ClearSolutions
 
-from .config import CourseConfig
-from .errors import CellRef, LessonError, PacelineError
+from ..course.plan import CourseConfig
+from ..errors import CellRef, LessonError, PacelineError
+from ..progress import Progress, Silent
 from .lesson import BEGIN_HIDDEN, BEGIN_SOLUTION, cell_role, read_notebook, unclosed_regions
-from .progress import Progress, Silent
 from .trial_run import TrialRun, error_output, full_credit, run_in_kernel
 
 POINTS_ROLES = frozenset({"autograder tests", "manually graded answer", "manually graded task"})

@@ -16,8 +16,8 @@ from typing import Literal
 import nbformat
 from nbformat import NotebookNode
 
-from .config import CourseConfig, LessonPlan
-from .errors import CellRef, LessonError
+from ..course.plan import CourseConfig, LessonPlan
+from ..errors import CellRef, LessonError
 
 CellRole = Literal["autograded answer", "autograder tests", "manually graded answer", "manually graded task", "read-only", "solution"]
 

@@ -17,9 +17,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import nbformat
 from nbformat import NotebookNode
 
-from .clock import Clock, SystemClock
-from .config import CONFIG_NAME, SAFE_ID, find_config, load_course
-from .errors import ConfigError, PacelineError
+from ..course.clock import Clock, SystemClock
+from ..course.plan import CONFIG_NAME, SAFE_ID, find_config, load_course
+from ..errors import ConfigError, PacelineError
 
 TEMPLATE_PATH = Path(__file__).parent / "templates" / "lesson.ipynb"
 TITLE_PLACEHOLDER = "{{ lesson_title }}"

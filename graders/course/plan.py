@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from analytics.errors import RulesError
 from analytics.risk import AtRiskRules, rules_from_mapping
 
-from .errors import ConfigError, PacelineError
+from ..errors import ConfigError, PacelineError
 from .toml_reader import SAFE_ID, Reader, parse_local_datetime
 
 CONFIG_NAME = "course.toml"
@@ -84,7 +84,7 @@ class LessonPlan:
 
     In a self-paced course the dates are the nominal plan of a student who
     enrolled at ``[pacing].start``; everyone's own dates come from
-    :func:`graders.timeline.personal_dates`.
+    :func:`graders.course.timeline.personal_dates`.
     """
 
     id: str

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from .config import SAFE_ID, parse_local_datetime
-from .errors import RosterError, StudentIdError
+from ..errors import RosterError, StudentIdError
+from .plan import SAFE_ID, parse_local_datetime
 
 REQUIRED_COLUMNS = ("id", "name", "email", "enrolled_at")
 OPTIONAL_COLUMNS = ("withdrawn_at",)

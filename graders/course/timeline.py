@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from .config import CourseConfig, LessonPlan, Pacing
+from .plan import CourseConfig, LessonPlan, Pacing
 from .roster import Student
 
 DAY = dt.timedelta(days=1)

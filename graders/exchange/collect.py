@@ -36,12 +36,12 @@ from pathlib import Path
 
 from nbgrader.utils import parse_utc
 
-from .clock import Clock, SystemClock
-from .config import CourseConfig
-from .errors import PacelineError, StudentIdError, SubmissionError
+from ..course.clock import Clock, SystemClock
+from ..course.plan import CourseConfig
+from ..course.roster import account_name, validate_student_id
+from ..errors import PacelineError, StudentIdError, SubmissionError
+from ..progress import Progress, Silent
 from .ledger import Attempt, Ledger
-from .progress import Progress, Silent
-from .roster import account_name, validate_student_id
 
 ATTEMPTS_DIRNAME = ".attempts"
 

@@ -3,7 +3,7 @@
 A lesson with ``requires = ["01-basics"]`` in course.toml unlocks for a
 student once their best graded score on each required lesson, after late
 penalties, reaches ``[gating] pass_fraction`` of its points. Pure rules over
-the ledger's attempts; :mod:`graders.release` makes unlocked lessons
+the ledger's attempts; :mod:`graders.exchange.release` makes unlocked lessons
 fetchable for that student only.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .config import CourseConfig, LessonPlan
+from ..course.plan import CourseConfig, LessonPlan
 from .ledger import Attempt
 
 

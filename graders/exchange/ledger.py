@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from .timeline import Extension
+from ..course.timeline import Extension
 
 AttemptStatus = Literal["collected", "graded", "failed"]
 

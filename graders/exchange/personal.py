@@ -1,12 +1,12 @@
 """Paceline's exchange classes for students: nbgrader's, plus lessons unlocked for them alone.
 
 A lesson gated by mastery is never published to the course's shared
-``outbound`` folder. When a student unlocks it, :mod:`graders.unlock` copies
+``outbound`` folder. When a student unlocks it, :mod:`graders.exchange.unlock` copies
 it to ``<exchange>/<course>/personal/<student>/<lesson>``, readable only by
 that student's account. These subclasses of nbgrader's list and fetch look
 there too, so the lesson appears in the student's Assignments panel. They are
 configured in the students' ``nbgrader_config.py`` (see
-:func:`graders.engine.student_config`); a student who swaps them back for
+:func:`graders.grading.engine.student_config`); a student who swaps them back for
 nbgrader's own classes just stops seeing gated lessons, and one who looks
 for another student's folder finds it unreadable.
 """

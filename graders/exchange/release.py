@@ -3,7 +3,7 @@
 Open lessons go to the course's shared ``outbound`` folder (nbgrader's
 ``release_assignment``). A lesson gated by mastery (``requires`` in
 course.toml) is generated but never published there: each student receives
-it in their own folder once they unlock it (:mod:`graders.unlock`).
+it in their own folder once they unlock it (:mod:`graders.exchange.unlock`).
 :func:`release_due_lessons` releases what has opened and changed since its
 last release, so it can run from cron or a loop.
 """
@@ -14,13 +14,13 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .clock import Clock, SystemClock
-from .config import CourseConfig, LessonPlan
-from .engine import check_result, instructor_api, open_gradebook, write_nbgrader_config
-from .errors import PacelineError
+from ..authoring.lesson import lesson_max_score
+from ..course.clock import Clock, SystemClock
+from ..course.plan import CourseConfig, LessonPlan
+from ..errors import PacelineError
+from ..grading.engine import check_result, instructor_api, open_gradebook, write_nbgrader_config
+from ..progress import Progress, Silent
 from .ledger import Ledger
-from .lesson import lesson_max_score
-from .progress import Progress, Silent
 from .unlock import publish_unlocks
 
 

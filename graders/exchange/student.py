@@ -17,10 +17,10 @@ from nbgrader.exchange import ExchangeError as NbExchangeError
 from nbgrader.exchange import ExchangeFactory
 from nbgrader.exchange.default.submit import ExchangeSubmit
 
-from .clock import Clock, SystemClock
-from .engine import student_config
-from .errors import ExchangeError
-from .roster import validate_student_id
+from ..course.clock import Clock, SystemClock
+from ..course.roster import validate_student_id
+from ..errors import ExchangeError
+from ..grading.engine import student_config
 
 
 @dataclass(frozen=True)

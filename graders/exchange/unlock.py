@@ -2,7 +2,7 @@
 
 Runs after grading (and after releasing). Each newly unlocked lesson is copied
 from ``release/`` into the student's personal exchange folder, readable by
-their account only (see :mod:`graders.exchange`), and the unlock is recorded.
+their account only (see :mod:`graders.exchange.personal`), and the unlock is recorded.
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from .clock import Clock, SystemClock
-from .config import CourseConfig
-from .exchange import PERSONAL, personal_root
+from ..course.clock import Clock, SystemClock
+from ..course.plan import CourseConfig
+from ..course.roster import account_name, load_roster
 from .gating import best_fractions, is_unlocked
 from .ledger import Ledger
-from .roster import account_name, load_roster
+from .personal import PERSONAL, personal_root
 
 
 def publish_unlocks(course: CourseConfig, *, clock: Clock = SystemClock()) -> list[tuple[str, str]]:

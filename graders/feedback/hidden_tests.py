@@ -32,7 +32,7 @@ from nbformat.v4 import new_output
 from nbgrader.preprocessors import NbGraderPreprocessor
 from nbgrader.utils import is_grade, is_solution
 
-from .lesson import BEGIN_HIDDEN, END_HIDDEN
+from ..authoring.lesson import BEGIN_HIDDEN, END_HIDDEN
 
 REDACTED = "[hidden test redacted]"
 MIN_REDACTED_LENGTH = 6  # shorter lines ("assert", "pass") reveal nothing and are everywhere

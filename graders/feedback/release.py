@@ -1,12 +1,12 @@
 """Feedback: HTML feedback for every graded attempt, released through the exchange.
 
 Each attempt's feedback is rendered by nbgrader when it is graded (see
-:mod:`graders.autograde_task`) and kept under ``.paceline/feedback/``. It is
+:mod:`graders.grading.task`) and kept under ``.paceline/feedback/``. It is
 released in nbgrader's own exchange format, keyed by the attempt's
 ``submission_secret.txt``, so a student's *Fetch Feedback* gets feedback for
 every attempt they made. The latest attempt's feedback is regenerated from
 the gradebook first, so manual grades and comments from formgrader appear.
-Hidden tests show only whether they passed (:mod:`graders.hidden_tests`).
+Hidden tests show only whether they passed (:mod:`graders.feedback.hidden_tests`).
 """
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ from pathlib import Path
 
 from nbgrader.utils import notebook_hash
 
-from .collect import attempt_dir
-from .config import CourseConfig
-from .engine import check_result, instructor_api, write_nbgrader_config
-from .errors import PacelineError, SubmissionError
-from .ledger import Attempt, Ledger
-from .progress import Progress, Silent
+from ..course.plan import CourseConfig
+from ..errors import PacelineError, SubmissionError
+from ..exchange.collect import attempt_dir
+from ..exchange.ledger import Attempt, Ledger
+from ..grading.engine import check_result, instructor_api, write_nbgrader_config
+from ..progress import Progress, Silent
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """Running grading tasks on Dask: a local cluster by default, or an existing one.
 
-Tasks are pure (see :mod:`graders.autograde_task`), so a worker needs paceline
+Tasks are pure (see :mod:`graders.grading.task`), so a worker needs paceline
 and the sandbox installed and nothing shared with the coordinator: no course
 folder, no gradebook, no network filesystem.
 """

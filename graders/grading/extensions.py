@@ -11,13 +11,13 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 
-from .clock import Clock, SystemClock
-from .config import CourseConfig
-from .errors import PacelineError
+from ..course.clock import Clock, SystemClock
+from ..course.plan import CourseConfig
+from ..course.roster import load_roster, validate_student_id
+from ..course.timeline import DAY, Extension, personal_dates
+from ..errors import PacelineError
+from ..exchange.ledger import Ledger
 from .lateness import refresh_lateness
-from .ledger import Ledger
-from .roster import load_roster, validate_student_id
-from .timeline import DAY, Extension, personal_dates
 
 
 def grant_extension(

@@ -19,23 +19,23 @@ from dataclasses import dataclass, field
 
 from traitlets.config import Config
 
-from .autograde_task import GradingOutcome, GradingTask, autograde, read_files, write_files
-from .clock import Clock, SystemClock
-from .collect import attempt_dir
-from .config import CourseConfig
+from ..authoring.lesson import read_notebook
+from ..course.clock import Clock, SystemClock
+from ..course.plan import CourseConfig
+from ..course.roster import load_roster
+from ..course.timeline import LessonDue
+from ..errors import LessonError, PacelineError, SubmissionError
+from ..exchange.collect import attempt_dir
+from ..exchange.ledger import Attempt, CellScore, Ledger
+from ..exchange.unlock import publish_unlocks
+from ..feedback.release import attempt_feedback_dir
+from ..progress import Progress, Silent
 from .dispatch import dask_client, run_tasks
 from .engine import write_nbgrader_config
-from .feedback import attempt_feedback_dir
 from .isolation import kernel_config
 from .lateness import refresh_lateness, student_dues
-from .errors import LessonError, PacelineError, SubmissionError
-from .ledger import Attempt, CellScore, Ledger
-from .lesson import read_notebook
-from .progress import Progress, Silent
 from .record import lesson_gradebook, record_outcome
-from .roster import load_roster
-from .timeline import LessonDue
-from .unlock import publish_unlocks
+from .task import GradingOutcome, GradingTask, autograde, read_files, write_files
 
 # nbgrader does not copy these from a lesson's source folder either (CourseDirectory.ignore).
 IGNORED_PARTS = frozenset({".ipynb_checkpoints", "__pycache__", "feedback"})

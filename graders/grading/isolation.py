@@ -11,14 +11,14 @@ from __future__ import annotations
 
 from traitlets.config import Config
 
-from .config import GradingSettings
+from ..course.plan import GradingSettings
 
 
 def kernel_config(settings: GradingSettings, *, sandboxed: bool) -> Config:
     """nbgrader settings for the kernels that run one lesson's submissions."""
     if not sandboxed:
         return Config()
-    from .sandbox import require_sandbox, sandbox_config
+    from ..sandbox import require_sandbox, sandbox_config
 
     require_sandbox()
     return sandbox_config(settings, sandbox_limits(settings))
@@ -26,7 +26,7 @@ def kernel_config(settings: GradingSettings, *, sandboxed: bool) -> Config:
 
 def sandbox_limits(settings: GradingSettings):
     """The sandbox's limits from course.toml's ``[grading]`` (or a lesson's override)."""
-    from .sandbox import SandboxLimits
+    from ..sandbox import SandboxLimits
 
     return SandboxLimits(
         memory_mb=settings.memory_mb, cpu_seconds=settings.cpu_seconds, processes=settings.processes,

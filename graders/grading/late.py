@@ -12,7 +12,7 @@ import math
 from nbgrader.plugins import LateSubmissionPlugin
 from traitlets import Enum, Float
 
-from .config import LatePolicy
+from ..course.plan import LatePolicy
 
 SECONDS_PER_DAY = 86_400
 

@@ -1,6 +1,6 @@
 """Keeping late penalties in step with personal due dates, extensions and grace days.
 
-The coordinator-side half of :mod:`graders.timeline`: it reads who submitted
+The coordinator-side half of :mod:`graders.course.timeline`: it reads who submitted
 what from the ledger, asks the timeline for each lesson's effective due date,
 and re-applies nbgrader's late penalty where that date moved since the work
 was graded (an extension granted later, grace days moving to an earlier
@@ -12,11 +12,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
-from .config import CourseConfig
-from .ledger import Attempt, Ledger
+from ..course.plan import CourseConfig
+from ..course.roster import Student, load_roster
+from ..course.timeline import LessonDue, lesson_dues
+from ..exchange.ledger import Attempt, Ledger
 from .record import apply_lateness, gradebook_dues
-from .roster import Student, load_roster
-from .timeline import LessonDue, lesson_dues
 
 
 def student_dues(course: CourseConfig, ledger: Ledger, *, student: Student, include_ungraded: bool) -> dict[str, LessonDue]:

@@ -21,10 +21,10 @@ import nbformat
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.preprocessors import AssignLatePenalties, SaveAutoGrades
 
-from .autograde_task import GradingOutcome, write_files
-from .config import CourseConfig
+from ..course.plan import CourseConfig
+from ..errors import SubmissionError
 from .engine import nbgrader_config, open_gradebook
-from .errors import SubmissionError
+from .task import GradingOutcome, write_files
 
 
 # nbgrader's tables of students and their work, the ones that refer to others first.

@@ -6,7 +6,7 @@ definition, and the limits) and returns the graded notebooks and scores as
 data. It runs nbgrader's own autograde in a private temporary course, so the
 scores are nbgrader's, and it touches no shared state: the task can run in a
 worker process or on another machine, in parallel with any other task. Only
-the coordinator writes the course's gradebook (see :mod:`graders.record`).
+the coordinator writes the course's gradebook (see :mod:`graders.grading.record`).
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ from nbgrader.apps import NbGraderAPI
 from nbgrader.coursedir import CourseDirectory
 from traitlets.config import Config
 
-from .config import LatePolicy
+from ..course.plan import LatePolicy
+from ..sandbox.manager import LOG_PREFIX as SANDBOX_LOG_PREFIX
 from .engine import grading_config
-from .sandbox.manager import LOG_PREFIX as SANDBOX_LOG_PREFIX
 
 NBGRADER_TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f UTC"
 

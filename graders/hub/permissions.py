@@ -7,7 +7,7 @@ import pwd
 import stat
 from pathlib import Path
 
-from ..config import CourseConfig
+from ..course.plan import CourseConfig
 from ..errors import HubError
 
 HUB_DIRNAME = "hub"  # under course.state_dir: private (0700), holds config, secrets, database, log

@@ -19,8 +19,8 @@ from typing import Literal
 import nbformat
 import numpy as np
 
-from .config import CourseConfig, LessonPlan
-from .lesson import BEGIN_SOLUTION, graded_cells, lesson_notebook_paths, read_notebook, strip_solution_markers
+from ..authoring.lesson import BEGIN_SOLUTION, graded_cells, lesson_notebook_paths, read_notebook, strip_solution_markers
+from ..course.plan import CourseConfig, LessonPlan
 
 AnswerQuality = Literal["correct", "partial", "error", "blank"]
 CellQuality = Literal["correct", "error", "blank"]

@@ -17,13 +17,13 @@ from nbgrader.api import MissingEntry
 
 from analytics.tables import CELL_SCORES_COLUMNS, CourseTables, validate_tables
 
-from .config import CourseConfig
-from .engine import open_gradebook
-from .lateness import student_dues
-from .ledger import Attempt, Ledger
-from .lesson import lesson_max_score
-from .roster import Student, load_roster
-from .timeline import LessonDue
+from ..authoring.lesson import lesson_max_score
+from ..course.plan import CourseConfig
+from ..course.roster import Student, load_roster
+from ..course.timeline import LessonDue
+from ..exchange.ledger import Attempt, Ledger
+from ..grading.engine import open_gradebook
+from ..grading.lateness import student_dues
 
 
 @dataclass
@@ -128,7 +128,7 @@ def cell_scores_frame(cells: list[tuple[Attempt, list]]) -> pd.DataFrame:
 
 
 def timelines_frame(dues: list[dict[str, LessonDue]]) -> pd.DataFrame:
-    """Every student's dates per lesson, as grading applies them (graders.timeline): self-paced
+    """Every student's dates per lesson, as grading applies them (graders.course.timeline): self-paced
     dates, an extension moving due and target, grace days spent moving the due date."""
     rows = [(due.dates.student_id, due.dates.lesson_id, due.dates.opens_at, due.dates.target_at, due.due_at)
             for student_dues_ in dues for due in student_dues_.values()]

@@ -25,14 +25,14 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from ..course.clock import SimulatedClock
+from ..course.plan import CourseConfig, LessonPlan
+from ..course.roster import Student, load_roster, write_roster
+from ..errors import ExchangeError, PacelineError
+from ..exchange.collect import CollectReport, collect_submissions
+from ..exchange.student import StudentWorkspace, fetch_lesson, submit_lesson
+from ..progress import Progress, Silent
 from .answers import AnswerKey, AnswerQuality, AnswerRef, CellQuality, answer_attempt, load_answer_keys, read_answers
-from .clock import SimulatedClock
-from .collect import CollectReport, collect_submissions
-from .config import CourseConfig, LessonPlan
-from .errors import ExchangeError, PacelineError
-from .progress import Progress, Silent
-from .roster import Student, load_roster, write_roster
-from .student import StudentWorkspace, fetch_lesson, submit_lesson
 
 Persona = Literal["early", "steady", "crammer", "struggler", "dropout", "late_enroller"]
 PERSONAS: tuple[Persona, ...] = ("early", "steady", "crammer", "struggler", "dropout", "late_enroller")

@@ -9,13 +9,13 @@ from dataclasses import dataclass
 import analytics
 from analytics import CohortStatus
 
-from .config import CourseConfig
-from .errors import PacelineError
-from .gating import best_fractions, is_unlocked
-from .lateness import student_dues
-from .ledger import Attempt, Ledger
-from .roster import Student, load_roster, validate_student_id
-from .timeline import Extension, LessonDue
+from ..course.plan import CourseConfig
+from ..course.roster import Student, load_roster, validate_student_id
+from ..course.timeline import Extension, LessonDue
+from ..errors import PacelineError
+from ..exchange.gating import best_fractions, is_unlocked
+from ..exchange.ledger import Attempt, Ledger
+from ..grading.lateness import student_dues
 
 
 @dataclass(frozen=True)

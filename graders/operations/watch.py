@@ -15,14 +15,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .clock import Clock, SystemClock
-from .collect import collect_submissions
-from .config import CourseConfig
-from .dispatch import dask_client
-from .errors import PacelineError
-from .feedback import release_attempt_feedback
-from .grade import grade_attempts
-from .release import release_due_lessons
+from ..course.clock import Clock, SystemClock
+from ..course.plan import CourseConfig
+from ..errors import PacelineError
+from ..exchange.collect import collect_submissions
+from ..exchange.release import release_due_lessons
+from ..feedback.release import release_attempt_feedback
+from ..grading.dispatch import dask_client
+from ..grading.grade import grade_attempts
 
 
 @dataclass

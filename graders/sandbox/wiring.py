@@ -13,7 +13,7 @@ from nbgrader.preprocessors import Execute
 from traitlets import TraitError, validate
 from traitlets.config import Config
 
-from ..config import GradingSettings
+from ..course.plan import GradingSettings
 from .host import require_sandbox
 from .limits import SandboxLimits
 from .manager import KERNEL_NAME, SandboxedKernelManager
@@ -47,7 +47,7 @@ class SandboxedExecute(Execute):
         # A display shown by a cell that has finished cannot be rewritten by a later cell. nbclient
         # would update every output with the display id, wherever it is; once hidden tests have
         # run, a later cell could then write them into an earlier cell's output, which feedback
-        # shows (graders.hidden_tests keeps outputs from before the first hidden test).
+        # shows (graders.feedback.hidden_tests keeps outputs from before the first hidden test).
         content = msg.get("content") or {}
         display_id = (content.get("transient") or {}).get("display_id")
         if display_id and display_id in self._display_id_map:
