@@ -19,7 +19,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Protocol, TypeVar
 
 import nbformat
 import pandas as pd
@@ -28,25 +27,13 @@ from nbconvert import HTMLExporter
 from papermill.exceptions import PapermillExecutionError
 
 from .errors import AnalyticsError, ReportBatchError, ReportError, UnknownIdError
+from .progress import Progress, Silent
 from .tables import CourseTables, load_tables
 
 COHORT_NOTEBOOK = "cohort_progress.ipynb"
 STUDENT_NOTEBOOK = "student_progress.ipynb"
 LESSON_NOTEBOOK = "lesson_report.ipynb"
 KERNEL = "python3"
-
-T = TypeVar("T")
-
-
-class Progress(Protocol):
-    """How a caller shows progress (``paceline``'s rich bar fits): the runner says what it iterates over."""
-
-    def track(self, items: Iterable[T], *, description: str, total: int | None = None) -> Iterable[T]: ...
-
-
-class _Silent:
-    def track(self, items: Iterable[T], *, description: str, total: int | None = None) -> Iterable[T]:
-        return items
 
 
 @dataclass(frozen=True)
@@ -127,7 +114,7 @@ def run_student_reports(
     as_of: dt.datetime | None = None,
     output_dir: Path | None = None,
     timeout: int = 600,
-    progress: Progress = _Silent(),
+    progress: Progress = Silent(),
 ) -> tuple[ReportResult, ...]:
     """:func:`run_student_report` for each of ``student_ids`` (default: every student enrolled and not
     withdrawn at ``as_of``, or at the latest submission), one kernel after another, through ``progress``.
