@@ -20,7 +20,8 @@ from rich.table import Table
 
 from analytics.errors import AnalyticsError
 
-from .course.plan import CourseConfig, load_course, parse_local_datetime
+from .course.plan import CourseConfig, load_course
+from .course.toml_reader import parse_local_datetime
 from .errors import BatchError, PacelineError
 
 if TYPE_CHECKING:
@@ -249,19 +250,21 @@ def report(ctx: click.Context, student_id: str | None, lesson_id: str | None, al
         raise click.UsageError("--past is for the cohort report only")
     course = _course(ctx)
     when = parse_as_of(course, as_of)
+    # The course's own folders (analytics' defaults are for analysts without a course).
+    tables, to = course.layout.export_dir, output_dir if output_dir is not None else course.layout.reports_dir
     if all_students:
-        results = reports.run_student_reports(course_dir=course.root, as_of=when, output_dir=output_dir,
+        results = reports.run_student_reports(course_dir=course.root, tables_dir=tables, as_of=when, output_dir=to,
                                               progress=RichProgress())
     else:
         with err.status("Running the progress notebook..."):
             if student_id is not None:
-                result = reports.run_student_report(course_dir=course.root, student_id=student_id, as_of=when,
-                                                    output_dir=output_dir)
+                result = reports.run_student_report(course_dir=course.root, tables_dir=tables, student_id=student_id,
+                                                    as_of=when, output_dir=to)
             elif lesson_id is not None:
-                result = reports.run_lesson_report(course_dir=course.root, lesson_id=lesson_id, as_of=when,
-                                                   output_dir=output_dir)
+                result = reports.run_lesson_report(course_dir=course.root, tables_dir=tables, lesson_id=lesson_id,
+                                                   as_of=when, output_dir=to)
             else:
-                result = reports.run_cohort_report(course_dir=course.root, as_of=when, output_dir=output_dir,
+                result = reports.run_cohort_report(course_dir=course.root, tables_dir=tables, as_of=when, output_dir=to,
                                                    title=f"{course.title}: cohort progress", past_tables_dirs=past_dirs)
         results = (result,)
     for result in results:

@@ -14,7 +14,8 @@ from graders.course.clock import SimulatedClock
 from graders.course.plan import load_course
 from graders.errors import ConfigError, PacelineError
 from graders.course.roster import load_roster
-from graders.authoring.scaffold import STUDENT_DATA_PATTERNS, init_course, new_lesson
+from graders.authoring.scaffold import init_course, new_lesson
+from graders.course.layout import STUDENT_DATA_PATTERNS
 
 BERLIN = ZoneInfo("Europe/Berlin")
 # 23:30 UTC is already the next day in Berlin: dates must follow the course time zone.

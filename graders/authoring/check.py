@@ -32,9 +32,10 @@ from nbformat import NotebookNode
 from nbgrader.nbgraderformat import MetadataValidator, SchemaTooNewError, SchemaTooOldError, ValidationError
 from nbgrader.preprocessors import ClearSolutions
 
+from analytics.progress import Progress, Silent
+
 from ..course.plan import CourseConfig
 from ..errors import CellRef, LessonError, PacelineError
-from ..progress import Progress, Silent
 from .lesson import BEGIN_HIDDEN, BEGIN_SOLUTION, cell_role, read_notebook, unclosed_regions
 from .trial_run import TrialRun, error_output, full_credit, run_in_kernel
 
@@ -82,7 +83,7 @@ def check_course(
 ) -> CheckReport:
     """Check the lessons of a paceline course (all, or the named ones)."""
     lessons = course.select_lessons(tuple(lesson_ids) if lesson_ids else None)
-    plan = [(lesson.id, course.source_dir / lesson.id, lesson.notebooks) for lesson in lessons]
+    plan = [(lesson.id, course.layout.lesson_source(lesson.id), lesson.notebooks) for lesson in lessons]
     return _check_lessons(plan, timeout=course.grading.timeout, execute=execute, progress=progress)
 
 

@@ -106,7 +106,7 @@ def notebook_points(nb: NotebookNode) -> float:
 
 
 def lesson_notebook_paths(course: CourseConfig, lesson: LessonPlan) -> list[Path]:
-    return [course.source_dir / lesson.id / name for name in lesson.notebooks]
+    return [course.layout.lesson_source(lesson.id) / name for name in lesson.notebooks]
 
 
 def lesson_max_score(course: CourseConfig, lesson: LessonPlan) -> float:

@@ -18,27 +18,15 @@ import nbformat
 from nbformat import NotebookNode
 
 from ..course.clock import Clock, SystemClock
-from ..course.plan import CONFIG_NAME, SAFE_ID, find_config, load_course
+from ..course.layout import DEFAULT_EXCHANGE, DEFAULT_ROSTER, DEFAULT_SOURCE, STUDENT_DATA_PATTERNS, CourseLayout
+from ..course.plan import find_config, load_course
+from ..course.toml_reader import SAFE_ID
 from ..errors import ConfigError, PacelineError
 
 TEMPLATE_PATH = Path(__file__).parent / "templates" / "lesson.ipynb"
 TITLE_PLACEHOLDER = "{{ lesson_title }}"
 EXAMPLE_LESSON_ID = "01-getting-started"
 EXAMPLE_LESSON_TITLE = "Getting started"
-SOURCE_FOLDER = "course_source"
-
-# Student work and everything derived from it must never reach a shared repository.
-STUDENT_DATA_PATTERNS = (
-    "submitted/*",
-    "autograded/",
-    "feedback/",
-    "gradebook.db",
-    "gradebook.db-journal",
-    ".paceline/",
-    "exports/",
-    "analytics/reports/",
-    "release/*",
-)
 
 _README = """\
 # {title}
@@ -70,20 +58,21 @@ def init_course(
     _require_safe_id(course_id, what="course id")
     _require_title(title)
     zone = _zone(timezone)
-    config_path = directory / CONFIG_NAME
+    layout = CourseLayout.of(directory, course_id=course_id)
+    config_path = layout.config_path
     if config_path.exists():
         raise PacelineError(f"{config_path} already exists: edit it, or create the new course in another folder")
-    example_dir = directory / SOURCE_FOLDER / EXAMPLE_LESSON_ID
+    example_dir = layout.lesson_source(EXAMPLE_LESSON_ID)
     if example_dir.exists():
         raise PacelineError(f"{example_dir} already exists: move it away, or create the course in another folder")
 
     clock = clock or SystemClock()
     today = clock.now().astimezone(zone).date()
-    (directory / SOURCE_FOLDER).mkdir(parents=True, exist_ok=True)
+    layout.source_dir.mkdir(parents=True, exist_ok=True)
     config_path.write_text(course_toml(course_id=course_id, title=title, timezone=timezone), encoding="utf-8")
-    _write_unless_present(directory / "students.csv", roster_example(enrolled=today))
-    _write_unless_present(directory / "README.md", _README.format(title=title))
-    gitignore = directory / ".gitignore"
+    _write_unless_present(layout.roster_path, roster_example(enrolled=today))
+    _write_unless_present(layout.readme_path, _README.format(title=title))
+    gitignore = layout.gitignore_path
     existing = gitignore.read_text(encoding="utf-8") if gitignore.exists() else ""
     gitignore.write_text(gitignore_text(existing), encoding="utf-8")
     new_lesson(directory, EXAMPLE_LESSON_ID, title=EXAMPLE_LESSON_TITLE, clock=clock)
@@ -111,7 +100,8 @@ def new_lesson(course_root: Path, lesson_id: str, *, title: str, clock: Clock | 
     lessons = raw.get("lessons") if isinstance(raw.get("lessons"), list) else []
     if any(isinstance(lesson, dict) and lesson.get("id") == lesson_id for lesson in lessons):
         raise PacelineError(f"{config_path} already schedules a lesson {lesson_id!r}: choose another id")
-    source_dir = config_path.parent / str(course.get("source", SOURCE_FOLDER))
+    source_dir = CourseLayout.of(config_path.parent, course_id=str(course.get("id", "")),
+                                source=str(course.get("source", DEFAULT_SOURCE))).source_dir
     if not source_dir.is_dir():
         raise ConfigError(config_path, "course.source", f"folder {source_dir} does not exist")
     lesson_dir = source_dir / lesson_id
@@ -155,9 +145,9 @@ def course_toml(*, course_id: str, title: str, timezone: str) -> str:
 id = {_toml_string(course_id)}
 title = {_toml_string(title)}
 timezone = {_toml_string(timezone)}
-roster = "students.csv"          # id, name, email, enrolled_at[, withdrawn_at]
-source = "{SOURCE_FOLDER}"         # nbgrader source notebooks, one folder per lesson
-exchange = ".paceline/exchange"  # nbgrader exchange root; on a shared server e.g. /srv/nbgrader/exchange
+roster = "{DEFAULT_ROSTER}"          # id, name, email, enrolled_at[, withdrawn_at]
+source = "{DEFAULT_SOURCE}"         # nbgrader source notebooks, one folder per lesson
+exchange = "{DEFAULT_EXCHANGE}"  # nbgrader exchange root; on a shared server e.g. /srv/nbgrader/exchange
 
 [late_policy]
 method = "none"      # none | zero | per_day (then set per_day = 0.10 and cap = 0.50, say)

@@ -12,18 +12,16 @@ import datetime as dt
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 from zoneinfo import ZoneInfo
 
-from analytics.errors import RulesError
-from analytics.risk import AtRiskRules, rules_from_mapping
-
 from ..errors import ConfigError, PacelineError
+from .layout import CONFIG_NAME, DEFAULT_EXCHANGE, DEFAULT_ROSTER, DEFAULT_SOURCE, CourseLayout, ExchangeLayout
+from .pacing import Pacing, paced_dates
 from .toml_reader import SAFE_ID, Reader, parse_local_datetime
 
-CONFIG_NAME = "course.toml"
-
 LateMethod = Literal["none", "zero", "per_day"]
+LATE_METHODS: tuple[LateMethod, ...] = get_args(LateMethod)  # course.toml's and nbgrader's plugin's one list
 Mode = Literal["cohort", "self-paced"]
 
 
@@ -61,21 +59,6 @@ class CollectLimits:
 
     max_submission_mb: int = 20
     max_files: int = 100
-
-
-@dataclass(frozen=True)
-class Pacing:
-    """Self-paced mode: each student's targets follow from their own enrolment.
-
-    Lesson k's target is the end of the day ``enrolled_at + days(1) + ... + days(k)``
-    (``days`` per lesson, default ``days_per_lesson``); its hard due date is
-    ``due_after_days`` later (none when unset); nothing is due after ``course_end``.
-    """
-
-    start: dt.datetime  # enrolment opens; the nominal plan is for a student enrolled then
-    days_per_lesson: int = 7
-    due_after_days: int | None = None
-    course_end: dt.datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -118,28 +101,15 @@ class CourseConfig:
     grace_days: int = 0  # per student, spent automatically on late work before any penalty
     pass_fraction: float = 0.6  # share of a lesson's points that passes it, for mastery gating
     collect_limits: CollectLimits = CollectLimits()
-    at_risk: AtRiskRules = AtRiskRules()  # thresholds of the analytics' at-risk rules
+    # ``[at_risk]`` as written (key, value): analytics owns these thresholds and checks them where
+    # they are used (``paceline status``, reports), so reading course.toml never imports analytics.
+    at_risk: tuple[tuple[str, Any], ...] = ()
 
     @property
-    def release_dir(self) -> Path:
-        return self.root / "release"
-
-    @property
-    def submitted_dir(self) -> Path:
-        return self.root / "submitted"
-
-    @property
-    def state_dir(self) -> Path:
-        """Paceline's own private state (attempt ledger, simulation homes)."""
-        return self.root / ".paceline"
-
-    @property
-    def gradebook_path(self) -> Path:
-        return self.root / "gradebook.db"
-
-    @property
-    def export_dir(self) -> Path:
-        return self.root / "exports"
+    def layout(self) -> CourseLayout:
+        """Every path of the course folder and its exchange."""
+        return CourseLayout(root=self.root, source_dir=self.source_dir, roster_path=self.roster_path,
+                            exchange=ExchangeLayout(self.exchange_root, self.id))
 
     def lesson(self, lesson_id: str) -> LessonPlan:
         for lesson in self.lessons:
@@ -192,9 +162,12 @@ def parse_course(raw: dict[str, Any], *, config_path: Path) -> CourseConfig:
     course_id = reader.safe_id(course, "course.id")
     title = reader.string(course, "course.title")
     timezone = reader.timezone(course, "course.timezone")
-    roster_path = root / reader.string(course, "course.roster", default="students.csv")
-    source_dir = root / reader.string(course, "course.source", default="course_source")
-    exchange_root = root / reader.string(course, "course.exchange", default=".paceline/exchange")
+    layout = CourseLayout.of(
+        root, course_id=course_id, roster=reader.string(course, "course.roster", default=DEFAULT_ROSTER),
+        source=reader.string(course, "course.source", default=DEFAULT_SOURCE),
+        exchange=reader.string(course, "course.exchange", default=DEFAULT_EXCHANGE),
+    )
+    roster_path, source_dir, exchange_root = layout.roster_path, layout.source_dir, layout.exchange.root
     if not source_dir.is_dir():
         raise ConfigError(config_path, "course.source", f"folder {source_dir} does not exist")
 
@@ -214,7 +187,7 @@ def parse_course(raw: dict[str, Any], *, config_path: Path) -> CourseConfig:
         max_submission_mb=reader.whole(collect, "collect.max_submission_mb", default=20, minimum=1),
         max_files=reader.whole(collect, "collect.max_files", default=100, minimum=1),
     )
-    at_risk = _parse_at_risk(reader, raw.get("at_risk", {}))
+    at_risk = reader.table({"at_risk": raw.get("at_risk", {})}, "at_risk")
     late_policy = _parse_late_policy(reader, raw.get("late_policy", {}))
     grading = _parse_grading(reader, raw.get("grading", {}), where="grading", defaults=GradingSettings())
 
@@ -224,7 +197,7 @@ def parse_course(raw: dict[str, Any], *, config_path: Path) -> CourseConfig:
     lessons: list[LessonPlan] = []
     for index, lesson_raw in enumerate(lessons_raw):
         lessons.append(_parse_lesson(
-            reader, lesson_raw, index=index, timezone=timezone, source_dir=source_dir, grading=grading,
+            reader, lesson_raw, index=index, timezone=timezone, layout=layout, grading=grading,
             pacing=pacing, earlier=lessons,
         ))
     seen: set[str] = set()
@@ -253,7 +226,7 @@ def parse_course(raw: dict[str, Any], *, config_path: Path) -> CourseConfig:
         grace_days=grace_days,
         pass_fraction=pass_fraction,
         collect_limits=collect_limits,
-        at_risk=at_risk,
+        at_risk=tuple(at_risk.items()),
     )
 
 
@@ -277,21 +250,12 @@ def _parse_pacing(reader: Reader, raw: Any, *, mode: str, timezone: ZoneInfo) ->
     )
 
 
-def _parse_at_risk(reader: Reader, raw: Any) -> AtRiskRules:
-    # analytics owns the rules and their ranges (an analyst reads the same table with
-    # analytics.load_rules); here its error only gets the file and the full key.
-    try:
-        return rules_from_mapping(raw)
-    except RulesError as exc:
-        raise ConfigError(reader.path, f"at_risk.{exc.key}" if exc.key else "at_risk", exc.problem) from None
-
-
 def _parse_late_policy(reader: Reader, raw: Any) -> LatePolicy:
     table = reader.table({"late_policy": raw}, "late_policy")
     reader.keys(table, "late_policy", required=set(), optional={"method", "per_day", "cap"})
     method = table.get("method", "none")
-    if method not in ("none", "zero", "per_day"):
-        raise ConfigError(reader.path, "late_policy.method", f"must be none, zero or per_day, not {method!r}")
+    if method not in LATE_METHODS:
+        raise ConfigError(reader.path, "late_policy.method", f"must be {', '.join(LATE_METHODS[:-1])} or {LATE_METHODS[-1]}, not {method!r}")
     per_day = reader.fraction(table, "late_policy.per_day", default=0.0)
     cap = reader.fraction(table, "late_policy.cap", default=1.0)
     if method == "per_day" and per_day <= 0:
@@ -317,7 +281,7 @@ def _parse_grading(reader: Reader, raw: Any, *, where: str, defaults: GradingSet
 
 
 def _parse_lesson(
-    reader: Reader, raw: Any, *, index: int, timezone: ZoneInfo, source_dir: Path, grading: GradingSettings,
+    reader: Reader, raw: Any, *, index: int, timezone: ZoneInfo, layout: CourseLayout, grading: GradingSettings,
     pacing: Pacing | None, earlier: list[LessonPlan],
 ) -> LessonPlan:
     where = f"lessons[{index}]"
@@ -333,7 +297,7 @@ def _parse_lesson(
         reader.keys(table, where, required={"id", "title"}, optional={"opens", "days"} | common)
     lesson_id = reader.safe_id(table, f"{where}.id")
     title = reader.string(table, f"{where}.title")
-    lesson_dir = source_dir / lesson_id
+    lesson_dir = layout.lesson_source(lesson_id)
     if not lesson_dir.is_dir():
         raise ConfigError(reader.path, f"{where}.id", f"lesson folder {lesson_dir} does not exist")
 
@@ -361,8 +325,6 @@ def _parse_lesson(
         target_at = reader.date(table, f"{where}.target", timezone=timezone, end_of_day=True)
         due_at = reader.date(table, f"{where}.due", timezone=timezone, end_of_day=True) if "due" in table else None
     else:
-        from .timeline import paced_dates  # the one place self-paced dates are computed
-
         opens = reader.date(table, f"{where}.opens", timezone=timezone, end_of_day=False) if "opens" in table else None
         elapsed = sum(lesson.days or pacing.days_per_lesson for lesson in earlier) + (days or pacing.days_per_lesson)
         opens_at, target_at, due_at = paced_dates(pacing, timezone=timezone, enrolled_at=pacing.start,

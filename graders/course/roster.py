@@ -15,7 +15,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from ..errors import RosterError, StudentIdError
-from .plan import SAFE_ID, parse_local_datetime
+from .toml_reader import SAFE_ID, parse_local_datetime
 
 REQUIRED_COLUMNS = ("id", "name", "email", "enrolled_at")
 OPTIONAL_COLUMNS = ("withdrawn_at",)

@@ -22,7 +22,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from .plan import CourseConfig, LessonPlan, Pacing
+from .pacing import paced_dates
+from .plan import CourseConfig, LessonPlan
 from .roster import Student
 
 DAY = dt.timedelta(days=1)
@@ -49,27 +50,6 @@ class PersonalDates:
     due_at: dt.datetime | None  # after any extension; before grace days
     planned_due_at: dt.datetime | None  # before any extension
     extension: Extension | None = None
-
-
-def paced_dates(
-    pacing: Pacing, *, timezone: ZoneInfo, enrolled_at: dt.datetime, opens: dt.datetime | None, elapsed_days: int,
-) -> tuple[dt.datetime, dt.datetime, dt.datetime | None]:
-    """(opens, target, due) of a lesson ``elapsed_days`` of pace after enrolment.
-
-    Targets and due dates fall at the end of a day in the course's time zone,
-    as a date written in course.toml would.
-    """
-    begin = max(enrolled_at, pacing.start)
-    opens_at = max(begin, opens) if opens is not None else begin
-    target_day = (begin.astimezone(timezone) + dt.timedelta(days=elapsed_days)).date()
-    target_at = _end_of_day(target_day, timezone)
-    due_at = None
-    if pacing.due_after_days is not None:
-        due_at = _end_of_day(target_day + dt.timedelta(days=pacing.due_after_days), timezone)
-    if pacing.course_end is not None:
-        target_at = min(target_at, pacing.course_end)
-        due_at = min(due_at, pacing.course_end) if due_at is not None else pacing.course_end
-    return opens_at, max(target_at, opens_at), due_at
 
 
 def personal_dates(
@@ -114,10 +94,6 @@ def effective_due(dates: PersonalDates, *, grace_spent: int) -> dt.datetime | No
     if dates.due_at is None:
         return None
     return dates.due_at + grace_spent * DAY
-
-
-def _end_of_day(day: dt.date, timezone: ZoneInfo) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time(23, 59, 59), tzinfo=timezone).astimezone(dt.timezone.utc)
 
 
 @dataclass(frozen=True)

@@ -36,14 +36,13 @@ from pathlib import Path
 
 from nbgrader.utils import parse_utc
 
+from analytics.progress import Progress, Silent
+
 from ..course.clock import Clock, SystemClock
 from ..course.plan import CourseConfig
 from ..course.roster import account_name, validate_student_id
 from ..errors import PacelineError, StudentIdError, SubmissionError
-from ..progress import Progress, Silent
 from .ledger import Attempt, Ledger
-
-ATTEMPTS_DIRNAME = ".attempts"
 
 
 @dataclass(frozen=True)
@@ -65,15 +64,6 @@ class CollectReport:
     collected: list[Attempt] = field(default_factory=list)
     already_collected: int = 0  # collected or refused in an earlier run
     problems: list[PacelineError] = field(default_factory=list)  # refused now, each with its reason
-
-
-def attempt_dir(course: CourseConfig, *, student_id: str, lesson_id: str, attempt: int) -> Path:
-    """Where an attempt's files are archived (never modified after collection)."""
-    return course.submitted_dir / ATTEMPTS_DIRNAME / student_id / lesson_id / f"{attempt:03d}"
-
-
-def inbound_dir(course: CourseConfig) -> Path:
-    return course.exchange_root / course.id / "inbound"
 
 
 def parse_inbound_name(path: Path, *, lesson_ids: set[str]) -> InboundSubmission:
@@ -107,11 +97,11 @@ def collect_submissions(
 ) -> CollectReport:
     """Archive every new inbound submission as the next attempt of its student and lesson."""
     report = CollectReport()
-    inbound = inbound_dir(course)
+    inbound = course.layout.exchange.inbound
     if not inbound.is_dir():
         return report
     lesson_ids = {lesson.id for lesson in course.lessons}
-    with Ledger.open(course.state_dir / "ledger.db") as ledger:
+    with Ledger.open(course.layout.ledger_path) as ledger:
         known = ledger.known_exchange_names()
         fresh: list[InboundSubmission] = []
         received_at = clock.now()
@@ -183,7 +173,7 @@ def _archive(course: CourseConfig, ledger: Ledger, submission: InboundSubmission
     files = _regular_files(submission)
     _check_size(course, submission, files)
     number = ledger.next_attempt_number(submission.student_id, submission.lesson_id)
-    dest = attempt_dir(course, student_id=submission.student_id, lesson_id=submission.lesson_id, attempt=number)
+    dest = course.layout.attempt_dir(student_id=submission.student_id, lesson_id=submission.lesson_id, attempt=number)
     if dest.exists():
         # Left by a collection that stopped before recording it: nothing refers to it yet.
         shutil.rmtree(dest)

@@ -120,7 +120,7 @@ class CellScore:
 
 
 class Ledger:
-    """Open with ``Ledger.open(course.state_dir / "ledger.db")``; use as a context manager."""
+    """Open with ``Ledger.open(course.layout.ledger_path)``; use as a context manager."""
 
     def __init__(self, connection: sqlite3.Connection) -> None:
         self._db = connection

@@ -16,17 +16,19 @@ from __future__ import annotations
 import glob
 import os
 import re
+from pathlib import Path
 
 from nbgrader.exchange.default.fetch_assignment import ExchangeFetchAssignment
 from nbgrader.exchange.default.list import ExchangeList
 from nbgrader.utils import check_mode, get_username
 
-PERSONAL = "personal"
+from ..course.layout import PERSONAL, ExchangeLayout
+
 _PERSONAL_PATH = re.compile(rf".*/(?P<course_id>[^/]+)/{PERSONAL}/[^/]+/(?P<assignment_id>[^/]+)$")
 
 
 def personal_root(exchange_root: str, course_id: str, student_id: str) -> str:
-    return os.path.join(exchange_root, course_id, PERSONAL, student_id)
+    return str(ExchangeLayout(Path(exchange_root), course_id).personal(student_id))
 
 
 def _student(coursedir) -> str:

@@ -14,12 +14,13 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from analytics.progress import Progress, Silent
+
 from ..authoring.lesson import lesson_max_score
 from ..course.clock import Clock, SystemClock
 from ..course.plan import CourseConfig, LessonPlan
 from ..errors import PacelineError
 from ..grading.engine import check_result, instructor_api, open_gradebook, write_nbgrader_config
-from ..progress import Progress, Silent
 from .ledger import Ledger
 from .unlock import publish_unlocks
 
@@ -57,7 +58,7 @@ def release_lessons(
     lessons = course.select_lessons(lesson_ids)
     write_nbgrader_config(course)
     api = instructor_api(course)
-    with Ledger.open(course.state_dir / "ledger.db") as ledger:
+    with Ledger.open(course.layout.ledger_path) as ledger:
         for lesson in progress.track(lessons, description="Releasing"):
             try:
                 report.released.append(_release_one(course, lesson, api=api))
@@ -72,7 +73,7 @@ def release_lessons(
 def release_due_lessons(course: CourseConfig, *, clock: Clock = SystemClock(), progress: Progress = Silent()) -> ReleaseReport:
     """Release every lesson that has opened and is new or changed since its last release."""
     now = clock.now()
-    with Ledger.open(course.state_dir / "ledger.db") as ledger:
+    with Ledger.open(course.layout.ledger_path) as ledger:
         due = [lesson for lesson in course.lessons if lesson.opens_at <= now]
         changed = [lesson.id for lesson in due if ledger.release_hash(lesson.id) != source_hash(course, lesson)]
     if changed:
@@ -86,7 +87,7 @@ def release_due_lessons(course: CourseConfig, *, clock: Clock = SystemClock(), p
 def source_hash(course: CourseConfig, lesson: LessonPlan) -> str:
     """A digest of the lesson's source folder: a release is redone only when it changes."""
     digest = hashlib.sha256()
-    folder = course.source_dir / lesson.id
+    folder = course.layout.lesson_source(lesson.id)
     for path in sorted(folder.rglob("*")):
         if path.is_file() and ".ipynb_checkpoints" not in path.parts:
             digest.update(path.relative_to(folder).as_posix().encode() + b"\0" + path.read_bytes())
@@ -97,13 +98,13 @@ def _release_one(course: CourseConfig, lesson: LessonPlan, *, api) -> ReleasedLe
     max_score = lesson_max_score(course, lesson)  # fails early, naming the notebook, on broken JSON
     _record_due_date(course, lesson)
     check_result(f"generate_assignment {lesson.id}", api.generate_assignment(lesson.id, force=True, create=True))
-    outbound = course.exchange_root / course.id / "outbound" / lesson.id
+    outbound = course.layout.exchange.released(lesson.id)
     if lesson.requires:
         if outbound.exists():  # gated since an earlier release: take it back from everyone
             check_result(f"unrelease {lesson.id}", api.unrelease(lesson.id))
     else:
         check_result(f"release_assignment {lesson.id}", api.release_assignment(lesson.id))
-    release_dir = course.release_dir / lesson.id
+    release_dir = course.layout.lesson_release(lesson.id)
     notebooks = tuple(sorted(p.name for p in release_dir.glob("*.ipynb")))
     return ReleasedLesson(lesson.id, release_dir, notebooks, max_score, gated=bool(lesson.requires))
 

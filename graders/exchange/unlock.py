@@ -18,19 +18,18 @@ from ..course.plan import CourseConfig
 from ..course.roster import account_name, load_roster
 from .gating import best_fractions, is_unlocked
 from .ledger import Ledger
-from .personal import PERSONAL, personal_root
 
 
 def publish_unlocks(course: CourseConfig, *, clock: Clock = SystemClock()) -> list[tuple[str, str]]:
     """Publish every gated lesson a student has unlocked and not yet received; returns (student, lesson) pairs."""
-    gated = [lesson for lesson in course.lessons if lesson.requires and (course.release_dir / lesson.id).is_dir()]
+    gated = [lesson for lesson in course.lessons if lesson.requires and course.layout.lesson_release(lesson.id).is_dir()]
     if not gated:
         return []
     published: list[tuple[str, str]] = []
-    base = course.exchange_root / course.id / PERSONAL
+    base = course.layout.exchange.personal_dir
     base.mkdir(parents=True, exist_ok=True)
     os.chmod(base, 0o711)  # students reach their own folder by name; nobody can list the others
-    with Ledger.open(course.state_dir / "ledger.db") as ledger:
+    with Ledger.open(course.layout.ledger_path) as ledger:
         done = ledger.unlocks()
         for student in load_roster(course.roster_path, timezone=course.timezone):
             best = best_fractions(ledger.attempts(student_ids=[student.id]))
@@ -44,7 +43,7 @@ def publish_unlocks(course: CourseConfig, *, clock: Clock = SystemClock()) -> li
 
 
 def _publish(course: CourseConfig, *, student_id: str, lesson_id: str) -> None:
-    mine = Path(personal_root(str(course.exchange_root), course.id, student_id))
+    mine = course.layout.exchange.personal(student_id)
     mine.mkdir(parents=True, exist_ok=True)
     account = _account(student_id)
     if account is not None and os.getuid() == 0:
@@ -55,7 +54,7 @@ def _publish(course: CourseConfig, *, student_id: str, lesson_id: str) -> None:
         os.chmod(mine, 0o700)
     # Copy beside the destination and rename, so a student never fetches half a lesson.
     staging = Path(tempfile.mkdtemp(prefix=f".{lesson_id}-", dir=mine))
-    shutil.copytree(course.release_dir / lesson_id, staging, dirs_exist_ok=True)
+    shutil.copytree(course.layout.lesson_release(lesson_id), staging, dirs_exist_ok=True)
     for folder, _, files in os.walk(staging):
         os.chmod(folder, 0o755)  # the parent folder already keeps everyone else out
         for name in files:

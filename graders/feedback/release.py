@@ -19,12 +19,13 @@ from pathlib import Path
 
 from nbgrader.utils import notebook_hash
 
+from analytics.progress import Progress, Silent
+
+from ..course.layout import SUBMISSION_SECRET
 from ..course.plan import CourseConfig
 from ..errors import PacelineError, SubmissionError
-from ..exchange.collect import attempt_dir
 from ..exchange.ledger import Attempt, Ledger
 from ..grading.engine import check_result, instructor_api, write_nbgrader_config
-from ..progress import Progress, Silent
 
 
 @dataclass
@@ -34,7 +35,7 @@ class FeedbackReport:
 
 
 def attempt_feedback_dir(course: CourseConfig, attempt: Attempt) -> Path:
-    return course.state_dir / "feedback" / attempt.student_id / attempt.lesson_id / f"{attempt.attempt:03d}"
+    return course.layout.attempt_feedback(student_id=attempt.student_id, lesson_id=attempt.lesson_id, attempt=attempt.attempt)
 
 
 def release_feedback(
@@ -53,19 +54,19 @@ def refresh_from_gradebook(
     """nbgrader's feedback for each student's latest attempt, with manual grades and comments."""
     write_nbgrader_config(course)
     api = instructor_api(course)
-    with Ledger.open(course.state_dir / "ledger.db") as ledger:
+    with Ledger.open(course.layout.ledger_path) as ledger:
         latest: dict[tuple[str, str], Attempt] = {}
         for attempt in ledger.attempts(lesson_ids=[lesson.id for lesson in course.select_lessons(lesson_ids)]):
             latest[(attempt.student_id, attempt.lesson_id)] = attempt
     for lesson in progress.track(course.select_lessons(lesson_ids), description="Feedback"):
-        if not any((course.root / "autograded").glob(f"*/{lesson.id}")):
+        if not any(course.layout.autograded_dir.glob(f"*/{lesson.id}")):
             continue
         try:
             check_result(f"generate_feedback {lesson.id}", api.generate_feedback(lesson.id))
         except PacelineError as exc:
             report.problems.append(exc)
             continue
-        for rendered in sorted((course.root / "feedback").glob(f"*/{lesson.id}")):
+        for rendered in sorted(course.layout.feedback_dir.glob(f"*/{lesson.id}")):
             attempt = latest.get((rendered.parent.name, lesson.id))
             if attempt is None or attempt.status != "graded":
                 continue  # the gradebook holds an older attempt than the latest: its feedback is already kept
@@ -80,11 +81,11 @@ def release_attempt_feedback(
 ) -> FeedbackReport:
     """Copy every graded attempt's feedback that changed since it was last released to the exchange."""
     report = report if report is not None else FeedbackReport()
-    outbound = course.exchange_root / course.id / "feedback"
+    outbound = course.layout.exchange.feedback
     outbound.mkdir(parents=True, exist_ok=True)
     # nbgrader's own mode: students can open a file whose name they know, not list the folder.
     os.chmod(outbound, 0o711)
-    with Ledger.open(course.state_dir / "ledger.db") as ledger:
+    with Ledger.open(course.layout.ledger_path) as ledger:
         lessons = [lesson.id for lesson in course.select_lessons(lesson_ids)]
         for attempt in ledger.attempts(lesson_ids=lessons, statuses=["graded"]):
             try:
@@ -105,7 +106,8 @@ def _release_one(course: CourseConfig, attempt: Attempt, outbound: Path) -> str 
     digest = hashlib.sha256(b"".join(page.name.encode() + b"\0" + page.read_bytes() for page in pages)).hexdigest()
     if digest == attempt.feedback_digest:
         return None
-    secret_file = attempt_dir(course, student_id=attempt.student_id, lesson_id=attempt.lesson_id, attempt=attempt.attempt) / "submission_secret.txt"
+    secret_file = course.layout.attempt_dir(student_id=attempt.student_id, lesson_id=attempt.lesson_id,
+                                           attempt=attempt.attempt) / SUBMISSION_SECRET
     if not secret_file.is_file():
         raise SubmissionError(attempt.student_id, attempt.lesson_id, attempt.attempt,
                               "no submission_secret.txt in the submission: nbgrader cannot match feedback to it")

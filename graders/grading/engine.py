@@ -18,6 +18,7 @@ from nbgrader.apps import NbGraderAPI
 from nbgrader.coursedir import CourseDirectory
 from traitlets.config import Config
 
+from ..course.layout import AUTOGRADED, FEEDBACK, RELEASE, SUBMITTED
 from ..course.plan import CourseConfig, LatePolicy
 from ..errors import NbgraderError
 
@@ -41,11 +42,11 @@ def nbgrader_config(course: CourseConfig) -> Config:
     c.CourseDirectory.root = str(course.root)
     c.CourseDirectory.course_id = course.id
     c.CourseDirectory.source_directory = os.path.relpath(course.source_dir, course.root)
-    c.CourseDirectory.release_directory = "release"
-    c.CourseDirectory.submitted_directory = "submitted"
-    c.CourseDirectory.autograded_directory = "autograded"
-    c.CourseDirectory.feedback_directory = "feedback"
-    c.CourseDirectory.db_url = f"sqlite:///{course.gradebook_path}"
+    c.CourseDirectory.release_directory = RELEASE
+    c.CourseDirectory.submitted_directory = SUBMITTED
+    c.CourseDirectory.autograded_directory = AUTOGRADED
+    c.CourseDirectory.feedback_directory = FEEDBACK
+    c.CourseDirectory.db_url = course.layout.gradebook_url
     c.Exchange.root = str(course.exchange_root)
     # Released lessons are meant to be re-released when an instructor fixes a typo.
     c.ExchangeReleaseAssignment.force = True
@@ -105,7 +106,7 @@ def student_exchange_config() -> Config:
 def open_gradebook(course: CourseConfig) -> Gradebook:
     """nbgrader's gradebook for the course; use as a context manager."""
     _alembic_on_path()
-    return Gradebook(f"sqlite:///{course.gradebook_path}", course_id=course.id)
+    return Gradebook(course.layout.gradebook_url, course_id=course.id)
 
 
 def instructor_api(course: CourseConfig) -> NbGraderAPI:
@@ -129,7 +130,7 @@ def check_result(step: str, result: dict) -> str:
 
 def write_nbgrader_config(course: CourseConfig) -> Path:
     """Write the course's nbgrader_config.py so formgrader opens the same course."""
-    path = course.root / "nbgrader_config.py"
+    path = course.layout.nbgrader_config_path
     if not path.exists() or path.read_text() != NBGRADER_CONFIG_TEMPLATE:
         path.write_text(NBGRADER_CONFIG_TEMPLATE)
     return path

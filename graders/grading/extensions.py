@@ -58,7 +58,7 @@ def grant_extension(
         raise PacelineError(f"the new due date {due_at:%Y-%m-%d %H:%M} UTC is not after the planned one "
                             f"({planned.due_at:%Y-%m-%d %H:%M} UTC)")
     extension = Extension(student_id, lesson_id, due_at, granted_by or getpass.getuser(), clock.now(), reason.strip())
-    with Ledger.open(course.state_dir / "ledger.db") as ledger:
+    with Ledger.open(course.layout.ledger_path) as ledger:
         ledger.add_extension(extension)
         # Work already graded gets its late penalty recomputed against the new date.
         refresh_lateness(course, ledger, student_ids=[student_id])

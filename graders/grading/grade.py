@@ -19,17 +19,18 @@ from dataclasses import dataclass, field
 
 from traitlets.config import Config
 
+from analytics.progress import Progress, Silent
+
 from ..authoring.lesson import read_notebook
 from ..course.clock import Clock, SystemClock
+from ..course.layout import TIMESTAMP
 from ..course.plan import CourseConfig
 from ..course.roster import load_roster
 from ..course.timeline import LessonDue
 from ..errors import LessonError, PacelineError, SubmissionError
-from ..exchange.collect import attempt_dir
 from ..exchange.ledger import Attempt, CellScore, Ledger
 from ..exchange.unlock import publish_unlocks
 from ..feedback.release import attempt_feedback_dir
-from ..progress import Progress, Silent
 from .dispatch import dask_client, run_tasks
 from .engine import write_nbgrader_config
 from .isolation import kernel_config
@@ -80,7 +81,7 @@ def grade_attempts(
     kernels = {lesson.id: kernel_config(lesson.grading, sandboxed=sandboxed) for lesson in lessons}
     write_nbgrader_config(course)
     report = GradeReport()
-    with Ledger.open(course.state_dir / "ledger.db") as ledger:
+    with Ledger.open(course.layout.ledger_path) as ledger:
         todo = ledger.attempts(lesson_ids=list(order), statuses=None if regrade else ["collected"])
         todo.sort(key=lambda a: (order[a.lesson_id], a.student_id, a.attempt))
         if not todo:
@@ -134,7 +135,7 @@ def grade_attempts(
 
 def _task(course: CourseConfig, attempt: Attempt, *, kernel: Config, due_at: dt.datetime | None) -> GradingTask:
     lesson = course.lesson(attempt.lesson_id)
-    folder = attempt_dir(course, student_id=attempt.student_id, lesson_id=attempt.lesson_id, attempt=attempt.attempt)
+    folder = course.layout.attempt_dir(student_id=attempt.student_id, lesson_id=attempt.lesson_id, attempt=attempt.attempt)
     if not folder.is_dir():
         raise SubmissionError(attempt.student_id, attempt.lesson_id, attempt.attempt, f"archived files missing at {folder}")
     for notebook in sorted(folder.glob("*.ipynb")):
@@ -144,13 +145,13 @@ def _task(course: CourseConfig, attempt: Attempt, *, kernel: Config, due_at: dt.
             # nbgrader would only say "see the above traceback"; name the file and line instead.
             raise SubmissionError(attempt.student_id, attempt.lesson_id, attempt.attempt, f"{notebook.name} {exc.problem}") from None
     lesson_files = tuple(
-        (name, content) for name, content in read_files(course.source_dir / attempt.lesson_id, exclude_suffix=".ipynb")
+        (name, content) for name, content in read_files(course.layout.lesson_source(attempt.lesson_id), exclude_suffix=".ipynb")
         if not IGNORED_PARTS & set(name.split("/"))
     )
     return GradingTask(
         attempt_id=attempt.id, course_id=course.id, lesson_id=attempt.lesson_id, student_id=attempt.student_id,
         attempt=attempt.attempt, submitted_at=attempt.submitted_at, due_at=due_at,
-        submission=tuple(f for f in read_files(folder) if f[0] != "timestamp.txt"),
+        submission=tuple(f for f in read_files(folder) if f[0] != TIMESTAMP),
         lesson_files=lesson_files, timeout=lesson.grading.timeout, late_policy=course.late_policy, kernel=kernel,
     )
 

@@ -21,6 +21,7 @@ import nbformat
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.preprocessors import AssignLatePenalties, SaveAutoGrades
 
+from ..course.layout import ScratchCourse
 from ..course.plan import CourseConfig
 from ..errors import SubmissionError
 from .engine import nbgrader_config, open_gradebook
@@ -38,9 +39,9 @@ def lesson_gradebook(course: CourseConfig, lesson_id: str) -> bytes:
     restore test cells exactly as released even if the source changed since.
     """
     with tempfile.TemporaryDirectory(prefix="paceline-template-") as scratch:
-        copy = Path(scratch) / "gradebook.db"
+        copy = ScratchCourse(Path(scratch)).gradebook_path
         # sqlite's backup API gives a consistent snapshot even while the gradebook is in use.
-        with sqlite3.connect(course.gradebook_path) as live, sqlite3.connect(copy) as snapshot:
+        with sqlite3.connect(course.layout.gradebook_path) as live, sqlite3.connect(copy) as snapshot:
             live.backup(snapshot)
         with sqlite3.connect(copy) as db:
             # Every student's work goes, in bulk: nbgrader's remove_student loads and deletes one
@@ -70,13 +71,13 @@ def record_outcome(
     preprocessors and must equal what the worker's nbgrader reported.
     """
     student, lesson = outcome.student_id, outcome.lesson_id
-    dest = course.root / "autograded" / student / lesson
+    dest = course.layout.autograded(student_id=student, lesson_id=lesson)
     if dest.exists():
         shutil.rmtree(dest)
     write_files(dest, outcome.autograded)
 
     config = nbgrader_config(course)
-    db_url = f"sqlite:///{course.gradebook_path}"
+    db_url = course.layout.gradebook_url
     graded_notebooks = {Path(name).stem: content for name, content in outcome.autograded if name.endswith(".ipynb") and "/" not in name}
     with open_gradebook(course) as gb:
         gb.update_or_create_student(student)
@@ -118,11 +119,11 @@ def apply_lateness(course: CourseConfig, *, student_id: str, lesson_id: str, due
     graded; returns the new penalty.
     """
     config = nbgrader_config(course)
-    db_url = f"sqlite:///{course.gradebook_path}"
+    db_url = course.layout.gradebook_url
     with open_gradebook(course) as gb:
         _set_due(gb.find_submission(lesson_id, student_id), due_at)
         gb.db.commit()
-    for path in sorted((course.root / "autograded" / student_id / lesson_id).glob("*.ipynb")):
+    for path in sorted(course.layout.autograded(student_id=student_id, lesson_id=lesson_id).glob("*.ipynb")):
         nb = nbformat.read(path, as_version=4)
         resources = {"nbgrader": {"db_url": db_url, "assignment": lesson_id, "notebook": path.stem, "student": student_id}}
         AssignLatePenalties(config=config).preprocess(nb, resources)

@@ -25,6 +25,7 @@ from nbgrader.apps import NbGraderAPI
 from nbgrader.coursedir import CourseDirectory
 from traitlets.config import Config
 
+from ..course.layout import TIMESTAMP, ScratchCourse
 from ..course.plan import LatePolicy
 from ..sandbox.manager import LOG_PREFIX as SANDBOX_LOG_PREFIX
 from .engine import grading_config
@@ -84,14 +85,14 @@ def autograde(task: GradingTask, gradebook_template: bytes) -> GradingOutcome:
         # nbgrader's gradebook trips SQLAlchemy's "not in session" warning on a submission that lacks
         # cells (deleted tests, blank work); harmless, and on a worker nothing filters it for the CLI.
         warnings.filterwarnings("ignore", module=r"nbgrader\.api")
-        root = Path(scratch)
-        write_files(root / "source" / task.lesson_id, task.lesson_files)
-        submitted = root / "submitted" / task.student_id / task.lesson_id
-        write_files(submitted, task.submission)
-        (submitted / "timestamp.txt").write_text(task.submitted_at.strftime(NBGRADER_TIMESTAMP_FORMAT))
-        (root / "gradebook.db").write_bytes(gradebook_template)
+        course = ScratchCourse(Path(scratch))
+        who = {"student_id": task.student_id, "lesson_id": task.lesson_id}
+        write_files(course.source(task.lesson_id), task.lesson_files)
+        write_files(course.submitted(**who), task.submission)
+        (course.submitted(**who) / TIMESTAMP).write_text(task.submitted_at.strftime(NBGRADER_TIMESTAMP_FORMAT))
+        course.gradebook_path.write_bytes(gradebook_template)
 
-        config = _task_config(root, task)
+        config = _task_config(course, task)
         with Gradebook(config.CourseDirectory.db_url, course_id=task.course_id) as gb:
             # The private gradebook is this student's alone: its due date can be theirs.
             gb.update_or_create_assignment(task.lesson_id, duedate=_naive_utc(task.due_at))
@@ -101,12 +102,12 @@ def autograde(task: GradingTask, gradebook_template: bytes) -> GradingOutcome:
         log = (result.get("log") or "") + (result.get("error") or "")
         if not result.get("success"):
             return _failed(task, log=log, error=failure_reason(log))
-        autograded = read_files(root / "autograded" / task.student_id / task.lesson_id)
+        autograded = read_files(course.autograded(**who))
         feedback_result = api.generate_feedback(task.lesson_id, task.student_id)
         if not feedback_result.get("success"):
             log += (feedback_result.get("log") or "") + (feedback_result.get("error") or "")
             return _failed(task, log=log, error="nbgrader could not render feedback: " + failure_reason(log))
-        feedback = tuple(f for f in read_files(root / "feedback" / task.student_id / task.lesson_id) if f[0].endswith(".html"))
+        feedback = tuple(f for f in read_files(course.feedback(**who)) if f[0].endswith(".html"))
         with Gradebook(config.CourseDirectory.db_url, course_id=task.course_id) as gb:
             try:
                 submission = gb.find_submission(task.lesson_id, task.student_id)
@@ -170,11 +171,11 @@ def _traceback_exception(lines: list[str]) -> str | None:
     return found
 
 
-def _task_config(root: Path, task: GradingTask) -> Config:
+def _task_config(course: ScratchCourse, task: GradingTask) -> Config:
     c = Config()
-    c.CourseDirectory.root = str(root)
+    c.CourseDirectory.root = str(course.root)
     c.CourseDirectory.course_id = task.course_id
-    c.CourseDirectory.db_url = f"sqlite:///{root / 'gradebook.db'}"
+    c.CourseDirectory.db_url = course.gradebook_url
     c.merge(grading_config(timeout=task.timeout, late_policy=task.late_policy))
     c.merge(task.kernel)
     return c

@@ -30,10 +30,9 @@ from traitlets.config import Config
 from ..course.plan import CourseConfig
 from ..errors import HubError
 from .accounts import student_account, student_accounts
-from .permissions import HUB_DIRNAME, blocked_for_others, prepare_exchange, write_public, write_secret
+from .permissions import blocked_for_others, prepare_exchange, write_public, write_secret
 from .tools import HubTools, default_tools_dir, ensure_student_paceline
 
-STUDENT_CONFIG_DIRNAME = ".paceline-jupyter"  # under <exchange>/<course id>: what students' servers read
 SERVICE_NAME = "paceline"
 WATCH_SERVICE_NAME = "paceline-watch"
 
@@ -108,14 +107,14 @@ def hub_config(
         if extra.get("name") == SERVICE_NAME:
             raise HubError(f"the service name {SERVICE_NAME!r} is paceline's own")
     prepare_exchange(course)
-    hub_dir = course.state_dir / HUB_DIRNAME
+    hub_dir = course.layout.hub_dir
     hub_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(hub_dir, 0o700)  # secrets, the hub's database and its log
     public, hub_port, proxy_api = _free_ports(3, first=port)
     settings = HubSettings(
         course_id=course.id,
         hub_dir=hub_dir,
-        student_config_dir=course.exchange_root / course.id / STUDENT_CONFIG_DIRNAME,
+        student_config_dir=course.layout.exchange.student_config_dir,
         tools=tools,
         port=public,
         hub_port=hub_port,

@@ -35,7 +35,7 @@ class ExportResult:
 
 def export_tables(course: CourseConfig, *, directory: Path | None = None) -> ExportResult:
     """Write every table into ``directory`` (default ``<course>/exports``)."""
-    directory = directory or course.export_dir
+    directory = directory or course.layout.export_dir
     tables = course_tables(course)
     frames = {
         "lessons": tables.lessons,
@@ -69,7 +69,7 @@ def course_tables(course: CourseConfig) -> CourseTables:
     """
     students = load_roster(course.roster_path, timezone=course.timezone)
     max_scores = {lesson.id: lesson_max_score(course, lesson) for lesson in course.lessons}
-    with Ledger.open(course.state_dir / "ledger.db") as ledger:
+    with Ledger.open(course.layout.ledger_path) as ledger:
         _refresh_from_gradebook(course, ledger)
         attempts = ledger.attempts(lesson_ids=[lesson.id for lesson in course.lessons])
         cells = [(attempt, ledger.cell_scores(attempt.id)) for attempt in attempts if attempt.status == "graded"]
@@ -178,7 +178,7 @@ def _refresh_from_gradebook(course: CourseConfig, ledger: Ledger) -> None:
     latest: dict[tuple[str, str], Attempt] = {}
     for attempt in ledger.attempts():
         latest[(attempt.student_id, attempt.lesson_id)] = attempt  # attempts() is ordered by attempt number
-    if not course.gradebook_path.exists():
+    if not course.layout.gradebook_path.exists():
         return
     with open_gradebook(course) as gb:
         for (student_id, lesson_id), attempt in latest.items():

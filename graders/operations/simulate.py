@@ -20,10 +20,12 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 from zoneinfo import ZoneInfo
 
 import numpy as np
+
+from analytics.personas import PERSONA_WEIGHTS, PERSONAS, Persona
+from analytics.progress import Progress, Silent
 
 from ..course.clock import SimulatedClock
 from ..course.plan import CourseConfig, LessonPlan
@@ -31,12 +33,8 @@ from ..course.roster import Student, load_roster, write_roster
 from ..errors import ExchangeError, PacelineError
 from ..exchange.collect import CollectReport, collect_submissions
 from ..exchange.student import StudentWorkspace, fetch_lesson, submit_lesson
-from ..progress import Progress, Silent
 from .answers import AnswerKey, AnswerQuality, AnswerRef, CellQuality, answer_attempt, load_answer_keys, read_answers
 
-Persona = Literal["early", "steady", "crammer", "struggler", "dropout", "late_enroller"]
-PERSONAS: tuple[Persona, ...] = ("early", "steady", "crammer", "struggler", "dropout", "late_enroller")
-PERSONA_WEIGHTS: tuple[float, ...] = (0.15, 0.30, 0.20, 0.15, 0.12, 0.08)
 POLL_MINUTES = 5  # how often the simulated `paceline watch` collects
 
 UTC = dt.timezone.utc
@@ -99,7 +97,7 @@ class SimulationReport:
 
 
 def sim_dir(course: CourseConfig) -> Path:
-    return course.state_dir / "sim"
+    return course.layout.sim_dir
 
 
 def default_until(course: CourseConfig) -> dt.datetime:
@@ -260,10 +258,10 @@ def _refuse_to_resimulate(course: CourseConfig, cohort: list[SimStudent], existi
 
 
 def _refuse_unreleased(course: CourseConfig, lesson_ids: set[str]) -> None:
-    outbound = course.exchange_root / course.id / "outbound"  # nbgrader's exchange layout
+    exchange = course.layout.exchange
     gated = {lesson.id for lesson in course.lessons if lesson.requires}
     missing = sorted(lesson_id for lesson_id in lesson_ids
-                     if not (course.release_dir / lesson_id if lesson_id in gated else outbound / lesson_id).is_dir())
+                     if not (course.layout.lesson_release(lesson_id) if lesson_id in gated else exchange.released(lesson_id)).is_dir())
     if missing:
         raise PacelineError(f"lesson(s) not released yet: {', '.join(missing)} (run `paceline release` first)")
 
