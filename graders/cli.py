@@ -299,7 +299,7 @@ def simulate(ctx: click.Context, students: int, seed: int, until: str | None) ->
 @click.pass_context
 def extend(ctx: click.Context, student_id: str, lesson_id: str, days: int | None, until: str | None, reason: str) -> None:
     """Move one student's due date for one lesson (works before they submit)."""
-    from .grading.extensions import grant_extension
+    from .grading.lateness import grant_extension
 
     course = _course(ctx)
     extension = grant_extension(course, student_id=student_id, lesson_id=lesson_id, days=days,
@@ -403,7 +403,7 @@ def watch(ctx: click.Context, interval: float, workers: int | None, scheduler: s
         signal.signal(sig, lambda *_: stop.set())
     if unsafe:
         err.print("[bold red]WARNING: grading WITHOUT the sandbox: student code runs as you, with your access.[/]")
-    from .grading.isolation import kernel_config
+    from .engine.isolation import kernel_config
 
     kernel_config(course.grading, sandboxed=not unsafe)  # refuse now, not at the first submission
     out.print(f"Watching {course.id} every {interval:g} s (Ctrl-C to stop)")

@@ -9,7 +9,7 @@ import nbformat
 import pytest
 from nbconvert.exporters import HTMLExporter
 
-from graders.grading.engine import grading_config
+from graders.engine.wiring import grading_config
 from graders.course.plan import LatePolicy
 from graders.feedback.exporter import TEMPLATE_CACHE, FeedbackHTMLExporter
 

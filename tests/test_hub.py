@@ -22,7 +22,7 @@ from graders.hub import accounts, permissions, settings as hubsettings
 from graders.hub.tools import HubTools
 from graders.course.roster import PORTABLE_NAME
 from graders.course.plan import load_course
-from graders.grading.engine import student_config
+from graders.exchange.student import student_config
 
 
 def test_portable_ids_are_their_own_account_names() -> None:

@@ -48,7 +48,7 @@ from graders import hub as hubmod
 from graders.exchange.collect import collect_submissions
 from graders.course.plan import CourseConfig, load_course
 from graders.errors import HubError
-from graders.grading.extensions import grant_extension
+from graders.grading.lateness import grant_extension
 from graders.feedback.release import release_feedback
 from graders.grading.grade import grade_attempts
 from graders.hub.process import CGROUP_NAME

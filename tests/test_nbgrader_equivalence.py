@@ -133,7 +133,7 @@ def plain_nbgrader_course(course, plain: Path) -> None:
         f"c.CourseDirectory.course_id = {course.id!r}\n"
         f"c.CourseDirectory.db_url = 'sqlite:///{plain / 'gradebook.db'}'\n"
         f"c.Execute.timeout = {course.grading.timeout}\n"
-        "c.AssignLatePenalties.plugin_class = 'graders.grading.late.CourseLatePolicy'\n"
+        "c.AssignLatePenalties.plugin_class = 'graders.grading.lateness.CourseLatePolicy'\n"
         f"c.CourseLatePolicy.method = {policy.method!r}\n"
         f"c.CourseLatePolicy.per_day = {policy.per_day!r}\n"
         f"c.CourseLatePolicy.cap = {policy.cap!r}\n"

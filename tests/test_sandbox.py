@@ -21,7 +21,6 @@ from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 from traitlets.config import Config
 
-from graders.course.plan import GradingSettings
 from graders.sandbox import (
     SandboxedExecute,
     SandboxedKernelManager,
@@ -188,7 +187,7 @@ def test_missing_sandbox_is_reported_with_the_fix():
 def test_nbgrader_wiring_replaces_execute():
     from nbgrader.converters.autograde import Autograde
 
-    c = sandbox_config(GradingSettings(timeout=7), SandboxLimits(memory_mb=512))
+    c = sandbox_config(SandboxLimits(memory_mb=512), timeout=7)
     assert "graders.sandbox.wiring.SandboxedExecute" in c.Autograde.autograde_preprocessors
     assert "nbgrader.preprocessors.execute.Execute" not in map(str, c.Autograde.autograde_preprocessors)
     assert c.Execute.timeout == 7 and c.SandboxedKernelManager.memory_mb == 512
@@ -514,7 +513,7 @@ def test_concurrent_kernels_get_their_own_users(folder, base_dir):
 
 @needs_sandbox
 def test_nbgrader_execute_preprocessor_runs_sandboxed(folder, base_dir):
-    c = sandbox_config(GradingSettings(timeout=10))
+    c = sandbox_config(SandboxLimits(), timeout=10)
     c.SandboxedKernelManager.base_dir = base_dir
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import os\nprint(os.getuid() != 0, os.getcwd())")])
     nb.metadata["kernelspec"] = {"name": "not-python", "display_name": "x", "language": "python"}

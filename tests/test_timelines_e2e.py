@@ -11,9 +11,9 @@ import pytest
 from graders.course.clock import SimulatedClock
 from graders.exchange.collect import collect_submissions
 from graders.course.plan import load_course
-from graders.grading.engine import open_gradebook
+from graders.engine.wiring import open_gradebook
 from graders.errors import PacelineError
-from graders.grading.extensions import grant_extension
+from graders.grading.lateness import grant_extension
 from graders.grading.grade import grade_attempts
 from graders.exchange.release import release_lessons
 from graders.operations.status import student_status

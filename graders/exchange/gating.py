@@ -28,9 +28,3 @@ def best_fractions(attempts: Iterable[Attempt]) -> dict[str, float]:
 
 def is_unlocked(course: CourseConfig, lesson: LessonPlan, *, best: dict[str, float]) -> bool:
     return all(best.get(required, 0.0) >= course.pass_fraction for required in lesson.requires)
-
-
-def unlocked_lessons(course: CourseConfig, attempts: Iterable[Attempt]) -> tuple[str, ...]:
-    """The gated lessons one student has unlocked (their attempts only)."""
-    best = best_fractions(attempts)
-    return tuple(lesson.id for lesson in course.lessons if lesson.requires and is_unlocked(course, lesson, best=best))

@@ -6,7 +6,7 @@ it to ``<exchange>/<course>/personal/<student>/<lesson>``, readable only by
 that student's account. These subclasses of nbgrader's list and fetch look
 there too, so the lesson appears in the student's Assignments panel. They are
 configured in the students' ``nbgrader_config.py`` (see
-:func:`graders.grading.engine.student_config`); a student who swaps them back for
+:func:`graders.exchange.student.student_config`); a student who swaps them back for
 nbgrader's own classes just stops seeing gated lessons, and one who looks
 for another student's folder finds it unreadable.
 """

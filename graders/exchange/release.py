@@ -19,8 +19,8 @@ from analytics.progress import Progress, Silent
 from ..authoring.lesson import lesson_max_score
 from ..course.clock import Clock, SystemClock
 from ..course.plan import CourseConfig, LessonPlan
+from ..engine.wiring import check_result, instructor_api, naive_utc, open_gradebook, write_nbgrader_config
 from ..errors import PacelineError
-from ..grading.engine import check_result, instructor_api, open_gradebook, write_nbgrader_config
 from .ledger import Ledger
 from .unlock import publish_unlocks
 
@@ -111,6 +111,5 @@ def _release_one(course: CourseConfig, lesson: LessonPlan, *, api) -> ReleasedLe
 
 def _record_due_date(course: CourseConfig, lesson: LessonPlan) -> None:
     """nbgrader computes lateness from the gradebook's due date (naive UTC) plus each submission's extension."""
-    due = lesson.due_at.replace(tzinfo=None) if lesson.due_at else None
     with open_gradebook(course) as gb:
-        gb.update_or_create_assignment(lesson.id, duedate=due)
+        gb.update_or_create_assignment(lesson.id, duedate=naive_utc(lesson.due_at) if lesson.due_at else None)

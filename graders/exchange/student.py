@@ -16,11 +16,11 @@ from nbgrader.coursedir import CourseDirectory
 from nbgrader.exchange import ExchangeError as NbExchangeError
 from nbgrader.exchange import ExchangeFactory
 from nbgrader.exchange.default.submit import ExchangeSubmit
+from traitlets.config import Config
 
 from ..course.clock import Clock, SystemClock
 from ..course.roster import validate_student_id
 from ..errors import ExchangeError
-from ..grading.engine import student_config
 
 
 @dataclass(frozen=True)
@@ -77,6 +77,26 @@ def submit_lesson(ws: StudentWorkspace, lesson_id: str, *, clock: Clock = System
 def fetch_feedback(ws: StudentWorkspace, lesson_id: str) -> list[Path]:
     _run(_app(ws, "FetchFeedback", lesson_id=lesson_id), f"fetch_feedback {lesson_id}")
     return sorted(ws.feedback_dir(lesson_id).rglob("*.html"))
+
+
+def student_config(*, course_id: str, exchange_root: Path, home: Path, student_id: str) -> Config:
+    """nbgrader settings for one student's server, as their nbgrader_config.py would say."""
+    c = Config()
+    c.CourseDirectory.course_id = course_id
+    c.CourseDirectory.root = str(home)
+    c.CourseDirectory.student_id = student_id
+    c.Exchange.root = str(exchange_root)
+    c.Exchange.assignment_dir = str(home)
+    c.merge(student_exchange_config())
+    return c
+
+
+def student_exchange_config() -> Config:
+    """The exchange classes students use: nbgrader's, plus lessons unlocked for them alone."""
+    c = Config()
+    c.ExchangeFactory.list = "graders.exchange.PacelineExchangeList"
+    c.ExchangeFactory.fetch_assignment = "graders.exchange.PacelineExchangeFetchAssignment"
+    return c
 
 
 def _config(ws: StudentWorkspace):

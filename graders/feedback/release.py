@@ -23,19 +23,15 @@ from analytics.progress import Progress, Silent
 
 from ..course.layout import SUBMISSION_SECRET
 from ..course.plan import CourseConfig
+from ..engine.wiring import check_result, instructor_api, write_nbgrader_config
 from ..errors import PacelineError, SubmissionError
 from ..exchange.ledger import Attempt, Ledger
-from ..grading.engine import check_result, instructor_api, write_nbgrader_config
 
 
 @dataclass
 class FeedbackReport:
     released: dict[str, int] = field(default_factory=dict)  # lesson id -> attempts whose feedback was released
     problems: list[PacelineError] = field(default_factory=list)
-
-
-def attempt_feedback_dir(course: CourseConfig, attempt: Attempt) -> Path:
-    return course.layout.attempt_feedback(student_id=attempt.student_id, lesson_id=attempt.lesson_id, attempt=attempt.attempt)
 
 
 def release_feedback(
@@ -70,7 +66,8 @@ def refresh_from_gradebook(
             attempt = latest.get((rendered.parent.name, lesson.id))
             if attempt is None or attempt.status != "graded":
                 continue  # the gradebook holds an older attempt than the latest: its feedback is already kept
-            dest = attempt_feedback_dir(course, attempt)
+            dest = course.layout.attempt_feedback(student_id=attempt.student_id, lesson_id=lesson.id,
+                                                  attempt=attempt.attempt)
             dest.mkdir(parents=True, exist_ok=True)
             for html in rendered.glob("*.html"):
                 shutil.copyfile(html, dest / html.name)
@@ -100,7 +97,8 @@ def release_attempt_feedback(
 
 
 def _release_one(course: CourseConfig, attempt: Attempt, outbound: Path) -> str | None:
-    pages = sorted(attempt_feedback_dir(course, attempt).glob("*.html"))
+    pages = sorted(course.layout.attempt_feedback(student_id=attempt.student_id, lesson_id=attempt.lesson_id,
+                                                  attempt=attempt.attempt).glob("*.html"))
     if not pages:
         return None
     digest = hashlib.sha256(b"".join(page.name.encode() + b"\0" + page.read_bytes() for page in pages)).hexdigest()

@@ -1,20 +1,26 @@
-"""Grade: autograde collected attempts in parallel, record them in one place.
+"""Grade: autograde collected attempts in parallel, record them in one place (plan -> dispatch -> record).
 
-Each attempt not graded yet becomes a pure :class:`GradingTask` (its files,
-the lesson's data files, limits); tasks run on Dask workers, each in a
-private temporary course with a gradebook holding only the lesson's
-definition. Only this coordinator writes the course: the ledger gets every
-attempt's score, and nbgrader's gradebook and ``autograded/`` get each
-student's latest attempt (what formgrader shows). A batch survives a bad
-submission, and a crash at any point loses nothing: an attempt is marked
-graded only after its result is written, so a re-run grades what is left.
+1. plan (:mod:`.plan`, pure): which attempts to grade, each with its due date;
+2. each becomes a pure :class:`~.task.GradingTask` (its files, the lesson's
+   data files, limits), dispatched to an :class:`~.dispatch.Executor` (Dask
+   workers today), where it runs in a private temporary course with a
+   gradebook holding only the lesson's definition;
+3. record (:mod:`.record`): only this coordinator writes the course: the
+   ledger gets every attempt's score, and nbgrader's gradebook and
+   ``autograded/`` get each student's latest attempt (what formgrader shows);
+4. late penalties are brought in line with where grace days now fall, and
+   gated lessons passed just now are unlocked.
+
+A batch survives a bad submission, and a crash at any point loses nothing:
+an attempt is marked graded only after its result is written, so a re-run
+grades what is left.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 from traitlets.config import Config
@@ -26,28 +32,19 @@ from ..course.clock import Clock, SystemClock
 from ..course.layout import TIMESTAMP
 from ..course.plan import CourseConfig
 from ..course.roster import load_roster
-from ..course.timeline import LessonDue
+from ..engine.isolation import kernel_config
+from ..engine.wiring import open_gradebook, write_nbgrader_config
 from ..errors import LessonError, PacelineError, SubmissionError
-from ..exchange.ledger import Attempt, CellScore, Ledger
+from ..exchange.ledger import Attempt, Ledger
 from ..exchange.unlock import publish_unlocks
-from ..feedback.release import attempt_feedback_dir
-from .dispatch import dask_client, run_tasks
-from .engine import write_nbgrader_config
-from .isolation import kernel_config
-from .lateness import refresh_lateness, student_dues
-from .record import lesson_gradebook, record_outcome
-from .task import GradingOutcome, GradingTask, autograde, read_files, write_files
+from .dispatch import DaskExecutor, Executor
+from .lateness import refresh_lateness
+from .plan import RefusedAttempt, plan_grading
+from .record import GradedAttempt, lesson_gradebook, record_attempt
+from .task import GradingTask, autograde, read_files
 
 # nbgrader does not copy these from a lesson's source folder either (CourseDirectory.ignore).
 IGNORED_PARTS = frozenset({".ipynb_checkpoints", "__pycache__", "feedback"})
-
-
-@dataclass(frozen=True)
-class GradedAttempt:
-    attempt: Attempt
-    score: float
-    max_score: float
-    late_penalty: float
 
 
 @dataclass
@@ -65,6 +62,7 @@ def grade_attempts(
     regrade: bool = False,
     scheduler: str | None = None,
     workers: int | None = None,
+    executor: Executor | None = None,
     clock: Clock = SystemClock(),
     progress: Progress = Silent(),
 ) -> GradeReport:
@@ -72,8 +70,8 @@ def grade_attempts(
 
     Student code runs in the sandbox; ``sandboxed=False`` (the CLI's loudly
     named ``--unsafe-no-sandbox``) runs it as plain kernels instead. Tasks run
-    on the Dask cluster at ``scheduler``, or on a local cluster of ``workers``
-    processes.
+    on ``executor`` if given, else on the Dask cluster at ``scheduler``, or on
+    a local cluster of ``workers`` processes.
     """
     lessons = course.select_lessons(lesson_ids)
     order = {lesson.id: lesson.order for lesson in lessons}
@@ -82,44 +80,46 @@ def grade_attempts(
     write_nbgrader_config(course)
     report = GradeReport()
     with Ledger.open(course.layout.ledger_path) as ledger:
-        todo = ledger.attempts(lesson_ids=list(order), statuses=None if regrade else ["collected"])
-        todo.sort(key=lambda a: (order[a.lesson_id], a.student_id, a.attempt))
-        if not todo:
+        attempts = ledger.attempts()
+        if not any(a.lesson_id in order and (regrade or a.status == "collected") for a in attempts):
             return report
-        latest = {(a.student_id, a.lesson_id): a.attempt for a in ledger.attempts(lesson_ids=list(order))}
-        by_id = {attempt.id: attempt for attempt in todo}
-
-        roster = {s.id: s for s in load_roster(course.roster_path, timezone=course.timezone)}
-        dues: dict[str, dict[str, LessonDue]] = {}
+        with open_gradebook(course) as gb:
+            released = {assignment.name for assignment in gb.assignments}
+        plan = plan_grading(
+            course, attempts=attempts, extensions=ledger.extensions(), gradebook_lessons=released,
+            roster={s.id: s for s in load_roster(course.roster_path, timezone=course.timezone)},
+            lesson_ids=list(order), regrade=regrade,
+        )
         templates: dict[str, bytes] = {}
-        tasks: list[GradingTask] = []
-        for attempt in todo:
+        tasks: dict[int, tuple[GradingTask, bool]] = {}  # attempt id -> task, and whether it is the latest attempt
+        by_id = {planned.attempt.id: planned.attempt for planned in plan.planned}
+        for step in plan.steps:
+            attempt = step.attempt
+            if isinstance(step, RefusedAttempt):
+                _failed(ledger, report, attempt, step.problem, clock=clock)
+                continue
             try:
-                if attempt.student_id not in roster:
-                    raise SubmissionError(attempt.student_id, attempt.lesson_id, attempt.attempt,
-                                          f"not on the roster ({course.roster_path.name}): not graded")
-                if attempt.student_id not in dues:
-                    dues[attempt.student_id] = student_dues(course, ledger, student=roster[attempt.student_id], include_ungraded=True)
                 if attempt.lesson_id not in templates:
                     templates[attempt.lesson_id] = lesson_gradebook(course, attempt.lesson_id)
-                due_at = dues[attempt.student_id][attempt.lesson_id].due_at
-                tasks.append(_task(course, attempt, kernel=kernels[attempt.lesson_id], due_at=due_at))
+                task = _task(course, attempt, kernel=kernels[attempt.lesson_id], due_at=step.due_at)
             except PacelineError as exc:
-                ledger.record_failure(attempt.id, error=str(exc), graded_at=clock.now())
-                report.problems.append(exc)
+                _failed(ledger, report, attempt, exc, clock=clock)
+            else:
+                tasks[attempt.id] = (task, step.is_latest)
         if not tasks:
             return report
 
-        with dask_client(scheduler=scheduler, workers=workers) as client:
-            results = run_tasks(client, autograde, tasks, shared=templates, shared_key=lambda task: task.lesson_id)
+        dispatching = nullcontext(executor) if executor is not None else DaskExecutor(scheduler=scheduler, workers=workers)
+        with dispatching as runner:
+            results = runner.run(autograde, [task for task, _ in tasks.values()], shared=templates,
+                                 shared_key=lambda task: task.lesson_id)
             for task, result in progress.track(results, description="Grading", total=len(tasks)):
                 attempt = by_id[task.attempt_id]
                 try:
-                    is_latest = latest[(attempt.student_id, attempt.lesson_id)] == attempt.attempt
-                    graded = _record(course, ledger, attempt, result, is_latest=is_latest, due_at=task.due_at, clock=clock)
+                    graded = record_attempt(course, ledger, attempt, result, is_latest=tasks[task.attempt_id][1],
+                                            due_at=task.due_at, clock=clock)
                 except PacelineError as exc:
-                    ledger.record_failure(attempt.id, error=str(exc), graded_at=clock.now())
-                    report.problems.append(exc)
+                    _failed(ledger, report, attempt, exc, clock=clock)
                 else:
                     report.graded.append(graded)
         # Grace days follow the attempts that count: a resubmission can move them between lessons.
@@ -131,6 +131,12 @@ def grade_attempts(
     report.unlocked = publish_unlocks(course, clock=clock)
     report.graded.sort(key=lambda g: (order[g.attempt.lesson_id], g.attempt.student_id, g.attempt.attempt))
     return report
+
+
+def _failed(ledger: Ledger, report: GradeReport, attempt: Attempt, problem: PacelineError, *, clock: Clock) -> None:
+    """The attempt is marked failed, with the reason, so that paceline status shows it and a re-run skips it."""
+    ledger.record_failure(attempt.id, error=str(problem), graded_at=clock.now())
+    report.problems.append(problem)
 
 
 def _task(course: CourseConfig, attempt: Attempt, *, kernel: Config, due_at: dt.datetime | None) -> GradingTask:
@@ -154,26 +160,3 @@ def _task(course: CourseConfig, attempt: Attempt, *, kernel: Config, due_at: dt.
         submission=tuple(f for f in read_files(folder) if f[0] != TIMESTAMP),
         lesson_files=lesson_files, timeout=lesson.grading.timeout, late_policy=course.late_policy, kernel=kernel,
     )
-
-
-def _record(
-    course: CourseConfig, ledger: Ledger, attempt: Attempt, result: GradingOutcome | BaseException,
-    *, is_latest: bool, due_at: dt.datetime | None, clock: Clock,
-) -> GradedAttempt:
-    if isinstance(result, BaseException):
-        raise SubmissionError(attempt.student_id, attempt.lesson_id, attempt.attempt, f"grading task failed: {result!r}")
-    if result.error:
-        raise SubmissionError(attempt.student_id, attempt.lesson_id, attempt.attempt, result.error)
-    score, penalty = result.score, result.late_penalty
-    if is_latest:
-        # Only the latest attempt goes into nbgrader's gradebook, whatever order tasks finish in.
-        score, penalty = record_outcome(course, result, submitted_at=attempt.submitted_at, due_at=due_at)
-    feedback = attempt_feedback_dir(course, attempt)
-    if feedback.exists():
-        shutil.rmtree(feedback)
-    write_files(feedback, result.feedback)
-    cells = [CellScore(c.notebook, c.grade_id, c.score, c.max_score) for c in result.cells]
-    ledger.record_grade(attempt.id, score=score, max_score=result.max_score, late_penalty=penalty,
-                        graded_at=clock.now(), cells=cells)
-    return GradedAttempt(attempt, score, result.max_score, penalty)
-

@@ -1,11 +1,13 @@
-"""The coordinator's side of grading: the only code that writes nbgrader's gradebook.
+"""Recording graded attempts: the coordinator's side of grading, and the only code that writes nbgrader's gradebook.
 
 Workers get a copy of the gradebook that holds the lesson's definition and no
 student data (:func:`lesson_gradebook`). When a graded result comes back,
-:func:`record_outcome` writes it into the course's gradebook with nbgrader's
-own ``SaveAutoGrades`` and ``AssignLatePenalties`` preprocessors, and puts the
-graded notebooks where formgrader looks for them, so the gradebook ends up
-exactly as ``nbgrader autograde`` would have left it.
+:func:`record_attempt` keeps its score in the ledger and its feedback pages
+with the attempt; for a student's latest attempt, :func:`record_outcome`
+writes it into the course's gradebook with nbgrader's own ``SaveAutoGrades``
+and ``AssignLatePenalties`` preprocessors, and puts the graded notebooks
+where formgrader looks for them, so the gradebook ends up exactly as
+``nbgrader autograde`` would have left it.
 """
 
 from __future__ import annotations
@@ -14,18 +16,29 @@ import datetime as dt
 import shutil
 import sqlite3
 import tempfile
-from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.preprocessors import AssignLatePenalties, SaveAutoGrades
 
+from ..course.clock import Clock
 from ..course.layout import ScratchCourse
 from ..course.plan import CourseConfig
+from ..engine.wiring import naive_utc, nbgrader_config, open_gradebook
 from ..errors import SubmissionError
-from .engine import nbgrader_config, open_gradebook
+from ..exchange.ledger import Attempt, CellScore, Ledger
+from .lateness import set_due
 from .task import GradingOutcome, write_files
+
+
+@dataclass(frozen=True)
+class GradedAttempt:
+    attempt: Attempt
+    score: float
+    max_score: float
+    late_penalty: float
 
 
 # nbgrader's tables of students and their work, the ones that refer to others first.
@@ -62,6 +75,32 @@ def lesson_gradebook(course: CourseConfig, lesson_id: str) -> bytes:
         return copy.read_bytes()
 
 
+def record_attempt(
+    course: CourseConfig, ledger: Ledger, attempt: Attempt, result: GradingOutcome | BaseException,
+    *, is_latest: bool, due_at: dt.datetime | None, clock: Clock,
+) -> GradedAttempt:
+    """Keep one task's result: its score in the ledger, its feedback pages with the attempt, and, for the
+    student's latest attempt, nbgrader's gradebook and ``autograded/``. Raises SubmissionError for a
+    task that failed or that nbgrader could not grade (nothing is recorded then)."""
+    if isinstance(result, BaseException):
+        raise SubmissionError(attempt.student_id, attempt.lesson_id, attempt.attempt, f"grading task failed: {result!r}")
+    if result.error:
+        raise SubmissionError(attempt.student_id, attempt.lesson_id, attempt.attempt, result.error)
+    score, penalty = result.score, result.late_penalty
+    if is_latest:
+        # Only the latest attempt goes into nbgrader's gradebook, whatever order tasks finish in.
+        score, penalty = record_outcome(course, result, submitted_at=attempt.submitted_at, due_at=due_at)
+    feedback = course.layout.attempt_feedback(student_id=attempt.student_id, lesson_id=attempt.lesson_id,
+                                              attempt=attempt.attempt)
+    if feedback.exists():
+        shutil.rmtree(feedback)
+    write_files(feedback, result.feedback)
+    cells = [CellScore(c.notebook, c.grade_id, c.score, c.max_score) for c in result.cells]
+    ledger.record_grade(attempt.id, score=score, max_score=result.max_score, late_penalty=penalty,
+                        graded_at=clock.now(), cells=cells)
+    return GradedAttempt(attempt, score, result.max_score, penalty)
+
+
 def record_outcome(
     course: CourseConfig, outcome: GradingOutcome, *, submitted_at: dt.datetime, due_at: dt.datetime | None,
 ) -> tuple[float, float]:
@@ -81,8 +120,8 @@ def record_outcome(
     graded_notebooks = {Path(name).stem: content for name, content in outcome.autograded if name.endswith(".ipynb") and "/" not in name}
     with open_gradebook(course) as gb:
         gb.update_or_create_student(student)
-        submission = gb.update_or_create_submission(lesson, student, timestamp=_naive_utc(submitted_at))
-        _set_due(submission, due_at)
+        submission = gb.update_or_create_submission(lesson, student, timestamp=naive_utc(submitted_at))
+        set_due(submission, due_at)
         # As nbgrader's autograde does: a notebook that was not submitted scores zero.
         for notebook in gb.find_assignment(lesson).notebooks:
             if notebook.name not in graded_notebooks:
@@ -110,45 +149,3 @@ def record_outcome(
         raise SubmissionError(student, lesson, outcome.attempt,
                               f"recorded autograde score {auto} differs from the grader's {outcome.score}")
     return score, penalty
-
-
-def apply_lateness(course: CourseConfig, *, student_id: str, lesson_id: str, due_at: dt.datetime | None) -> float:
-    """Move the graded submission's due date and recompute its late penalty, as nbgrader would.
-
-    Used when an extension is granted or grace days move after the work was
-    graded; returns the new penalty.
-    """
-    config = nbgrader_config(course)
-    db_url = course.layout.gradebook_url
-    with open_gradebook(course) as gb:
-        _set_due(gb.find_submission(lesson_id, student_id), due_at)
-        gb.db.commit()
-    for path in sorted(course.layout.autograded(student_id=student_id, lesson_id=lesson_id).glob("*.ipynb")):
-        nb = nbformat.read(path, as_version=4)
-        resources = {"nbgrader": {"db_url": db_url, "assignment": lesson_id, "notebook": path.stem, "student": student_id}}
-        AssignLatePenalties(config=config).preprocess(nb, resources)
-    with open_gradebook(course) as gb:
-        return float(gb.find_submission(lesson_id, student_id).late_submission_penalty or 0.0)
-
-
-def gradebook_dues(course: CourseConfig, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], dt.datetime | None]:
-    """The due date nbgrader currently applies to each (student, lesson) submission (UTC), read at once."""
-    dues: dict[tuple[str, str], dt.datetime | None] = {}
-    with open_gradebook(course) as gb:
-        for student_id, lesson_id in pairs:
-            due = gb.find_submission(lesson_id, student_id).duedate
-            dues[(student_id, lesson_id)] = due.replace(tzinfo=dt.timezone.utc) if due is not None else None
-    return dues
-
-
-def _set_due(submission, due_at: dt.datetime | None) -> None:
-    """nbgrader's due date for one submission is the lesson's plus the submission's extension."""
-    lesson_due = submission.assignment.duedate
-    if lesson_due is None or due_at is None:
-        submission.extension = None
-        return
-    submission.extension = _naive_utc(due_at) - lesson_due
-
-
-def _naive_utc(when: dt.datetime) -> dt.datetime:
-    return when.astimezone(dt.timezone.utc).replace(tzinfo=None)

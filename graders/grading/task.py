@@ -27,8 +27,8 @@ from traitlets.config import Config
 
 from ..course.layout import TIMESTAMP, ScratchCourse
 from ..course.plan import LatePolicy
+from ..engine.wiring import grading_config, naive_utc
 from ..sandbox.manager import LOG_PREFIX as SANDBOX_LOG_PREFIX
-from .engine import grading_config
 
 NBGRADER_TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f UTC"
 
@@ -95,7 +95,7 @@ def autograde(task: GradingTask, gradebook_template: bytes) -> GradingOutcome:
         config = _task_config(course, task)
         with Gradebook(config.CourseDirectory.db_url, course_id=task.course_id) as gb:
             # The private gradebook is this student's alone: its due date can be theirs.
-            gb.update_or_create_assignment(task.lesson_id, duedate=_naive_utc(task.due_at))
+            gb.update_or_create_assignment(task.lesson_id, duedate=naive_utc(task.due_at) if task.due_at else None)
         api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
         api.log.setLevel(logging.WARNING)
         result = api.autograde(task.lesson_id, task.student_id, force=True, create=True)
@@ -179,11 +179,6 @@ def _task_config(course: ScratchCourse, task: GradingTask) -> Config:
     c.merge(grading_config(timeout=task.timeout, late_policy=task.late_policy))
     c.merge(task.kernel)
     return c
-
-
-def _naive_utc(when: dt.datetime | None) -> dt.datetime | None:
-    """nbgrader's gradebook stores naive UTC."""
-    return when.astimezone(dt.timezone.utc).replace(tzinfo=None) if when is not None else None
 
 
 def _failed(task: GradingTask, *, log: str, error: str) -> GradingOutcome:

@@ -21,8 +21,8 @@ from ..authoring.lesson import lesson_max_score
 from ..course.plan import CourseConfig
 from ..course.roster import Student, load_roster
 from ..course.timeline import LessonDue
+from ..engine.wiring import open_gradebook
 from ..exchange.ledger import Attempt, Ledger
-from ..grading.engine import open_gradebook
 from ..grading.lateness import student_dues
 
 

@@ -5,7 +5,7 @@ Public API::
     SandboxLimits                 frozen dataclass of per-kernel limits
     SandboxedKernelManager        jupyter_client kernel manager (sandboxed python, ipc, message interrupts)
     SandboxedExecute              nbgrader Execute preprocessor that only uses that manager
-    sandbox_config(settings)      traitlets Config wiring it into nbgrader's autograde
+    sandbox_config(limits, timeout=)  traitlets Config wiring it into nbgrader's autograde
     check_sandbox() -> list[str]  what is missing on this host (empty when ready)
     require_sandbox()             raise SandboxUnavailable naming what is missing and how to fix it
     SandboxUnavailable            PacelineError

@@ -13,7 +13,6 @@ from nbgrader.preprocessors import Execute
 from traitlets import TraitError, validate
 from traitlets.config import Config
 
-from ..course.plan import GradingSettings
 from .host import require_sandbox
 from .limits import SandboxLimits
 from .manager import KERNEL_NAME, SandboxedKernelManager
@@ -57,19 +56,19 @@ class SandboxedExecute(Execute):
         return super().process_message(msg, cell, cell_index)
 
 
-def sandbox_config(settings: GradingSettings, limits: SandboxLimits | None = None) -> Config:
-    """nbgrader settings that make autograde run every notebook in the sandbox.
+def sandbox_config(limits: SandboxLimits, *, timeout: int) -> Config:
+    """nbgrader settings that make autograde run every notebook in the sandbox, ``timeout`` seconds per cell.
 
-    Merge it into the course's config (``c.merge(sandbox_config(course.grading))``).
+    The sandbox knows nothing of courses: :mod:`graders.engine.isolation` turns
+    a course's ``[grading]`` settings into ``limits`` and merges this in.
     """
-    limits = limits or SandboxLimits()
     c = Config()
     default = Autograde.class_traits()["autograde_preprocessors"].default()
     # Import paths, not classes: the Config is pickled to grading workers.
     c.Autograde.autograde_preprocessors = [
         SANDBOXED_EXECUTE if pp is Execute else f"{pp.__module__}.{pp.__qualname__}" for pp in default
     ]
-    c.Execute.timeout = settings.timeout
+    c.Execute.timeout = timeout
     c.Execute.interrupt_on_timeout = True
     c.Execute.kernel_name = KERNEL_NAME  # the manager ignores the notebook's kernelspec anyway
     c.Execute.startup_timeout = 60

@@ -1,0 +1,38 @@
+"""How grading starts kernels for student code: in the sandbox, unless told otherwise.
+
+The one place a course's ``[grading]`` settings become the sandbox's
+configuration (:func:`sandbox_kernels`), for paceline's grading workers and
+for nbgrader's own autograde alike (:mod:`.engine`). Safe by default:
+:func:`kernel_config` refuses, naming what is missing, when the sandbox cannot
+be set up. Plain kernels (student code running as the grader's own user, able
+to read solutions and other students' work) are only used when the caller
+explicitly passes ``sandboxed=False``, which the CLI exposes as
+``--unsafe-no-sandbox``.
+"""
+
+from __future__ import annotations
+
+from traitlets.config import Config
+
+from ..course.plan import GradingSettings
+
+
+def kernel_config(settings: GradingSettings, *, sandboxed: bool) -> Config:
+    """nbgrader settings for the kernels that run one lesson's submissions; refuses where the sandbox is not set up."""
+    if not sandboxed:
+        return Config()
+    from ..sandbox import require_sandbox
+
+    require_sandbox()
+    return sandbox_kernels(settings)
+
+
+def sandbox_kernels(settings: GradingSettings) -> Config:
+    """nbgrader settings that run every kernel in the sandbox with the limits of ``settings`` (checked when one starts)."""
+    from ..sandbox import SandboxLimits, sandbox_config
+
+    limits = SandboxLimits(
+        memory_mb=settings.memory_mb, cpu_seconds=settings.cpu_seconds, processes=settings.processes,
+        file_size_mb=settings.file_size_mb, open_files=settings.open_files,
+    )
+    return sandbox_config(limits, timeout=settings.timeout)
