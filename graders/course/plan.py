@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from ..errors import ConfigError, PacelineError
 from .layout import CONFIG_NAME, DEFAULT_EXCHANGE, DEFAULT_ROSTER, DEFAULT_SOURCE, CourseLayout, ExchangeLayout
 from .pacing import Pacing, paced_dates
-from .toml_reader import SAFE_ID, Reader, parse_local_datetime
+from .toml_reader import Reader
 
 LateMethod = Literal["none", "zero", "per_day"]
 LATE_METHODS: tuple[LateMethod, ...] = get_args(LateMethod)  # course.toml's and nbgrader's plugin's one list

@@ -20,7 +20,6 @@ import datetime as dt
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
 
 from .pacing import paced_dates
 from .plan import CourseConfig, LessonPlan

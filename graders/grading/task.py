@@ -14,7 +14,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
-import shutil
 import tempfile
 import warnings
 from dataclasses import dataclass

@@ -21,7 +21,7 @@ from ..errors import PacelineError
 from ..exchange.collect import collect_submissions
 from ..exchange.release import release_due_lessons
 from ..feedback.release import release_attempt_feedback
-from ..grading.dispatch import dask_client
+from ..grading.dispatch import DaskExecutor
 from ..grading.grade import grade_attempts
 
 
@@ -78,8 +78,8 @@ def watch(
     course.toml edit) is reported through ``on_cycle`` and retried next time.
     """
     stop = stop or threading.Event()
-    with dask_client(scheduler=scheduler, workers=workers) as client:
-        address = client.scheduler.address  # grading connects to this warm cluster every cycle
+    with DaskExecutor(scheduler=scheduler, workers=workers) as cluster:
+        address = cluster.address  # grading connects to this warm cluster every cycle
         while not stop.is_set():
             started = time.monotonic()
             try:
