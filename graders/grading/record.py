@@ -52,7 +52,8 @@ def lesson_gradebook(course: CourseConfig, lesson_id: str) -> bytes:
     restore test cells exactly as released even if the source changed since.
     """
     with tempfile.TemporaryDirectory(prefix="paceline-template-") as scratch:
-        copy = ScratchCourse(Path(scratch)).gradebook_path
+        scratch_course = ScratchCourse(Path(scratch))
+        copy = scratch_course.gradebook_path
         # sqlite's backup API gives a consistent snapshot even while the gradebook is in use.
         with sqlite3.connect(course.layout.gradebook_path) as live, sqlite3.connect(copy) as snapshot:
             live.backup(snapshot)
@@ -62,7 +63,7 @@ def lesson_gradebook(course: CourseConfig, lesson_id: str) -> bytes:
             for table in STUDENT_TABLES:
                 db.execute(f"DELETE FROM {table}")
         open_gradebook(course).close()  # makes sure alembic is reachable before Gradebook() below
-        with Gradebook(f"sqlite:///{copy}", course_id=course.id) as gb:
+        with Gradebook(scratch_course.gradebook_url, course_id=course.id) as gb:
             for assignment in list(gb.assignments):
                 if assignment.name != lesson_id:
                     gb.remove_assignment(assignment.name)
