@@ -1,13 +1,12 @@
 """How grading starts kernels for student code: in the sandbox, unless told otherwise.
 
-The one place a course's ``[grading]`` settings become the sandbox's
-configuration (:func:`sandbox_kernels`), for paceline's grading workers and
-for nbgrader's own autograde alike (:mod:`.engine`). Safe by default:
-:func:`kernel_config` refuses, naming what is missing, when the sandbox cannot
-be set up. Plain kernels (student code running as the grader's own user, able
-to read solutions and other students' work) are only used when the caller
-explicitly passes ``sandboxed=False``, which the CLI exposes as
-``--unsafe-no-sandbox``.
+Safe by default: :func:`kernel_config` refuses, naming what is missing, when the
+sandbox cannot be set up. Plain kernels (student code running as the grader's
+own user, able to read solutions and other students' work) are only used when
+the caller explicitly passes ``sandboxed=False``, which the CLI exposes as
+``--unsafe-no-sandbox``. The one place course.toml's ``[grading]`` settings
+become the sandbox's configuration, for paceline's grading workers and for
+nbgrader's own autograde alike (:func:`sandbox_kernels`).
 """
 
 from __future__ import annotations
@@ -18,7 +17,7 @@ from ..course.plan import GradingSettings
 
 
 def kernel_config(settings: GradingSettings, *, sandboxed: bool) -> Config:
-    """nbgrader settings for the kernels that run one lesson's submissions; refuses where the sandbox is not set up."""
+    """nbgrader settings for the kernels that run one lesson's submissions."""
     if not sandboxed:
         return Config()
     from ..sandbox import require_sandbox
@@ -28,11 +27,17 @@ def kernel_config(settings: GradingSettings, *, sandboxed: bool) -> Config:
 
 
 def sandbox_kernels(settings: GradingSettings) -> Config:
-    """nbgrader settings that run every kernel in the sandbox with the limits of ``settings`` (checked when one starts)."""
-    from ..sandbox import SandboxLimits, sandbox_config
+    """nbgrader settings that start every kernel in the sandbox (which checks the host when one starts)."""
+    from ..sandbox import sandbox_config
 
-    limits = SandboxLimits(
+    return sandbox_config(sandbox_limits(settings), timeout=settings.timeout)
+
+
+def sandbox_limits(settings: GradingSettings):
+    """The sandbox's limits from course.toml's ``[grading]`` (or a lesson's override)."""
+    from ..sandbox import SandboxLimits
+
+    return SandboxLimits(
         memory_mb=settings.memory_mb, cpu_seconds=settings.cpu_seconds, processes=settings.processes,
         file_size_mb=settings.file_size_mb, open_files=settings.open_files,
     )
-    return sandbox_config(limits, timeout=settings.timeout)

@@ -1,19 +1,14 @@
-"""Grade: autograde collected attempts in parallel, record them in one place (plan -> dispatch -> record).
+"""Grade: autograde collected attempts in parallel, record them in one place.
 
-1. plan (:mod:`.plan`, pure): which attempts to grade, each with its due date;
-2. each becomes a pure :class:`~.task.GradingTask` (its files, the lesson's
-   data files, limits), dispatched to an :class:`~.dispatch.Executor` (Dask
-   workers today), where it runs in a private temporary course with a
-   gradebook holding only the lesson's definition;
-3. record (:mod:`.record`): only this coordinator writes the course: the
-   ledger gets every attempt's score, and nbgrader's gradebook and
-   ``autograded/`` get each student's latest attempt (what formgrader shows);
-4. late penalties are brought in line with where grace days now fall, and
-   gated lessons passed just now are unlocked.
-
-A batch survives a bad submission, and a crash at any point loses nothing:
-an attempt is marked graded only after its result is written, so a re-run
-grades what is left.
+Each attempt not graded yet becomes a pure :class:`GradingTask` (its files,
+the lesson's data files, limits); tasks run on Dask workers, each in a
+private temporary course with a gradebook holding only the lesson's
+definition. Only this coordinator writes the course: the ledger gets every
+attempt's score, and nbgrader's gradebook and ``autograded/`` get each
+student's latest attempt (what formgrader shows). A batch survives a bad
+submission, and a crash at any point loses nothing: an attempt is marked
+graded only after its result is written, so a re-run grades what is left.
+Its steps: :mod:`.plan` (pure), :mod:`.dispatch`, :mod:`.record`.
 """
 
 from __future__ import annotations
@@ -37,7 +32,7 @@ from ..engine.wiring import open_gradebook, write_nbgrader_config
 from ..errors import LessonError, PacelineError, SubmissionError
 from ..exchange.ledger import Attempt, Ledger
 from ..exchange.unlock import publish_unlocks
-from .dispatch import DaskExecutor, Executor
+from .dispatch import Executor, dask_executor
 from .lateness import refresh_lateness
 from .plan import RefusedAttempt, plan_grading
 from .record import GradedAttempt, lesson_gradebook, record_attempt
@@ -90,36 +85,36 @@ def grade_attempts(
             roster={s.id: s for s in load_roster(course.roster_path, timezone=course.timezone)},
             lesson_ids=list(order), regrade=regrade,
         )
+        by_id = {planned.attempt.id: planned for planned in plan.planned}
         templates: dict[str, bytes] = {}
-        tasks: dict[int, tuple[GradingTask, bool]] = {}  # attempt id -> task, and whether it is the latest attempt
-        by_id = {planned.attempt.id: planned.attempt for planned in plan.planned}
+        tasks: list[GradingTask] = []
         for step in plan.steps:
             attempt = step.attempt
-            if isinstance(step, RefusedAttempt):
-                _failed(ledger, report, attempt, step.problem, clock=clock)
-                continue
             try:
+                if isinstance(step, RefusedAttempt):
+                    raise step.problem  # recorded as failed like any attempt that cannot be graded
                 if attempt.lesson_id not in templates:
                     templates[attempt.lesson_id] = lesson_gradebook(course, attempt.lesson_id)
-                task = _task(course, attempt, kernel=kernels[attempt.lesson_id], due_at=step.due_at)
+                tasks.append(_task(course, attempt, kernel=kernels[attempt.lesson_id], due_at=step.due_at))
             except PacelineError as exc:
-                _failed(ledger, report, attempt, exc, clock=clock)
-            else:
-                tasks[attempt.id] = (task, step.is_latest)
+                ledger.record_failure(attempt.id, error=str(exc), graded_at=clock.now())
+                report.problems.append(exc)
         if not tasks:
             return report
 
-        dispatching = nullcontext(executor) if executor is not None else DaskExecutor(scheduler=scheduler, workers=workers)
+        # The caller's executor stays theirs (open as long as they keep it); else a Dask cluster for this run.
+        dispatching = nullcontext(executor) if executor is not None else dask_executor(scheduler=scheduler, workers=workers)
         with dispatching as runner:
-            results = runner.run(autograde, [task for task, _ in tasks.values()], shared=templates,
-                                 shared_key=lambda task: task.lesson_id)
+            results = runner.run(autograde, tasks, shared=templates, shared_key=lambda task: task.lesson_id)
             for task, result in progress.track(results, description="Grading", total=len(tasks)):
-                attempt = by_id[task.attempt_id]
+                planned = by_id[task.attempt_id]
+                attempt = planned.attempt
                 try:
-                    graded = record_attempt(course, ledger, attempt, result, is_latest=tasks[task.attempt_id][1],
+                    graded = record_attempt(course, ledger, attempt, result, is_latest=planned.is_latest,
                                             due_at=task.due_at, clock=clock)
                 except PacelineError as exc:
-                    _failed(ledger, report, attempt, exc, clock=clock)
+                    ledger.record_failure(attempt.id, error=str(exc), graded_at=clock.now())
+                    report.problems.append(exc)
                 else:
                     report.graded.append(graded)
         # Grace days follow the attempts that count: a resubmission can move them between lessons.
@@ -131,12 +126,6 @@ def grade_attempts(
     report.unlocked = publish_unlocks(course, clock=clock)
     report.graded.sort(key=lambda g: (order[g.attempt.lesson_id], g.attempt.student_id, g.attempt.attempt))
     return report
-
-
-def _failed(ledger: Ledger, report: GradeReport, attempt: Attempt, problem: PacelineError, *, clock: Clock) -> None:
-    """The attempt is marked failed, with the reason, so that paceline status shows it and a re-run skips it."""
-    ledger.record_failure(attempt.id, error=str(problem), graded_at=clock.now())
-    report.problems.append(problem)
 
 
 def _task(course: CourseConfig, attempt: Attempt, *, kernel: Config, due_at: dt.datetime | None) -> GradingTask:

@@ -21,7 +21,7 @@ from ..errors import PacelineError
 from ..exchange.collect import collect_submissions
 from ..exchange.release import release_due_lessons
 from ..feedback.release import release_attempt_feedback
-from ..grading.dispatch import DaskExecutor
+from ..grading.dispatch import dask_executor
 from ..grading.grade import grade_attempts
 
 
@@ -78,7 +78,7 @@ def watch(
     course.toml edit) is reported through ``on_cycle`` and retried next time.
     """
     stop = stop or threading.Event()
-    with DaskExecutor(scheduler=scheduler, workers=workers) as cluster:
+    with dask_executor(scheduler=scheduler, workers=workers) as cluster:
         address = cluster.address  # grading connects to this warm cluster every cycle
         while not stop.is_set():
             started = time.monotonic()
