@@ -40,14 +40,14 @@ sys.path.insert(0, str(ROOT))
 
 from nbgrader.api import Gradebook  # noqa: E402
 
-from graders.operations.answers import answer_attempt, load_answer_keys, read_answers  # noqa: E402
-from graders.grading.task import NBGRADER_TIMESTAMP_FORMAT  # noqa: E402
 from graders.course.clock import SimulatedClock  # noqa: E402
-from graders.exchange.collect import collect_submissions  # noqa: E402
 from graders.course.plan import load_course  # noqa: E402
+from graders.exchange.collect import collect_submissions  # noqa: E402
 from graders.exchange.ledger import Ledger  # noqa: E402
 from graders.exchange.release import release_lessons  # noqa: E402
 from graders.exchange.student import StudentWorkspace, fetch_lesson, submit_lesson  # noqa: E402
+from graders.grading.task import NBGRADER_TIMESTAMP_FORMAT  # noqa: E402
+from graders.operations.answers import answer_attempt, load_answer_keys, read_answers  # noqa: E402
 
 BIN = Path(sys.executable).parent
 QUALITIES = ("correct", "partial", "error", "blank")

@@ -34,16 +34,16 @@ import pytest
 from nbgrader.api import Gradebook
 
 from graders.course.clock import SimulatedClock
-from graders.exchange.collect import CollectReport, collect_submissions
 from graders.course.plan import load_course
-from graders.feedback.release import release_feedback
-from graders.grading.grade import GradeReport, grade_attempts
-from graders.feedback.hidden_tests import hidden_lines
+from graders.exchange.collect import CollectReport, collect_submissions
 from graders.exchange.ledger import Attempt, Ledger
 from graders.exchange.release import release_lessons
+from graders.exchange.student import StudentWorkspace, fetch_feedback, fetch_lesson, submit_lesson
+from graders.feedback.hidden_tests import hidden_lines
+from graders.feedback.release import release_feedback
+from graders.grading.grade import GradeReport, grade_attempts
 from graders.sandbox import check_sandbox
 from graders.sandbox.cgroups import cgroup_parent
-from graders.exchange.student import StudentWorkspace, fetch_feedback, fetch_lesson, submit_lesson
 
 FIXTURES = Path(__file__).parent / "fixtures"
 HOSTILE = FIXTURES / "hostile"

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from graders.course.clock import SimulatedClock
-from graders.exchange.collect import collect_submissions
 from graders.course.plan import load_course
+from graders.exchange.collect import collect_submissions
 from graders.exchange.ledger import Ledger
 from graders.exchange.release import release_lessons
 from graders.exchange.student import StudentWorkspace, fetch_lesson, submit_lesson

@@ -35,13 +35,13 @@ import pytest
 from nbgrader.api import Gradebook
 
 from graders.course.clock import SimulatedClock
-from graders.exchange.collect import collect_submissions
 from graders.course.plan import load_course
-from graders.grading.grade import grade_attempts
+from graders.exchange.collect import collect_submissions
 from graders.exchange.ledger import Ledger
 from graders.exchange.release import release_lessons
-from graders.sandbox import check_sandbox
 from graders.exchange.student import StudentWorkspace, fetch_lesson, submit_lesson
+from graders.grading.grade import grade_attempts
+from graders.sandbox import check_sandbox
 
 MISSING = check_sandbox()
 UTC = dt.timezone.utc

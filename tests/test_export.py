@@ -10,8 +10,8 @@ from pandas.testing import assert_frame_equal
 
 from analytics import TIMELINES_COLUMNS, load_tables, pacing_table
 from graders.course.plan import load_course
-from graders.operations.export import export_tables
 from graders.grading.lateness import grant_extension
+from graders.operations.export import export_tables
 from graders.operations.status import cohort_status
 
 UTC = dt.timezone.utc

@@ -9,8 +9,8 @@ import nbformat
 import pytest
 from nbconvert.exporters import HTMLExporter
 
-from graders.engine.wiring import grading_config
 from graders.course.plan import LatePolicy
+from graders.engine.wiring import grading_config
 from graders.feedback.exporter import TEMPLATE_CACHE, FeedbackHTMLExporter
 
 NOTEBOOK = Path(__file__).parent / "fixtures" / "course" / "course_source" / "01-add" / "add.ipynb"

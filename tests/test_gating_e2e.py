@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 
 from graders.course.clock import SimulatedClock
-from graders.exchange.collect import collect_submissions
 from graders.course.plan import load_course
 from graders.errors import ExchangeError
-from graders.grading.grade import grade_attempts
+from graders.exchange.collect import collect_submissions
 from graders.exchange.release import release_due_lessons, release_lessons
-from graders.operations.status import student_status
 from graders.exchange.student import StudentWorkspace, fetch_lesson, list_lessons, submit_lesson
+from graders.grading.grade import grade_attempts
+from graders.operations.status import student_status
 
 pytestmark = pytest.mark.e2e
 UTC = dt.timezone.utc

@@ -45,16 +45,16 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from graders import hub as hubmod
-from graders.exchange.collect import collect_submissions
 from graders.course.plan import CourseConfig, load_course
 from graders.errors import HubError
-from graders.grading.lateness import grant_extension
-from graders.feedback.release import release_feedback
-from graders.grading.grade import grade_attempts
-from graders.hub.process import CGROUP_NAME
-from graders.hub.settings import STUDENT_LAB_PLUGINS_OFF, WATCH_SERVICE_NAME
+from graders.exchange.collect import collect_submissions
 from graders.exchange.ledger import Ledger
 from graders.exchange.release import release_lessons
+from graders.feedback.release import release_feedback
+from graders.grading.grade import grade_attempts
+from graders.grading.lateness import grant_extension
+from graders.hub.process import CGROUP_NAME
+from graders.hub.settings import STUDENT_LAB_PLUGINS_OFF, WATCH_SERVICE_NAME
 from graders.sandbox import check_sandbox
 from graders.sandbox.cgroups import cgroup_parent
 

@@ -28,15 +28,15 @@ from pathlib import Path
 import pytest
 from nbgrader.api import Gradebook
 
-from graders.grading.task import NBGRADER_TIMESTAMP_FORMAT
 from graders.course.clock import SimulatedClock
-from graders.exchange.collect import collect_submissions
 from graders.course.plan import load_course
-from graders.grading.grade import grade_attempts
+from graders.exchange.collect import collect_submissions
 from graders.exchange.ledger import Ledger
 from graders.exchange.release import release_lessons
-from graders.sandbox import check_sandbox
 from graders.exchange.student import StudentWorkspace, fetch_lesson, submit_lesson
+from graders.grading.grade import grade_attempts
+from graders.grading.task import NBGRADER_TIMESTAMP_FORMAT
+from graders.sandbox import check_sandbox
 
 FIXTURES = Path(__file__).parent / "fixtures"
 MISSING = check_sandbox()

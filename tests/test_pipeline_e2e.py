@@ -14,15 +14,15 @@ from nbgrader.api import Gradebook
 
 from analytics.tables import ENROLLMENTS_COLUMNS, LESSONS_COLUMNS, SUBMISSIONS_COLUMNS, load_tables
 from graders.course.clock import SimulatedClock
-from graders.exchange.collect import collect_submissions
 from graders.course.plan import load_course
-from graders.operations.export import export_tables
-from graders.feedback.release import release_feedback
-from graders.grading.grade import grade_attempts
+from graders.exchange.collect import collect_submissions
 from graders.exchange.ledger import Ledger
-from graders.grading.record import lesson_gradebook
 from graders.exchange.release import release_lessons
 from graders.exchange.student import StudentWorkspace, fetch_feedback, fetch_lesson, list_lessons, submit_lesson
+from graders.feedback.release import release_feedback
+from graders.grading.grade import grade_attempts
+from graders.grading.record import lesson_gradebook
+from graders.operations.export import export_tables
 
 pytestmark = pytest.mark.e2e
 UTC = dt.timezone.utc

@@ -10,12 +10,12 @@ import nbformat
 import pytest
 
 from graders.authoring.check import check_course
-from graders.course.clock import SimulatedClock
-from graders.course.plan import load_course
-from graders.errors import ConfigError, PacelineError
-from graders.course.roster import load_roster
 from graders.authoring.scaffold import init_course, new_lesson
+from graders.course.clock import SimulatedClock
 from graders.course.layout import STUDENT_DATA_PATTERNS
+from graders.course.plan import load_course
+from graders.course.roster import load_roster
+from graders.errors import ConfigError, PacelineError
 
 BERLIN = ZoneInfo("Europe/Berlin")
 # 23:30 UTC is already the next day in Berlin: dates must follow the course time zone.

@@ -18,11 +18,11 @@ from nbclient import NotebookClient
 from graders.operations.answers import BUG_LINE, AnswerKey, answer_attempt, broken_answer, cell_qualities, correct_answer, load_answer_keys, read_answers
 
 from graders.course.plan import CourseConfig, GradingSettings, LatePolicy, LessonPlan, load_course
+from graders.course.roster import load_roster, validate_student_id
 from graders.errors import PacelineError
-from graders.grading.grade import grade_attempts
 from graders.exchange.ledger import Ledger
 from graders.exchange.release import release_lessons
-from graders.course.roster import load_roster, validate_student_id
+from graders.grading.grade import grade_attempts
 from graders.operations.simulate import PERSONAS, SimStudent, plan_cohort, plan_submissions, run_simulation
 
 UTC = dt.timezone.utc

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from graders.course.plan import load_course
-from graders.errors import ConfigError
 from graders.course.roster import Student
 from graders.course.timeline import Extension, allocate_grace, days_late, lesson_dues, personal_dates
+from graders.errors import ConfigError
 
 UTC = dt.timezone.utc
 

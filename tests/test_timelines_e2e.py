@@ -9,15 +9,15 @@ from pathlib import Path
 import pytest
 
 from graders.course.clock import SimulatedClock
-from graders.exchange.collect import collect_submissions
 from graders.course.plan import load_course
 from graders.engine.wiring import open_gradebook
 from graders.errors import PacelineError
-from graders.grading.lateness import grant_extension
-from graders.grading.grade import grade_attempts
+from graders.exchange.collect import collect_submissions
 from graders.exchange.release import release_lessons
-from graders.operations.status import student_status
 from graders.exchange.student import StudentWorkspace, fetch_lesson, submit_lesson
+from graders.grading.grade import grade_attempts
+from graders.grading.lateness import grant_extension
+from graders.operations.status import student_status
 
 pytestmark = pytest.mark.e2e
 UTC = dt.timezone.utc
