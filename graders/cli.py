@@ -244,11 +244,14 @@ def report(ctx: click.Context, student_id: str | None, lesson_id: str | None, al
     """Run a progress notebook with papermill and render it to HTML (default: the cohort report)."""
     from analytics import report as reports
 
+    from .operations.status import at_risk_rules
+
     if sum((student_id is not None, lesson_id is not None, all_students)) > 1:
         raise click.UsageError("give at most one of --student, --lesson and --all-students")
     if past_dirs and (student_id is not None or lesson_id is not None or all_students):
         raise click.UsageError("--past is for the cohort report only")
     course = _course(ctx)
+    at_risk_rules(course)  # a bad [at_risk] is named here, not from inside a notebook (which reads it again)
     when = parse_as_of(course, as_of)
     # The course's own folders (analytics' defaults are for analysts without a course).
     tables, to = course.layout.export_dir, output_dir if output_dir is not None else course.layout.reports_dir
