@@ -3,8 +3,8 @@
 # course.toml, not this file.
 from pathlib import Path
 
-from graders.config import load_course
-from graders.engine import nbgrader_config
+from graders.course.plan import load_course
+from graders.engine.wiring import nbgrader_config
 
 c = get_config()  # noqa: F821 (provided by traitlets when nbgrader loads this file)
 c.merge(nbgrader_config(load_course(Path(__file__).resolve().parent)))

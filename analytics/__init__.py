@@ -6,128 +6,54 @@ Reads only the tables described in :mod:`analytics.tables` (``lessons``,
 exported from another system alike. Every metric is a pure function from
 tables to a tidy DataFrame with documented columns; :func:`analyse_cohort`
 computes them all with one set of :class:`AtRiskRules`.
+
+The names below load their module on first use: ``import analytics`` (and
+``import analytics.errors`` from ``paceline``'s command line) does not import
+pandas, matplotlib or papermill until a metric, plot or report is asked for.
 """
 
-from .cohort import (
-    AFTER_WITHDRAWAL_COLUMNS,
-    HEADLINE_COLUMNS,
-    CohortAnalysis,
-    analyse_cohort,
-    cohort_headline,
-    submissions_after_withdrawal,
-)
-from .cohorts import CohortsAnalysis, analyse_cohorts, cohort_starts, cohort_table, compare_headlines, split_cohorts
-from .comparison import COMPARISON_COLUMNS, MODEL_SCORE_COLUMNS, ModelComparison, compare_with_rules
-from .context import ReportContext, open_report
-from .errors import (
-    AnalyticsError,
-    ReportBatchError,
-    ReportError,
-    RulesError,
-    SettingsError,
-    TableError,
-    UnknownIdError,
-)
-from .lessons import (
-    ATTEMPT_COLUMNS,
-    CELL_PASS_COLUMNS,
-    FUNNEL_COLUMNS,
-    LESSON_COLUMNS,
-    attempt_distribution,
-    cell_pass_rates,
-    completion_funnel,
-    lesson_metrics,
-)
-from .model import (
-    EVALUATION_COLUMNS,
-    FEATURE_COLUMNS,
-    RISK_COLUMNS,
-    RiskModel,
-    evaluate_risk,
-    fit_risk_model,
-    predict_risk,
-    risk_features,
-    training_frame,
-)
-from .pacing import CUMULATIVE_COLUMNS, PACING_COLUMNS, STATUSES, cumulative_completions, pacing_table, resolve_as_of
-from .persistence import (
-    DURATION_COLUMNS,
-    SURVIVAL_COLUMNS,
-    after_course_end,
-    kaplan_meier,
-    median_persistence,
-    persistence_times,
-)
-from .plots import (
-    plot_cohort_lessons,
-    plot_cohort_survival,
-    plot_cramming,
-    plot_days_vs_target,
-    plot_funnel,
-    plot_pace_gap,
-    plot_persistence,
-    plot_plan_vs_actual,
-    plot_score_distribution,
-)
-from .plots_detail import (
-    plot_attempt_counts,
-    plot_cell_pass_rates,
-    plot_lesson_timing,
-    plot_score_histogram,
-    plot_student_timeline,
-)
-from .risk import (
-    AT_RISK_COLUMNS,
-    REASON_COLUMNS,
-    RULES,
-    AtRiskRules,
-    at_risk_list,
-    load_rules,
-    risk_reasons,
-    rules_from_mapping,
-)
-from .status import (
-    ATTEMPT_LOG_COLUMNS,
-    LESSON_STATUS_COLUMNS,
-    STUDENT_LESSON_COLUMNS,
-    STUDENT_SUMMARY_COLUMNS,
-    CohortStatus,
-    StudentStatus,
-    cohort_status,
-    student_status,
-)
-from .present import summarised
-from .settings import ReportSettings, load_settings, settings_from_mapping
-from .students import LABELS, STUDENT_COLUMNS, student_metrics
-from .synthetic import PERSONA_COLUMNS, PERSONAS, SyntheticCourse, synthetic_course, synthetic_tables
-from .tables import (
-    CELL_SCORES_COLUMNS,
-    COHORT_COLUMN,
-    ENROLLMENTS_COLUMNS,
-    LESSONS_COLUMNS,
-    SUBMISSION_STATUSES,
-    SUBMISSIONS_COLUMNS,
-    TIMELINES_COLUMNS,
-    Column,
-    CourseTables,
-    describe_columns,
-    load_tables,
-    validate_tables,
-    write_tables,
-)
+from __future__ import annotations
 
-# The report runners need papermill and nbconvert, which take seconds to import; the notebooks they
-# run import analytics too, so the runners load on first use rather than in every kernel.
-_REPORT_NAMES = ("ReportResult", "report_from_tables", "run_cohort_report", "run_lesson_report", "run_report",
-                 "run_student_report", "run_student_reports")
+import importlib
+
+# Where each public name lives.
+_MODULES: dict[str, tuple[str, ...]] = {
+    "cohort": ("AFTER_WITHDRAWAL_COLUMNS", "HEADLINE_COLUMNS", "CohortAnalysis", "analyse_cohort", "cohort_headline", "submissions_after_withdrawal",),
+    "cohorts": ("CohortsAnalysis", "analyse_cohorts", "cohort_starts", "cohort_table", "compare_headlines", "split_cohorts",),
+    "comparison": ("COMPARISON_COLUMNS", "MODEL_SCORE_COLUMNS", "ModelComparison", "compare_with_rules",),
+    "context": ("ReportContext", "open_report",),
+    "errors": ("AnalyticsError", "ReportBatchError", "ReportError", "RulesError", "SettingsError", "TableError", "UnknownIdError",),
+    "lessons": ("ATTEMPT_COLUMNS", "CELL_PASS_COLUMNS", "FUNNEL_COLUMNS", "LESSON_COLUMNS", "attempt_distribution", "cell_pass_rates", "completion_funnel", "lesson_metrics",),
+    "model": ("EVALUATION_COLUMNS", "FEATURE_COLUMNS", "RISK_COLUMNS", "RiskModel", "evaluate_risk", "fit_risk_model", "predict_risk", "risk_features", "training_frame",),
+    "pacing": ("CUMULATIVE_COLUMNS", "PACING_COLUMNS", "STATUSES", "cumulative_completions", "pacing_table", "resolve_as_of",),
+    "persistence": ("DURATION_COLUMNS", "SURVIVAL_COLUMNS", "after_course_end", "kaplan_meier", "median_persistence", "persistence_times",),
+    "plots": ("plot_cohort_lessons", "plot_cohort_survival", "plot_cramming", "plot_days_vs_target", "plot_funnel", "plot_pace_gap", "plot_persistence", "plot_plan_vs_actual", "plot_score_distribution",),
+    "plots_detail": ("plot_attempt_counts", "plot_cell_pass_rates", "plot_lesson_timing", "plot_score_histogram", "plot_student_timeline",),
+    "risk": ("AT_RISK_COLUMNS", "REASON_COLUMNS", "RULES", "AtRiskRules", "at_risk_list", "load_rules", "risk_reasons", "rules_from_mapping",),
+    "status": ("ATTEMPT_LOG_COLUMNS", "LESSON_STATUS_COLUMNS", "STUDENT_LESSON_COLUMNS", "STUDENT_SUMMARY_COLUMNS", "CohortStatus", "StudentStatus", "cohort_status", "student_status",),
+    "present": ("summarised",),
+    "settings": ("ReportSettings", "load_settings", "settings_from_mapping",),
+    "students": ("LABELS", "STUDENT_COLUMNS", "student_metrics",),
+    "synthetic": ("PERSONA_COLUMNS", "PERSONAS", "SyntheticCourse", "synthetic_course", "synthetic_tables",),
+    "tables": ("CELL_SCORES_COLUMNS", "COHORT_COLUMN", "ENROLLMENTS_COLUMNS", "LESSONS_COLUMNS", "SUBMISSION_STATUSES", "SUBMISSIONS_COLUMNS", "TIMELINES_COLUMNS", "Column", "CourseTables", "describe_columns", "load_tables", "validate_tables", "write_tables",),
+    # The report runners need papermill and nbconvert, which take seconds to import; the notebooks they
+    # run import analytics too.
+    "report": ("ReportResult", "report_from_tables", "run_cohort_report", "run_lesson_report", "run_report", "run_student_report", "run_student_reports",),
+}
+_HOME = {name: module for module, names in _MODULES.items() for name in names}
 
 
 def __getattr__(name: str) -> object:
-    if name in _REPORT_NAMES:
-        from . import report
+    module = _HOME.get(name)
+    if module is None:
+        raise AttributeError(f"module 'analytics' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value  # the next lookup does not come back here
+    return value
 
-        return getattr(report, name)
-    raise AttributeError(f"module 'analytics' has no attribute {name!r}")
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
 
 
 __all__ = [

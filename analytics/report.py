@@ -21,11 +21,11 @@ from __future__ import annotations
 
 import datetime as dt
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any
 
 import pandas as pd
 import papermill
@@ -33,6 +33,7 @@ from papermill.exceptions import PapermillExecutionError
 
 from .errors import AnalyticsError, ReportBatchError, ReportError, UnknownIdError
 from .present import offline_html
+from .progress import Progress, Silent
 from .settings import ReportSettings, load_settings
 from .tables import CourseTables, load_tables
 
@@ -41,21 +42,9 @@ STUDENT_NOTEBOOK = "student_progress.ipynb"
 LESSON_NOTEBOOK = "lesson_report.ipynb"
 KERNEL = "python3"
 
-T = TypeVar("T")
 When = dt.datetime | float | None
 """An as-of: an aware datetime, a course day (days after the course start: each cohort's own), or None
 (the latest submission)."""
-
-
-class Progress(Protocol):
-    """How a caller shows progress (``paceline``'s rich bar fits): the runner says what it iterates over."""
-
-    def track(self, items: Iterable[T], *, description: str, total: int | None = None) -> Iterable[T]: ...
-
-
-class _Silent:
-    def track(self, items: Iterable[T], *, description: str, total: int | None = None) -> Iterable[T]:
-        return items
 
 
 @dataclass(frozen=True)
@@ -79,7 +68,7 @@ def report_from_tables(
     past_tables_dirs: Sequence[Path] = (),
     keep_notebook: bool = False,
     timeout: int = 600,
-    progress: Progress = _Silent(),
+    progress: Progress = Silent(),
 ) -> tuple[ReportResult, ...]:
     """Render reports from a folder of tables alone: the cohort report, or one student's (``student_id``),
     one lesson's (``lesson_id``), or every enrolled student's (``all_students``).
@@ -180,7 +169,7 @@ def run_student_reports(
     output_dir: Path | None = None,
     keep_notebook: bool = False,
     timeout: int = 600,
-    progress: Progress = _Silent(),
+    progress: Progress = Silent(),
 ) -> tuple[ReportResult, ...]:
     """:func:`run_student_report` for each of ``student_ids`` (default: every student enrolled and not
     withdrawn at ``as_of``, or at the latest submission), one kernel after another, through ``progress``.

@@ -2,7 +2,7 @@
 
 Used by the tests, the report demo and the benchmark (50 000 students x 20
 lessons is about a million attempts in a few seconds). Students follow the
-personas of the demo's simulated cohort (``graders/simulate.py``), so tests
+personas of the demo's simulated cohort (:mod:`analytics.personas`), so tests
 can check that the analysis finds who was meant to struggle or drop out:
 
 - ``early``: starts each lesson soon after it opens, rarely needs a retry;
@@ -34,10 +34,9 @@ import numpy as np
 import pandas as pd
 
 from .columns import typed
+from .personas import PERSONA_WEIGHTS, PERSONAS
 from .tables import STR, Column, CourseTables, validate_tables
 
-PERSONAS = ("early", "steady", "crammer", "struggler", "dropout", "late_enroller")
-PERSONA_WEIGHTS = (0.15, 0.30, 0.20, 0.15, 0.12, 0.08)  # as in the demo's simulated cohort
 PERSONA_DTYPE = pd.CategoricalDtype(PERSONAS)
 
 PERSONA_COLUMNS: tuple[Column, ...] = (

@@ -34,13 +34,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from graders.clock import SimulatedClock  # noqa: E402
-from graders.collect import collect_submissions  # noqa: E402
-from graders.config import load_course  # noqa: E402
-from graders.grade import grade_attempts  # noqa: E402
-from graders.ledger import Ledger  # noqa: E402
-from graders.release import release_lessons  # noqa: E402
-from graders.student import StudentWorkspace, fetch_lesson, submit_lesson  # noqa: E402
+from graders.course.clock import SimulatedClock  # noqa: E402
+from graders.course.plan import load_course  # noqa: E402
+from graders.exchange.collect import collect_submissions  # noqa: E402
+from graders.exchange.ledger import Ledger  # noqa: E402
+from graders.exchange.release import release_lessons  # noqa: E402
+from graders.exchange.student import StudentWorkspace, fetch_lesson, submit_lesson  # noqa: E402
+from graders.grading.grade import grade_attempts  # noqa: E402
 from test_adversarial import EXPECTED, GRADING, HONEST, HOSTILE, PLANTED, SUBMITTED, answer  # noqa: E402
 
 T = TypeVar("T")
@@ -95,7 +95,7 @@ def run_batch(scratch: Path, *, honest: int, attacks: bool, workers: int) -> tup
     grade_attempts(course, workers=workers, clock=clock, progress=watch)
     wall = time.monotonic() - watch.started
     last_honest = max(watch.finished[s] for s in honest_students)
-    with Ledger.open(course.state_dir / "ledger.db") as ledger:
+    with Ledger.open(course.layout.ledger_path) as ledger:
         scores = {a.student_id: a.score for a in ledger.attempts() if a.student_id in honest_students}
     expected = {s: sum(HONEST[kind][1].values()) for s, kind in honest_students.items()}
     if scores != expected:

@@ -24,10 +24,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from graders.config import load_course  # noqa: E402
+from graders.course.plan import load_course  # noqa: E402
 from graders.errors import ExchangeError  # noqa: E402
-from graders.release import release_lessons  # noqa: E402
-from graders.student import StudentWorkspace, fetch_feedback, fetch_lesson, submit_lesson  # noqa: E402
+from graders.exchange.release import release_lessons  # noqa: E402
+from graders.exchange.student import StudentWorkspace, fetch_feedback, fetch_lesson, submit_lesson  # noqa: E402
 
 
 def pages(ws: StudentWorkspace) -> int:

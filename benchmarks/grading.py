@@ -40,14 +40,14 @@ sys.path.insert(0, str(ROOT))
 
 from nbgrader.api import Gradebook  # noqa: E402
 
-from graders.answers import answer_attempt, load_answer_keys, read_answers  # noqa: E402
-from graders.autograde_task import NBGRADER_TIMESTAMP_FORMAT  # noqa: E402
-from graders.clock import SimulatedClock  # noqa: E402
-from graders.collect import attempt_dir, collect_submissions  # noqa: E402
-from graders.config import load_course  # noqa: E402
-from graders.ledger import Ledger  # noqa: E402
-from graders.release import release_lessons  # noqa: E402
-from graders.student import StudentWorkspace, fetch_lesson, submit_lesson  # noqa: E402
+from graders.course.clock import SimulatedClock  # noqa: E402
+from graders.course.plan import load_course  # noqa: E402
+from graders.exchange.collect import collect_submissions  # noqa: E402
+from graders.exchange.ledger import Ledger  # noqa: E402
+from graders.exchange.release import release_lessons  # noqa: E402
+from graders.exchange.student import StudentWorkspace, fetch_lesson, submit_lesson  # noqa: E402
+from graders.grading.task import NBGRADER_TIMESTAMP_FORMAT  # noqa: E402
+from graders.operations.answers import answer_attempt, load_answer_keys, read_answers  # noqa: E402
 
 BIN = Path(sys.executable).parent
 QUALITIES = ("correct", "partial", "error", "blank")
@@ -90,11 +90,11 @@ def plain_nbgrader_course(course, lesson_id: str, plain: Path) -> None:
         f"c.CourseDirectory.db_url = 'sqlite:///{plain / 'gradebook.db'}'\n"
         f"c.Execute.timeout = {course.grading.timeout}\n"
     )
-    with Ledger.open(course.state_dir / "ledger.db") as ledger:
+    with Ledger.open(course.layout.ledger_path) as ledger:
         attempts = ledger.attempts(lesson_ids=[lesson_id])
     for attempt in attempts:
         dest = plain / "submitted" / attempt.student_id / lesson_id
-        shutil.copytree(attempt_dir(course, student_id=attempt.student_id, lesson_id=lesson_id, attempt=attempt.attempt), dest)
+        shutil.copytree(course.layout.attempt_dir(student_id=attempt.student_id, lesson_id=lesson_id, attempt=attempt.attempt), dest)
         (dest / "timestamp.txt").write_text(attempt.submitted_at.astimezone(UTC).strftime(NBGRADER_TIMESTAMP_FORMAT))
 
 
@@ -138,7 +138,7 @@ def main() -> None:
         feedback = timed([str(BIN / "nbgrader"), "generate_feedback", args.lesson], cwd=plain)
         print(f"nbgrader generate_feedback: {feedback:.1f} s", flush=True)
 
-        ours = totals(course.gradebook_path, course.id, args.lesson)
+        ours = totals(course.layout.gradebook_path, course.id, args.lesson)
         theirs = totals(plain / "gradebook.db", course.id, args.lesson)
         same = sum(ours.get(s) == score for s, score in theirs.items())
         n = args.submissions

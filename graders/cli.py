@@ -22,7 +22,8 @@ from rich.text import Text
 
 from analytics.errors import AnalyticsError
 
-from .config import CourseConfig, load_course, parse_local_datetime
+from .course.plan import CourseConfig, load_course
+from .course.toml_reader import parse_local_datetime
 from .errors import BatchError, PacelineError
 
 if TYPE_CHECKING:
@@ -82,7 +83,7 @@ def main(ctx: click.Context, course_dir: Path) -> None:
 @click.pass_context
 def release(ctx: click.Context, lesson_ids: tuple[str, ...], due: bool) -> None:
     """Generate student versions and publish them to the exchange (gated lessons: per student, on unlock)."""
-    from .release import release_due_lessons, release_lessons
+    from .exchange.release import release_due_lessons, release_lessons
 
     course = _course(ctx)
     if due and lesson_ids:
@@ -107,7 +108,7 @@ def release(ctx: click.Context, lesson_ids: tuple[str, ...], due: bool) -> None:
 @click.pass_context
 def collect(ctx: click.Context) -> None:
     """Collect every new submission from the exchange (every attempt is kept)."""
-    from .collect import collect_submissions
+    from .exchange.collect import collect_submissions
 
     report = collect_submissions(_course(ctx), progress=RichProgress())
     out.print(f"Collected {len(report.collected)} new attempt(s); {report.already_collected} already collected.")
@@ -125,7 +126,7 @@ def collect(ctx: click.Context) -> None:
 def grade(ctx: click.Context, lesson_ids: tuple[str, ...], regrade: bool, scheduler: str | None,
           workers: int | None, unsafe: bool) -> None:
     """Autograde collected attempts with nbgrader, sandboxed and in parallel (new attempts only, unless --all)."""
-    from .grade import grade_attempts
+    from .grading.grade import grade_attempts
 
     if unsafe:
         err.print("[bold red]WARNING: grading WITHOUT the sandbox: student code runs as you, with your access.[/]")
@@ -148,7 +149,7 @@ def grade(ctx: click.Context, lesson_ids: tuple[str, ...], regrade: bool, schedu
 @click.pass_context
 def feedback(ctx: click.Context, lesson_ids: tuple[str, ...]) -> None:
     """Generate HTML feedback for graded submissions and release it to students."""
-    from .feedback import release_feedback
+    from .feedback.release import release_feedback
 
     report = release_feedback(_course(ctx), lesson_ids=list(lesson_ids), progress=RichProgress())
     for lesson_id, count in sorted(report.released.items()):
@@ -164,7 +165,7 @@ def feedback(ctx: click.Context, lesson_ids: tuple[str, ...]) -> None:
 @click.pass_context
 def export_cmd(ctx: click.Context, directory: Path | None) -> None:
     """Write grades and the lessons / enrollments / submissions tables (CSV and Parquet)."""
-    from .export import export_tables
+    from .operations.export import export_tables
 
     result = export_tables(_course(ctx), directory=directory)
     table = Table("table", "rows", "files", title=f"Exported to {result.directory}")
@@ -189,7 +190,7 @@ def parse_as_of(course: CourseConfig, value: str | None) -> dt.datetime | None:
 @click.option("--timezone", default="UTC", show_default=True, help="IANA time zone the course's dates are written in.")
 def init(directory: Path, course_id: str, title: str, timezone: str) -> None:
     """Create a new course in DIRECTORY with one example lesson."""
-    from .scaffold import init_course
+    from .authoring.scaffold import init_course
 
     root = init_course(directory, course_id=course_id, title=title, timezone=timezone)
     out.print(f"Created course {course_id!r} in {root}. Next: cd {root} && paceline new LESSON --title '...'")
@@ -201,7 +202,7 @@ def init(directory: Path, course_id: str, title: str, timezone: str) -> None:
 @click.pass_context
 def new(ctx: click.Context, lesson_id: str, title: str) -> None:
     """Add a lesson from the template and schedule it in course.toml."""
-    from .scaffold import new_lesson
+    from .authoring.scaffold import new_lesson
 
     notebook = new_lesson(ctx.obj["course_dir"], lesson_id, title=title)
     out.print(f"Created {notebook}; edit it, adjust its dates in course.toml, then run `paceline check {lesson_id}`.")
@@ -215,7 +216,7 @@ def new(ctx: click.Context, lesson_id: str, title: str) -> None:
 @click.pass_context
 def check(ctx: click.Context, lesson_ids: tuple[str, ...], source_dir: Path | None, timeout: int) -> None:
     """Lint lessons before release: metadata, execution, and whether tests can fail."""
-    from .check import check_course, check_source_tree
+    from .authoring.check import check_course, check_source_tree
 
     if source_dir is not None:
         report = check_source_tree(source_dir, lesson_ids=list(lesson_ids), timeout=timeout, progress=RichProgress())
@@ -249,25 +250,30 @@ def report(ctx: click.Context, student_id: str | None, lesson_id: str | None, al
     """Run a progress notebook with papermill and render it to HTML (default: the cohort report)."""
     from analytics import report as reports
 
+    from .operations.status import at_risk_rules
+
     if sum((student_id is not None, lesson_id is not None, all_students)) > 1:
         raise click.UsageError("give at most one of --student, --lesson and --all-students")
     if past_dirs and (student_id is not None or lesson_id is not None or all_students):
         raise click.UsageError("--past is for the cohort report only")
     course = _course(ctx)
+    at_risk_rules(course)  # a bad [at_risk] is named here, not from inside a notebook (which reads it again)
     when = parse_as_of(course, as_of)
+    # The course's own folders (analytics' defaults are for analysts without a course).
+    tables, to = course.layout.export_dir, output_dir if output_dir is not None else course.layout.reports_dir
     if all_students:
-        results = reports.run_student_reports(course_dir=course.root, as_of=when, output_dir=output_dir,
+        results = reports.run_student_reports(course_dir=course.root, tables_dir=tables, as_of=when, output_dir=to,
                                               progress=RichProgress())
     else:
         with err.status("Running the progress notebook..."):
             if student_id is not None:
-                result = reports.run_student_report(course_dir=course.root, student_id=student_id, as_of=when,
-                                                    output_dir=output_dir)
+                result = reports.run_student_report(course_dir=course.root, tables_dir=tables, student_id=student_id,
+                                                    as_of=when, output_dir=to)
             elif lesson_id is not None:
-                result = reports.run_lesson_report(course_dir=course.root, lesson_id=lesson_id, as_of=when,
-                                                   output_dir=output_dir)
+                result = reports.run_lesson_report(course_dir=course.root, tables_dir=tables, lesson_id=lesson_id,
+                                                   as_of=when, output_dir=to)
             else:
-                result = reports.run_cohort_report(course_dir=course.root, as_of=when, output_dir=output_dir,
+                result = reports.run_cohort_report(course_dir=course.root, tables_dir=tables, as_of=when, output_dir=to,
                                                    title=f"{course.title}: cohort progress", past_tables_dirs=past_dirs)
         results = (result,)
     for result in results:
@@ -281,7 +287,7 @@ def report(ctx: click.Context, student_id: str | None, lesson_id: str | None, al
 @click.pass_context
 def simulate(ctx: click.Context, students: int, seed: int, until: str | None) -> None:
     """Simulate a cohort submitting through the real exchange, on a simulated clock."""
-    from .simulate import run_simulation
+    from .operations.simulate import run_simulation
 
     course = _course(ctx)
     report = run_simulation(course, students=students, seed=seed, until=parse_as_of(course, until), progress=RichProgress())
@@ -302,7 +308,7 @@ def simulate(ctx: click.Context, students: int, seed: int, until: str | None) ->
 @click.pass_context
 def extend(ctx: click.Context, student_id: str, lesson_id: str, days: int | None, until: str | None, reason: str) -> None:
     """Move one student's due date for one lesson (works before they submit)."""
-    from .extensions import grant_extension
+    from .grading.lateness import grant_extension
 
     course = _course(ctx)
     extension = grant_extension(course, student_id=student_id, lesson_id=lesson_id, days=days,
@@ -317,7 +323,7 @@ def extend(ctx: click.Context, student_id: str, lesson_id: str, days: int | None
 @click.pass_context
 def status(ctx: click.Context, student_id: str | None, as_of: str | None) -> None:
     """The cohort at a glance (pace, lessons, at-risk list), or one student's dates, attempts and risks."""
-    from . import status as views
+    from .operations import status as views
 
     course = _course(ctx)
     tz = course.timezone
@@ -405,7 +411,7 @@ def watch(ctx: click.Context, interval: float, workers: int | None, scheduler: s
     import signal
     import threading
 
-    from .watch import watch as watch_course
+    from .operations.watch import watch as watch_course
 
     course = _course(ctx)
     stop = threading.Event()
@@ -413,7 +419,7 @@ def watch(ctx: click.Context, interval: float, workers: int | None, scheduler: s
         signal.signal(sig, lambda *_: stop.set())
     if unsafe:
         err.print("[bold red]WARNING: grading WITHOUT the sandbox: student code runs as you, with your access.[/]")
-    from .isolation import kernel_config
+    from .engine.isolation import kernel_config
 
     kernel_config(course.grading, sandboxed=not unsafe)  # refuse now, not at the first submission
     out.print(f"Watching {course.id} every {interval:g} s (Ctrl-C to stop)")

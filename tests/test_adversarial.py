@@ -33,17 +33,17 @@ import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
-from graders.clock import SimulatedClock
-from graders.collect import CollectReport, attempt_dir, collect_submissions, inbound_dir
-from graders.config import load_course
-from graders.feedback import release_feedback
-from graders.grade import GradeReport, grade_attempts
-from graders.hidden_tests import hidden_lines
-from graders.ledger import Attempt, Ledger
-from graders.release import release_lessons
+from graders.course.clock import SimulatedClock
+from graders.course.plan import load_course
+from graders.exchange.collect import CollectReport, collect_submissions
+from graders.exchange.ledger import Attempt, Ledger
+from graders.exchange.release import release_lessons
+from graders.exchange.student import StudentWorkspace, fetch_feedback, fetch_lesson, submit_lesson
+from graders.feedback.hidden_tests import hidden_lines
+from graders.feedback.release import release_feedback
+from graders.grading.grade import GradeReport, grade_attempts
 from graders.sandbox import check_sandbox
 from graders.sandbox.cgroups import cgroup_parent
-from graders.student import StudentWorkspace, fetch_feedback, fetch_lesson, submit_lesson
 
 FIXTURES = Path(__file__).parent / "fixtures"
 HOSTILE = FIXTURES / "hostile"
@@ -216,9 +216,9 @@ def batch(tmp_path_factory) -> Batch:
             shutil.copyfile(notebook, fetched)  # the hostile notebook replaces the fetched one
         if source is not None:
             answer(fetched, source)
-        before = set(inbound_dir(course).iterdir()) if inbound_dir(course).exists() else set()
+        before = set(course.layout.exchange.inbound.iterdir()) if course.layout.exchange.inbound.exists() else set()
         submit_lesson(ws, "01-add", clock=clock)
-        [new] = set(inbound_dir(course).iterdir()) - before
+        [new] = set(course.layout.exchange.inbound.iterdir()) - before
         return new
 
     honest_inbound = {student: submit(student, source=source) for student, (source, _) in HONEST.items()}
@@ -233,7 +233,7 @@ def batch(tmp_path_factory) -> Batch:
     (planted / "add.ipynb").symlink_to(course.source_dir / "01-add" / "add.ipynb")
     # A submission folder that is a link to another student's submission.
     _, lesson, stamp, random = honest_inbound["honest_correct"].name.split("+")
-    (inbound_dir(course) / f"symlinked_folder+{lesson}+{stamp}+x{random[1:]}").symlink_to(honest_inbound["honest_correct"])
+    (course.layout.exchange.inbound / f"symlinked_folder+{lesson}+{stamp}+x{random[1:]}").symlink_to(honest_inbound["honest_correct"])
 
     clock.advance_to(SUBMITTED + dt.timedelta(minutes=5))
     collected = collect_submissions(course, clock=clock)
@@ -255,7 +255,7 @@ def batch(tmp_path_factory) -> Batch:
         bystander.kill()
         bystander.wait()
 
-    with Ledger.open(course.state_dir / "ledger.db") as ledger:
+    with Ledger.open(course.layout.ledger_path) as ledger:
         attempts = {a.student_id: a for a in ledger.attempts()}
         cells = {s: {c.grade_id: c.score for c in ledger.cell_scores(a.id)} for s, a in attempts.items()}
         rejections = {name.split("+")[0]: reason for name, _, _, _, reason in ledger.rejections()}
@@ -345,7 +345,7 @@ def test_the_batch_was_graded_once(batch: Batch) -> None:
 
 def test_the_gradebook_holds_exactly_the_graded_attempts(batch: Batch) -> None:
     # writes_gradebook.ipynb tried to set every grade to 100: the gradebook is the coordinator's alone.
-    with Gradebook(f"sqlite:///{batch.course.gradebook_path}", course_id=batch.course.id) as gb:
+    with Gradebook(f"sqlite:///{batch.course.layout.gradebook_path}", course_id=batch.course.id) as gb:
         recorded = {s.student.id: (s.score, s.max_score) for s in gb.find_assignment("01-add").submissions}
         grades = {(s.student.id, g.name): (g.auto_score, g.manual_score, g.needs_manual_grade)
                   for s in gb.find_assignment("01-add").submissions for n in s.notebooks for g in n.grades}
@@ -364,7 +364,7 @@ def test_symlinked_submissions_are_refused_at_collection(batch: Batch) -> None:
     for student, reason in REFUSED.items():
         assert student not in batch.attempts
         assert reason in batch.rejections[student], batch.rejections[student]
-        assert not attempt_dir(batch.course, student_id=student, lesson_id="01-add", attempt=1).exists()
+        assert not batch.course.layout.attempt_dir(student_id=student, lesson_id="01-add", attempt=1).exists()
     # The linked-to submission was collected once, as its own student's.
     assert batch.attempts["honest_correct"].attempt == 1
     assert len(batch.collected.collected) == len(HONEST) + len(EXPECTED)
@@ -648,7 +648,7 @@ def test_many_cells_under_the_cell_limit_stop_at_the_total_output(batch: Batch) 
 from test_feedback_allowlist import found_encodings  # noqa: E402 (this section's own helpers)
 from test_feedback_browser import browser, formgrader_exporter, formgrader_page, live_attacks, site, visit  # noqa: E402,F401
 
-from graders.feedback_page import CONTENT_SECURITY_POLICY  # noqa: E402
+from graders.page_policy import CONTENT_SECURITY_POLICY  # noqa: E402
 
 LEAKS = sorted(student for student in EXPECTED if student.startswith("leaks_via_"))
 XSS = sorted(student for student in EXPECTED if student.startswith("xss_"))

@@ -12,8 +12,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from graders.check import Problem, check_course, check_lesson, check_source_tree, equality_only_assertion, student_version
-from graders.config import load_course
+from graders.authoring.check import Problem, check_course, check_lesson, check_source_tree, equality_only_assertion, student_version
+from graders.course.plan import load_course
 from graders.errors import CellRef, PacelineError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "notebooks"

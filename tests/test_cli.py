@@ -28,6 +28,16 @@ def test_bad_course_toml_names_the_key_and_exits_non_zero(fixture_course: Path) 
     assert not (fixture_course / "release").exists()
 
 
+def test_a_bad_at_risk_threshold_is_named_by_the_commands_that_use_it(fixture_course: Path) -> None:
+    toml = fixture_course / "course.toml"
+    toml.write_text(toml.read_text() + "\n[at_risk]\ninactive_days = 0\n")
+    for command in (["status"], ["status", "ada"], ["report"]):
+        result = paceline(*command, cwd=fixture_course)
+        assert result.returncode == 1, command
+        assert "course.toml: at_risk.inactive_days: must be above 0" in " ".join(result.stderr.split()), command
+        assert "Traceback" not in result.stderr
+
+
 def test_unknown_lesson_is_an_error(fixture_course: Path) -> None:
     result = paceline("grade", "99-nope", cwd=fixture_course)
     assert result.returncode == 1

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from graders.clock import SimulatedClock
-from graders.collect import attempt_dir, collect_submissions, inbound_dir
-from graders.config import load_course
-from graders.ledger import Ledger
-from graders.release import release_lessons
-from graders.student import StudentWorkspace, fetch_lesson, submit_lesson
+from graders.course.clock import SimulatedClock
+from graders.course.plan import load_course
+from graders.exchange.collect import collect_submissions
+from graders.exchange.ledger import Ledger
+from graders.exchange.release import release_lessons
+from graders.exchange.student import StudentWorkspace, fetch_lesson, submit_lesson
 
 UTC = dt.timezone.utc
 NOW = dt.datetime(2026, 9, 10, 12, tzinfo=UTC)
@@ -34,14 +34,14 @@ def submit(course, student_id: str, *, lesson_id: str = "01-add", at: dt.datetim
     ws = StudentWorkspace(student_id, home, course.id, course.exchange_root)
     if not ws.lesson_dir(lesson_id).exists():
         fetch_lesson(ws, lesson_id)
-    before = set(inbound_dir(course).iterdir())
+    before = set(course.layout.exchange.inbound.iterdir())
     submit_lesson(ws, lesson_id, clock=SimulatedClock(at))
-    [new] = set(inbound_dir(course).iterdir()) - before
+    [new] = set(course.layout.exchange.inbound.iterdir()) - before
     return new
 
 
 def rejections(course) -> dict[str, str]:
-    with Ledger.open(course.state_dir / "ledger.db") as ledger:
+    with Ledger.open(course.layout.ledger_path) as ledger:
         return {name: reason for name, _, _, _, reason in ledger.rejections()}
 
 
@@ -64,7 +64,7 @@ def test_symlinks_and_hard_links_are_refused_never_followed(course) -> None:
     assert "solutions.ipynb is a symbolic link" in reasons[to_source.name]
     assert "theirs.ipynb is a symbolic link" in reasons[other.name]
     assert "copy.txt is a hard link" in reasons[hard.name]
-    assert not any(attempt_dir(course, student_id=s, lesson_id="01-add", attempt=1).exists() for s in ("ada", "brook", "cyd"))
+    assert not any(course.layout.attempt_dir(student_id=s, lesson_id="01-add", attempt=1).exists() for s in ("ada", "brook", "cyd"))
     # Refused once, recorded, not reported again.
     again = collect_submissions(course, clock=SimulatedClock(NOW + dt.timedelta(hours=2)))
     assert again.problems == [] and again.already_collected == 4
@@ -120,7 +120,7 @@ def test_forged_timestamps_change_nothing(course) -> None:
 
 def test_links_swapped_in_after_the_check_are_not_followed(course, monkeypatch) -> None:
     """A student who swaps a checked file or folder for a link before the copy gets nothing."""
-    import graders.collect as collect
+    import graders.exchange.collect as collect
 
     swapped_file = submit(course, "ada")
     swapped_folder = submit(course, "brook")
@@ -145,4 +145,4 @@ def test_links_swapped_in_after_the_check_are_not_followed(course, monkeypatch) 
     assert "add.ipynb changed while it was collected" in reasons[swapped_file.name]
     assert "changed while it was collected" in reasons[swapped_folder.name]
     for student in ("ada", "brook"):
-        assert not attempt_dir(course, student_id=student, lesson_id="01-add", attempt=1).exists()
+        assert not course.layout.attempt_dir(student_id=student, lesson_id="01-add", attempt=1).exists()

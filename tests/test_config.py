@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from analytics import AtRiskRules
-from graders.config import load_course
+from graders.course.plan import load_course
 from graders.errors import ConfigError
+from graders.operations.status import at_risk_rules
 
 UTC = dt.timezone.utc
 
@@ -112,9 +115,19 @@ def test_select_lessons_keeps_course_order_and_names_unknown(course_dir: Path) -
 
 
 def test_at_risk_thresholds_are_read_with_defaults_for_the_rest(course_dir: Path) -> None:
-    assert load_course(course_dir).at_risk == AtRiskRules()
+    assert at_risk_rules(load_course(course_dir)) == AtRiskRules()
     write(course_dir, GOOD + "\n[at_risk]\nbehind_lessons = 3\ninactive_days = 10.5\nprojected_late = false\n")
-    assert load_course(course_dir).at_risk == AtRiskRules(behind_lessons=3, inactive_days=10.5, projected_late=False)
+    assert at_risk_rules(load_course(course_dir)) == AtRiskRules(behind_lessons=3, inactive_days=10.5, projected_late=False)
+
+
+def test_reading_course_toml_imports_no_analytics(course_dir: Path) -> None:
+    # [at_risk] stays plain data in the plan; analytics (pandas, matplotlib) checks it where it is used.
+    write(course_dir, GOOD + "\n[at_risk]\nbehind_lessons = 3\n")
+    code = ("import sys; from graders.course.plan import load_course; course = load_course(sys.argv[1]); "
+            "print(course.at_risk, sorted(m for m in sys.modules if m.split('.')[0] in ('analytics', 'pandas', "
+            "'matplotlib', 'nbgrader', 'dask')))")
+    result = subprocess.run([sys.executable, "-c", code, str(course_dir)], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "(('behind_lessons', 3),) []"
 
 
 @pytest.mark.parametrize(
@@ -133,6 +146,6 @@ def test_bad_at_risk_thresholds_name_the_key(course_dir: Path, table: str, key: 
     # A top-level key must come before the first table header.
     write(course_dir, table + "\n" + GOOD if not table.startswith("[") else GOOD + "\n" + table + "\n")
     with pytest.raises(ConfigError) as info:
-        load_course(course_dir)
+        at_risk_rules(load_course(course_dir))  # "must be a table" when loading; the rest where used
     assert info.value.key == key
     assert problem in str(info.value) and f"course.toml: {key}: " in str(info.value)

@@ -34,14 +34,14 @@ import psutil
 import pytest
 from nbgrader.api import Gradebook
 
-from graders.clock import SimulatedClock
-from graders.collect import collect_submissions
-from graders.config import load_course
-from graders.grade import grade_attempts
-from graders.ledger import Ledger
-from graders.release import release_lessons
+from graders.course.clock import SimulatedClock
+from graders.course.plan import load_course
+from graders.exchange.collect import collect_submissions
+from graders.exchange.ledger import Ledger
+from graders.exchange.release import release_lessons
+from graders.exchange.student import StudentWorkspace, fetch_lesson, submit_lesson
+from graders.grading.grade import grade_attempts
 from graders.sandbox import check_sandbox
-from graders.student import StudentWorkspace, fetch_lesson, submit_lesson
 
 MISSING = check_sandbox()
 UTC = dt.timezone.utc
@@ -162,7 +162,7 @@ def test_grade_attempts_on_an_existing_dask_cluster(tmp_path: Path, dask_cluster
 
 def ledger_rows(course) -> list[tuple]:
     """(attempt id, student, status, score, graded_at) for every attempt, read without locking out the grader."""
-    with sqlite3.connect(f"file:{course.state_dir / 'ledger.db'}?mode=ro", uri=True, timeout=30) as db:
+    with sqlite3.connect(f"file:{course.layout.ledger_path}?mode=ro", uri=True, timeout=30) as db:
         return db.execute("SELECT id, student_id, status, score, graded_at FROM attempts ORDER BY id").fetchall()
 
 
@@ -199,18 +199,18 @@ def test_a_killed_grade_run_resumes_with_no_lost_or_duplicated_grades(tmp_path: 
             assert row == graded_before[row[0]]  # graded before the kill: not graded again
     want = {s: (3.0 if "a + b" in source else 1.0) for s, source in answers.items()}
     assert {row[1]: row[3] for row in after} == want
-    with Ledger.open(course.state_dir / "ledger.db") as ledger:
+    with Ledger.open(course.layout.ledger_path) as ledger:
         for attempt in ledger.attempts():
             cells = ledger.cell_scores(attempt.id)
             assert sorted(c.grade_id for c in cells) == ["test_add_hidden", "test_add_visible"]  # once each
-    with Gradebook(f"sqlite:///{course.gradebook_path}", course_id=course.id) as gb:
+    with Gradebook(f"sqlite:///{course.layout.gradebook_path}", course_id=course.id) as gb:
         submissions = gb.find_assignment("01-add").submissions
         assert sorted(s.student.id for s in submissions) == sorted(answers)  # one submission per student
         assert {s.student.id: s.score for s in submissions} == want
 
 
 def test_the_local_cluster_listens_on_loopback_only() -> None:
-    from graders.dispatch import dask_client
+    from graders.grading.dispatch import dask_client
 
     with dask_client(scheduler=None, workers=1) as client:
         assert len(client.scheduler_info()["workers"]) == 1

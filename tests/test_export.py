@@ -9,10 +9,10 @@ import pandas as pd
 from pandas.testing import assert_frame_equal
 
 from analytics import TIMELINES_COLUMNS, load_tables, pacing_table
-from graders.config import load_course
-from graders.export import export_tables
-from graders.extensions import grant_extension
-from graders.status import cohort_status
+from graders.course.plan import load_course
+from graders.grading.lateness import grant_extension
+from graders.operations.export import export_tables
+from graders.operations.status import cohort_status
 
 UTC = dt.timezone.utc
 

@@ -18,18 +18,19 @@ from zoneinfo import ZoneInfo
 import nbformat
 import pytest
 
-from graders.clock import SimulatedClock
-from graders.collect import attempt_dir, collect_submissions, inbound_dir
-from graders.config import CollectLimits, load_course
+from graders.course.clock import SimulatedClock
+from graders.course.plan import CollectLimits, load_course
 from graders.errors import ConfigError
-from graders.feedback import release_feedback
-from graders.grade import fair_order, grade_attempts
-from graders.ledger import Attempt, Ledger
-from graders.quotas import folder_size, limit_breach, refusal_page
-from graders.release import release_lessons
+from graders.exchange.collect import collect_submissions
+from graders.exchange.ledger import Attempt, Ledger
+from graders.exchange.quotas import folder_size, limit_breach, refusal_page
+from graders.exchange.release import release_lessons
+from graders.exchange.student import StudentWorkspace, fetch_feedback, fetch_lesson, submit_lesson
+from graders.feedback.release import release_feedback
+from graders.grading.grade import grade_attempts
+from graders.grading.plan import fair_order
 from graders.sandbox import check_sandbox
 from graders.sandbox.cgroups import cgroup_parent
-from graders.student import StudentWorkspace, fetch_feedback, fetch_lesson, submit_lesson
 
 FIXTURES = Path(__file__).parent / "fixtures"
 HOSTILE = FIXTURES / "hostile"
@@ -199,7 +200,7 @@ def _submit(course, student: str, at: dt.datetime) -> str:
 
 
 def _rejections(course) -> dict[str, str]:
-    with Ledger.open(course.state_dir / "ledger.db") as ledger:
+    with Ledger.open(course.layout.ledger_path) as ledger:
         return {name: reason for name, _, _, _, reason in ledger.rejections()}
 
 
@@ -215,7 +216,7 @@ def test_attempts_over_the_hourly_limit_are_refused_with_a_notice_the_student_fe
     stamps = [_submit(course, "ada", NOW + dt.timedelta(minutes=m)) for m in (0, 10, 20, 30)]
     other = _submit(course, "brook", NOW + dt.timedelta(minutes=30))  # another student is not held back
 
-    with Ledger.open(course.state_dir / "ledger.db") as ledger:
+    with Ledger.open(course.layout.ledger_path) as ledger:
         collected = [(a.student_id, a.attempt) for a in ledger.attempts()]
     assert collected == [("ada", 1), ("ada", 2), ("brook", 1)]
     reasons = _rejections(course)
@@ -223,7 +224,7 @@ def test_attempts_over_the_hourly_limit_are_refused_with_a_notice_the_student_fe
     for reason in reasons.values():
         assert "at most 2 an hour" in reason and "max_attempts_per_hour" in reason
         assert "You may submit again after 2026-09-10 15:00 CEST" in reason  # an hour after the first attempt
-    assert not attempt_dir(course, student_id="ada", lesson_id="01-add", attempt=3).exists()
+    assert not course.layout.attempt_dir(student_id="ada", lesson_id="01-add", attempt=3).exists()
 
     # The student reads why through Fetch Feedback, for each refused submission and no other.
     for stamp in stamps[2:]:
@@ -234,7 +235,7 @@ def test_attempts_over_the_hourly_limit_are_refused_with_a_notice_the_student_fe
 
     # An hour after the first attempt, one more fits again.
     _submit(course, "ada", NOW + dt.timedelta(minutes=61))
-    with Ledger.open(course.state_dir / "ledger.db") as ledger:
+    with Ledger.open(course.layout.ledger_path) as ledger:
         assert [a.attempt for a in ledger.attempts(student_ids=["ada"])] == [1, 2, 3]
 
 
@@ -248,7 +249,7 @@ def test_attempts_over_the_disk_quota_are_refused_with_a_notice(fixture_course: 
     (ws.lesson_dir("01-add") / "data.bin").unlink()
     third = _submit(course, "ada", NOW + dt.timedelta(minutes=2))  # small again: fits in what is left
 
-    with Ledger.open(course.state_dir / "ledger.db") as ledger:
+    with Ledger.open(course.layout.ledger_path) as ledger:
         assert [a.exchange_name.split("+")[2] for a in ledger.attempts(student_ids=["ada"])] == [first, third]
     [reason] = _rejections(course).values()
     assert "of the 1 MB each student may store ([collect] student_quota_mb)" in reason
@@ -297,7 +298,7 @@ def batch(tmp_path_factory):
     collect_submissions(course, clock=SimulatedClock(NOW + dt.timedelta(minutes=1)))
     report = grade_attempts(course, workers=2, clock=SimulatedClock(NOW + dt.timedelta(minutes=2)))
     assert release_feedback(course).problems == []
-    with Ledger.open(course.state_dir / "ledger.db") as ledger:
+    with Ledger.open(course.layout.ledger_path) as ledger:
         attempts = {a.student_id: a for a in ledger.attempts()}
     return course, report, attempts
 
@@ -347,7 +348,7 @@ def test_many_cells_just_under_the_cell_limit_stop_at_the_total(batch):
     printed = [o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
     assert sum(f"{OUTPUT_MB} MB per notebook" in text for text in printed) >= 7  # each cell past the total says so
     assert sum(len(text) for text in printed) < (OUTPUT_MB + 0.1) * MB
-    feedback = course.state_dir / "feedback" / "floods_many_cells" / "01-add" / "001" / "add.html"
+    feedback = course.layout.attempt_feedback(student_id="floods_many_cells", lesson_id="01-add", attempt=1) / "add.html"
     assert feedback.stat().st_size < 3 * OUTPUT_MB * MB
 
 
@@ -355,7 +356,7 @@ def test_many_cells_just_under_the_cell_limit_stop_at_the_total(batch):
 @pytest.mark.timeout(900)
 @pytest.mark.skipif(bool(MISSING), reason="kernel sandbox not ready: " + "; ".join(MISSING))
 def test_watch_releases_other_students_feedback_between_slices_of_a_flood(fixture_course: Path):
-    from graders.watch import run_cycle
+    from graders.operations.watch import run_cycle
 
     course = load_course(fixture_course)
     release_lessons(course, lesson_ids=["01-add"])

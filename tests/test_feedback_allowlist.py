@@ -32,9 +32,9 @@ import pytest
 from nbformat import NotebookNode
 from nbformat.v4 import new_code_cell, new_output
 
-from graders.feedback_exporter import FeedbackHTMLExporter
-from graders.feedback_page import CONTENT_SECURITY_POLICY
-from graders.hidden_tests import NOT_SHOWN, REDACTED, HideHiddenTests, feedback_notebook, hidden_lines
+from graders.feedback.exporter import FeedbackHTMLExporter
+from graders.feedback.hidden_tests import NOT_SHOWN, REDACTED, HideHiddenTests, feedback_notebook, hidden_lines
+from graders.page_policy import CONTENT_SECURITY_POLICY
 
 SOURCE = Path(__file__).parent / "fixtures" / "course" / "course_source" / "01-add" / "add.ipynb"
 SECRET = "assert add(2.5, 2.5) == 5.0"  # the hidden test of lesson 01-add

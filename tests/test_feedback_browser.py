@@ -39,10 +39,10 @@ from nbformat import NotebookNode
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_output
 from traitlets.config import Config
 
-from graders.config import load_course
-from graders.engine import write_nbgrader_config
-from graders.feedback_exporter import FeedbackHTMLExporter
-from graders.hidden_tests import HideHiddenTests
+from graders.course.plan import load_course
+from graders.engine.wiring import write_nbgrader_config
+from graders.feedback.exporter import FeedbackHTMLExporter
+from graders.feedback.hidden_tests import HideHiddenTests
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SOURCE = FIXTURES / "course" / "course_source" / "01-add" / "add.ipynb"

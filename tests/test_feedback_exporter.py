@@ -9,10 +9,10 @@ import nbformat
 import pytest
 from nbconvert.exporters import HTMLExporter
 
-from graders.engine import grading_config
-from graders.config import LatePolicy
-from graders.feedback_exporter import TEMPLATE_CACHE, FeedbackHTMLExporter
-from graders.hidden_tests import feedback_notebook
+from graders.course.plan import LatePolicy
+from graders.engine.wiring import grading_config
+from graders.feedback.exporter import TEMPLATE_CACHE, FeedbackHTMLExporter
+from graders.feedback.hidden_tests import feedback_notebook
 
 NOTEBOOK = Path(__file__).parent / "fixtures" / "course" / "course_source" / "01-add" / "add.ipynb"
 
@@ -41,4 +41,4 @@ def test_a_second_exporter_renders_the_same_page_without_compiling(monkeypatch: 
 
 def test_nbgraders_feedback_uses_it() -> None:
     config = grading_config(timeout=10, late_policy=LatePolicy())
-    assert config.GenerateFeedback.exporter_class == "graders.feedback_exporter.FeedbackHTMLExporter"
+    assert config.GenerateFeedback.exporter_class == "graders.feedback.exporter.FeedbackHTMLExporter"

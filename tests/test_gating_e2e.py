@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from graders.clock import SimulatedClock
-from graders.collect import collect_submissions
-from graders.config import load_course
+from graders.course.clock import SimulatedClock
+from graders.course.plan import load_course
 from graders.errors import ExchangeError
-from graders.grade import grade_attempts
-from graders.release import release_due_lessons, release_lessons
-from graders.status import student_status
-from graders.student import StudentWorkspace, fetch_lesson, list_lessons, submit_lesson
+from graders.exchange.collect import collect_submissions
+from graders.exchange.release import release_due_lessons, release_lessons
+from graders.exchange.student import StudentWorkspace, fetch_lesson, list_lessons, submit_lesson
+from graders.grading.grade import grade_attempts
+from graders.operations.status import student_status
 
 pytestmark = pytest.mark.e2e
 UTC = dt.timezone.utc

@@ -17,12 +17,12 @@ from types import SimpleNamespace
 import pytest
 from traitlets.config import Config
 
+from graders.course.plan import load_course
+from graders.course.roster import PORTABLE_NAME
 from graders.errors import HubError
+from graders.exchange.student import student_config
 from graders.hub import accounts, permissions, settings as hubsettings
 from graders.hub.tools import HubTools
-from graders.roster import PORTABLE_NAME
-from graders.config import load_course
-from graders.engine import student_config
 
 
 def test_portable_ids_are_their_own_account_names() -> None:

@@ -45,16 +45,16 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from graders import hub as hubmod
-from graders.collect import collect_submissions, inbound_dir
-from graders.config import CourseConfig, load_course
+from graders.course.plan import CourseConfig, load_course
 from graders.errors import HubError
-from graders.extensions import grant_extension
-from graders.feedback import release_feedback
-from graders.grade import grade_attempts
+from graders.exchange.collect import collect_submissions
+from graders.exchange.ledger import Ledger
+from graders.exchange.release import release_lessons
+from graders.feedback.release import release_feedback
+from graders.grading.grade import grade_attempts
+from graders.grading.lateness import grant_extension
 from graders.hub.process import CGROUP_NAME
 from graders.hub.settings import STUDENT_LAB_PLUGINS_OFF, WATCH_SERVICE_NAME
-from graders.ledger import Ledger
-from graders.release import release_lessons
 from graders.sandbox import check_sandbox
 from graders.sandbox.cgroups import cgroup_parent
 
@@ -288,7 +288,7 @@ def run_as(account: str, *argv: str) -> subprocess.CompletedProcess:
 
 
 def inbound_of(course: CourseConfig, student_id: str, lesson_id: str) -> list[Path]:
-    return sorted(p for p in inbound_dir(course).iterdir() if p.name.startswith(f"{student_id}+{lesson_id}+"))
+    return sorted(p for p in course.layout.exchange.inbound.iterdir() if p.name.startswith(f"{student_id}+{lesson_id}+"))
 
 
 ADD = "def add(a, b):\n    return a + b\n"
@@ -376,7 +376,7 @@ def test_students_work_through_the_hub_and_the_exchange_cannot_be_fooled(prepare
         for folder in inbound_of(course, sid, "01-add"):
             owner = prepared.uid(ada) if folder == spoofed else prepared.uid(sid)
             assert folder.stat().st_uid == owner and all(p.lstat().st_uid == owner for p in folder.rglob("*"))
-    assert run_as(prepared.accounts[ada], "ls", str(inbound_dir(course))).returncode != 0
+    assert run_as(prepared.accounts[ada], "ls", str(course.layout.exchange.inbound)).returncode != 0
     assert run_as(prepared.accounts[ada], "cat", str(prepared.home(brook) / "01-add" / "add.ipynb")).returncode != 0
     assert run_as(prepared.accounts[ada], "cat", str(prepared.home(ada) / "01-add" / "add.ipynb")).returncode == 0
 
@@ -385,14 +385,14 @@ def test_students_work_through_the_hub_and_the_exchange_cannot_be_fooled(prepare
     collected = collect_submissions(course)
     assert sorted((a.student_id, a.attempt) for a in collected.collected) == [(ada, 1), (brook, 1), (cyd, 1)]
     assert all(a.received_at >= started - dt.timedelta(seconds=1) for a in collected.collected)
-    with Ledger.open(course.state_dir / "ledger.db") as ledger:
+    with Ledger.open(course.layout.ledger_path) as ledger:
         refused = {name: reason for name, _, _, _, reason in ledger.rejections()}
         attempts = {a.student_id: a for a in ledger.attempts()}
     assert refused.keys() == {spoofed.name, planted.name}
     assert f"claims to be from '{brook}' but was submitted by '{prepared.accounts[ada]}'" in refused[spoofed.name]
     assert "shadow.txt is a symbolic link" in refused[planted.name]
     shadow = Path("/etc/shadow").read_bytes()
-    assert not [p for p in course.submitted_dir.rglob("*") if p.is_file() and p.read_bytes() == shadow]
+    assert not [p for p in course.layout.submitted_dir.rglob("*") if p.is_file() and p.read_bytes() == shadow]
     # ada's forged time is kept for reference; the time that counts is paceline's receipt.
     assert attempts[ada].claimed_at == dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
     assert attempts[ada].submitted_at == attempts[ada].received_at >= started - dt.timedelta(seconds=1)
@@ -408,7 +408,7 @@ def test_students_work_through_the_hub_and_the_exchange_cannot_be_fooled(prepare
 
     # An extension granted after grading changes the penalty of work already graded.
     grant_extension(course, student_id=brook, lesson_id="01-add", days=2, reason="e2e: late enrolment", granted_by="e2e")
-    with Ledger.open(course.state_dir / "ledger.db") as ledger:
+    with Ledger.open(course.layout.ledger_path) as ledger:
         assert {a.student_id: a.late_penalty for a in ledger.attempts()} == {ada: 0.75, brook: 0.0, cyd: 0.0}
 
     # The unlocked lesson appears in cyd's panel, and only in hers.
@@ -450,7 +450,7 @@ def test_paceline_hub_command_runs_watch_as_a_service_and_stops_everything(prepa
         url = re.search(r"JupyterHub for fixture at (http://127\.0\.0\.1:\d+)/ \(this machine only\)", text).group(1)
         assert f"log in as a student: user name = their unix account ({prepared.accounts[next(iter(prepared.accounts))]}" in text
         password = re.search(r"password \(this run only\): (\S+)", text).group(1)
-        hub_dir = course.state_dir / "hub"
+        hub_dir = course.layout.hub_dir
         assert (hub_dir / "password").read_text().strip() == password
         token = (hub_dir / "service-token").read_text().strip()
         assert stat.S_IMODE(hub_dir.stat().st_mode) == 0o700
@@ -483,7 +483,7 @@ def test_paceline_hub_command_runs_watch_as_a_service_and_stops_everything(prepa
         while not any(s["timestamp"] == submitted and s["has_local_feedback"] for s in student.fetch_feedback("01-add")):
             assert time.monotonic() < deadline, f"no feedback for {submitted}:\n{log.read_text()[-3000:]}"
             time.sleep(1)
-        with Ledger.open(course.state_dir / "ledger.db") as ledger:
+        with Ledger.open(course.layout.ledger_path) as ledger:
             latest = max((a for a in ledger.attempts() if a.student_id == ada), key=lambda a: a.attempt)
         assert latest.graded_at is not None and latest.score == 3.0
     finally:
@@ -495,7 +495,7 @@ def test_paceline_hub_command_runs_watch_as_a_service_and_stops_everything(prepa
 
 
 def test_a_student_whose_id_is_not_an_account_name_is_recognised_by_collect(host_ready: None, fixture_course: Path) -> None:
-    from graders.collect import check_owner
+    from graders.exchange.collect import check_owner
 
     student_id = f"pl{os.urandom(3).hex()}-Dee@uni"
     (fixture_course / "students.csv").write_text(f"id,name,email,enrolled_at\n{student_id},Dee,dee@example.org,2026-09-01\n")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from graders.config import LatePolicy
-from graders.late import CourseLatePolicy, late_penalty
+from graders.course.plan import LatePolicy
+from graders.grading.lateness import CourseLatePolicy, late_penalty
 
 DAY = 86_400
 

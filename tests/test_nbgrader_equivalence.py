@@ -28,15 +28,15 @@ from pathlib import Path
 import pytest
 from nbgrader.api import Gradebook
 
-from graders.autograde_task import NBGRADER_TIMESTAMP_FORMAT
-from graders.clock import SimulatedClock
-from graders.collect import attempt_dir, collect_submissions
-from graders.config import load_course
-from graders.grade import grade_attempts
-from graders.ledger import Ledger
-from graders.release import release_lessons
+from graders.course.clock import SimulatedClock
+from graders.course.plan import load_course
+from graders.exchange.collect import collect_submissions
+from graders.exchange.ledger import Ledger
+from graders.exchange.release import release_lessons
+from graders.exchange.student import StudentWorkspace, fetch_lesson, submit_lesson
+from graders.grading.grade import grade_attempts
+from graders.grading.task import NBGRADER_TIMESTAMP_FORMAT
 from graders.sandbox import check_sandbox
-from graders.student import StudentWorkspace, fetch_lesson, submit_lesson
 
 FIXTURES = Path(__file__).parent / "fixtures"
 MISSING = check_sandbox()
@@ -133,16 +133,16 @@ def plain_nbgrader_course(course, plain: Path) -> None:
         f"c.CourseDirectory.course_id = {course.id!r}\n"
         f"c.CourseDirectory.db_url = 'sqlite:///{plain / 'gradebook.db'}'\n"
         f"c.Execute.timeout = {course.grading.timeout}\n"
-        "c.AssignLatePenalties.plugin_class = 'graders.late.CourseLatePolicy'\n"
+        "c.AssignLatePenalties.plugin_class = 'graders.grading.lateness.CourseLatePolicy'\n"
         f"c.CourseLatePolicy.method = {policy.method!r}\n"
         f"c.CourseLatePolicy.per_day = {policy.per_day!r}\n"
         f"c.CourseLatePolicy.cap = {policy.cap!r}\n"
     )
-    with Ledger.open(course.state_dir / "ledger.db") as ledger:
+    with Ledger.open(course.layout.ledger_path) as ledger:
         attempts = ledger.attempts()
     for attempt in attempts:
         dest = plain / "submitted" / attempt.student_id / attempt.lesson_id
-        shutil.copytree(attempt_dir(course, student_id=attempt.student_id, lesson_id=attempt.lesson_id,
+        shutil.copytree(course.layout.attempt_dir(student_id=attempt.student_id, lesson_id=attempt.lesson_id,
                                     attempt=attempt.attempt), dest)
         (dest / "timestamp.txt").write_text(attempt.submitted_at.astimezone(UTC).strftime(NBGRADER_TIMESTAMP_FORMAT))
 
@@ -168,7 +168,7 @@ def test_paceline_scores_equal_plain_serial_nbgrader(tmp_path: Path) -> None:
         nbgrader(plain, "autograde", lesson)  # every student, one after another, in one process
 
     expected = gradebook_scores(plain / "gradebook.db", course.id)
-    actual = gradebook_scores(course.gradebook_path, course.id)
+    actual = gradebook_scores(course.layout.gradebook_path, course.id)
     assert set(expected) == {(s, lesson) for s, lesson, *_ in SUBMISSIONS}
     for key in sorted(expected):
         assert actual[key] == expected[key], key
@@ -183,7 +183,7 @@ def test_paceline_scores_equal_plain_serial_nbgrader(tmp_path: Path) -> None:
     assert expected[("correct", "02-words")]["cells"][("words", "explain_split")] == (None, 0.0, True)
 
     # paceline's own record of each attempt (its ledger) agrees too.
-    with Ledger.open(course.state_dir / "ledger.db") as ledger:
+    with Ledger.open(course.layout.ledger_path) as ledger:
         for attempt in ledger.attempts():
             want = expected[(attempt.student_id, attempt.lesson_id)]
             assert (attempt.status, attempt.score, attempt.late_penalty) == ("graded", want["score"], want["late_penalty"])

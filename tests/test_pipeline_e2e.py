@@ -13,16 +13,16 @@ import pytest
 from nbgrader.api import Gradebook
 
 from analytics.tables import ENROLLMENTS_COLUMNS, LESSONS_COLUMNS, SUBMISSIONS_COLUMNS, load_tables
-from graders.clock import SimulatedClock
-from graders.collect import attempt_dir, collect_submissions
-from graders.config import load_course
-from graders.export import export_tables
-from graders.feedback import release_feedback
-from graders.grade import grade_attempts
-from graders.ledger import Ledger
-from graders.record import lesson_gradebook
-from graders.release import release_lessons
-from graders.student import StudentWorkspace, fetch_feedback, fetch_lesson, list_lessons, submit_lesson
+from graders.course.clock import SimulatedClock
+from graders.course.plan import load_course
+from graders.exchange.collect import collect_submissions
+from graders.exchange.ledger import Ledger
+from graders.exchange.release import release_lessons
+from graders.exchange.student import StudentWorkspace, fetch_feedback, fetch_lesson, list_lessons, submit_lesson
+from graders.feedback.release import release_feedback
+from graders.grading.grade import grade_attempts
+from graders.grading.record import lesson_gradebook
+from graders.operations.export import export_tables
 
 pytestmark = pytest.mark.e2e
 UTC = dt.timezone.utc
@@ -47,7 +47,7 @@ def test_release_submit_collect_grade_feedback_export(fixture_course: Path) -> N
     released = release_lessons(course)
     assert released.problems == []
     assert [(r.lesson_id, r.max_score, r.gated) for r in released.released] == [("01-add", 3.0, False), ("02-words", 3.0, False)]
-    released_nb = (course.release_dir / "01-add" / "add.ipynb").read_text()
+    released_nb = (course.layout.release_dir / "01-add" / "add.ipynb").read_text()
     assert "raise NotImplementedError" in released_nb and "2.5, 2.5" not in released_nb  # hidden test removed
 
     clock = SimulatedClock(dt.datetime(2026, 9, 8, 10, tzinfo=UTC))
@@ -92,7 +92,7 @@ def test_release_submit_collect_grade_feedback_export(fixture_course: Path) -> N
     assert all(a.received_at == clock.now() for a in report.collected)
     again = collect_submissions(course, clock=clock)
     assert again.collected == [] and again.already_collected == 5
-    first = attempt_dir(course, student_id="ada", lesson_id="01-add", attempt=1)
+    first = course.layout.attempt_dir(student_id="ada", lesson_id="01-add", attempt=1)
     assert (first / "add.ipynb").is_file() and "NotImplementedError" in (first / "add.ipynb").read_text()
 
     graded = grade_attempts(course, workers=2, clock=clock)
@@ -117,7 +117,7 @@ def test_release_submit_collect_grade_feedback_export(fixture_course: Path) -> N
         assert {cell.name for cell in notebook.grade_cells} == {"test_add_visible", "test_add_hidden"}
         assert {cell.name for cell in notebook.solution_cells} == {"add"}
 
-    with Ledger.open(course.state_dir / "ledger.db") as ledger:
+    with Ledger.open(course.layout.ledger_path) as ledger:
         statuses = {(a.student_id, a.lesson_id, a.attempt): a.status for a in ledger.attempts()}
         cells = {c.grade_id: c.score for c in ledger.cell_scores(ledger.attempts(student_ids=["brook"], lesson_ids=["01-add"])[0].id)}
     assert statuses[("brook", "02-words", 1)] == "failed"

@@ -31,21 +31,15 @@ from types import SimpleNamespace
 import pytest
 from click.testing import CliRunner
 
-import graders.watch as watch_module
 from graders.cli import main
-from graders.clock import SimulatedClock
-from graders.collect import attempt_dir, collect_submissions, inbound_dir
-from graders.config import GradingSettings, load_course
+from graders.course.clock import SimulatedClock
+from graders.course.plan import GradingSettings, load_course
 from graders.errors import LessonError, SubmissionError, at_submission, describe
-from graders.export import course_tables
-from graders.feedback import attempt_feedback_dir, release_attempt_feedback, release_feedback
-from graders.grade import grade_attempts
-from graders.ledger import CellScore, Ledger, storable_text
-from graders.lesson import read_submitted_notebook
-from graders.release import release_lessons
-from graders.sandbox import check_sandbox
-from graders.student import StudentWorkspace, fetch_feedback, fetch_lesson, submit_lesson
-from graders.submission_checks import (
+from graders.exchange.collect import collect_submissions
+from graders.exchange.ledger import CellScore, Ledger, storable_text
+from graders.exchange.release import release_lessons
+from graders.exchange.student import StudentWorkspace, fetch_feedback, fetch_lesson, submit_lesson
+from graders.exchange.submission_checks import (
     entry_name_problem,
     inbound_name_problem,
     json_depth,
@@ -54,7 +48,13 @@ from graders.submission_checks import (
     secret_problem,
     shown,
 )
-from graders.watch import Cycle, run_cycle, watch
+from graders.feedback.release import release_attempt_feedback, release_feedback
+from graders.grading.grade import grade_attempts
+from graders.grading.submitted_notebook import read_submitted_notebook
+from graders.operations.export import course_tables
+from graders.operations.watch import Cycle, run_cycle, watch
+import graders.operations.watch as watch_module
+from graders.sandbox import check_sandbox
 
 FIXTURES = Path(__file__).parent / "fixtures"
 HOSTILE = FIXTURES / "hostile"
@@ -287,7 +287,7 @@ def submit(course, student: str, *, clock: SimulatedClock, notebook: Path | None
             if cell["metadata"].get("nbgrader", {}).get("grade_id") == "add":
                 cell["source"] = source
         fetched.write_text(json.dumps(nb))
-    inbound = inbound_dir(course)
+    inbound = course.layout.exchange.inbound
     before = set(inbound.iterdir()) if inbound.exists() else set()
     submit_lesson(ws, "01-add", clock=clock)
     [new] = set(inbound.iterdir()) - before
@@ -311,7 +311,7 @@ def submit_poisoned(course, tmp_path: Path, *, clock: SimulatedClock) -> None:
 
 def outcomes(course) -> tuple[dict[str, str], dict[str, object]]:
     """(refusal reason per claimed student, attempt per student) as the ledger holds them."""
-    with Ledger.open(course.state_dir / "ledger.db") as ledger:
+    with Ledger.open(course.layout.ledger_path) as ledger:
         refused = {student: reason for _, student, _, _, reason in ledger.rejections()}
         attempts = {a.student_id: a for a in ledger.attempts()}
         assert len(ledger.rejections()) == len(refused)  # each recorded once
@@ -324,7 +324,7 @@ def assert_each_poisoned_submission_recorded_once(course) -> dict[str, object]:
     for student, (_, words) in REFUSED.items():
         assert words in refused[student], refused[student]
         assert student not in attempts
-        assert not attempt_dir(course, student_id=student, lesson_id="01-add", attempt=1).exists()
+        assert not course.layout.attempt_dir(student_id=student, lesson_id="01-add", attempt=1).exists()
     for student, (_, words) in FAILED.items():
         attempt = attempts[student]
         assert (attempt.status, attempt.attempt, attempt.score) == ("failed", 1, None)
@@ -337,7 +337,7 @@ def rerun_finds_nothing(course, *, clock: SimulatedClock, grade) -> None:
     clock.advance_to(clock.now() + dt.timedelta(minutes=10))
     again = collect_submissions(course, clock=clock)
     assert (again.collected, again.problems) == ([], [])
-    assert again.already_collected == len(list(inbound_dir(course).iterdir()))  # collected or refused: all known
+    assert again.already_collected == len(list(course.layout.exchange.inbound.iterdir()))  # collected or refused: all known
     regraded = grade()
     assert (regraded.graded, regraded.problems) == ([], [])
     released = release_attempt_feedback(course)
@@ -366,7 +366,7 @@ def test_a_poisoned_batch_is_recorded_once_and_a_rerun_trips_on_nothing(tmp_path
     [garbage] = [a for a in collected.collected if a.student_id == "p_garbage_timestamp"]
     assert garbage.claimed_at is None and garbage.submitted_at == clock.now()
     # Only the poisoned attempts are graded here: the accepted one would need a kernel (see the e2e test).
-    with Ledger.open(course.state_dir / "ledger.db") as ledger:
+    with Ledger.open(course.layout.ledger_path) as ledger:
         [waiting] = ledger.attempts(student_ids=["p_garbage_timestamp"])
         ledger.record_failure(waiting.id, error="set aside by this test", graded_at=clock.now())
     graded = grade_attempts(course, sandboxed=False, clock=clock)
@@ -392,15 +392,15 @@ def test_feedback_that_cannot_be_released_is_recorded_once_and_the_rest_goes_out
     collected = collect_submissions(course, clock=clock)
     assert len(collected.collected) == 4
     legacy = {"legacy_empty_secret": b"", "legacy_binary_secret": b"\xff\xfe\x00" * 30}
-    with Ledger.open(course.state_dir / "ledger.db") as ledger:
+    with Ledger.open(course.layout.ledger_path) as ledger:
         for attempt in ledger.attempts():
             # As if graded: an archived secret from before collection checked it, a feedback page.
             if attempt.student_id in legacy:
-                folder = attempt_dir(course, student_id=attempt.student_id, lesson_id="01-add", attempt=1)
+                folder = course.layout.attempt_dir(student_id=attempt.student_id, lesson_id="01-add", attempt=1)
                 (folder / "submission_secret.txt").write_bytes(legacy[attempt.student_id])
             ledger.record_grade(attempt.id, score=3.0, max_score=3.0, late_penalty=0.0, graded_at=clock.now(),
                                 cells=[CellScore("add", "test_add_visible", 1.0, 1.0)])
-            page = attempt_feedback_dir(course, attempt) / "add.html"
+            page = course.layout.attempt_feedback(student_id=attempt.student_id, lesson_id=attempt.lesson_id, attempt=attempt.attempt) / "add.html"
             page.parent.mkdir(parents=True)
             page.write_text(f"<p>feedback for {attempt.student_id}</p>")
 
@@ -422,7 +422,7 @@ def test_a_watch_cycle_with_poisoned_input_does_not_raise_and_the_next_finds_not
     course = course_for(tmp_path, [*POISONED])
     clock = SimulatedClock(SUBMITTED)
     submit_poisoned(course, tmp_path, clock=clock)
-    shutil.rmtree(next(inbound_dir(course).glob("p_garbage_timestamp+*")))  # it would need a kernel
+    shutil.rmtree(next(course.layout.exchange.inbound.glob("p_garbage_timestamp+*")))  # it would need a kernel
     clock.advance_to(SUBMITTED + dt.timedelta(minutes=5))
     first = run_cycle(course, scheduler=None, sandboxed=False, clock=clock)
     assert (first.collected, first.graded, first.feedback) == (len(FAILED), 0, 0)
@@ -458,7 +458,7 @@ def test_watch_outlives_a_cycle_that_fails(tmp_path: Path, monkeypatch) -> None:
 
     @contextmanager
     def no_cluster(*, scheduler, workers):
-        yield SimpleNamespace(scheduler=SimpleNamespace(address="tcp://127.0.0.1:1"))
+        yield SimpleNamespace(address="tcp://127.0.0.1:1")
 
     def cycle(course_, *, scheduler, sandboxed, clock):
         if len(seen) == 0:
@@ -470,7 +470,7 @@ def test_watch_outlives_a_cycle_that_fails(tmp_path: Path, monkeypatch) -> None:
         if len(seen) == 2:
             stop.set()
 
-    monkeypatch.setattr(watch_module, "dask_client", no_cluster)
+    monkeypatch.setattr(watch_module, "dask_executor", no_cluster)
     monkeypatch.setattr(watch_module, "run_cycle", cycle)
     watch(course, interval=0, stop=stop, on_cycle=on_cycle)
     assert seen[0].problems[0].startswith("cycle failed, will retry: UnicodeEncodeError:")

@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from graders.course.roster import Student, load_roster, validate_student_id, write_roster
 from graders.errors import RosterError, StudentIdError
-from graders.roster import Student, load_roster, validate_student_id, write_roster
 
 BERLIN = ZoneInfo("Europe/Berlin")
 HEADER = "id,name,email,enrolled_at,withdrawn_at\n"

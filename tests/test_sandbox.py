@@ -21,9 +21,8 @@ from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 from traitlets.config import Config
 
-from graders.config import GradingSettings
+from graders.engine.sandboxed import SandboxedExecute, sandbox_config
 from graders.sandbox import (
-    SandboxedExecute,
     SandboxedKernelManager,
     SandboxLimits,
     SandboxPlan,
@@ -31,7 +30,6 @@ from graders.sandbox import (
     build_argv,
     check_sandbox,
     require_sandbox,
-    sandbox_config,
 )
 from graders.sandbox.cgroups import cgroup_parent
 from graders.sandbox.command import WORK_DIR, SystemMount, seccomp_program
@@ -188,8 +186,8 @@ def test_missing_sandbox_is_reported_with_the_fix():
 def test_nbgrader_wiring_replaces_execute():
     from nbgrader.converters.autograde import Autograde
 
-    c = sandbox_config(GradingSettings(timeout=7), SandboxLimits(memory_mb=512))
-    assert "graders.sandbox.wiring.SandboxedExecute" in c.Autograde.autograde_preprocessors
+    c = sandbox_config(SandboxLimits(memory_mb=512), timeout=7)
+    assert "graders.engine.sandboxed.SandboxedExecute" in c.Autograde.autograde_preprocessors
     assert "nbgrader.preprocessors.execute.Execute" not in map(str, c.Autograde.autograde_preprocessors)
     assert c.Execute.timeout == 7 and c.SandboxedKernelManager.memory_mb == 512
     assert pickle.loads(pickle.dumps(c)) == c  # shipped to grading workers
@@ -514,7 +512,7 @@ def test_concurrent_kernels_get_their_own_users(folder, base_dir):
 
 @needs_sandbox
 def test_nbgrader_execute_preprocessor_runs_sandboxed(folder, base_dir):
-    c = sandbox_config(GradingSettings(timeout=10))
+    c = sandbox_config(SandboxLimits(), timeout=10)
     c.SandboxedKernelManager.base_dir = base_dir
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import os\nprint(os.getuid() != 0, os.getcwd())")])
     nb.metadata["kernelspec"] = {"name": "not-python", "display_name": "x", "language": "python"}
@@ -640,12 +638,13 @@ def test_output_budget_caps_the_whole_kernel_not_only_each_cell():
 
 
 def test_limits_hold_the_course_keys():
-    from graders.isolation import sandbox_limits
+    from graders.course.plan import GradingSettings
+    from graders.engine.isolation import sandbox_limits
 
     limits = sandbox_limits(GradingSettings(output_mb=4, cpus=0.5))
     assert (limits.total_output_mb, limits.cpus, limits.output_bytes) == (4, 0.5, 4 * 1024 * 1024)
     assert SandboxLimits().output_bytes == 16 * 1024 * 1024  # one cell: 16 MB, within the 20 MB total
-    c = sandbox_config(GradingSettings(), limits)
+    c = sandbox_config(limits, timeout=GradingSettings().timeout)
     assert (c.SandboxedKernelManager.total_output_mb, c.SandboxedKernelManager.cpus) == (4, 0.5)
 
 

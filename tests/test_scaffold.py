@@ -9,12 +9,13 @@ from zoneinfo import ZoneInfo
 import nbformat
 import pytest
 
-from graders.check import check_course
-from graders.clock import SimulatedClock
-from graders.config import load_course
+from graders.authoring.check import check_course
+from graders.authoring.scaffold import init_course, new_lesson
+from graders.course.clock import SimulatedClock
+from graders.course.layout import STUDENT_DATA_PATTERNS
+from graders.course.plan import load_course
+from graders.course.roster import load_roster
 from graders.errors import ConfigError, PacelineError
-from graders.roster import load_roster
-from graders.scaffold import STUDENT_DATA_PATTERNS, init_course, new_lesson
 
 BERLIN = ZoneInfo("Europe/Berlin")
 # 23:30 UTC is already the next day in Berlin: dates must follow the course time zone.

@@ -19,13 +19,9 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_output
 from nbgrader.preprocessors import SaveAutoGrades
 from traitlets.config import Config
 
-from graders.autograde_task import GradingTask, autograde
-from graders.config import GradingSettings, load_course
-from graders.isolation import kernel_config
-from graders.record import lesson_gradebook
-from graders.release import release_lessons
-from graders.sandbox import sandbox_config
-from graders.scoring import (
+from graders.course.plan import GradingSettings, load_course
+from graders.engine.isolation import kernel_config, sandbox_kernels
+from graders.engine.scoring import (
     METADATA,
     ScoringError,
     StrictSaveAutoGrades,
@@ -35,6 +31,9 @@ from graders.scoring import (
     ran_cleanly,
     recorded_replies,
 )
+from graders.exchange.release import release_lessons
+from graders.grading.record import lesson_gradebook
+from graders.grading.task import GradingTask, autograde
 
 FIXTURES = Path(__file__).parent / "fixtures"
 UTC = dt.timezone.utc
@@ -155,11 +154,11 @@ def test_saving_grades_without_recorded_replies_is_refused() -> None:
 
 def test_both_kernel_paths_use_the_strict_rule() -> None:
     plain = kernel_config(GradingSettings(timeout=5), sandboxed=False).Autograde.autograde_preprocessors
-    sandboxed = sandbox_config(GradingSettings(timeout=5)).Autograde.autograde_preprocessors
-    assert plain == autograde_preprocessors(execute="graders.scoring.ReplyRecordingExecute")
-    assert sandboxed == autograde_preprocessors(execute="graders.sandbox.wiring.SandboxedExecute")
+    sandboxed = sandbox_kernels(GradingSettings(timeout=5)).Autograde.autograde_preprocessors
+    assert plain == autograde_preprocessors(execute="graders.engine.scoring.ReplyRecordingExecute")
+    assert sandboxed == autograde_preprocessors(execute="graders.engine.sandboxed.SandboxedExecute")
     for preprocessors in (plain, sandboxed):
-        assert preprocessors.index("graders.scoring.StrictSaveAutoGrades") == 4  # where nbgrader has SaveAutoGrades
+        assert preprocessors.index("graders.engine.scoring.StrictSaveAutoGrades") == 4  # where nbgrader has SaveAutoGrades
         assert f"{SaveAutoGrades.__module__}.SaveAutoGrades" not in preprocessors
         assert not any(p.endswith(".Execute") for p in preprocessors)
 

@@ -15,15 +15,15 @@ import numpy as np
 import pytest
 from nbclient import NotebookClient
 
-from graders.answers import BUG_LINE, AnswerKey, answer_attempt, broken_answer, cell_qualities, correct_answer, load_answer_keys, read_answers
-from graders.collect import inbound_dir
-from graders.config import CourseConfig, GradingSettings, LatePolicy, LessonPlan, load_course
+from graders.operations.answers import BUG_LINE, AnswerKey, answer_attempt, broken_answer, cell_qualities, correct_answer, load_answer_keys, read_answers
+
+from graders.course.plan import CourseConfig, GradingSettings, LatePolicy, LessonPlan, load_course
+from graders.course.roster import load_roster, validate_student_id
 from graders.errors import PacelineError
-from graders.grade import grade_attempts
-from graders.ledger import Ledger
-from graders.release import release_lessons
-from graders.roster import load_roster, validate_student_id
-from graders.simulate import PERSONAS, SimStudent, plan_cohort, plan_submissions, run_simulation
+from graders.exchange.ledger import Ledger
+from graders.exchange.release import release_lessons
+from graders.grading.grade import grade_attempts
+from graders.operations.simulate import PERSONAS, SimStudent, plan_cohort, plan_submissions, run_simulation
 
 UTC = dt.timezone.utc
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -188,8 +188,8 @@ def test_refuses_unreleased_lessons_and_an_earlier_simulation_before_writing_any
     roster = course.roster_path.read_text()
     with pytest.raises(PacelineError, match=r"not released yet: 01-add, 02-words \(run `paceline release` first\)"):
         run_simulation(course, students=6)
-    assert course.roster_path.read_text() == roster and not (course.state_dir / "sim").exists()
-    (course.state_dir / "sim" / "s001").mkdir(parents=True)
+    assert course.roster_path.read_text() == roster and not (course.layout.sim_dir).exists()
+    (course.layout.sim_dir / "s001").mkdir(parents=True)
     with pytest.raises(PacelineError, match=r"already simulated \(.*s001 exists\): remove .paceline/sim .*make demo-clean"):
         run_simulation(course, students=6)
     assert course.roster_path.read_text() == roster
@@ -245,7 +245,7 @@ def test_answers_executed_give_the_expected_test_outcomes(
     released_course: CourseConfig, tmp_path: Path, lesson_id: str, quality: str, expected: str | None,
 ) -> None:
     lesson_dir = tmp_path / lesson_id
-    shutil.copytree(released_course.release_dir / lesson_id, lesson_dir)
+    shutil.copytree(released_course.layout.release_dir / lesson_id, lesson_dir)
     keys = load_answer_keys(released_course, released_course.lesson(lesson_id))
     stubs = read_answers(lesson_dir, keys)
     cells = answer_attempt(lesson_dir, keys, quality, stubs=stubs, rng=np.random.default_rng(0))
@@ -268,17 +268,17 @@ def test_simulated_cohort_submits_through_the_exchange_and_is_graded(released_co
     assert report.problems == () and report.attempts_collected == len(made) > 8
     assert report.until == course.lessons[-1].due_at + dt.timedelta(days=7)
     assert all(s.planned.at <= report.until for s in report.submissions)
-    inbound = sorted(p.name for p in inbound_dir(course).iterdir())
+    inbound = sorted(p.name for p in course.layout.exchange.inbound.iterdir())
     assert len(inbound) == len(made) and all(name.startswith("s00") for name in inbound)
 
     roster = load_roster(course.roster_path, timezone=course.timezone)
     assert roster[: len(real)] == real and len(roster) == len(real) + 8
-    with open(course.state_dir / "sim" / "cohort.csv", newline="") as fh:
+    with open(course.layout.sim_dir / "cohort.csv", newline="") as fh:
         truth = list(csv.DictReader(fh))
     assert [row["student_id"] for row in truth] == [s.id for s in roster[len(real):]]
     assert {row["persona"] for row in truth} == set(PERSONAS)
 
-    with Ledger.open(course.state_dir / "ledger.db") as ledger:
+    with Ledger.open(course.layout.ledger_path) as ledger:
         attempts = ledger.attempts()
     assert {(a.student_id, a.lesson_id, a.attempt) for a in attempts} == set(made)
     for a in attempts:
@@ -291,7 +291,7 @@ def test_simulated_cohort_submits_through_the_exchange_and_is_graded(released_co
     graded = grade_attempts(course)
     assert graded.problems == [] and len(graded.graded) == len(made)
     seen = set()
-    with Ledger.open(course.state_dir / "ledger.db") as ledger:
+    with Ledger.open(course.layout.ledger_path) as ledger:
         for a in ledger.attempts():
             code = {q for (nb, gid), q in made[(a.student_id, a.lesson_id, a.attempt)].cells.items() if gid != "explain_split"}
             tests = [c for c in ledger.cell_scores(a.id) if c.grade_id.startswith("test_")]

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from graders.config import load_course
+from graders.course.plan import load_course
+from graders.course.roster import Student
+from graders.course.timeline import Extension, allocate_grace, days_late, lesson_dues, personal_dates
 from graders.errors import ConfigError
-from graders.roster import Student
-from graders.timeline import Extension, allocate_grace, days_late, lesson_dues, personal_dates
 
 UTC = dt.timezone.utc
 

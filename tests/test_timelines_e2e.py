@@ -8,16 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from graders.clock import SimulatedClock
-from graders.collect import collect_submissions
-from graders.config import load_course
-from graders.engine import open_gradebook
+from graders.course.clock import SimulatedClock
+from graders.course.plan import load_course
+from graders.engine.wiring import open_gradebook
 from graders.errors import PacelineError
-from graders.extensions import grant_extension
-from graders.grade import grade_attempts
-from graders.release import release_lessons
-from graders.status import student_status
-from graders.student import StudentWorkspace, fetch_lesson, submit_lesson
+from graders.exchange.collect import collect_submissions
+from graders.exchange.release import release_lessons
+from graders.exchange.student import StudentWorkspace, fetch_lesson, submit_lesson
+from graders.grading.grade import grade_attempts
+from graders.grading.lateness import grant_extension
+from graders.operations.status import student_status
 
 pytestmark = pytest.mark.e2e
 UTC = dt.timezone.utc

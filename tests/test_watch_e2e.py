@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from graders.config import load_course
+from graders.course.plan import load_course
 from graders.errors import ExchangeError
-from graders.ledger import Ledger
-from graders.release import release_lessons
-from graders.student import StudentWorkspace, fetch_feedback, fetch_lesson, submit_lesson
+from graders.exchange.ledger import Ledger
+from graders.exchange.release import release_lessons
+from graders.exchange.student import StudentWorkspace, fetch_feedback, fetch_lesson, submit_lesson
 
 pytestmark = pytest.mark.e2e
 PACELINE = str(Path(sys.executable).parent / "paceline")
@@ -88,7 +88,7 @@ def test_watch_delivers_feedback_survives_bad_work_and_restarts(fixture_course: 
     restarted = start_watch(fixture_course)
     try:
         brook.lesson_dir("01-add").joinpath("add.ipynb").write_text(
-            (course.release_dir / "01-add" / "add.ipynb").read_text())
+            (course.layout.release_dir / "01-add" / "add.ipynb").read_text())
         answer(brook, "def add(a, b):\n    return a + b\n")
         submit_lesson(brook, "01-add")
         wait_for(lambda: [a for a in attempts(course) if a.student_id == "brook" and a.status == "graded"], what="brook's regrade")
@@ -99,5 +99,5 @@ def test_watch_delivers_feedback_survives_bad_work_and_restarts(fixture_course: 
 
 
 def attempts(course):
-    with Ledger.open(course.state_dir / "ledger.db") as ledger:
+    with Ledger.open(course.layout.ledger_path) as ledger:
         return ledger.attempts()

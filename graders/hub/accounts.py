@@ -1,6 +1,6 @@
 """Students' unix accounts: one per active roster student, so the OS says who submitted.
 
-Account names come from :func:`graders.roster.account_name` (collect and
+Account names come from :func:`graders.course.roster.account_name` (collect and
 unlock use the same mapping to check who owns a submission and who may read
 an unlocked lesson).
 """
@@ -15,9 +15,9 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..config import CourseConfig
+from ..course.plan import CourseConfig
+from ..course.roster import Student, account_name, load_roster
 from ..errors import HubError
-from ..roster import Student, account_name, load_roster
 from .permissions import blocked_for_others, user_name
 from .tools import run_checked
 

@@ -7,10 +7,8 @@ import pwd
 import stat
 from pathlib import Path
 
-from ..config import CourseConfig
+from ..course.plan import CourseConfig
 from ..errors import HubError
-
-HUB_DIRNAME = "hub"  # under course.state_dir: private (0700), holds config, secrets, database, log
 
 
 def blocked_for_others(path: Path, *, want: str) -> str | None:
@@ -46,13 +44,8 @@ def exposed_instructor_paths(course: CourseConfig) -> list[Path]:
     On a shared machine the course folder should not be world-readable: keep
     it private (chmod 700) and the exchange outside it (``[course] exchange``).
     """
-    private = [
-        course.source_dir, course.release_dir, course.submitted_dir, course.root / "autograded",
-        course.root / "feedback", course.gradebook_path, course.roster_path, course.export_dir,
-        course.state_dir / "ledger.db", course.state_dir / "feedback", course.state_dir / HUB_DIRNAME,
-    ]
     exposed = []
-    for path in private:
+    for path in course.layout.instructor_only():
         if path.exists() and blocked_for_others(path, want="r") is None:
             exposed.append(path)
     return exposed
@@ -73,12 +66,12 @@ def prepare_exchange(course: CourseConfig) -> Path:
     Creating them here means no student can create them first (nbgrader
     refuses a course folder it does not own, which would block every release).
     """
-    root = course.exchange_root
+    exchange = course.layout.exchange
+    root = exchange.root
     root.mkdir(parents=True, exist_ok=True)
     _own(root, 0o1777)
-    course_dir = root / course.id
-    for path, mode in ((course_dir, 0o755), (course_dir / "outbound", 0o755),
-                       (course_dir / "inbound", 0o2733), (course_dir / "feedback", 0o711)):
+    for path, mode in ((exchange.course_dir, 0o755), (exchange.outbound, 0o755),
+                       (exchange.inbound, 0o2733), (exchange.feedback, 0o711)):
         path.mkdir(exist_ok=True)
         _own(path, mode)
     blocked = blocked_for_others(root, want="wx")

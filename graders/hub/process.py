@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..config import CourseConfig
+from ..course.plan import CourseConfig
 from ..errors import HubError
 from ..sandbox.cgroups import PREFIX, cgroup_parent, remove_cgroup
 from .accounts import ensure_student_accounts, student_account

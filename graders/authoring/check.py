@@ -1,0 +1,434 @@
+"""Authoring checks: is a lesson ready to release?
+
+An instructor runs these before releasing. First the nbgrader metadata is read
+(grade ids, points, solution and hidden-test markers), then each notebook runs
+twice in a real kernel: the source version, where the instructor's solutions
+must run and earn full marks on their own tests, and the student version built
+by nbgrader's own ``ClearSolutions``, where every test must lose points (a test
+that cannot fail grades nothing). Problems are collected, never raised, so one
+run lists everything to fix across all lessons.
+
+Problem codes are stable (the CLI and docs refer to them): ``invalid-notebook``,
+``no-notebooks``, ``no-graded-cells``, ``missing-grade-id``, ``invalid-grade-id``,
+``duplicate-grade-id``, ``no-points``, ``invalid-metadata``, ``unclosed-region``,
+``solution-outside-solution-cell``, ``hidden-tests-outside-test-cell``,
+``execution-error``, ``solution-fails-tests``, ``student-version-failed``,
+``test-passes-on-student-version``.
+
+Warnings do not block a release (``paceline check`` still exits 0) but point
+at tests a student can game: ``equality-only-test``.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import logging
+import re
+import shutil
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from IPython.core.inputtransformer2 import TransformerManager
+from nbformat import NotebookNode
+from nbgrader.nbgraderformat import MetadataValidator, SchemaTooNewError, SchemaTooOldError, ValidationError
+from nbgrader.preprocessors import ClearSolutions
+
+from analytics.progress import Progress, Silent
+
+from ..course.plan import CourseConfig
+from ..errors import CellRef, LessonError, PacelineError
+from .lesson import BEGIN_HIDDEN, BEGIN_SOLUTION, cell_role, read_notebook, unclosed_regions
+from .trial_run import TrialRun, error_output, full_credit, run_in_kernel
+
+POINTS_ROLES = frozenset({"autograder tests", "manually graded answer", "manually graded task"})
+GRADE_ID = re.compile(r"^[A-Za-z0-9_-]+$")  # nbgrader's metadata schema; stricter than SAFE_ID
+
+# nbgrader refuses to build a student version from these, so running one would only repeat them.
+_BLOCKS_STUDENT_VERSION = frozenset({"unclosed-region", "solution-outside-solution-cell", "hidden-tests-outside-test-cell"})
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing to fix before release, and where it is."""
+
+    where: CellRef
+    code: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}"
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    """All problems found, what was checked, and warnings (which do not make the check fail)."""
+
+    problems: tuple[Problem, ...]
+    lessons: int
+    notebooks: int
+    graded_cells: int
+    points: float
+    warnings: tuple[Problem, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def check_course(
+    course: CourseConfig,
+    *,
+    lesson_ids: Sequence[str] | None = None,
+    progress: Progress = Silent(),
+    execute: bool = True,
+) -> CheckReport:
+    """Check the lessons of a paceline course (all, or the named ones)."""
+    lessons = course.select_lessons(tuple(lesson_ids) if lesson_ids else None)
+    plan = [(lesson.id, course.layout.lesson_source(lesson.id), lesson.notebooks) for lesson in lessons]
+    return _check_lessons(plan, timeout=course.grading.timeout, execute=execute, progress=progress)
+
+
+def check_source_tree(
+    source_dir: Path,
+    *,
+    lesson_ids: Sequence[str] | None = None,
+    timeout: int = 30,
+    progress: Progress = Silent(),
+    execute: bool = True,
+) -> CheckReport:
+    """Check any nbgrader source tree: every subfolder holding notebooks is a lesson."""
+    if not source_dir.is_dir():
+        raise PacelineError(f"{source_dir} is not a folder (expected an nbgrader source folder with one subfolder per lesson)")
+    found = [
+        path.name for path in sorted(source_dir.iterdir())
+        if path.is_dir() and not path.name.startswith(".") and any(path.glob("*.ipynb"))
+    ]
+    if not found:
+        raise PacelineError(f"{source_dir} has no lesson folders (subfolders with .ipynb notebooks)")
+    if lesson_ids:
+        unknown = sorted(set(lesson_ids) - set(found))
+        if unknown:
+            raise PacelineError(f"no lesson folder {', '.join(map(repr, unknown))} in {source_dir} (found: {', '.join(found)})")
+        found = [name for name in found if name in set(lesson_ids)]
+    plan = [(name, source_dir / name, None) for name in found]
+    return _check_lessons(plan, timeout=timeout, execute=execute, progress=progress)
+
+
+def check_lesson(
+    lesson_dir: Path,
+    *,
+    lesson_id: str,
+    notebooks: Sequence[str] | None = None,
+    timeout: int = 30,
+    execute: bool = True,
+) -> list[Problem]:
+    """Problems in one lesson folder; ``notebooks`` defaults to every ``*.ipynb`` in it.
+
+    ``execute=False`` skips the two kernel runs per notebook and only reads metadata.
+    """
+    return list(_check_one_lesson(lesson_dir, lesson_id=lesson_id, notebooks=notebooks, timeout=timeout, execute=execute).problems)
+
+
+def check_notebook(
+    nb: NotebookNode,
+    *,
+    lesson_id: str,
+    notebook: str,
+    cwd: Path,
+    timeout: int = 30,
+    execute: bool = True,
+) -> list[Problem]:
+    """Problems in one notebook, in cell order; kernels run with ``cwd`` as working folder."""
+    problems = metadata_problems(nb, lesson_id=lesson_id, notebook=notebook)
+    if execute:
+        source_run = run_in_kernel(nb, cwd=cwd, timeout=timeout)
+        problems += _source_version_problems(source_run, lesson_id=lesson_id, notebook=notebook, timeout=timeout)
+        # A kernel that cannot start or dies on the source would only repeat itself on the student version.
+        if source_run.failure is None and not any(problem.code in _BLOCKS_STUDENT_VERSION for problem in problems):
+            problems += _student_version_problems(nb, lesson_id=lesson_id, notebook=notebook, cwd=cwd, timeout=timeout)
+    return sorted(problems, key=lambda problem: -1 if problem.where.cell_index is None else problem.where.cell_index)
+
+
+def metadata_problems(nb: NotebookNode, *, lesson_id: str, notebook: str) -> list[Problem]:
+    """What nbgrader would reject or mis-grade, found without running anything."""
+    problems: list[Problem] = []
+    first_use: dict[str, int | None] = {}
+    validator = MetadataValidator()
+    for index, cell in enumerate(nb.cells):
+        meta = _nbgrader_meta(cell)
+        if meta is not None and not isinstance(meta, dict):
+            problems.append(Problem(CellRef(lesson_id, notebook, index), "invalid-metadata", "nbgrader metadata is not a "
+                                    "mapping: set the cell's role again in the Create Assignment toolbar"))
+            continue
+        grade_id = _grade_id(cell)
+        where = CellRef(lesson_id, notebook, index, grade_id or None)
+        role = _role(cell)
+        found: list[Problem] = []
+        if role is not None:
+            found += _grade_id_problems(where, role=role, grade_id=grade_id, first_use=first_use)
+        if role in POINTS_ROLES:
+            found += _points_problems(where, role=role, points=meta.get("points"))
+        found += _marker_problems(where, cell=cell, meta=meta or {})
+        if meta is not None and not found:
+            found += _validation_problems(where, cell=cell, validator=validator)
+        problems += found
+    if not any(_role(cell) in POINTS_ROLES for cell in nb.cells):
+        problems.append(Problem(
+            CellRef(lesson_id, notebook), "no-graded-cells",
+            "has no graded cells (autograder tests, manually graded answers or tasks): students cannot earn points in it",
+        ))
+    return problems
+
+
+def notebook_warnings(nb: NotebookNode, *, lesson_id: str, notebook: str) -> list[Problem]:
+    """Test cells a student can pass without a right answer, found without running anything.
+
+    Tests run in the student's interpreter, so ``assert add(1, 2) == 3`` calls the
+    ``__eq__`` of whatever ``add`` returned: an object equal to everything passes.
+    A cell is flagged when every assertion in it compares with ``==`` alone and
+    nothing in it checks a type.
+    """
+    warnings = []
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code" or _role(cell) != "autograder tests":
+            continue
+        example = equality_only_assertion(cell.get("source", ""))
+        if example is not None:
+            warnings.append(Problem(
+                CellRef(lesson_id, notebook, index, _grade_id(cell) or None), "equality-only-test",
+                f"every assertion here compares with == alone (`{example}`): an answer that returns an object "
+                "equal to everything passes it. Check the exact type first (`assert type(result) is int`; "
+                "isinstance accepts subclasses), then compare",
+            ))
+    return warnings
+
+
+def equality_only_assertion(source: str) -> str | None:
+    """The first assertion of a test whose assertions all compare a computed value with ``==`` alone, else None."""
+    try:
+        tree = ast.parse(TransformerManager().transform_cell(source))
+    except (SyntaxError, ValueError):
+        return None  # the kernel runs will report it
+    asserts = [node for node in ast.walk(tree) if isinstance(node, ast.Assert)]
+    checks_a_type = any(isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                        and node.func.id in {"type", "isinstance", "issubclass"} for node in ast.walk(tree))
+    if not asserts or checks_a_type or not all(_equality_only(node.test) for node in asserts):
+        return None
+    return ast.unparse(asserts[0].test)
+
+
+def _equality_only(test: ast.expr) -> bool:
+    """``a == b`` (or several, joined with ``and``) where something compared is not a literal."""
+    if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.And):
+        return all(_equality_only(value) for value in test.values)
+    return (isinstance(test, ast.Compare) and all(isinstance(op, ast.Eq) for op in test.ops)
+            and not all(_is_literal(operand) for operand in [test.left, *test.comparators]))
+
+
+def _is_literal(node: ast.expr) -> bool:
+    try:
+        ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return False
+    return True
+
+
+def student_version(nb: NotebookNode) -> NotebookNode:
+    """The notebook with solutions replaced by nbgrader's stubs, as ``generate_assignment`` does.
+
+    Hidden tests stay in: the autograder restores and runs them, so they must fail too.
+    Raises ``RuntimeError`` or ``ValueError`` (nbgrader's) when nbgrader cannot do it.
+    """
+    student = copy.deepcopy(nb)
+    ClearSolutions(log=_log).preprocess(student, {})
+    return student
+
+
+def _check_lessons(
+    plan: list[tuple[str, Path, Sequence[str] | None]],
+    *,
+    timeout: int,
+    execute: bool,
+    progress: Progress,
+) -> CheckReport:
+    results = []
+    for lesson_id, lesson_dir, notebooks in progress.track(plan, description="Checking"):
+        results.append(_check_one_lesson(lesson_dir, lesson_id=lesson_id, notebooks=notebooks, timeout=timeout, execute=execute))
+    return CheckReport(
+        problems=tuple(problem for result in results for problem in result.problems),
+        lessons=sum(result.lessons for result in results),
+        notebooks=sum(result.notebooks for result in results),
+        graded_cells=sum(result.graded_cells for result in results),
+        points=sum(result.points for result in results),
+        warnings=tuple(warning for result in results for warning in result.warnings),
+    )
+
+
+def _check_one_lesson(
+    lesson_dir: Path, *, lesson_id: str, notebooks: Sequence[str] | None, timeout: int, execute: bool,
+) -> CheckReport:
+    names = list(notebooks) if notebooks is not None else sorted(path.name for path in lesson_dir.glob("*.ipynb"))
+    if not names:
+        problem = Problem(CellRef(lesson_id), "no-notebooks", f"lesson folder {lesson_dir} has no notebooks (or does not exist)")
+        return CheckReport((problem,), lessons=1, notebooks=0, graded_cells=0, points=0.0)
+    problems: list[Problem] = []
+    warnings: list[Problem] = []
+    graded = 0
+    points = 0.0
+    # Kernels run in a scratch copy: whatever a notebook writes must not land in course_source/.
+    with tempfile.TemporaryDirectory(prefix=f"paceline-check-{lesson_id}-") as scratch:
+        workdir = Path(scratch) / lesson_id
+        if execute:
+            shutil.copytree(lesson_dir, workdir, symlinks=True)
+        for name in names:
+            try:
+                nb = read_notebook(lesson_dir / name, lesson=lesson_id)
+            except LessonError as exc:
+                problems.append(Problem(exc.where, "invalid-notebook", exc.problem))
+                continue
+            scored = [value for cell in nb.cells if (value := _valid_points(cell)) is not None]
+            graded, points = graded + len(scored), points + sum(scored)
+            problems += check_notebook(nb, lesson_id=lesson_id, notebook=name, cwd=workdir, timeout=timeout, execute=execute)
+            warnings += notebook_warnings(nb, lesson_id=lesson_id, notebook=name)
+    return CheckReport(tuple(problems), lessons=1, notebooks=len(names), graded_cells=graded, points=points,
+                       warnings=tuple(warnings))
+
+
+def _grade_id_problems(where: CellRef, *, role: str, grade_id: str, first_use: dict[str, int | None]) -> list[Problem]:
+    if not grade_id:
+        return [Problem(where, "missing-grade-id",
+                        f"{role} cell has no grade_id: give it a unique id (letters, digits, _ and -) in the "
+                        "Create Assignment toolbar, or nbgrader cannot track it")]
+    if not GRADE_ID.match(grade_id):
+        return [Problem(where, "invalid-grade-id",
+                        f"grade_id {grade_id!r} may use only letters, digits, _ and - (nbgrader rejects anything else)")]
+    if grade_id in first_use:
+        return [Problem(where, "duplicate-grade-id",
+                        f"grade_id {grade_id!r} is already used by cell {first_use[grade_id]}: "
+                        "grade ids must be unique within a notebook, so rename one of them")]
+    first_use[grade_id] = where.cell_index
+    return []
+
+
+def _points_problems(where: CellRef, *, role: str, points: Any) -> list[Problem]:
+    if points is None:
+        return [Problem(where, "no-points",
+                        f"{role} cell has no points: give it points above 0, or make it read-only if it should not count")]
+    if isinstance(points, bool) or not isinstance(points, (int, float)):
+        return [Problem(where, "no-points", f"points must be a number above 0, not {points!r}")]
+    if points <= 0:
+        return [Problem(where, "no-points",
+                        f"{role} cell is worth {points:g} points: give it points above 0, or make it read-only if it should not count")]
+    return []
+
+
+def _marker_problems(where: CellRef, *, cell: NotebookNode, meta: dict[str, Any]) -> list[Problem]:
+    source = cell.get("source", "")
+    problems = [
+        Problem(where, "unclosed-region",
+                f"{detail}: every BEGIN marker needs its END marker on a line of its own, "
+                "or nbgrader cannot build the student version")
+        for detail in unclosed_regions(source)
+    ]
+    lines = source.splitlines()
+    if not meta.get("solution", False) and any(BEGIN_SOLUTION.match(line) for line in lines):
+        problems.append(Problem(where, "solution-outside-solution-cell",
+                                "has a BEGIN SOLUTION region but is not a solution cell: make it an "
+                                "'Autograded answer' (or 'Manually graded answer'), or nbgrader refuses to build the student version"))
+    if not meta.get("grade", False) and any(BEGIN_HIDDEN.match(line) for line in lines):
+        problems.append(Problem(where, "hidden-tests-outside-test-cell",
+                                "has a BEGIN HIDDEN TESTS region but is not an 'Autograder tests' cell: "
+                                "move the hidden tests into a test cell, or nbgrader refuses to build the student version"))
+    return problems
+
+
+def _validation_problems(where: CellRef, *, cell: NotebookNode, validator: MetadataValidator) -> list[Problem]:
+    try:
+        validator.validate_cell(cell)
+    except (ValidationError, SchemaTooOldError, SchemaTooNewError) as exc:
+        detail = getattr(exc, "message", None) or str(exc)
+        return [Problem(where, "invalid-metadata",
+                        f"nbgrader rejects the cell's metadata ({detail}): run `nbgrader update` on the notebook, "
+                        "or set the cell's role again in the Create Assignment toolbar")]
+    return []
+
+
+def _source_version_problems(run: TrialRun, *, lesson_id: str, notebook: str, timeout: int) -> list[Problem]:
+    problems = _failure_problems(run, lesson_id=lesson_id, notebook=notebook, version="source version")
+    for index, cell in _ran_code_cells(run):
+        where = _ref(lesson_id, notebook, run.nb, index)
+        if _is_scored_test(cell):
+            full, why = full_credit(cell, timeout=timeout)
+            if not full:
+                problems.append(Problem(where, "solution-fails-tests",
+                                        f"test cell fails on the source version ({why}): the solution does not pass its own test"))
+        elif (error := error_output(cell, timeout=timeout)) is not None:
+            problems.append(Problem(where, "execution-error",
+                                    f"fails when the source notebook runs ({error}): fix it so the notebook runs top to bottom"))
+    return problems
+
+
+def _student_version_problems(nb: NotebookNode, *, lesson_id: str, notebook: str, cwd: Path, timeout: int) -> list[Problem]:
+    try:
+        student = student_version(nb)
+    except (RuntimeError, ValueError) as exc:
+        return [Problem(CellRef(lesson_id, notebook), "student-version-failed", f"nbgrader cannot build the student version: {exc}")]
+    run = run_in_kernel(student, cwd=cwd, timeout=timeout)
+    problems = _failure_problems(run, lesson_id=lesson_id, notebook=notebook, version="student version")
+    for index, cell in _ran_code_cells(run):
+        if _is_scored_test(cell) and full_credit(cell, timeout=timeout)[0]:
+            problems.append(Problem(_ref(lesson_id, notebook, run.nb, index), "test-passes-on-student-version",
+                                    "test cell passes on the student version: it cannot fail, so it grades nothing"))
+    return problems
+
+
+def _failure_problems(run: TrialRun, *, lesson_id: str, notebook: str, version: str) -> list[Problem]:
+    if run.failure is None:
+        return []
+    return [Problem(_ref(lesson_id, notebook, run.nb, run.stopped_at), "execution-error", f"{version}: {run.failure}")]
+
+
+def _ran_code_cells(run: TrialRun) -> list[tuple[int, NotebookNode]]:
+    cells = list(enumerate(run.nb.cells))
+    if run.failure is not None:
+        cells = cells[: run.stopped_at or 0]
+    return [(index, cell) for index, cell in cells if cell.cell_type == "code"]
+
+
+def _ref(lesson_id: str, notebook: str, nb: NotebookNode, index: int | None) -> CellRef:
+    if index is None:
+        return CellRef(lesson_id, notebook)
+    return CellRef(lesson_id, notebook, index, _grade_id(nb.cells[index]) or None)
+
+
+def _valid_points(cell: NotebookNode) -> float | None:
+    """The cell's points if it is a graded cell with usable points, else None."""
+    if _role(cell) not in POINTS_ROLES:
+        return None
+    points = cell.metadata.nbgrader.get("points")
+    if isinstance(points, bool) or not isinstance(points, (int, float)) or points <= 0:
+        return None
+    return float(points)
+
+
+def _is_scored_test(cell: NotebookNode) -> bool:
+    return cell.cell_type == "code" and _role(cell) == "autograder tests" and _valid_points(cell) is not None
+
+
+def _role(cell: NotebookNode) -> str | None:
+    """``cell_role``, but None for garbled nbgrader metadata (reported as invalid-metadata)."""
+    return cell_role(cell) if isinstance(_nbgrader_meta(cell), dict) else None
+
+
+def _nbgrader_meta(cell: NotebookNode) -> Any:
+    return cell.get("metadata", {}).get("nbgrader")
+
+
+def _grade_id(cell: NotebookNode) -> str:
+    meta = _nbgrader_meta(cell)
+    return str(meta.get("grade_id") or "").strip() if isinstance(meta, dict) else ""

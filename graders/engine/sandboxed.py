@@ -1,0 +1,84 @@
+"""nbgrader's side: the Execute preprocessor that only uses sandboxed kernels, and its config.
+
+``c.Execute.kernel_manager_class`` cannot do this: nbgrader's ``Execute.__init__``
+passes ``kernel_manager_class=AsyncKernelManager`` as a keyword, and traitlets
+lets keywords win over config, so that setting is silently ignored. Instead
+the autograde pass gets :class:`SandboxedExecute` in place of ``Execute``, and
+paceline's strict scoring (:mod:`graders.engine.scoring`) in place of ``SaveAutoGrades``.
+"""
+
+from __future__ import annotations
+
+from traitlets import TraitError, validate
+from traitlets.config import Config
+
+from ..sandbox.host import require_sandbox
+from ..sandbox.limits import SandboxLimits
+from ..sandbox.manager import KERNEL_NAME, SandboxedKernelManager
+from .scoring import ReplyRecordingExecute, autograde_preprocessors
+
+SANDBOXED_EXECUTE = "graders.engine.sandboxed.SandboxedExecute"
+
+
+class SandboxedExecute(ReplyRecordingExecute):
+    """nbgrader's Execute, with every kernel started by :class:`SandboxedKernelManager`
+    (and each cell's execute reply recorded for scoring)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs["kernel_manager_class"] = SandboxedKernelManager
+        super().__init__(*args, **kwargs)
+
+    @validate("kernel_manager_class")
+    def _sandboxed_only(self, proposal):
+        if not (isinstance(proposal.value, type) and issubclass(proposal.value, SandboxedKernelManager)):
+            raise TraitError(f"SandboxedExecute runs student code only with SandboxedKernelManager, not {proposal.value!r}")
+        return proposal.value
+
+    def preprocess(self, nb, resources=None, km=None):
+        if km is not None and not isinstance(km, SandboxedKernelManager):
+            raise TraitError("SandboxedExecute refuses a kernel manager that is not sandboxed")
+        km_config = self.config.get("SandboxedKernelManager", {})
+        require_sandbox(**{k: v for k, v in (("prefix", km_config.get("pool_prefix")),
+                                               ("size", km_config.get("pool_size")),
+                                               ("base_dir", km_config.get("base_dir"))) if v is not None})
+        return super().preprocess(nb, resources, km=km)
+
+    def process_message(self, msg, cell, cell_index):
+        # A display shown by a cell that has finished cannot be rewritten by a later cell. nbclient
+        # would update every output with the display id, wherever it is; once hidden tests have
+        # run, a later cell could then write them into an earlier cell's output, which feedback
+        # shows (graders.feedback.hidden_tests keeps outputs from before the first hidden test).
+        content = msg.get("content") or {}
+        display_id = (content.get("transient") or {}).get("display_id")
+        if display_id and display_id in self._display_id_map:
+            appearances = self._display_id_map[display_id]
+            for index in [i for i in appearances if i != cell_index]:
+                del appearances[index]
+        return super().process_message(msg, cell, cell_index)
+
+
+def sandbox_config(limits: SandboxLimits, *, timeout: int) -> Config:
+    """nbgrader settings that make autograde run every notebook in the sandbox, ``timeout`` seconds per cell.
+
+    The sandbox knows nothing of courses: :mod:`graders.engine.isolation` turns
+    a course's ``[grading]`` settings into ``limits`` and merges this in.
+    """
+    c = Config()
+    c.Autograde.autograde_preprocessors = autograde_preprocessors(execute=SANDBOXED_EXECUTE)
+    c.Execute.timeout = timeout
+    c.Execute.interrupt_on_timeout = True
+    c.Execute.kernel_name = KERNEL_NAME  # the manager ignores the notebook's kernelspec anyway
+    c.Execute.startup_timeout = 60
+    c.Execute.shutdown_kernel = "immediate"  # a student kernel has nothing to save
+    c.SandboxedKernelManager.memory_mb = limits.memory_mb
+    c.SandboxedKernelManager.address_space_mb = limits.address_space_mb or 0
+    c.SandboxedKernelManager.cpu_seconds = limits.cpu_seconds
+    c.SandboxedKernelManager.processes = limits.processes
+    c.SandboxedKernelManager.file_size_mb = limits.file_size_mb
+    c.SandboxedKernelManager.open_files = limits.open_files
+    c.SandboxedKernelManager.scratch_mb = limits.scratch_mb
+    c.SandboxedKernelManager.output_mb = limits.output_mb
+    c.SandboxedKernelManager.total_output_mb = limits.total_output_mb
+    c.SandboxedKernelManager.cpus = limits.cpus
+    c.SandboxedKernelManager.wall_seconds = limits.wall_clock_seconds
+    return c

@@ -1,0 +1,171 @@
+"""Scores from whether the tests ran, not from what the student's kernel displayed.
+
+nbgrader scores an autograded test cell from its outputs (``determine_grade``):
+no credit for an error or stderr output, else partial credit from the first
+``execute_result``, else full points. Every output is sent by the student's
+kernel, so a hook in the student's namespace can forge them: a
+``pre_run_cell`` hook that calls the displayhook puts ``2.0`` before a failing
+assertion's error, and nbgrader gives full points. Paceline keeps nbgrader's
+rule and adds what the kernel's outputs cannot change:
+
+- :class:`ReplyRecordingExecute` (nbgrader's ``Execute``) remembers each code
+  cell's execute reply status, in ``resources`` (which nbconvert hands from one
+  autograde preprocessor to the next; the submission cannot put anything
+  there) and in the cell's ``paceline`` metadata, which it overwrites on
+  every cell, whatever the submission had there;
+- :class:`StrictSaveAutoGrades` (nbgrader's ``SaveAutoGrades``) scores a test
+  cell with :func:`autograded_score`: 0 unless the reply came and says ``ok``,
+  and partial credit only from a cell whose own source ends with an
+  expression.
+
+What stays out of reach is the student's interpreter itself: tests run in it,
+so code that replaces the kernel's reply handler, the functions under test or
+``__eq__`` still decides its own score (see the README and
+``tests/test_adversarial.py``).
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Mapping
+from logging import Logger
+
+from IPython.core.inputtransformer2 import TransformerManager
+from nbconvert.exporters.exporter import ResourcesDict
+from nbformat import NotebookNode
+from nbgrader.converters.autograde import Autograde
+from nbgrader.preprocessors import Execute, SaveAutoGrades
+from nbgrader.utils import determine_grade, get_partial_grade, is_grade, is_solution
+
+from ..errors import PacelineError
+
+REPLIES = "paceline_execute_replies"  # resources key: {cell index: execute reply status}
+METADATA = "paceline"  # cell metadata namespace written by ReplyRecordingExecute, never by the student
+NOT_RUN = "not run"  # no execute request was sent (blank source, a skip-execution tag)
+REPLY_RECORDING_EXECUTE = "graders.engine.scoring.ReplyRecordingExecute"
+STRICT_SAVE_AUTO_GRADES = "graders.engine.scoring.StrictSaveAutoGrades"
+
+
+class ReplyRecordingExecute(Execute):
+    """nbgrader's Execute, remembering each code cell's execute reply status."""
+
+    def preprocess(self, nb: NotebookNode, resources: ResourcesDict | None = None, km=None):
+        resources = resources if resources is not None else ResourcesDict()
+        self._replies: dict[int, str] = {}
+        resources[REPLIES] = self._replies
+        for cell in nb.cells:
+            # Whatever the submission wrote here is replaced before anything runs.
+            cell.metadata.pop(METADATA, None)
+            if cell.cell_type == "code":
+                cell.metadata[METADATA] = {"execute_reply": NOT_RUN}
+        return super().preprocess(nb, resources, km=km)
+
+    def on_cell_executed(self, *, cell: NotebookNode, cell_index: int, execute_reply: dict) -> None:
+        # nbgrader's: appends the reply's error when no output shows it.
+        super().on_cell_executed(cell=cell, cell_index=cell_index, execute_reply=execute_reply)
+        # A timeout's reply is nbclient's own (status "error"); a kernel that died never replies.
+        status = str((execute_reply.get("content") or {}).get("status"))
+        self._replies[cell_index] = status
+        cell.metadata[METADATA] = {"execute_reply": status}
+
+
+class StrictSaveAutoGrades(SaveAutoGrades):
+    """nbgrader's SaveAutoGrades, scoring test cells with :func:`autograded_score`."""
+
+    def preprocess(self, nb: NotebookNode, resources: ResourcesDict) -> tuple[NotebookNode, ResourcesDict]:
+        replies = resources.get(REPLIES)
+        if not isinstance(replies, Mapping):
+            raise ScoringError(
+                f"no execute replies recorded for {resources.get('nbgrader', {}).get('notebook', 'the notebook')}: "
+                f"autograde_preprocessors must run {REPLY_RECORDING_EXECUTE} (or a subclass) before {STRICT_SAVE_AUTO_GRADES}"
+            )
+        self._replies = replies
+        return super().preprocess(nb, resources)
+
+    def preprocess_cell(self, cell: NotebookNode, resources: ResourcesDict, cell_index: int):
+        self._cell_index = cell_index
+        return super().preprocess_cell(cell, resources, cell_index)
+
+    def _add_score(self, cell: NotebookNode, resources: ResourcesDict) -> None:
+        # nbgrader's own _add_score, with the score from autograded_score instead of determine_grade.
+        grade = self.gradebook.find_grade(cell.metadata["nbgrader"]["grade_id"], self.notebook_id, self.assignment_id, self.student_id)
+        grade.auto_score = autograded_score(cell, reply=self._replies.get(self._cell_index), log=self.log)
+        grade.needs_manual_grade = grade.manual_score is not None or grade.auto_score is None
+        self.gradebook.db.commit()
+
+
+class ScoringError(PacelineError):
+    """Autograde was configured so that paceline cannot score test cells from their execute replies."""
+
+
+def autograded_score(cell: NotebookNode, *, reply: str | None, log: Logger | None = None) -> float | None:
+    """The auto score of a graded cell, given its execute reply status (None: no reply recorded).
+
+    Cells that are not autograder tests keep nbgrader's rule. A test cell
+    earns nothing unless its reply says ``ok`` and it has no error or stderr
+    output (nbgrader's rule). Partial credit comes only from a cell whose own
+    code ends with an expression, and then from the lowest of its
+    ``execute_result`` outputs: an extra result published by a hook can lower
+    the score, never raise it. Otherwise the cell earns its full points.
+    """
+    if not (is_grade(cell) and cell.cell_type == "code") or is_solution(cell):
+        return determine_grade(cell, log)[0]
+    max_points = float(cell.metadata["nbgrader"]["points"])
+    if reply != "ok":
+        return 0.0
+    outputs = cell.get("outputs", [])
+    if any(_is_failure(output) for output in outputs):
+        return 0.0
+    results = [o for o in outputs if o.get("output_type") == "execute_result"]
+    if not results or not ends_with_expression(cell.source):
+        return max_points
+    return min(get_partial_grade(result, max_points, log) for result in results)
+
+
+def ran_cleanly(cell: NotebookNode) -> bool:
+    """Whether an executed code cell's reply said ``ok`` with no error or stderr output.
+
+    Reads the reply status that ReplyRecordingExecute wrote into the cell's
+    metadata, so it works on an autograded notebook read back from disk (feedback).
+    """
+    return _recorded_reply(cell) == "ok" and not any(_is_failure(output) for output in cell.get("outputs", []))
+
+
+def recorded_replies(nb: NotebookNode) -> dict[int, str]:
+    """The reply statuses ReplyRecordingExecute wrote into an autograded notebook, by cell index.
+
+    For scoring again a notebook that grading executed (the coordinator records
+    a worker's result with them): nbgrader wrote that notebook after the
+    executor had overwritten this metadata on every cell, so it is grading's
+    record, not the submission's.
+    """
+    return {index: reply for index, cell in enumerate(nb.cells) if (reply := _recorded_reply(cell)) is not None}
+
+
+def _recorded_reply(cell: NotebookNode) -> str | None:
+    recorded = cell.get("metadata", {}).get(METADATA)
+    reply = recorded.get("execute_reply") if isinstance(recorded, dict) else None
+    return reply if isinstance(reply, str) else None
+
+
+def _is_failure(output: NotebookNode) -> bool:
+    return output.get("output_type") == "error" or (output.get("output_type") == "stream" and output.get("name") == "stderr")
+
+
+def ends_with_expression(source: str) -> bool:
+    """Whether IPython would display the value of the cell's last statement."""
+    try:
+        tree = ast.parse(TransformerManager().transform_cell(source))
+    except (SyntaxError, ValueError):
+        return False
+    return bool(tree.body) and isinstance(tree.body[-1], ast.Expr)
+
+
+def autograde_preprocessors(*, execute: str) -> list[str]:
+    """nbgrader's autograde preprocessors, with ``execute`` (a ReplyRecordingExecute) and StrictSaveAutoGrades.
+
+    Import paths, not classes: the list is pickled to grading workers.
+    """
+    replaced = {Execute: execute, SaveAutoGrades: STRICT_SAVE_AUTO_GRADES}
+    default = Autograde.class_traits()["autograde_preprocessors"].default()
+    return [replaced.get(pp, f"{pp.__module__}.{pp.__qualname__}") for pp in default]

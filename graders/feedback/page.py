@@ -1,0 +1,66 @@
+"""What a rendered notebook page may contain: HTML with no way to run script.
+
+A student writes the Markdown cells and the code behind every output, so any
+page that renders their notebook (the feedback page they fetch, formgrader on
+the instructor's own Jupyter server) renders attacker-written HTML. Two layers:
+
+- :func:`safe_html` keeps an allow-list of tags and attributes (no script, no
+  event handlers, no ``style``, links only to ``http(s):``/``mailto:``/``#``,
+  images only as ``data:`` PNG/JPEG/GIF), and :func:`markdown_to_safe_html`
+  replaces nbconvert's ``markdown2html`` filter with it. nbgrader's feedback
+  and formgrade templates pipe Markdown cells through ``markdown2html`` alone,
+  so ``HTMLExporter.sanitize_html`` (which only governs outputs) misses them.
+- The feedback page starts with a Content-Security-Policy that forbids every
+  script, plugin, frame, form and connection: whatever a sanitizer misses
+  still cannot run. (Formgrader's page runs nbgrader's own scripts, so it gets
+  the sanitizer only.)
+"""
+
+from __future__ import annotations
+
+import re
+
+import bleach
+from jinja2 import pass_context
+from jinja2.runtime import Context
+from nbconvert.filters.markdown_mistune import IPythonRenderer, MarkdownWithMath
+
+# What Markdown renders to (mistune with nbconvert's renderer, and pygments for fenced code).
+ALLOWED_TAGS = frozenset({
+    "a", "abbr", "b", "blockquote", "br", "caption", "code", "dd", "del", "details", "div", "dl", "dt", "em",
+    "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "kbd", "li", "ol", "p", "pre", "s", "samp", "small",
+    "span", "strong", "sub", "summary", "sup", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "u", "ul",
+})
+COMMON_ATTRIBUTES = frozenset({"class", "id", "title"})  # ids: heading anchors; classes: pygments' colours
+LINK = re.compile(r"^(?:https?://|mailto:|#)", re.IGNORECASE)
+DATA_IMAGE = re.compile(r"^data:image/(?:png|jpeg|gif);base64,[A-Za-z0-9+/=\s]*$")
+
+
+def safe_html(html: str) -> str:
+    """``html`` with every tag and attribute outside the allow-list escaped or dropped."""
+    return bleach.clean(
+        html, tags=ALLOWED_TAGS, attributes=_allowed_attribute, protocols={"http", "https", "mailto", "data"},
+        strip=False, strip_comments=True,
+    )
+
+
+def _allowed_attribute(tag: str, name: str, value: str) -> bool:
+    if name in COMMON_ATTRIBUTES:
+        return True
+    if tag == "a" and name == "href":
+        return bool(LINK.match(value))
+    if tag == "img" and name == "src":
+        return bool(DATA_IMAGE.match(value))  # attachments are embedded as data: images; nothing is fetched
+    if tag == "img" and name in ("alt", "width", "height"):
+        return True
+    return tag in ("td", "th") and name in ("align", "colspan", "rowspan")
+
+
+@pass_context
+def markdown_to_safe_html(context: Context, source: str) -> str:
+    """nbconvert's ``markdown2html`` (attachments embedded, nothing read from disk), then :func:`safe_html`."""
+    cell = context.get("cell") or {}
+    attachments = cell.get("attachments") if isinstance(cell, dict) else None
+    renderer = IPythonRenderer(escape=False, attachments=attachments or {}, embed_images=False)
+    return safe_html(MarkdownWithMath(renderer=renderer).render(str(source)))
+

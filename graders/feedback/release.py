@@ -1,0 +1,141 @@
+"""Feedback: HTML feedback for every graded attempt, released through the exchange.
+
+Each attempt's feedback is rendered by nbgrader when it is graded (see
+:mod:`graders.grading.task`) and kept under ``.paceline/feedback/``. It is
+released in nbgrader's own exchange format, keyed by the attempt's
+``submission_secret.txt``, so a student's *Fetch Feedback* gets feedback for
+every attempt they made. The latest attempt's feedback is regenerated from
+the gradebook first, so manual grades and comments from formgrader appear.
+Hidden tests show only whether they passed (:mod:`graders.feedback.hidden_tests`).
+
+One attempt whose feedback cannot be released (a secret that is not
+nbgrader's, anything unforeseen) is recorded in the ledger with the reason and
+not tried again until its feedback changes; every other attempt's goes out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from nbgrader.utils import notebook_hash
+
+from analytics.progress import Progress, Silent
+
+from ..course.plan import CourseConfig, LessonPlan
+from ..engine.wiring import check_result, instructor_api, write_nbgrader_config
+from ..errors import PacelineError, SubmissionError, at_submission
+from ..exchange.ledger import Attempt, Ledger
+from ..exchange.submission_checks import SECRET_NAME, secret_problem
+
+
+@dataclass
+class FeedbackReport:
+    released: dict[str, int] = field(default_factory=dict)  # lesson id -> attempts whose feedback was released
+    problems: list[PacelineError] = field(default_factory=list)
+
+
+def release_feedback(
+    course: CourseConfig, *, lesson_ids: list[str] | None = None, progress: Progress = Silent(),
+) -> FeedbackReport:
+    """Refresh the latest attempts' feedback from the gradebook, then release all new feedback."""
+    report = FeedbackReport()
+    refresh_from_gradebook(course, lesson_ids=lesson_ids, progress=progress, report=report)
+    release_attempt_feedback(course, lesson_ids=lesson_ids, report=report)
+    return report
+
+
+def refresh_from_gradebook(
+    course: CourseConfig, *, lesson_ids: list[str] | None, progress: Progress, report: FeedbackReport,
+) -> None:
+    """nbgrader's feedback for each student's latest attempt, with manual grades and comments."""
+    write_nbgrader_config(course)
+    api = instructor_api(course)
+    with Ledger.open(course.layout.ledger_path) as ledger:
+        latest: dict[tuple[str, str], Attempt] = {}
+        for attempt in ledger.attempts(lesson_ids=[lesson.id for lesson in course.select_lessons(lesson_ids)]):
+            latest[(attempt.student_id, attempt.lesson_id)] = attempt
+    for lesson in progress.track(course.select_lessons(lesson_ids), description="Feedback"):
+        if not any(course.layout.autograded_dir.glob(f"*/{lesson.id}")):
+            continue
+        started = time.time()
+        try:
+            check_result(f"generate_feedback {lesson.id}", api.generate_feedback(lesson.id))
+            failed = False
+        except PacelineError as exc:
+            # nbgrader goes on past a student it cannot render and removes that student's page:
+            # everyone else's fresh pages are still copied.
+            report.problems.append(exc)
+            failed = True
+        for rendered in sorted(course.layout.feedback_dir.glob(f"*/{lesson.id}")):
+            attempt = latest.get((rendered.parent.name, lesson.id))
+            if attempt is None or attempt.status != "graded":
+                continue  # the gradebook holds an older attempt than the latest: its feedback is already kept
+            dest = course.layout.attempt_feedback(student_id=attempt.student_id, lesson_id=lesson.id,
+                                                  attempt=attempt.attempt)
+            dest.mkdir(parents=True, exist_ok=True)
+            for html in feedback_pages(rendered, course.lesson(lesson.id)):
+                if failed and html.stat().st_mtime < started:
+                    continue  # not rendered by this run: it may predate the latest attempt
+                shutil.copyfile(html, dest / html.name)
+
+
+def release_attempt_feedback(
+    course: CourseConfig, *, lesson_ids: list[str] | None = None, report: FeedbackReport | None = None,
+) -> FeedbackReport:
+    """Copy every graded attempt's feedback that changed since it was last released to the exchange."""
+    report = report if report is not None else FeedbackReport()
+    outbound = course.layout.exchange.feedback
+    outbound.mkdir(parents=True, exist_ok=True)
+    # nbgrader's own mode: students can open a file whose name they know, not list the folder.
+    os.chmod(outbound, 0o711)
+    with Ledger.open(course.layout.ledger_path) as ledger:
+        lessons = [lesson.id for lesson in course.select_lessons(lesson_ids)]
+        for attempt in ledger.attempts(lesson_ids=lessons, statuses=["graded"]):
+            folder = course.layout.attempt_feedback(student_id=attempt.student_id, lesson_id=attempt.lesson_id, attempt=attempt.attempt)
+            pages = feedback_pages(folder, course.lesson(attempt.lesson_id))
+            if not pages:
+                continue
+            digest = hashlib.sha256(b"".join(page.name.encode() + b"\0" + page.read_bytes() for page in pages)).hexdigest()
+            if digest == attempt.feedback_digest:
+                continue  # released as it is, or failed to be: either way recorded
+            try:
+                _release_one(course, attempt, pages, outbound)
+            except Exception as exc:  # noqa: BLE001 - one attempt's feedback failing stops no one else's
+                problem = at_submission(exc, student_id=attempt.student_id, lesson_id=attempt.lesson_id, attempt=attempt.attempt)
+                ledger.record_feedback_failure(attempt.id, digest=digest, error=str(problem))
+                report.problems.append(problem)
+                continue
+            ledger.mark_feedback_released(attempt.id, digest=digest)
+            report.released[attempt.lesson_id] = report.released.get(attempt.lesson_id, 0) + 1
+    return report
+
+
+def feedback_pages(folder: Path, lesson: LessonPlan) -> list[Path]:
+    """The pages rendered from the lesson's own notebooks; any other HTML there came from the student."""
+    return [folder / f"{Path(name).stem}.html" for name in lesson.notebooks if (folder / f"{Path(name).stem}.html").is_file()]
+
+
+def _release_one(course: CourseConfig, attempt: Attempt, pages: list[Path], outbound: Path) -> None:
+    secret_file = course.layout.attempt_dir(student_id=attempt.student_id, lesson_id=attempt.lesson_id,
+                                           attempt=attempt.attempt) / SECRET_NAME
+    if not secret_file.is_file():
+        raise SubmissionError(attempt.student_id, attempt.lesson_id, attempt.attempt,
+                              f"feedback not released: no {SECRET_NAME} in the submission: nbgrader cannot match feedback to it")
+    with secret_file.open("rb") as fh:
+        data = fh.read(1024)
+    # Collection checks the secret; attempts collected before it did are checked here.
+    problem = secret_problem(data)
+    if problem:
+        raise SubmissionError(attempt.student_id, attempt.lesson_id, attempt.attempt, f"feedback not released: {problem}")
+    secret = data.decode("ascii")
+    for page in pages:
+        name = notebook_hash(secret=secret, notebook_id=page.stem)
+        staging = outbound / f"{name}-tmp.html"
+        shutil.copyfile(page, staging)
+        os.chmod(staging, 0o644)
+        os.replace(staging, outbound / f"{name}.html")  # students never see a half-written page

@@ -1,0 +1,163 @@
+"""Grade: autograde collected attempts in parallel, record them in one place.
+
+Each attempt not graded yet becomes a pure :class:`GradingTask` (its files,
+the lesson's data files, limits); tasks run on Dask workers, each in a
+private temporary course with a gradebook holding only the lesson's
+definition. Only this coordinator writes the course: the ledger gets every
+attempt's score, and nbgrader's gradebook and ``autograded/`` get each
+student's latest attempt (what formgrader shows). A batch survives a bad
+submission, and a crash at any point loses nothing: an attempt is marked
+graded only after its result is written, so a re-run grades what is left.
+Its steps: :mod:`.plan` (pure), :mod:`.dispatch`, :mod:`.record`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+
+from traitlets.config import Config
+
+from analytics.progress import Progress, Silent
+
+from .submitted_notebook import read_submitted_notebook
+from ..course.clock import Clock, SystemClock
+from ..course.layout import TIMESTAMP
+from ..course.plan import CourseConfig
+from ..course.roster import load_roster
+from ..engine.isolation import kernel_config
+from ..engine.wiring import open_gradebook, write_nbgrader_config
+from ..errors import LessonError, PacelineError, SubmissionError, at_submission
+from ..exchange.ledger import Attempt, Ledger
+from ..exchange.unlock import publish_unlocks
+from .dispatch import Executor, dask_executor
+from .lateness import refresh_lateness
+from .plan import RefusedAttempt, plan_grading
+from .record import GradedAttempt, lesson_gradebook, record_attempt
+from .task import GradingTask, autograde, read_files
+
+# nbgrader does not copy these from a lesson's source folder either (CourseDirectory.ignore).
+IGNORED_PARTS = frozenset({".ipynb_checkpoints", "__pycache__", "feedback"})
+
+
+@dataclass
+class GradeReport:
+    graded: list[GradedAttempt] = field(default_factory=list)
+    problems: list[PacelineError] = field(default_factory=list)
+    unlocked: list[tuple[str, str]] = field(default_factory=list)  # (student, lesson) gated lessons now published
+
+
+def grade_attempts(
+    course: CourseConfig,
+    *,
+    sandboxed: bool = True,
+    lesson_ids: Sequence[str] | None = None,
+    regrade: bool = False,
+    scheduler: str | None = None,
+    workers: int | None = None,
+    rounds: int | None = None,
+    executor: Executor | None = None,
+    clock: Clock = SystemClock(),
+    progress: Progress = Silent(),
+) -> GradeReport:
+    """Autograde every attempt not graded yet (every attempt when ``regrade``).
+
+    Student code runs in the sandbox; ``sandboxed=False`` (the CLI's loudly
+    named ``--unsafe-no-sandbox``) runs it as plain kernels instead. Tasks run
+    on ``executor`` if given, else on the Dask cluster at ``scheduler``, or on
+    a local cluster of ``workers`` processes. Attempts are graded round-robin
+    by student (:func:`graders.grading.plan.fair_order`); ``rounds`` grades
+    only each student's oldest ``rounds`` and leaves the rest for the next
+    call, so that ``paceline watch`` releases everyone's feedback between two
+    slices of one student's flood.
+    """
+    lessons = course.select_lessons(lesson_ids)
+    order = {lesson.id: lesson.order for lesson in lessons}
+    # Refuses here, before anything is graded, when the sandbox is not set up.
+    kernels = {lesson.id: kernel_config(lesson.grading, sandboxed=sandboxed) for lesson in lessons}
+    write_nbgrader_config(course)
+    report = GradeReport()
+    with Ledger.open(course.layout.ledger_path) as ledger:
+        attempts = ledger.attempts()
+        if not any(a.lesson_id in order and (regrade or a.status == "collected") for a in attempts):
+            return report
+        with open_gradebook(course) as gb:
+            released = {assignment.name for assignment in gb.assignments}
+        plan = plan_grading(
+            course, attempts=attempts, extensions=ledger.extensions(), gradebook_lessons=released,
+            roster={s.id: s for s in load_roster(course.roster_path, timezone=course.timezone)},
+            lesson_ids=list(order), regrade=regrade, rounds=rounds,
+        )
+        by_id = {planned.attempt.id: planned for planned in plan.planned}
+        templates: dict[str, bytes] = {}
+        tasks: list[GradingTask] = []
+        for step in plan.steps:
+            attempt = step.attempt
+            try:
+                if isinstance(step, RefusedAttempt):
+                    raise step.problem  # recorded as failed like any attempt that cannot be graded
+                if attempt.lesson_id not in templates:
+                    templates[attempt.lesson_id] = lesson_gradebook(course, attempt.lesson_id)
+                tasks.append(_task(course, attempt, kernel=kernels[attempt.lesson_id], due_at=step.due_at))
+            except Exception as exc:  # noqa: BLE001 - whatever one attempt raises fails that attempt, once
+                _fail(ledger, report, attempt, exc, clock=clock)
+        if not tasks:
+            return report
+
+        # The caller's executor stays theirs (open as long as they keep it); else a Dask cluster for this run.
+        dispatching = nullcontext(executor) if executor is not None else dask_executor(scheduler=scheduler, workers=workers)
+        with dispatching as runner:
+            results = runner.run(autograde, tasks, shared=templates, shared_key=lambda task: task.lesson_id)
+            for task, result in progress.track(results, description="Grading", total=len(tasks)):
+                planned = by_id[task.attempt_id]
+                attempt = planned.attempt
+                try:
+                    graded = record_attempt(course, ledger, attempt, result, is_latest=planned.is_latest,
+                                            due_at=task.due_at, clock=clock)
+                except Exception as exc:  # noqa: BLE001 - whatever one attempt raises fails that attempt, once
+                    _fail(ledger, report, attempt, exc, clock=clock)
+                else:
+                    report.graded.append(graded)
+        # Grace days follow the attempts that count: a resubmission can move them between lessons.
+        refresh_lateness(course, ledger, student_ids={g.attempt.student_id for g in report.graded})
+        fresh = {a.id: a for a in ledger.attempts(lesson_ids=list(order))}
+        report.graded = [GradedAttempt(fresh[g.attempt.id], g.score, g.max_score, fresh[g.attempt.id].late_penalty or 0.0)
+                         for g in report.graded]
+    # Passing scores just recorded may unlock gated lessons.
+    report.unlocked = publish_unlocks(course, clock=clock)
+    report.graded.sort(key=lambda g: (order[g.attempt.lesson_id], g.attempt.student_id, g.attempt.attempt))
+    return report
+
+
+def _task(course: CourseConfig, attempt: Attempt, *, kernel: Config, due_at: dt.datetime | None) -> GradingTask:
+    lesson = course.lesson(attempt.lesson_id)
+    folder = course.layout.attempt_dir(student_id=attempt.student_id, lesson_id=attempt.lesson_id, attempt=attempt.attempt)
+    if not folder.is_dir():
+        raise SubmissionError(attempt.student_id, attempt.lesson_id, attempt.attempt, f"archived files missing at {folder}")
+    for notebook in sorted(folder.glob("*.ipynb")):
+        try:
+            # Checked here, before the task is built: a notebook too big, too deep or of too many
+            # cells would cost this coordinator (and nbgrader on the worker) far more than grading.
+            read_submitted_notebook(notebook, lesson=attempt.lesson_id, limits=lesson.grading)
+        except LessonError as exc:
+            # nbgrader would only say "see the above traceback"; name the file and line instead.
+            raise SubmissionError(attempt.student_id, attempt.lesson_id, attempt.attempt, f"{notebook.name} {exc.problem}") from None
+    lesson_files = tuple(
+        (name, content) for name, content in read_files(course.layout.lesson_source(attempt.lesson_id), exclude_suffix=".ipynb")
+        if not IGNORED_PARTS & set(name.split("/"))
+    )
+    return GradingTask(
+        attempt_id=attempt.id, course_id=course.id, lesson_id=attempt.lesson_id, student_id=attempt.student_id,
+        attempt=attempt.attempt, submitted_at=attempt.submitted_at, due_at=due_at,
+        submission=tuple(f for f in read_files(folder) if f[0] != TIMESTAMP),
+        lesson_files=lesson_files, timeout=lesson.grading.timeout, late_policy=course.late_policy, kernel=kernel,
+    )
+
+
+def _fail(ledger: Ledger, report: GradeReport, attempt: Attempt, exc: BaseException, *, clock: Clock) -> None:
+    """Record one attempt as failed, with the reason; a later run does not try it again (only --all does)."""
+    problem = at_submission(exc, student_id=attempt.student_id, lesson_id=attempt.lesson_id, attempt=attempt.attempt)
+    ledger.record_failure(attempt.id, error=str(problem), graded_at=clock.now())
+    report.problems.append(problem)

@@ -1,0 +1,215 @@
+"""One grading task: a pure function from a submission to its graded result.
+
+:func:`autograde` receives everything it needs as data (the attempt's files,
+the lesson's non-notebook files, a gradebook holding only the lesson's
+definition, and the limits) and returns the graded notebooks and scores as
+data. It runs nbgrader's own autograde in a private temporary course, so the
+scores are nbgrader's, and it touches no shared state: the task can run in a
+worker process or on another machine, in parallel with any other task. Only
+the coordinator writes the course's gradebook (see :mod:`graders.grading.record`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.apps import NbGraderAPI
+from nbgrader.coursedir import CourseDirectory
+from traitlets.config import Config
+
+from ..course.layout import TIMESTAMP, ScratchCourse
+from ..course.plan import LatePolicy
+from ..engine.wiring import grading_config, naive_utc
+from ..sandbox.manager import LOG_PREFIX as SANDBOX_LOG_PREFIX
+
+NBGRADER_TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f UTC"
+
+Files = tuple[tuple[str, bytes], ...]  # (relative posix path, content), sorted by path
+
+
+@dataclass(frozen=True)
+class GradingTask:
+    """Everything needed to grade one attempt, and nothing else."""
+
+    attempt_id: int
+    course_id: str
+    lesson_id: str
+    student_id: str
+    attempt: int
+    submitted_at: dt.datetime  # trusted receipt time: decides lateness
+    due_at: dt.datetime | None  # this student's due date: personal, extended, plus grace days spent
+    submission: Files
+    lesson_files: Files  # the lesson's data files; its notebooks come from the gradebook
+    timeout: int
+    late_policy: LatePolicy
+    kernel: Config  # how kernels are started: the sandbox, or plain kernels when explicitly allowed
+
+
+@dataclass(frozen=True)
+class CellResult:
+    notebook: str
+    grade_id: str
+    score: float | None
+    max_score: float
+
+
+@dataclass(frozen=True)
+class GradingOutcome:
+    """What grading one attempt produced; ``error`` is set when nbgrader could not grade it."""
+
+    attempt_id: int
+    lesson_id: str
+    student_id: str
+    attempt: int
+    autograded: Files  # nbgrader's autograded folder: executed notebooks and copied lesson files
+    feedback: Files  # HTML feedback for this attempt (hidden tests reduced to pass/fail)
+    score: float
+    max_score: float
+    late_penalty: float
+    cells: tuple[CellResult, ...]
+    log: str
+    error: str | None = None
+
+
+def autograde(task: GradingTask, gradebook_template: bytes) -> GradingOutcome:
+    """Grade one attempt with nbgrader in a throw-away course folder."""
+    with warnings.catch_warnings(), tempfile.TemporaryDirectory(prefix="paceline-grade-") as scratch:
+        # nbgrader's gradebook trips SQLAlchemy's "not in session" warning on a submission that lacks
+        # cells (deleted tests, blank work); harmless, and on a worker nothing filters it for the CLI.
+        warnings.filterwarnings("ignore", module=r"nbgrader\.api")
+        course = ScratchCourse(Path(scratch))
+        who = {"student_id": task.student_id, "lesson_id": task.lesson_id}
+        write_files(course.source(task.lesson_id), task.lesson_files)
+        write_files(course.submitted(**who), task.submission)
+        (course.submitted(**who) / TIMESTAMP).write_text(task.submitted_at.strftime(NBGRADER_TIMESTAMP_FORMAT))
+        course.gradebook_path.write_bytes(gradebook_template)
+
+        config = _task_config(course, task)
+        with Gradebook(config.CourseDirectory.db_url, course_id=task.course_id) as gb:
+            # The private gradebook is this student's alone: its due date can be theirs.
+            gb.update_or_create_assignment(task.lesson_id, duedate=naive_utc(task.due_at) if task.due_at else None)
+        api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
+        api.log.setLevel(logging.WARNING)
+        result = api.autograde(task.lesson_id, task.student_id, force=True, create=True)
+        log = (result.get("log") or "") + (result.get("error") or "")
+        if not result.get("success"):
+            return _failed(task, log=log, error=failure_reason(log))
+        autograded = read_files(course.autograded(**who))
+        feedback_result = api.generate_feedback(task.lesson_id, task.student_id)
+        if not feedback_result.get("success"):
+            log += (feedback_result.get("log") or "") + (feedback_result.get("error") or "")
+            return _failed(task, log=log, error="nbgrader could not render feedback: " + failure_reason(log))
+        with Gradebook(config.CourseDirectory.db_url, course_id=task.course_id) as gb:
+            try:
+                submission = gb.find_submission(task.lesson_id, task.student_id)
+            except MissingEntry:
+                return _failed(task, log=log, error="nbgrader recorded no submission")
+            # nbgrader copies every other file of the submission into its feedback folder too: a
+            # student's own evil.html must not be released as a feedback page (it has no CSP).
+            pages = {f"{notebook.name}.html" for notebook in submission.notebooks}
+            feedback = tuple(f for f in read_files(course.feedback(**who)) if f[0] in pages)
+            cells = tuple(
+                CellResult(notebook.name, grade.name, grade.score, float(grade.max_score))
+                for notebook in submission.notebooks
+                for grade in notebook.grades
+            )
+            return GradingOutcome(
+                attempt_id=task.attempt_id, lesson_id=task.lesson_id, student_id=task.student_id, attempt=task.attempt,
+                autograded=autograded, feedback=feedback, score=float(submission.score or 0.0), max_score=float(submission.max_score or 0.0),
+                late_penalty=float(submission.late_submission_penalty or 0.0), cells=cells, log=log,
+            )
+
+
+GENERIC_ERRORS = ("see the the above traceback", "There was an error processing assignment", "Traceback (most recent call last)")
+EXCEPTION_LINE = re.compile(r"^(?:[A-Za-z_]\w*\.)*([A-Z]\w*): (.+)$")
+DUPLICATE_CELL = re.compile(r"^\[WARNING\] Cell with id '(.+)' exists multiple times!$")
+CELL_PREVIEW = "Here is a preview of the cell contents"  # what follows is the student's code
+
+
+def failure_reason(log: str) -> str:
+    """Why nbgrader could not grade: the sandbox's reason for stopping the kernel, else nbgrader's
+    first specific error, else the exception its traceback ends with (not "see the above traceback")."""
+    lines = [line.strip() for line in log.splitlines() if line.strip()]
+    stopped = [line for line in lines if line.startswith("[ERROR]") and SANDBOX_LOG_PREFIX in line]
+    errors = [line for line in lines if line.startswith("[ERROR]") and not any(g in line for g in GENERIC_ERRORS)]
+    if stopped:
+        detail = stopped[0]
+    elif errors:
+        detail = errors[0]
+    else:
+        detail = _traceback_exception(lines) or (lines[-1] if lines else "no log")
+    detail = detail.removeprefix("[ERROR] ")
+    duplicated = [m.group(1) for m in map(DUPLICATE_CELL.search, lines) if m]
+    if duplicated and "use an old version" in detail:
+        # nbgrader blanks all but one copy of a duplicated cell, then reports the blank copies' metadata as old.
+        detail = f"graded cell {duplicated[0]!r} appears more than once in the notebook (nbgrader: {detail})"
+    return f"nbgrader autograde failed: {detail}"
+
+
+def _traceback_exception(lines: list[str]) -> str | None:
+    """The exception that ends the first traceback nbgrader logged, with nbclient's message."""
+    try:
+        start = lines.index("[ERROR] Traceback (most recent call last):")
+    except ValueError:
+        return None
+    found = None
+    for index in range(start + 1, len(lines)):
+        line = lines[index]
+        if line.startswith("[") or line.startswith(CELL_PREVIEW):
+            break
+        match = EXCEPTION_LINE.match(line)
+        if match:
+            found = f"{match.group(1)}: {match.group(2)}"
+            following = lines[index + 1] if index + 1 < len(lines) else ""
+            if following.startswith("The message was:"):
+                found += " " + following
+    return found
+
+
+def _task_config(course: ScratchCourse, task: GradingTask) -> Config:
+    c = Config()
+    c.CourseDirectory.root = str(course.root)
+    c.CourseDirectory.course_id = task.course_id
+    c.CourseDirectory.db_url = course.gradebook_url
+    c.merge(grading_config(timeout=task.timeout, late_policy=task.late_policy))
+    c.merge(task.kernel)
+    return c
+
+
+def _failed(task: GradingTask, *, log: str, error: str) -> GradingOutcome:
+    return GradingOutcome(
+        attempt_id=task.attempt_id, lesson_id=task.lesson_id, student_id=task.student_id, attempt=task.attempt,
+        autograded=(), feedback=(), score=0.0, max_score=0.0, late_penalty=0.0, cells=(), log=log, error=error,
+    )
+
+
+def read_files(folder: Path, *, exclude_suffix: str | None = None) -> Files:
+    """A folder's regular files as data; symbolic links are never followed."""
+    files = []
+    for path in sorted(folder.rglob("*")):
+        if path.is_symlink() or not path.is_file():
+            continue
+        if exclude_suffix and path.name.endswith(exclude_suffix):
+            continue
+        files.append((path.relative_to(folder).as_posix(), path.read_bytes()))
+    return tuple(files)
+
+
+def write_files(folder: Path, files: Files) -> None:
+    """Recreate files from data; refuses paths that would leave ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    base = folder.resolve()
+    for relative, content in files:
+        target = (folder / relative).resolve()
+        if base not in target.parents:
+            raise ValueError(f"refusing to write {relative!r} outside {folder}")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content)
+

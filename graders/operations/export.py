@@ -1,0 +1,194 @@
+"""Export: the tidy tables that are the contract between grading and analytics.
+
+``lessons``, ``enrollments``, ``submissions`` (one row per attempt),
+``cell_scores`` (one row per graded cell of each attempt) and ``timelines``
+(each student's own dates per lesson) are written as Parquet and CSV, plus ``grades.csv``, the per-student gradebook an
+instructor uploads. Column meanings are documented in
+``analytics.tables``; the analytics package reads nothing else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+from nbgrader.api import MissingEntry
+
+from analytics.tables import CELL_SCORES_COLUMNS, CourseTables, validate_tables
+
+from ..authoring.lesson import lesson_max_score
+from ..course.plan import CourseConfig
+from ..course.roster import Student, load_roster
+from ..course.timeline import LessonDue
+from ..engine.wiring import open_gradebook
+from ..exchange.ledger import Attempt, Ledger
+from ..grading.lateness import student_dues
+
+
+@dataclass
+class ExportResult:
+    directory: Path
+    rows: dict[str, int] = field(default_factory=dict)
+    files: dict[str, list[Path]] = field(default_factory=dict)
+
+
+def export_tables(course: CourseConfig, *, directory: Path | None = None) -> ExportResult:
+    """Write every table into ``directory`` (default ``<course>/exports``)."""
+    directory = directory or course.layout.export_dir
+    tables = course_tables(course)
+    frames = {
+        "lessons": tables.lessons,
+        "enrollments": tables.enrollments,
+        "submissions": tables.submissions,
+        "cell_scores": tables.cell_scores,
+        "timelines": tables.timelines,
+    }
+    directory.mkdir(parents=True, exist_ok=True)
+    result = ExportResult(directory=directory)
+    for name, frame in frames.items():
+        result.files[name] = [directory / f"{name}.parquet", directory / f"{name}.csv"]
+        frame.to_parquet(result.files[name][0], index=False)
+        frame.to_csv(result.files[name][1], index=False)
+        result.rows[name] = len(frame)
+    students = load_roster(course.roster_path, timezone=course.timezone)
+    grades = grades_frame(tables.submissions, students=students, lessons=tables.lessons)
+    canvas = canvas_frame(grades, lessons=tables.lessons, section=course.id)
+    result.files["grades"] = [directory / "grades.csv", directory / "grades_canvas.csv"]
+    grades.to_csv(result.files["grades"][0], index=False)
+    canvas.to_csv(result.files["grades"][1], index=False)
+    result.rows["grades"] = len(grades)
+    return result
+
+
+def course_tables(course: CourseConfig) -> CourseTables:
+    """The analytics tables of the course as they stand (validated), without writing anything.
+
+    Scores of each student's latest attempt are first brought in line with
+    the gradebook, as for an export.
+    """
+    students = load_roster(course.roster_path, timezone=course.timezone)
+    max_scores = {lesson.id: lesson_max_score(course, lesson) for lesson in course.lessons}
+    with Ledger.open(course.layout.ledger_path) as ledger:
+        _refresh_from_gradebook(course, ledger)
+        attempts = ledger.attempts(lesson_ids=[lesson.id for lesson in course.lessons])
+        cells = [(attempt, ledger.cell_scores(attempt.id)) for attempt in attempts if attempt.status == "graded"]
+        dues = [student_dues(course, ledger, student=student, include_ungraded=False) for student in students]
+    return validate_tables(CourseTables(
+        lessons=lessons_frame(course, max_scores=max_scores),
+        enrollments=enrollments_frame(students),
+        submissions=submissions_frame(attempts, max_scores=max_scores),
+        cell_scores=cell_scores_frame(cells),
+        timelines=timelines_frame(dues),
+    ))
+
+
+def lessons_frame(course: CourseConfig, *, max_scores: dict[str, float]) -> pd.DataFrame:
+    return pd.DataFrame({
+        "lesson_id": [lesson.id for lesson in course.lessons],
+        "title": [lesson.title for lesson in course.lessons],
+        "order": [lesson.order for lesson in course.lessons],
+        "opens_at": pd.to_datetime([lesson.opens_at for lesson in course.lessons], utc=True),
+        "target_at": pd.to_datetime([lesson.target_at for lesson in course.lessons], utc=True),
+        "due_at": pd.to_datetime([lesson.due_at for lesson in course.lessons], utc=True),
+        "max_score": [max_scores[lesson.id] for lesson in course.lessons],
+    })
+
+
+def enrollments_frame(students: tuple[Student, ...]) -> pd.DataFrame:
+    return pd.DataFrame({
+        "student_id": [s.id for s in students],
+        "enrolled_at": pd.to_datetime([s.enrolled_at for s in students], utc=True),
+        "withdrawn_at": pd.to_datetime([s.withdrawn_at for s in students], utc=True),
+    })
+
+
+def submissions_frame(attempts: list[Attempt], *, max_scores: dict[str, float]) -> pd.DataFrame:
+    return pd.DataFrame({
+        "student_id": [a.student_id for a in attempts],
+        "lesson_id": [a.lesson_id for a in attempts],
+        "attempt": pd.array([a.attempt for a in attempts], dtype="int64"),
+        "submitted_at": pd.to_datetime([a.submitted_at for a in attempts], utc=True),
+        "score": pd.array([a.score for a in attempts], dtype="float64"),
+        "max_score": pd.array([a.max_score if a.max_score is not None else max_scores[a.lesson_id] for a in attempts], dtype="float64"),
+        "late_penalty": pd.array([a.late_penalty or 0.0 for a in attempts], dtype="float64"),
+        "graded_at": pd.to_datetime([a.graded_at for a in attempts], utc=True),
+        "status": [a.status for a in attempts],
+    })
+
+
+def cell_scores_frame(cells: list[tuple[Attempt, list]]) -> pd.DataFrame:
+    rows = [
+        (attempt.student_id, attempt.lesson_id, attempt.attempt, cell.notebook, cell.grade_id, cell.score, cell.max_score)
+        for attempt, attempt_cells in cells
+        for cell in attempt_cells
+    ]
+    frame = pd.DataFrame(rows, columns=[column.name for column in CELL_SCORES_COLUMNS])
+    return frame.astype({"attempt": "int64", "score": "float64", "max_score": "float64"})
+
+
+def timelines_frame(dues: list[dict[str, LessonDue]]) -> pd.DataFrame:
+    """Every student's dates per lesson, as grading applies them (graders.course.timeline): self-paced
+    dates, an extension moving due and target, grace days spent moving the due date."""
+    rows = [(due.dates.student_id, due.dates.lesson_id, due.dates.opens_at, due.dates.target_at, due.due_at)
+            for student_dues_ in dues for due in student_dues_.values()]
+    frame = pd.DataFrame(rows, columns=["student_id", "lesson_id", "opens_at", "target_at", "due_at"])
+    return frame.astype({column: "datetime64[ns, UTC]" for column in ("opens_at", "target_at", "due_at")})
+
+
+def grades_frame(submissions: pd.DataFrame, *, students: tuple[Student, ...], lessons: pd.DataFrame) -> pd.DataFrame:
+    """One row per student and lesson: the latest graded attempt counts, as in nbgrader."""
+    roster = pd.DataFrame({
+        "student_id": [s.id for s in students], "name": [s.name for s in students], "email": [s.email for s in students],
+    })
+    grid = roster.merge(lessons[["lesson_id", "order", "max_score"]], how="cross")
+    graded = submissions[submissions["status"] == "graded"].sort_values("attempt")
+    latest = graded.groupby(["student_id", "lesson_id"], as_index=False).last()[["student_id", "lesson_id", "score", "late_penalty"]]
+    counts = submissions.groupby(["student_id", "lesson_id"], as_index=False).size().rename(columns={"size": "attempts"})
+    grades = grid.merge(latest, on=["student_id", "lesson_id"], how="left").merge(counts, on=["student_id", "lesson_id"], how="left")
+    grades["attempts"] = grades["attempts"].fillna(0).astype("int64")
+    grades["late_penalty"] = grades["late_penalty"].fillna(0.0)
+    grades["final_score"] = (grades["score"] - grades["late_penalty"]).fillna(0.0)
+    columns = ["student_id", "name", "email", "lesson_id", "attempts", "score", "late_penalty", "final_score", "max_score"]
+    return grades.sort_values(["student_id", "order"])[columns].reset_index(drop=True)
+
+
+def canvas_frame(grades: pd.DataFrame, *, lessons: pd.DataFrame, section: str) -> pd.DataFrame:
+    """The gradebook in Canvas's import format: one row per student, one column per lesson.
+
+    Canvas matches rows by ``SIS User ID`` (the paceline student id) or
+    ``SIS Login ID`` (the email); the ``Points Possible`` row comes first.
+    Lesson columns are named ``Title (lesson_id)``.
+    """
+    columns = {row.lesson_id: f"{row.title} ({row.lesson_id})" for row in lessons.sort_values("order").itertuples()}
+    wide = grades.pivot(index=["student_id", "name", "email"], columns="lesson_id", values="final_score")
+    wide = wide[list(columns)].rename(columns=columns).reset_index()
+    wide.insert(3, "Section", section)
+    wide.insert(1, "ID", "")
+    wide = wide.rename(columns={"name": "Student", "student_id": "SIS User ID", "email": "SIS Login ID"})
+    wide = wide[["Student", "ID", "SIS User ID", "SIS Login ID", "Section", *columns.values()]]
+    points = pd.DataFrame([{"Student": "Points Possible", "ID": "", "SIS User ID": "", "SIS Login ID": "", "Section": "",
+                            **{columns[row.lesson_id]: row.max_score for row in lessons.itertuples()}}])
+    return pd.concat([points, wide], ignore_index=True)
+
+
+def _refresh_from_gradebook(course: CourseConfig, ledger: Ledger) -> None:
+    """The gradebook is the source of truth for each student's latest attempt:
+    manual grades entered in formgrader after autograding count in the export."""
+    latest: dict[tuple[str, str], Attempt] = {}
+    for attempt in ledger.attempts():
+        latest[(attempt.student_id, attempt.lesson_id)] = attempt  # attempts() is ordered by attempt number
+    if not course.layout.gradebook_path.exists():
+        return
+    with open_gradebook(course) as gb:
+        for (student_id, lesson_id), attempt in latest.items():
+            if attempt.status != "graded":
+                continue
+            try:
+                submission = gb.find_submission(lesson_id, student_id)
+            except MissingEntry:
+                continue
+            ledger.update_score(
+                attempt.id, score=float(submission.score or 0.0),
+                late_penalty=float(submission.late_submission_penalty or 0.0),
+            )

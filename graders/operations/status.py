@@ -1,0 +1,99 @@
+"""What ``paceline status`` shows: the cohort's pacing (through analytics), or one student's record:
+personal dates, extensions, grace days, unlocks, every attempt, and why they are at risk.
+
+The edge where course.toml's ``[at_risk]`` table, which the course plan keeps as written, becomes
+analytics' :class:`~analytics.AtRiskRules` (:func:`at_risk_rules`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import analytics
+from analytics import AtRiskRules, CohortStatus
+from analytics.errors import RulesError
+
+from ..course.plan import CourseConfig
+from ..course.roster import Student, load_roster, validate_student_id
+from ..course.timeline import Extension, LessonDue
+from ..errors import ConfigError, PacelineError
+from ..exchange.gating import best_fractions, is_unlocked
+from ..exchange.ledger import Attempt, Ledger
+from ..grading.lateness import student_dues
+
+
+@dataclass(frozen=True)
+class LessonStatus:
+    lesson_id: str
+    title: str
+    due: LessonDue  # personal dates, extension, grace spent, effective due
+    gated: bool
+    unlocked: bool
+    attempts: tuple[Attempt, ...]
+
+
+@dataclass(frozen=True)
+class StudentRecord:
+    """One student's record as paceline keeps it, with analytics' view of their pacing beside it."""
+
+    student: Student
+    lessons: tuple[LessonStatus, ...]
+    grace_budget: int
+    extensions: tuple[Extension, ...]  # every grant, oldest first
+    refused: tuple[tuple[str, dt.datetime, str], ...] = ()  # (submission, when seen, why) of refused submissions
+    pacing: analytics.StudentStatus | None = None  # analytics' view: pace, regularity, at-risk reasons
+
+    @property
+    def grace_spent(self) -> int:
+        return sum(lesson.due.grace_spent for lesson in self.lessons)
+
+
+def cohort_status(course: CourseConfig, *, as_of: dt.datetime | None = None, limit: int = 10) -> CohortStatus:
+    """The cohort at ``as_of`` (default: the latest submission), from the course's tables as they stand,
+    with the ``[at_risk]`` thresholds of course.toml."""
+    from .export import course_tables  # the export stage builds the tables; nothing is written
+
+    rules = at_risk_rules(course)
+    return analytics.cohort_status(course_tables(course), as_of=as_of, rules=rules, limit=limit)
+
+
+def at_risk_rules(course: CourseConfig) -> AtRiskRules:
+    """course.toml's ``[at_risk]`` thresholds, checked by analytics (which owns them and their ranges, as
+    ``analytics.load_rules`` does for an analyst); a bad value is a ConfigError naming the key."""
+    try:
+        return analytics.rules_from_mapping(dict(course.at_risk))
+    except RulesError as exc:
+        key = f"at_risk.{exc.key}" if exc.key else "at_risk"
+        raise ConfigError(course.layout.config_path, key, exc.problem) from None
+
+
+def student_status(course: CourseConfig, student_id: str, *, as_of: dt.datetime | None = None) -> StudentRecord:
+    validate_student_id(student_id)
+    rules = at_risk_rules(course)
+    students = {s.id: s for s in load_roster(course.roster_path, timezone=course.timezone)}
+    if student_id not in students:
+        raise PacelineError(f"unknown student {student_id!r}: not in {course.roster_path.name}")
+    student = students[student_id]
+    with Ledger.open(course.layout.ledger_path) as ledger:
+        attempts = ledger.attempts(student_ids=[student_id])
+        dues = student_dues(course, ledger, student=student, include_ungraded=False)
+        history = tuple(ledger.extension_history(student_id))
+        refused = tuple((name, when, why) for name, _, _, when, why in ledger.rejections(student_id=student_id))
+    from .export import course_tables
+
+    tables = course_tables(course)
+    moment = analytics.resolve_as_of(tables, as_of=as_of)
+    # Someone enrolling after the moment looked at has no pacing yet; their record is still shown.
+    pacing = (analytics.student_status(tables, student_id, as_of=moment, rules=rules)
+              if student.enrolled_at <= moment else None)
+    best = best_fractions(attempts)
+    lessons = tuple(
+        LessonStatus(
+            lesson_id=lesson.id, title=lesson.title, due=dues[lesson.id], gated=bool(lesson.requires),
+            unlocked=is_unlocked(course, lesson, best=best),
+            attempts=tuple(a for a in attempts if a.lesson_id == lesson.id),
+        )
+        for lesson in course.lessons
+    )
+    return StudentRecord(student=student, lessons=lessons, grace_budget=course.grace_days, extensions=history,
+                         refused=refused, pacing=pacing)

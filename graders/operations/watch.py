@@ -1,0 +1,123 @@
+"""Watch: feedback minutes after a 3 a.m. submission, not after the next grading run.
+
+One loop, every few seconds: release lessons that have opened, collect new
+submissions (their receipt time is when this loop saw them), grade them
+sandboxed on a Dask cluster kept warm for the whole run, release their
+feedback and any lessons they unlocked. Every step is the same library call
+the instructor's commands make, and each is idempotent, so a bad submission
+only fails its own attempt and a restart picks up where the last run stopped.
+
+Nothing a student submits stops the loop: each step contains what one
+submission raises, a step that fails as a whole does not keep the next steps
+from running, and a cycle that fails anyway is reported (with a traceback when
+the exception is not one of paceline's own, which points at a bug) and tried
+again at the next interval.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ..course.clock import Clock, SystemClock
+from ..course.plan import CourseConfig
+from ..errors import PacelineError
+from ..exchange.collect import collect_submissions
+from ..exchange.release import release_due_lessons
+from ..feedback.release import release_attempt_feedback
+from ..grading.dispatch import dask_executor
+from ..grading.grade import grade_attempts
+
+
+@dataclass
+class Cycle:
+    """What one pass of the loop did."""
+
+    released: list[str] = field(default_factory=list)
+    collected: int = 0
+    graded: int = 0
+    feedback: int = 0
+    unlocked: list[tuple[str, str]] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def busy(self) -> bool:
+        return bool(self.released or self.collected or self.graded or self.feedback or self.unlocked or self.problems)
+
+
+def run_cycle(course: CourseConfig, *, scheduler: str | None, sandboxed: bool, clock: Clock) -> Cycle:
+    """One pass: release what is due, collect, grade, release feedback. Never raises for one bad item,
+    and a step that fails as a whole is reported while the steps after it still run."""
+    cycle = Cycle()
+
+    def release() -> None:
+        released = release_due_lessons(course, clock=clock)
+        cycle.released = [lesson.lesson_id for lesson in released.released]
+        cycle.unlocked += released.unlocked
+        cycle.problems += [str(p) for p in released.problems]
+
+    def collect() -> None:
+        collected = collect_submissions(course, clock=clock)
+        cycle.collected = len(collected.collected)
+        cycle.problems += [str(p) for p in collected.problems]
+
+    def grade() -> None:
+        # One round per cycle (each student's oldest pending attempt): a student's flood is graded a
+        # slice at a time, with everyone else's feedback released in between.
+        graded = grade_attempts(course, sandboxed=sandboxed, scheduler=scheduler, rounds=1, clock=clock)
+        cycle.graded = len(graded.graded)
+        cycle.unlocked += graded.unlocked
+        cycle.problems += [str(p) for p in graded.problems]
+
+    def feedback() -> None:
+        report = release_attempt_feedback(course)
+        cycle.feedback = sum(report.released.values())
+        cycle.problems += [str(p) for p in report.problems]
+
+    for name, step in (("release", release), ("collect", collect), ("grade", grade), ("feedback", feedback)):
+        try:
+            step()
+        except Exception as exc:  # noqa: BLE001 - one failed step must not starve the others
+            cycle.problems.append(failure_report(f"{name} failed, will retry", exc))
+    return cycle
+
+
+def failure_report(what: str, exc: Exception) -> str:
+    """``what`` and the exception: paceline's own errors by their message, anything else with its
+    traceback, since that is a bug to fix rather than a course to correct."""
+    if isinstance(exc, PacelineError):
+        return f"{what}: {exc}"
+    return f"{what}: {type(exc).__name__}: {exc}\n" + "".join(traceback.format_exception(exc)).rstrip()
+
+
+def watch(
+    course: CourseConfig,
+    *,
+    interval: float = 5.0,
+    sandboxed: bool = True,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    stop: threading.Event | None = None,
+    on_cycle: Callable[[Cycle], None] | None = None,
+    clock: Clock = SystemClock(),
+) -> None:
+    """Run cycles every ``interval`` seconds until ``stop`` is set.
+
+    A cycle that fails as a whole (the exchange unreachable, a broken
+    course.toml edit) is reported through ``on_cycle`` and retried next time.
+    """
+    stop = stop or threading.Event()
+    with dask_executor(scheduler=scheduler, workers=workers) as cluster:
+        address = cluster.address  # grading connects to this warm cluster every cycle
+        while not stop.is_set():
+            started = time.monotonic()
+            try:
+                cycle = run_cycle(course, scheduler=address, sandboxed=sandboxed, clock=clock)
+            except Exception as exc:  # noqa: BLE001 - watch outlives any one cycle; the next one retries
+                cycle = Cycle(problems=[failure_report("cycle failed, will retry", exc)])
+            if on_cycle is not None:
+                on_cycle(cycle)
+            stop.wait(max(0.0, interval - (time.monotonic() - started)))
