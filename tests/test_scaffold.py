@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -77,6 +78,40 @@ def test_new_lesson_appends_to_course_toml_and_keeps_the_rest(tmp_path: Path) ->
     assert check_course(course, lesson_ids=["02-loops"], execute=False).ok
 
 
+def test_new_lessons_follow_the_last_lesson_with_its_spacing_not_today(tmp_path: Path) -> None:
+    root = make_course(tmp_path)  # 01 opens 2026-09-07, target 09-14, due 09-21
+    months_later = SimulatedClock(dt.datetime(2026, 12, 1, 8, 0, tzinfo=dt.timezone.utc))
+    new_lesson(root, "02-loops", title="Loops", clock=months_later)
+    loops = load_course(root).lesson("02-loops")
+    # One lesson gives no step between openings: its own week from opens to target is the step.
+    assert (loops.opens_at, loops.target_at, loops.due_at) == (
+        berlin(2026, 9, 14), berlin(2026, 9, 21, 23, 59, 59), berlin(2026, 9, 28, 23, 59, 59))
+
+    # The instructor spaces lessons a fortnight apart, with times of day and no due date: all of it carries on.
+    config = root / "course.toml"
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace("opens = 2026-09-14\ntarget = 2026-09-21\ndue = 2026-09-28\n",
+                                   "opens = 2026-09-21T09:00:00\ntarget = 2026-09-24T17:00:00\n"), encoding="utf-8")
+    new_lesson(root, "03-functions", title="Functions", clock=months_later)
+    functions = load_course(root).lesson("03-functions")
+    assert (functions.opens_at, functions.target_at, functions.due_at) == (
+        berlin(2026, 10, 5, 9), berlin(2026, 10, 8, 17), None)
+    assert config.read_text(encoding="utf-8").endswith("opens = 2026-10-05T09:00:00\ntarget = 2026-10-08T17:00:00\n")
+
+
+def test_new_lesson_in_a_self_paced_course_leaves_the_dates_to_pacing(tmp_path: Path) -> None:
+    root = make_course(tmp_path)
+    config = root / "course.toml"
+    text = config.read_text(encoding="utf-8").replace('timezone = "Europe/Berlin"\n',
+                                                      'timezone = "Europe/Berlin"\nmode = "self-paced"\n')
+    text = text.replace("opens = 2026-09-07\ntarget = 2026-09-14\ndue = 2026-09-21\n", "")
+    config.write_text(text + "\n[pacing]\nstart = 2026-09-07\ndays_per_lesson = 5\n", encoding="utf-8")
+    new_lesson(root, "02-loops", title="Loops")
+    course = load_course(root)
+    assert [lesson.id for lesson in course.lessons] == ["01-getting-started", "02-loops"]
+    assert course.lesson("02-loops").target_at == berlin(2026, 9, 17, 23, 59, 59)  # two lessons of 5 days
+
+
 def test_init_refuses_to_overwrite_a_course(tmp_path: Path) -> None:
     (tmp_path / "course.toml").write_text("# my course\n", encoding="utf-8")
     with pytest.raises(PacelineError, match="already exists"):
@@ -94,6 +129,33 @@ def test_init_keeps_an_existing_readme_and_extends_gitignore(tmp_path: Path) -> 
     assert ignored[:2] == ["*.pyc", "exports/"]
     assert ignored.count("exports/") == 1
     assert set(STUDENT_DATA_PATTERNS) <= set(ignored)
+
+
+def test_init_gitignore_keeps_student_data_out_of_git_and_the_course_in(tmp_path: Path) -> None:
+    root = make_course(tmp_path)
+    layout = load_course(root).layout
+    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    student_data = [
+        layout.roster_path,  # names and emails
+        layout.attempt_dir(student_id="ada", lesson_id="01-getting-started", attempt=1) / "01-getting-started.ipynb",
+        layout.submitted_dir / "ada" / "01-getting-started" / "01-getting-started.ipynb",  # nbgrader's latest
+        layout.autograded(student_id="ada", lesson_id="01-getting-started") / "01-getting-started.ipynb",
+        layout.feedback_dir / "ada" / "01-getting-started" / "01-getting-started.html",
+        layout.gradebook_path,
+        layout.ledger_path,
+        layout.attempt_feedback(student_id="ada", lesson_id="01-getting-started", attempt=1) / "page.html",
+        layout.exchange.inbound / "ada+01-getting-started+2026-09-08" / "01-getting-started.ipynb",
+        layout.export_dir / "grades.csv",
+        layout.reports_dir / "cohort_progress.html",
+    ]
+    course_files = [layout.config_path, layout.readme_path, layout.gitignore_path,
+                    layout.lesson_source("01-getting-started") / "01-getting-started.ipynb",
+                    layout.lesson_source("01-getting-started") / "students.csv"]  # a lesson's data file of that name
+    paths = [str(path.relative_to(root)) for path in student_data + course_files]
+    check = subprocess.run(["git", "-C", str(root), "check-ignore", "--no-index", "--stdin"], input="\n".join(paths),
+                           capture_output=True, text=True)
+    assert check.returncode in (0, 1), check.stderr
+    assert set(check.stdout.splitlines()) == set(paths[:len(student_data)])
 
 
 @pytest.mark.parametrize("options", [

@@ -12,6 +12,7 @@ import json
 import shutil
 import tomllib
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import nbformat
@@ -22,6 +23,9 @@ from ..course.layout import DEFAULT_EXCHANGE, DEFAULT_ROSTER, DEFAULT_SOURCE, ST
 from ..course.plan import find_config, load_course
 from ..course.toml_reader import SAFE_ID
 from ..errors import ConfigError, PacelineError
+
+LESSON_DATE_KEYS = ("opens", "target", "due")
+TomlDate = dt.date | dt.datetime  # as written in course.toml: a day, or a wall-clock time in the course's zone
 
 TEMPLATE_PATH = Path(__file__).parent / "templates" / "lesson.ipynb"
 TITLE_PLACEHOLDER = "{{ lesson_title }}"
@@ -82,8 +86,13 @@ def init_course(
 def new_lesson(course_root: Path, lesson_id: str, *, title: str, clock: Clock | None = None) -> Path:
     """Add ``<source>/<lesson_id>/<lesson_id>.ipynb`` from the template and schedule it in ``course.toml``.
 
-    The lesson opens today (in the course time zone), is targeted in a week and
-    due in two. The new ``[[lessons]]`` table is appended to the file as text,
+    In a cohort course the lesson comes after the last scheduled one: its opens,
+    target and due are the last lesson's, moved on by the step between the last
+    two lessons' opening days (by the last lesson's own opens-to-target span when
+    it is the only one), so the spacing an instructor chose carries on. The first
+    lesson opens today (in the course time zone), is targeted in a week and due
+    in two. In a self-paced course each student's dates come from ``[pacing]``,
+    so the table has none. The new ``[[lessons]]`` table is appended to the file as text,
     so comments and layout survive; if the result does not load, the file and
     the lesson folder are put back as they were and the error is raised.
     Returns the new notebook's path.
@@ -108,16 +117,16 @@ def new_lesson(course_root: Path, lesson_id: str, *, title: str, clock: Clock | 
     if lesson_dir.exists():
         raise PacelineError(f"{lesson_dir} already exists: new_lesson will not overwrite it (choose another id)")
 
-    try:
-        zone = ZoneInfo(str(course.get("timezone", "UTC")))
-    except (ZoneInfoNotFoundError, ValueError):
-        zone = ZoneInfo("UTC")  # load_course below names the bad time zone
-    today = (clock or SystemClock()).now().astimezone(zone).date()
+    if course.get("mode") == "self-paced":
+        dates: dict[str, TomlDate] = {}  # each student's dates come from [pacing]
+    else:
+        dates = (next_lesson_dates([lesson for lesson in lessons if isinstance(lesson, dict)])
+                 or _first_lesson_dates(course, clock=clock))
     notebook_path = lesson_dir / f"{lesson_id}.ipynb"
     lesson_dir.mkdir()
     nbformat.write(lesson_notebook(title=title), notebook_path)
     separator = "" if not text or text.endswith("\n") else "\n"
-    config_path.write_text(text + separator + lesson_table(lesson_id=lesson_id, title=title, opens=today), encoding="utf-8")
+    config_path.write_text(text + separator + lesson_table(lesson_id=lesson_id, title=title, dates=dates), encoding="utf-8")
     try:
         load_course(config_path)
     except PacelineError:
@@ -160,16 +169,55 @@ timeout = 30         # seconds per cell
 """
 
 
-def lesson_table(*, lesson_id: str, title: str, opens: dt.date) -> str:
-    """A ``[[lessons]]`` table: target a week after ``opens``, due a week after that."""
-    return (
-        f"\n[[lessons]]\n"
-        f"id = {_toml_string(lesson_id)}\n"
-        f"title = {_toml_string(title)}\n"
-        f"opens = {opens.isoformat()}\n"
-        f"target = {(opens + dt.timedelta(days=7)).isoformat()}\n"
-        f"due = {(opens + dt.timedelta(days=14)).isoformat()}\n"
-    )
+def lesson_table(*, lesson_id: str, title: str, dates: dict[str, TomlDate]) -> str:
+    """A ``[[lessons]]`` table with ``dates`` (``opens``, ``target``, ``due``, any of them) as TOML dates."""
+    lines = [f"id = {_toml_string(lesson_id)}", f"title = {_toml_string(title)}"]
+    lines += [f"{key} = {dates[key].isoformat()}" for key in LESSON_DATE_KEYS if key in dates]
+    return "\n[[lessons]]\n" + "\n".join(lines) + "\n"
+
+
+def next_lesson_dates(lessons: list[dict[str, Any]]) -> dict[str, TomlDate] | None:
+    """The dates of a lesson scheduled after ``lessons`` (course.toml's tables, in order), or None without one.
+
+    The last lesson's dates, each as written (a date, or a time of day), moved on
+    by the days between the last two lessons' openings, or by the last lesson's
+    opens-to-target span when that is the only step there is (a week when neither is a day or more).
+    """
+    if not lessons:
+        return None
+    last = {key: when for key in LESSON_DATE_KEYS if (when := _toml_date(lessons[-1].get(key))) is not None}
+    if "opens" not in last:
+        return None
+    previous = _toml_date(lessons[-2].get("opens")) if len(lessons) > 1 else None
+    step = (_day(last["opens"]) - _day(previous)).days if previous is not None else 0
+    if step <= 0 and "target" in last:
+        step = (_day(last["target"]) - _day(last["opens"])).days
+    step = step if step > 0 else 7
+    return {key: when + dt.timedelta(days=step) for key, when in last.items()}
+
+
+def _first_lesson_dates(course: dict[str, Any], *, clock: Clock | None) -> dict[str, TomlDate]:
+    try:
+        zone = ZoneInfo(str(course.get("timezone", "UTC")))
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")  # load_course names the bad time zone
+    today = (clock or SystemClock()).now().astimezone(zone).date()
+    return {"opens": today, "target": today + dt.timedelta(days=7), "due": today + dt.timedelta(days=14)}
+
+
+def _toml_date(value: Any) -> TomlDate | None:
+    """A course.toml date as written (TOML date or datetime, or an ISO string as the plan reads it); None if not one."""
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            value = dt.date.fromisoformat(text) if len(text) == 10 else dt.datetime.fromisoformat(text)
+        except ValueError:
+            return None
+    return value if isinstance(value, dt.date) else None
+
+
+def _day(value: TomlDate) -> dt.date:
+    return value.date() if isinstance(value, dt.datetime) else value
 
 
 def roster_example(*, enrolled: dt.date) -> str:

@@ -208,8 +208,11 @@ class CourseLayout:
         )
 
 
-# What `paceline init` puts in .gitignore: student work and everything derived from it.
+# What `paceline init` puts in .gitignore: student data and everything derived from it. The roster
+# holds names and emails; anchored to the course folder, where init writes it, so a data file of the
+# same name elsewhere (a lesson's) stays committable.
 STUDENT_DATA_PATTERNS = (
+    f"/{DEFAULT_ROSTER}",
     f"{SUBMITTED}/*",
     f"{AUTOGRADED}/",
     f"{FEEDBACK}/",
