@@ -11,7 +11,8 @@ from pandas.testing import assert_frame_equal
 from analytics import TIMELINES_COLUMNS, load_tables, pacing_table
 from graders.course.plan import load_course
 from graders.grading.lateness import grant_extension
-from graders.operations.export import export_tables
+from graders.course.roster import Student
+from graders.operations.export import canvas_frame, export_tables, grades_frame
 from graders.operations.status import cohort_status
 
 UTC = dt.timezone.utc
@@ -64,3 +65,38 @@ def test_cohort_status_uses_the_course_tables_and_at_risk_thresholds(fixture_cou
         "no submission yet, 8 days after starting",
     ]
     assert not (fixture_course / "exports").exists()  # status writes nothing
+
+
+def test_canvas_leaves_a_lesson_blank_without_a_graded_attempt_where_grades_csv_counts_zero(tmp_path: Path) -> None:
+    enrolled = dt.datetime(2026, 9, 1, tzinfo=UTC)
+    students = tuple(Student(id=s, name=s.title(), email=f"{s}@example.org", enrolled_at=enrolled)
+                     for s in ("ada", "brook", "cyd"))
+    lessons = pd.DataFrame({"lesson_id": ["01-add", "02-words"], "title": ["Adding", "Words"], "order": [1, 2],
+                            "max_score": [3.0, 3.0]})
+    submissions = pd.DataFrame({
+        "student_id": ["ada", "ada", "ada", "brook"],
+        "lesson_id": ["01-add", "01-add", "02-words", "01-add"],
+        "attempt": [1, 2, 1, 1],
+        "score": [0.0, 2.0, 0.0, float("nan")],
+        "late_penalty": [0.0, 0.5, 0.0, 0.0],
+        "status": ["graded", "graded", "graded", "failed"],  # brook's only attempt could not be graded
+    })
+    grades = grades_frame(submissions, students=students, lessons=lessons)
+    # grades.csv as documented: a row per student and lesson, final_score 0 when nothing counts.
+    final = grades.set_index(["student_id", "lesson_id"])[["attempts", "final_score"]]
+    assert final.to_dict("index") == {
+        ("ada", "01-add"): {"attempts": 2, "final_score": 1.5}, ("ada", "02-words"): {"attempts": 1, "final_score": 0.0},
+        ("brook", "01-add"): {"attempts": 1, "final_score": 0.0}, ("brook", "02-words"): {"attempts": 0, "final_score": 0.0},
+        ("cyd", "01-add"): {"attempts": 0, "final_score": 0.0}, ("cyd", "02-words"): {"attempts": 0, "final_score": 0.0},
+    }
+
+    path = tmp_path / "grades_canvas.csv"
+    canvas_frame(grades, lessons=lessons, section="pyda").to_csv(path, index=False)
+    rows = path.read_text(encoding="utf-8").splitlines()
+    assert rows == [
+        "Student,ID,SIS User ID,SIS Login ID,Section,Adding (01-add),Words (02-words)",
+        "Points Possible,,,,,3.0,3.0",
+        "Ada,,ada,ada@example.org,pyda,1.5,0.0",  # a graded 0 is a real zero
+        "Brook,,brook,brook@example.org,pyda,,",
+        "Cyd,,cyd,cyd@example.org,pyda,,",
+    ]

@@ -158,10 +158,14 @@ def canvas_frame(grades: pd.DataFrame, *, lessons: pd.DataFrame, section: str) -
 
     Canvas matches rows by ``SIS User ID`` (the paceline student id) or
     ``SIS Login ID`` (the email); the ``Points Possible`` row comes first.
-    Lesson columns are named ``Title (lesson_id)``.
+    Lesson columns are named ``Title (lesson_id)``. A lesson without a graded
+    attempt (nothing submitted, or not graded yet) is left blank: Canvas would
+    record a 0 that an instructor then has to tell from a real one, where
+    ``grades.csv``'s ``final_score`` counts it as 0.
     """
     columns = {row.lesson_id: f"{row.title} ({row.lesson_id})" for row in lessons.sort_values("order").itertuples()}
-    wide = grades.pivot(index=["student_id", "name", "email"], columns="lesson_id", values="final_score")
+    grades = grades.assign(canvas_score=grades["final_score"].where(grades["score"].notna()))
+    wide = grades.pivot(index=["student_id", "name", "email"], columns="lesson_id", values="canvas_score")
     wide = wide[list(columns)].rename(columns=columns).reset_index()
     wide.insert(3, "Section", section)
     wide.insert(1, "ID", "")
