@@ -16,9 +16,7 @@ from typing import TYPE_CHECKING, TypeVar
 import click
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
-from rich.text import Text
+from rich.text import Text  # rich.console loads it anyway
 
 from analytics.errors import AnalyticsError
 
@@ -27,6 +25,8 @@ from .course.toml_reader import parse_local_datetime
 from .errors import BatchError, PacelineError
 
 if TYPE_CHECKING:
+    from rich.table import Table
+
     from analytics import CohortStatus
 
 T = TypeVar("T")
@@ -38,12 +38,21 @@ class RichProgress:
     """Progress bars on stderr, so stdout stays a clean summary."""
 
     def track(self, items: Iterable[T], *, description: str, total: int | None = None) -> Iterator[T]:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
         with Progress(*columns, console=err, transient=True) as bar:
             task = bar.add_task(description, total=total if total is not None else len(items))
             for item in items:
                 yield item
                 bar.advance(task)
+
+
+def _table(*headers: str, title: str | None = None) -> Table:
+    # rich's tables (and progress bars) load when a command prints one: `--help` and `new` never do.
+    from rich.table import Table
+
+    return Table(*headers, title=title)
 
 
 def _course(ctx: click.Context) -> CourseConfig:
@@ -92,7 +101,7 @@ def release(ctx: click.Context, lesson_ids: tuple[str, ...], due: bool) -> None:
         report = release_due_lessons(course, progress=RichProgress())
     else:
         report = release_lessons(course, lesson_ids=list(lesson_ids), progress=RichProgress())
-    table = Table("lesson", "notebooks", "points", "to", title=f"Released to {course.exchange_root}")
+    table = _table("lesson", "notebooks", "points", "to", title=f"Released to {course.exchange_root}")
     for lesson in report.released:
         table.add_row(lesson.lesson_id, ", ".join(lesson.notebooks), f"{lesson.max_score:g}",
                       "students who unlock it" if lesson.gated else "everyone")
@@ -132,7 +141,7 @@ def grade(ctx: click.Context, lesson_ids: tuple[str, ...], regrade: bool, schedu
         err.print("[bold red]WARNING: grading WITHOUT the sandbox: student code runs as you, with your access.[/]")
     report = grade_attempts(_course(ctx), lesson_ids=list(lesson_ids), regrade=regrade, sandboxed=not unsafe,
                             scheduler=scheduler, workers=workers, progress=RichProgress())
-    table = Table("lesson", "attempts graded", "mean score", "late", title="Grading")
+    table = _table("lesson", "attempts graded", "mean score", "late", title="Grading")
     by_lesson: dict[str, list] = {}
     for graded in report.graded:
         by_lesson.setdefault(graded.attempt.lesson_id, []).append(graded)
@@ -168,7 +177,7 @@ def export_cmd(ctx: click.Context, directory: Path | None) -> None:
     from .operations.export import export_tables
 
     result = export_tables(_course(ctx), directory=directory)
-    table = Table("table", "rows", "files", title=f"Exported to {result.directory}")
+    table = _table("table", "rows", "files", title=f"Exported to {result.directory}")
     for name, rows in result.rows.items():
         table.add_row(name, str(rows), ", ".join(p.name for p in result.files[name]))
     out.print(table)
@@ -291,7 +300,7 @@ def simulate(ctx: click.Context, students: int, seed: int, until: str | None) ->
 
     course = _course(ctx)
     report = run_simulation(course, students=students, seed=seed, until=parse_as_of(course, until), progress=RichProgress())
-    table = Table("persona", "students", title=f"Simulated {report.students} students until {report.until:%Y-%m-%d}")
+    table = _table("persona", "students", title=f"Simulated {report.students} students until {report.until:%Y-%m-%d}")
     for persona, count in sorted(report.personas.items()):
         table.add_row(persona, str(count))
     out.print(table)
@@ -338,8 +347,8 @@ def status(ctx: click.Context, student_id: str | None, as_of: str | None) -> Non
     s = report.student
     out.print(f"[bold]{s.name}[/] ({s.id}, {s.email}), enrolled {when(s.enrolled_at)}"
               + (f", withdrew {when(s.withdrawn_at)}" if s.withdrawn_at else "") + f"  [dim]times in {tz.key}[/]")
-    lessons = Table("lesson", "opens", "target", "due", "extension", "grace", "access", "attempts", "best", title="Timeline")
-    attempts = Table("lesson", "#", "received (trusted)", "student's claim", "status", "score", "late", title="Attempts")
+    lessons = _table("lesson", "opens", "target", "due", "extension", "grace", "access", "attempts", "best", title="Timeline")
+    attempts = _table("lesson", "#", "received (trusted)", "student's claim", "status", "score", "late", title="Attempts")
     for lesson in report.lessons:
         d = lesson.due
         access = ("unlocked" if lesson.unlocked else "[yellow]locked[/]") if lesson.gated else "open"
@@ -377,10 +386,10 @@ def status(ctx: click.Context, student_id: str | None, as_of: str | None) -> Non
 def _print_cohort(cohort: CohortStatus, *, course: CourseConfig) -> None:
     """The cohort summary: headline numbers, one row per lesson, the top of the at-risk list."""
     tz = course.timezone
-    headline = Table("measure", "value", title=f"{course.title}, as of {cohort.as_of.astimezone(tz):%Y-%m-%d %H:%M %Z}")
+    headline = _table("measure", "value", title=f"{course.title}, as of {cohort.as_of.astimezone(tz):%Y-%m-%d %H:%M %Z}")
     for row in cohort.headline.itertuples():
         headline.add_row(row.measure, "—" if row.value != row.value else f"{row.value:g}")
-    lessons = Table(title="Lessons")
+    lessons = _table(title="Lessons")
     # Ids and dates stay whole on a narrow terminal; the numbers' headers give way instead.
     lessons.add_column("lesson", no_wrap=True)
     lessons.add_column("target", no_wrap=True)
@@ -390,7 +399,7 @@ def _print_cohort(cohort: CohortStatus, *, course: CourseConfig) -> None:
         lessons.add_row(row.lesson_id, f"{row.target_at.astimezone(tz):%Y-%m-%d}", str(row.submitted), str(row.on_time),
                         str(row.late), str(row.missing), "—" if row.pass_rate != row.pass_rate else f"{row.pass_rate:.0%}",
                         "—" if row.mean_attempts != row.mean_attempts else f"{row.mean_attempts:.1f}")
-    at_risk = Table("#", "student", "status", "passed", "reasons", title=f"At risk (top {len(cohort.at_risk)})")
+    at_risk = _table("#", "student", "status", "passed", "reasons", title=f"At risk (top {len(cohort.at_risk)})")
     for row in cohort.at_risk.itertuples():
         at_risk.add_row(str(row.rank), row.student_id, str(row.label).replace("_", " "),
                         f"{row.lessons_passed}/{row.lessons}", row.reasons)

@@ -111,3 +111,35 @@ def test_release_and_report_from_a_course_folder(fixture_course: Path) -> None:
     result = paceline("report", "--all-students", "--as-of", "2026-09-30", cwd=fixture_course)
     assert result.returncode == 0, result.stderr
     assert [line.rsplit("/", 1)[-1] for line in result.stdout.splitlines()] == ["ada.html", "brook.html", "cyd.html"]
+
+
+# What a light command must not import: seconds of start-up each (nbformat's jsonschema alone builds a grammar).
+HEAVY = ("pandas", "matplotlib", "dask", "distributed", "nbgrader", "nbformat", "jsonschema", "analytics.tables")
+RUN_AND_LIST_HEAVY = f"""
+import sys
+from graders.cli import main
+try:
+    main(sys.argv[1:], prog_name="paceline")
+except SystemExit as exit:
+    assert not exit.code, exit.code
+print(sorted(name for name in {HEAVY!r} if name in sys.modules))
+"""
+
+
+def test_reading_course_toml_imports_no_pandas_matplotlib_or_dask() -> None:
+    code = "import graders.course.plan, sys; assert not {'pandas','matplotlib','dask'} & set(sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+def test_light_commands_import_only_what_they_use(tmp_path: Path) -> None:
+    # Each command in a fresh interpreter, in the order an instructor starts a course.
+    for args in (["--help"], ["init", "course", "--id", "light", "--title", "Light"],
+                 ["--course", "course", "new", "02-more", "--title", "More"],
+                 # Nothing graded yet: no late penalty to re-apply, so no gradebook and no nbgrader.
+                 ["--course", "course", "extend", "example-student", "02-more", "--days", "2", "--reason", "ill"]):
+        result = subprocess.run([sys.executable, "-c", RUN_AND_LIST_HEAVY, *args], cwd=tmp_path,
+                                capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, (args, result.stderr)
+        assert result.stdout.strip().splitlines()[-1] == "[]", args
+    assert (tmp_path / "course" / "course_source" / "02-more" / "02-more.ipynb").is_file()

@@ -73,8 +73,9 @@ def test_new_lesson_appends_to_course_toml_and_keeps_the_rest(tmp_path: Path) ->
     course = load_course(root)
     assert [lesson.id for lesson in course.lessons] == ["01-getting-started", "02-loops"]
     assert course.lesson("02-loops").title == 'Loops, "while" and for'
-    heading = nbformat.read(notebook, as_version=4).cells[0].source
-    assert heading.startswith('# Loops, "while" and for\n')
+    written = nbformat.read(notebook, as_version=4)
+    nbformat.validate(written)  # written as JSON, without nbformat
+    assert written.cells[0].source.startswith('# Loops, "while" and for\n')
     assert check_course(course, lesson_ids=["02-loops"], execute=False).ok
 
 

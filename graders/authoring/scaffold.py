@@ -15,9 +15,6 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import nbformat
-from nbformat import NotebookNode
-
 from ..course.clock import Clock, SystemClock
 from ..course.layout import DEFAULT_EXCHANGE, DEFAULT_ROSTER, DEFAULT_SOURCE, STUDENT_DATA_PATTERNS, CourseLayout
 from ..course.plan import find_config, load_course
@@ -124,7 +121,7 @@ def new_lesson(course_root: Path, lesson_id: str, *, title: str, clock: Clock | 
                  or _first_lesson_dates(course, clock=clock))
     notebook_path = lesson_dir / f"{lesson_id}.ipynb"
     lesson_dir.mkdir()
-    nbformat.write(lesson_notebook(title=title), notebook_path)
+    notebook_path.write_text(lesson_notebook(title=title), encoding="utf-8")
     separator = "" if not text or text.endswith("\n") else "\n"
     config_path.write_text(text + separator + lesson_table(lesson_id=lesson_id, title=title, dates=dates), encoding="utf-8")
     try:
@@ -136,13 +133,21 @@ def new_lesson(course_root: Path, lesson_id: str, *, title: str, clock: Clock | 
     return notebook_path
 
 
-def lesson_notebook(*, title: str) -> NotebookNode:
-    """The lesson template with ``title`` in its heading."""
-    nb = nbformat.read(TEMPLATE_PATH, as_version=4)
-    for cell in nb.cells:
-        if cell.cell_type == "markdown":
-            cell.source = cell.source.replace(TITLE_PLACEHOLDER, title)
-    return nb
+def lesson_notebook(*, title: str) -> str:
+    """The lesson template with ``title`` in its heading, as notebook JSON.
+
+    Plain JSON, not nbformat: importing nbformat (jsonschema and its format
+    checkers) costs seconds, and ``paceline init`` and ``new`` should be instant.
+    The template is a valid v4 notebook (``paceline check`` runs it in the tests)
+    and a title is one printable line, so the result is one too; it is written
+    as nbformat writes notebooks.
+    """
+    nb = json.loads(TEMPLATE_PATH.read_text(encoding="utf-8"))
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "markdown":
+            lines = cell["source"] if isinstance(cell["source"], list) else [cell["source"]]
+            cell["source"] = [line.replace(TITLE_PLACEHOLDER, title) for line in lines]
+    return json.dumps(nb, sort_keys=True, indent=1, ensure_ascii=False) + "\n"
 
 
 def course_toml(*, course_id: str, title: str, timezone: str) -> str:

@@ -11,10 +11,26 @@
 The time that counts is paceline's receipt time (:attr:`~graders.exchange.ledger.Attempt.submitted_at`).
 """
 
+from __future__ import annotations
+
+import importlib
+
 from .extensions import grant_extension
-from .gradebook import apply_lateness, gradebook_dues, set_due
-from .policy import CourseLatePolicy, late_penalty
 from .refresh import counted_submissions, refresh_lateness, student_dues
+
+# These need nbgrader, seconds to import: loaded on first use, so `paceline extend` and `status` on work
+# that is not graded yet never pay for it (nbgrader finds CourseLatePolicy here by its dotted name).
+_NBGRADER_NAMES = {"apply_lateness": "gradebook", "gradebook_dues": "gradebook", "set_due": "gradebook",
+                   "CourseLatePolicy": "policy", "late_penalty": "policy"}
+
+
+def __getattr__(name: str) -> object:
+    module = _NBGRADER_NAMES.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
 
 __all__ = [
     "CourseLatePolicy", "apply_lateness", "counted_submissions", "grant_extension", "gradebook_dues", "late_penalty",

@@ -16,7 +16,6 @@ from ...course.plan import CourseConfig
 from ...course.roster import Student, load_roster
 from ...course.timeline import LessonDue, lesson_dues
 from ...exchange.ledger import Attempt, Ledger
-from .gradebook import apply_lateness, gradebook_dues
 
 
 def student_dues(course: CourseConfig, ledger: Ledger, *, student: Student, include_ungraded: bool) -> dict[str, LessonDue]:
@@ -53,6 +52,10 @@ def refresh_lateness(course: CourseConfig, ledger: Ledger, *, student_ids: Itera
             latest[attempt.lesson_id] = attempt
         counted += [(attempt, dues[lesson_id].due_at) for lesson_id, attempt in latest.items()
                     if attempt.status == "graded" and lesson_id in dues]
+    if not counted:
+        return []  # nothing graded: the gradebook (and importing nbgrader, seconds) is not needed
+    from .gradebook import apply_lateness, gradebook_dues
+
     applied = gradebook_dues(course, [(attempt.student_id, attempt.lesson_id) for attempt, _ in counted])
     changed: list[tuple[Attempt, float]] = []
     for attempt, due in counted:
