@@ -249,13 +249,18 @@ def check(ctx: click.Context, lesson_ids: tuple[str, ...], source_dir: Path | No
 @click.option("--all-students", "all_students", is_flag=True, help="A progress report for every enrolled student.")
 @click.option("--as-of", "as_of", default=None, help="Report as of this date/time (course time zone); default: latest submission.")
 @click.option("--to", "output_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Output folder (default: <course>/analytics/reports).")
+              help="Output folder (default: <course>/analytics/reports; with --tables, ./reports).")
 @click.option("--past", "past_dirs", multiple=True, type=click.Path(file_okay=False, path_type=Path),
               help="A past cohort's exports folder (repeat, two or more): the cohort report adds a model fitted on "
                    "them, evaluated against the rules.")
+@click.option("--tables", "tables_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Report from this folder of tables alone (any system's export that passes the validator): "
+                   "no course folder needed.")
+@click.option("--settings", "settings_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="With --tables: an analytics settings file ([analytics], [at_risk]) or a course.toml.")
 @click.pass_context
 def report(ctx: click.Context, student_id: str | None, lesson_id: str | None, all_students: bool, as_of: str | None,
-           output_dir: Path | None, past_dirs: tuple[Path, ...]) -> None:
+           output_dir: Path | None, past_dirs: tuple[Path, ...], tables_dir: Path | None, settings_path: Path | None) -> None:
     """Run a progress notebook with papermill and render it to HTML (default: the cohort report)."""
     from analytics import report as reports
 
@@ -265,6 +270,20 @@ def report(ctx: click.Context, student_id: str | None, lesson_id: str | None, al
         raise click.UsageError("give at most one of --student, --lesson and --all-students")
     if past_dirs and (student_id is not None or lesson_id is not None or all_students):
         raise click.UsageError("--past is for the cohort report only")
+    if settings_path is not None and tables_dir is None:
+        raise click.UsageError("--settings is for --tables: a course's reports read its course.toml")
+    if tables_dir is not None:
+        from analytics.cli import as_of_from_argument
+        from analytics.settings import ReportSettings, load_settings
+
+        settings = load_settings(settings_path) if settings_path is not None else ReportSettings()
+        results = reports.report_from_tables(
+            tables_dir, output_dir=output_dir if output_dir is not None else Path("reports"), settings=settings,
+            as_of=as_of_from_argument(as_of, settings), student_id=student_id, lesson_id=lesson_id,
+            all_students=all_students, past_tables_dirs=list(past_dirs), progress=RichProgress())
+        for result in results:
+            out.print(f"Report: {result.html}", highlight=False, soft_wrap=True)
+        return
     course = _course(ctx)
     at_risk_rules(course)  # a bad [at_risk] is named here, not from inside a notebook (which reads it again)
     when = parse_as_of(course, as_of)

@@ -146,6 +146,29 @@ def test_cli_reports_and_errors(tmp_path: Path, no_kernel: list[dict], capsys: p
     assert "at_risk.inactive_days: must be above 0 and at most 36,500" in capsys.readouterr().err
 
 
+def test_paceline_report_from_tables_needs_no_course(tmp_path: Path, no_kernel: list[dict],
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from graders.cli import main as paceline
+
+    tables = write_log(tmp_path / "log")
+    settings = tmp_path / "analytics.toml"
+    settings.write_text(SETTINGS)
+    monkeypatch.chdir(tmp_path)  # no course.toml here or above: a course is not needed
+    run = CliRunner().invoke(paceline, ["report", "--tables", str(tables), "--settings", str(settings),
+                                        "--student", "a4", "--as-of", "130"])
+    assert run.exit_code == 0, run.output
+    assert "Report:" in run.output and (tmp_path / "reports" / "students" / "2013J" / "a4.html").is_file()
+    sent = analytics.ReportSettings.from_json(no_kernel[0]["settings"])
+    assert (sent.title, sent.rules.pass_fraction, no_kernel[0]["course_day"]) == ("Module AAA", 0.4, 130.0)
+    # The validator's message reaches the instructor as a one-line error, exit status 1.
+    run = CliRunner().invoke(paceline, ["report", "--tables", str(tables)])
+    assert run.exit_code == 1 and "lessons.opens_at: is a number: day offsets need course_start" in run.output
+    run = CliRunner().invoke(paceline, ["report", "--settings", str(settings)])
+    assert run.exit_code == 2 and "--settings is for --tables" in run.output
+
+
 def test_long_lists_are_counted_and_folded() -> None:
     ids = [f"s{k:03d}" for k in range(300)]
     html = str(summarised(ids, noun="withdrawn student"))
