@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
-from nbgrader.api import MissingEntry
 
 from analytics.tables import CELL_SCORES_COLUMNS, CourseTables, validate_tables
 
@@ -21,7 +20,6 @@ from ..authoring.lesson import lesson_max_score
 from ..course.plan import CourseConfig
 from ..course.roster import Student, load_roster
 from ..course.timeline import LessonDue
-from ..engine.wiring import open_gradebook
 from ..exchange.ledger import Attempt, Ledger
 from ..grading.lateness import student_dues
 
@@ -184,6 +182,11 @@ def _refresh_from_gradebook(course: CourseConfig, ledger: Ledger) -> None:
         latest[(attempt.student_id, attempt.lesson_id)] = attempt  # attempts() is ordered by attempt number
     if not course.layout.gradebook_path.exists():
         return
+    # nbgrader takes seconds to import: `paceline status` on a course with nothing graded yet never needs it.
+    from nbgrader.api import MissingEntry
+
+    from ..engine.wiring import open_gradebook
+
     with open_gradebook(course) as gb:
         for (student_id, lesson_id), attempt in latest.items():
             if attempt.status != "graded":
