@@ -14,3 +14,19 @@ def fixture_course(tmp_path: Path) -> Path:
     root = tmp_path / "course"
     shutil.copytree(FIXTURES / "course", root)
     return root
+
+
+@pytest.fixture
+def no_kernel(monkeypatch: pytest.MonkeyPatch) -> list[dict]:
+    """papermill stand-in for tests of what the report runners pass: copies the notebook unexecuted
+    and records each call's parameters (the real kernels run in the e2e report tests)."""
+    import analytics.report  # papermill takes seconds to import: only for the tests that use this
+
+    calls: list[dict] = []
+
+    def execute(source: Path, output: Path, *, parameters: dict, **options: object) -> None:
+        calls.append(parameters)
+        shutil.copy(source, output)
+
+    monkeypatch.setattr(analytics.report.papermill, "execute_notebook", execute)
+    return calls

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -22,19 +21,6 @@ from test_analytics_semantics import STARTS, write_log
 
 UTC = dt.timezone.utc
 REPO = Path(analytics.__file__).resolve().parents[1]
-
-
-@pytest.fixture
-def no_kernel(monkeypatch: pytest.MonkeyPatch) -> list[dict]:
-    """papermill stand-in: copies the notebook unexecuted and records each call's parameters."""
-    calls: list[dict] = []
-
-    def execute(source: Path, output: Path, *, parameters: dict, **options: object) -> None:
-        calls.append(parameters)
-        shutil.copy(source, output)
-
-    monkeypatch.setattr(analytics.report.papermill, "execute_notebook", execute)
-    return calls
 
 
 SETTINGS = '''

@@ -129,19 +129,6 @@ def test_run_report_is_the_cohort_report() -> None:
 
 
 @pytest.fixture
-def no_kernel(monkeypatch: pytest.MonkeyPatch) -> list[dict]:
-    """papermill stand-in: copies the notebook unexecuted and records each call's parameters."""
-    calls: list[dict] = []
-
-    def execute(source: Path, output: Path, *, parameters: dict, **options: object) -> None:
-        calls.append(parameters)
-        shutil.copy(source, output)
-
-    monkeypatch.setattr(analytics.report.papermill, "execute_notebook", execute)
-    return calls
-
-
-@pytest.fixture
 def course(tmp_path: Path) -> Path:
     root = tmp_path / "course"
     write_tables(synthetic_tables(students=12, lessons=3, seed=4, start=START), root / "exports", formats=("csv",))
