@@ -469,7 +469,7 @@ def watch(ctx: click.Context, interval: float, workers: int | None, scheduler: s
     out.print("Stopped.")
 
 
-@main.command()
+@main.group(invoke_without_command=True)
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True,
               help="Port on 127.0.0.1 (0: any free port).")
 @click.option("--watch/--no-watch", default=True, show_default=True,
@@ -480,9 +480,29 @@ def watch(ctx: click.Context, interval: float, workers: int | None, scheduler: s
 @click.pass_context
 def hub(ctx: click.Context, port: int, watch: bool, interval: float, workers: int | None) -> None:
     """Run the course's JupyterHub on 127.0.0.1: a unix account and JupyterLab per student (as root)."""
+    if ctx.invoked_subcommand is not None:
+        return
     from .hub import serve_hub, watch_service
 
     course = _course(ctx)
     services = [watch_service(course, interval=interval, workers=workers)] if watch else []
     serve_hub(course, port=port, services=services,
               echo=lambda line: out.print(line, highlight=False, markup=False, soft_wrap=True))
+
+
+@hub.command("passwords")
+@click.option("--reset", "reset", multiple=True, metavar="STUDENT", help="Give this roster student a new password (repeatable).")
+@click.pass_context
+def hub_passwords(ctx: click.Context, reset: tuple[str, ...]) -> None:
+    """Give every active student without a hub password one (and RESET students a new one) now."""
+    from .hub.passwords import course_passwords
+
+    changes = course_passwords(_course(ctx), reset=reset)
+    for entry in changes.created:
+        out.print(f"new password for {entry.student_id} (log in as {entry.account})", highlight=False, markup=False)
+    for account in changes.removed:
+        out.print(f"removed the password of {account} (no longer active on the roster)", highlight=False, markup=False)
+    if changes.created:
+        out.print(f"New passwords, to hand out: {changes.csv_path}", highlight=False, markup=False, soft_wrap=True)
+    elif not changes.removed:
+        out.print("Every active student has a password already.")

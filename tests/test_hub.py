@@ -59,8 +59,8 @@ def _settings(tmp_path: Path, **overrides) -> hubsettings.HubSettings:
     values = dict(
         course_id="fixture", hub_dir=tmp_path / "hub", student_config_dir=tmp_path / "students",
         tools=HubTools(tmp_path / "tools"), port=18000, hub_port=18001, proxy_api_port=18002,
-        password="pw", service_token="tok", accounts={"ada": "ada", "Cyd@uni": accounts.account_name("Cyd@uni")},
-        run_id="run1",
+        service_token="tok", accounts={"ada": "ada", "Cyd@uni": accounts.account_name("Cyd@uni")},
+        run_id="run1", password_hashes=tmp_path / "hub" / "password-hashes.json",
     )
     values.update(overrides)
     return hubsettings.HubSettings(**values)
@@ -68,7 +68,6 @@ def _settings(tmp_path: Path, **overrides) -> hubsettings.HubSettings:
 
 def _load(settings: hubsettings.HubSettings, text: str) -> Config:
     settings.hub_dir.mkdir(parents=True, exist_ok=True)
-    (settings.hub_dir / "password").write_text("pw\n")
     (settings.hub_dir / "service-token").write_text("tok\n")
     settings.config_path.write_text(text)
     config = Config()
@@ -88,7 +87,8 @@ def test_hub_config_is_loopback_only_and_spawns_real_users(tmp_path: Path) -> No
     assert c.JupyterHub.spawner_class == "localprocess" and c.Spawner.cmd == [str(settings.tools.singleuser)]
     assert c.Spawner.default_url == "/lab"
     assert c.Authenticator.allowed_users == set(settings.accounts.values()) and c.Authenticator.allow_all is False
-    assert c.SharedPasswordAuthenticator.user_password == "pw"
+    assert c.JupyterHub.authenticator_class == "graders.hub.authenticator.PacelineAuthenticator"
+    assert c.PacelineAuthenticator.password_file == str(settings.password_hashes)
     spawner = SimpleNamespace(user=SimpleNamespace(name="ada"))
     assert c.Spawner.environment["JUPYTER_CONFIG_PATH"](spawner) == os.pathsep.join(
         [str(settings.student_config_dir / "users" / "ada"), str(settings.student_config_dir / "common")])
@@ -98,7 +98,7 @@ def test_hub_config_is_loopback_only_and_spawns_real_users(tmp_path: Path) -> No
     assert watch["environment"] == {"PACELINE_HUB_RUN": "run1"}  # stopping the run finds it
     assert c.JupyterHub.load_roles[0] == {"name": "admin", "services": ["paceline"]}
     assert c.JupyterHub.load_roles[1]["name"] == "watcher"
-    assert "tok" not in repr(settings) and "pw" not in repr(settings).replace("proxy_api_port", "")
+    assert "tok" not in repr(settings)
 
 
 def test_students_nbgrader_config_is_engine_student_config(tmp_path: Path) -> None:

@@ -23,7 +23,10 @@ fail, not pass unseen.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import http.cookiejar
+import io
 import json
 import os
 import pwd
@@ -35,6 +38,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -281,6 +286,44 @@ class StudentSession:
                 for s in a["submissions"]}
 
 
+class Browser:
+    """A browser's cookie session with the hub: logs in through the login form, as a student would."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.cookies = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.cookies))
+
+    def get(self, path: str) -> tuple[int, str, str]:
+        """(status, final URL after redirects, body) of a GET."""
+        try:
+            with self.opener.open(f"{self.url}{path}", timeout=120) as response:
+                return response.status, response.geturl(), response.read().decode(errors="replace")
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.geturl(), exc.read().decode(errors="replace")
+
+    def log_in(self, account: str, password: str) -> bool:
+        """Submit the hub's login form; whether the hub let us in (a failed login answers 403 with the form)."""
+        _, _, form = self.get("/hub/login")
+        xsrf = re.search(r'name="_xsrf" value="([^"]+)"', form).group(1)
+        body = urllib.parse.urlencode({"username": account, "password": password, "_xsrf": xsrf}).encode()
+        request = urllib.request.Request(f"{self.url}/hub/login?next=%2Fhub%2Fhome", data=body, method="POST")
+        try:
+            with self.opener.open(request, timeout=120) as response:
+                return urllib.parse.urlparse(response.geturl()).path == "/hub/home"
+        except urllib.error.HTTPError:
+            return False
+
+    def whoami(self) -> str | None:
+        status, _, body = self.get("/hub/api/user")
+        return json.loads(body)["name"] if status == 200 else None
+
+
+def student_passwords(course: CourseConfig) -> dict[str, str]:
+    """account -> password, from the list `paceline hub` writes for the instructor to hand out."""
+    return {row["account"]: row["password"] for row in csv.DictReader(io.StringIO(course.layout.hub_passwords_csv.read_text()))}
+
+
 def run_as(account: str, *argv: str) -> subprocess.CompletedProcess:
     """A command as the student's own unix account, outside the hub (what their terminal could do)."""
     return subprocess.run(["setpriv", "--reuid", account, "--regid", account, "--init-groups", "--", *argv],
@@ -435,6 +478,33 @@ def test_students_work_through_the_hub_and_the_exchange_cannot_be_fooled(prepare
     assert "did not all pass" in next((prepared.home(brook) / "01-add" / "feedback").rglob("add.html")).read_text()
 
 
+def test_each_student_logs_in_with_her_own_password_and_reaches_only_her_own_server(prepared: PreparedCourse, hub: hubmod.HubProcess) -> None:
+    ada, brook = (prepared.accounts[sid] for sid in list(prepared.accounts)[:2])
+    passwords = student_passwords(prepared.course)
+    assert set(passwords) == set(prepared.accounts.values()) and len(set(passwords.values())) == len(passwords)
+    # One student's password opens no other account, and a wrong one opens none.
+    assert not Browser(hub.url).log_in(brook, passwords[ada])
+    assert not Browser(hub.url).log_in(ada, passwords[brook])
+    assert not Browser(hub.url).log_in(ada, passwords[ada][:-1])
+    browsers = {name: Browser(hub.url) for name in (ada, brook)}
+    for name, browser in browsers.items():
+        assert browser.log_in(name, passwords[name]), f"{name} could not log in with her own password"
+        assert browser.whoami() == name
+    hub.api.start_server(brook)
+    try:
+        hub.api.wait_ready([brook], timeout=180)
+    except HubError as exc:
+        pytest.fail(f"{exc}\n--- hub log ---\n{hub.log_tail(60)}")
+    # brook's own session opens her JupyterLab (so the refusal below is not a broken hub)...
+    status, url, page = browsers[brook].get(f"/user/{brook}/lab")
+    assert status == 200 and urllib.parse.urlparse(url).path == f"/user/{brook}/lab", (status, url)
+    assert f'"hubUser": "{brook}"' in page
+    # ...and ada's cookie does not: the hub refuses to authorise her for brook's server.
+    status, url, page = browsers[ada].get(f"/user/{brook}/lab")
+    assert status == 403, (status, url, page[:500])
+    assert "hubUser" not in page
+
+
 def test_paceline_hub_command_runs_watch_as_a_service_and_stops_everything(prepared: PreparedCourse) -> None:
     course = prepared.course
     command = [str(Path(sys.executable).parent / "paceline"), "--course", str(course.root),
@@ -449,9 +519,8 @@ def test_paceline_hub_command_runs_watch_as_a_service_and_stops_everything(prepa
         text = "".join(printed)
         url = re.search(r"JupyterHub for fixture at (http://127\.0\.0\.1:\d+)/ \(this machine only\)", text).group(1)
         assert f"log in as a student: user name = their unix account ({prepared.accounts[next(iter(prepared.accounts))]}" in text
-        password = re.search(r"password \(this run only\): (\S+)", text).group(1)
+        assert "password: each student's own" in text
         hub_dir = course.layout.hub_dir
-        assert (hub_dir / "password").read_text().strip() == password
         token = (hub_dir / "service-token").read_text().strip()
         assert stat.S_IMODE(hub_dir.stat().st_mode) == 0o700
 
@@ -472,6 +541,8 @@ def test_paceline_hub_command_runs_watch_as_a_service_and_stops_everything(prepa
         # feedback by hand, yet the feedback for that very submission reaches her panel.
         api = hubmod.HubAPI(url, token)
         ada = next(iter(prepared.accounts))
+        # She logs in with her own password, from the list the hub wrote for the instructor.
+        assert Browser(url).log_in(prepared.accounts[ada], student_passwords(course)[prepared.accounts[ada]])
         api.start_server(prepared.accounts[ada])
         api.wait_ready([prepared.accounts[ada]], timeout=180)
         student = StudentSession(api, url, prepared, ada)

@@ -192,6 +192,16 @@ class CourseLayout:
         return self.state_dir / "hub"
 
     @property
+    def hub_password_hashes(self) -> Path:
+        """Each student's hub password, hashed (the hub's authenticator reads it at every login)."""
+        return self.hub_dir / "password-hashes.json"
+
+    @property
+    def hub_passwords_csv(self) -> Path:
+        """New students' hub passwords in plain text, for the instructor to hand out (then delete)."""
+        return self.hub_dir / "student-passwords.csv"
+
+    @property
     def export_dir(self) -> Path:
         return self.root / EXPORTS
 

@@ -8,6 +8,9 @@ how it maps onto an existing JupyterHub.
 - :mod:`.tools`: configurable-http-proxy from npm and the students' Python
   environment (``make hub-tools``);
 - :mod:`.accounts`: the students' unix accounts and how roster ids map to them;
+- :mod:`.passwords`: a password per student, stored hashed (and
+  :mod:`.authenticator`, the hub's login that checks them; imported by the
+  hub process only);
 - :mod:`.permissions`: the exchange's modes, what students could read;
 - :mod:`.settings`: ``jupyterhub_config.py`` and the students' nbgrader config;
 - :mod:`.process`: start, stop and clean up a run (processes, cgroup);

@@ -54,13 +54,19 @@ class HubProcess:
     def login_help(self) -> str:
         accounts = sorted(self.settings.accounts.values())
         names = ", ".join(accounts[:5]) + (f", ... ({len(accounts)} students)" if len(accounts) > 5 else "")
-        return (
-            f"JupyterHub for {self.settings.course_id} at {self.url}/ (this machine only)\n"
-            f"  log in as a student: user name = their unix account ({names}; all in {self.settings.hub_dir / 'accounts.csv'})\n"
-            f"  password (this run only): {self.settings.password}\n"
-            f"  service token for the REST API: {self.settings.hub_dir / 'service-token'}\n"
-            f"  log: {self.settings.log_path}"
-        )
+        changes = self.settings.passwords
+        lines = [
+            f"JupyterHub for {self.settings.course_id} at {self.url}/ (this machine only)",
+            f"  log in as a student: user name = their unix account ({names}; all in {self.settings.hub_dir / 'accounts.csv'})",
+            "  password: each student's own (`paceline hub passwords --reset STUDENT` makes a new one)",
+        ]
+        if changes is not None and changes.created:
+            lines.append(f"  new passwords for {len(changes.created)} student(s), to hand out: {changes.csv_path}")
+        if changes is not None and changes.removed:
+            lines.append(f"  passwords removed (no longer active on the roster): {', '.join(changes.removed)}")
+        lines += [f"  service token for the REST API: {self.settings.hub_dir / 'service-token'}",
+                  f"  log: {self.settings.log_path}"]
+        return "\n".join(lines)
 
     def log_tail(self, lines: int = 40) -> str:
         try:

@@ -7,6 +7,8 @@
 - each student's nbgrader settings (course id, exchange root, student id) in a
   root-owned, world-readable Jupyter config folder, passed through
   ``JUPYTER_CONFIG_PATH`` by the spawner;
+- each student logs in with their own password (:mod:`.passwords`, checked
+  by :class:`graders.hub.authenticator.PacelineAuthenticator`);
 - a ``paceline`` service holding an admin API token (through ``load_roles``),
   and hub-managed services such as ``paceline watch`` (:func:`watch_service`).
 """
@@ -30,6 +32,7 @@ from traitlets.config import Config
 from ..course.plan import CourseConfig
 from ..errors import HubError
 from .accounts import student_account, student_accounts
+from .passwords import PasswordChanges, ensure_student_passwords
 from .permissions import blocked_for_others, prepare_exchange, write_public, write_secret
 from .tools import HubTools, default_tools_dir, ensure_student_paceline
 
@@ -59,10 +62,11 @@ class HubSettings:
     port: int
     hub_port: int
     proxy_api_port: int
-    password: str = field(repr=False)
     service_token: str = field(repr=False)
     accounts: Mapping[str, str]  # roster id -> unix account name
     run_id: str  # in the environment of every process of this run, to find them all on stop
+    password_hashes: Path  # account -> scrypt hash, read by the authenticator at every login
+    passwords: PasswordChanges | None = None  # what this start did to the students' passwords
     services: tuple[dict[str, Any], ...] = ()
     roles: tuple[dict[str, Any], ...] = ()
 
@@ -95,8 +99,10 @@ def hub_config(
     ``port`` 0 picks a free one. ``services`` are extra JupyterHub services
     (e.g. a hub-managed ``paceline watch``: ``{"name": ..., "command": [...]}``),
     ``roles`` the roles that give them scopes (``{"name": ..., "scopes": [...],
-    "services": [...]}``). A new password and service token are made for each
-    run. Needs the exchange reachable by students (:func:`prepare_exchange`).
+    "services": [...]}``). A new service token is made for each run; students
+    new on the roster get a password (:func:`ensure_student_passwords`),
+    withdrawn ones lose theirs. Needs the exchange reachable by students
+    (:func:`prepare_exchange`).
     """
     tools = HubTools(tools_dir or default_tools_dir())
     problems = tools.problems()
@@ -111,6 +117,9 @@ def hub_config(
     hub_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(hub_dir, 0o700)  # secrets, the hub's database and its log
     public, hub_port, proxy_api = _free_ports(3, first=port)
+    accounts = student_accounts(course)
+    passwords = ensure_student_passwords(accounts, hashes_path=course.layout.hub_password_hashes,
+                                         csv_path=course.layout.hub_passwords_csv)
     settings = HubSettings(
         course_id=course.id,
         hub_dir=hub_dir,
@@ -119,10 +128,11 @@ def hub_config(
         port=public,
         hub_port=hub_port,
         proxy_api_port=proxy_api,
-        password=secrets.token_urlsafe(12),
         service_token=secrets.token_hex(32),
-        accounts=student_accounts(course),
+        accounts=accounts,
         run_id=secrets.token_hex(8),
+        password_hashes=course.layout.hub_password_hashes,
+        passwords=passwords,
         services=tuple(dict(s) for s in services),
         roles=tuple(dict(r) for r in roles),
     )
@@ -130,7 +140,7 @@ def hub_config(
     # Which account is whose (roster ids are personal data: private, like the rest of hub_dir).
     write_secret(hub_dir / "accounts.csv", "student_id,account\n" + "".join(
         f"{student_id},{account}\n" for student_id, account in settings.accounts.items()))
-    write_secret(hub_dir / "password", settings.password)
+    (hub_dir / "password").unlink(missing_ok=True)  # the shared password of paceline before 2026-11
     write_secret(hub_dir / "service-token", settings.service_token)
     write_secret(settings.config_path, render_hub_config(settings))
     return settings
@@ -229,6 +239,7 @@ def render_hub_config(settings: HubSettings) -> str:
         common_config=str(settings.student_config_dir / "common"),
         path=environment_path,
         run_id=settings.run_id,
+        password_hashes=str(settings.password_hashes),
         service_name=SERVICE_NAME,
         group=f"{settings.course_id}-students",
         services=pprint.pformat(services, width=100),
@@ -259,10 +270,10 @@ c.JupyterHub.cookie_secret_file = str(HERE / "jupyterhub_cookie_secret")
 c.JupyterHub.cleanup_servers = True
 c.JupyterHub.cleanup_proxy = True
 
-# One password for this run (printed by `paceline hub`), roster students only. A shared
-# password lets whoever knows it log in as any student: a local hub, not a campus one.
-c.JupyterHub.authenticator_class = "shared-password"
-c.SharedPasswordAuthenticator.user_password = (HERE / "password").read_text().strip()
+# Each student logs in as their unix account with their own password, checked against its hash
+# (graders/hub/passwords.py); active roster students only. No admins: the paceline service has a token.
+c.JupyterHub.authenticator_class = "graders.hub.authenticator.PacelineAuthenticator"
+c.PacelineAuthenticator.password_file = {password_hashes!r}
 c.Authenticator.allow_all = False
 c.Authenticator.allowed_users = set(STUDENTS)
 c.Authenticator.admin_users = set()
