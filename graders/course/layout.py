@@ -12,7 +12,8 @@ A course folder is nbgrader's course directory plus paceline's own files::
 and the exchange (``[course] exchange``, default ``.paceline/exchange``) holds,
 under ``<root>/<course id>/``, nbgrader's ``inbound``, ``outbound`` and
 ``feedback`` folders, paceline's ``personal/<student>/`` (gated lessons
-unlocked for one student) and the hub's students' Jupyter config.
+unlocked for one student, that student's progress document and their
+feedback pages by attempt) and the hub's students' Jupyter config.
 
 Only this module joins names into paths; every stage asks a
 :class:`CourseLayout` (``course.layout``) or, for a grading task's private
@@ -50,6 +51,20 @@ INBOUND = "inbound"
 OUTBOUND = "outbound"
 PERSONAL = "personal"
 STUDENT_CONFIG = ".paceline-jupyter"
+# In a student's personal folder, beside their unlocked lessons: a leading dot keeps them out of
+# nbgrader's list (it globs ``*``) and can never be a lesson id.
+PROGRESS_DOCUMENT = ".paceline-progress.json"
+PERSONAL_FEEDBACK = ".paceline-feedback"
+
+
+def personal_feedback_parts(lesson_id: str, attempt: int) -> tuple[str, str, str]:
+    """Where one attempt's feedback pages are, relative to the student's personal folder."""
+    return PERSONAL_FEEDBACK, lesson_id, str(attempt)
+
+
+def feedback_folder_name(attempt: int, local_time: str) -> str:
+    """The folder a student's fetched feedback of one attempt goes to (``local_time`` as 2026-11-30 14-02)."""
+    return f"attempt-{attempt} ({local_time})"
 
 
 @dataclass(frozen=True)
@@ -88,6 +103,14 @@ class ExchangeLayout:
 
     def personal(self, student_id: str) -> Path:
         return self.personal_dir / student_id
+
+    def progress_document(self, student_id: str) -> Path:
+        """The student's progress document (JSON), readable by their account only."""
+        return self.personal(student_id) / PROGRESS_DOCUMENT
+
+    def personal_feedback(self, student_id: str, *, lesson_id: str, attempt: int) -> Path:
+        """That attempt's released feedback pages, as the student's server serves them."""
+        return self.personal(student_id).joinpath(*personal_feedback_parts(lesson_id, attempt))
 
     @property
     def student_config_dir(self) -> Path:

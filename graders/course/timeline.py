@@ -38,6 +38,7 @@ class Extension:
     granted_by: str
     granted_at: dt.datetime
     reason: str
+    shareable: bool = False  # the student may read the reason (their progress document shows it)
 
 
 @dataclass(frozen=True)

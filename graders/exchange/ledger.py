@@ -65,7 +65,8 @@ CREATE TABLE IF NOT EXISTS extensions (
     due_at     TEXT NOT NULL,
     granted_by TEXT NOT NULL,
     granted_at TEXT NOT NULL,
-    reason     TEXT NOT NULL
+    reason     TEXT NOT NULL,
+    shareable  INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS cell_scores (
     attempt_id INTEGER NOT NULL REFERENCES attempts(id),
@@ -79,6 +80,7 @@ CREATE TABLE IF NOT EXISTS cell_scores (
 
 
 ADDED_COLUMNS = (("feedback_digest", "TEXT"), ("feedback_error", "TEXT"))
+ADDED_EXTENSION_COLUMNS = (("shareable", "INTEGER NOT NULL DEFAULT 0"),)
 
 
 @dataclass(frozen=True)
@@ -138,6 +140,10 @@ class Ledger:
         for column, kind in ADDED_COLUMNS:
             if column not in columns:  # a ledger written by an older paceline
                 db.execute(f"ALTER TABLE attempts ADD COLUMN {column} {kind}")
+        columns = {row[1] for row in db.execute("PRAGMA table_info(extensions)")}
+        for column, kind in ADDED_EXTENSION_COLUMNS:
+            if column not in columns:
+                db.execute(f"ALTER TABLE extensions ADD COLUMN {column} {kind}")
         return cls(db)
 
     def __enter__(self) -> Ledger:
@@ -285,26 +291,24 @@ class Ledger:
     def add_extension(self, extension: Extension) -> None:
         """Record a grant; the latest grant for a student and lesson is the one in force."""
         self._db.execute(
-            "INSERT INTO extensions (student_id, lesson_id, due_at, granted_by, granted_at, reason) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO extensions (student_id, lesson_id, due_at, granted_by, granted_at, reason, shareable)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
             (extension.student_id, extension.lesson_id, _iso(extension.due_at), extension.granted_by,
-             _iso(extension.granted_at), extension.reason),
+             _iso(extension.granted_at), extension.reason, int(extension.shareable)),
         )
 
     def extensions(self) -> dict[tuple[str, str], Extension]:
         """The extension in force per (student, lesson)."""
         rows = self._db.execute("SELECT * FROM extensions ORDER BY id")
-        return {
-            (row["student_id"], row["lesson_id"]): Extension(
-                row["student_id"], row["lesson_id"], _parse(row["due_at"]), row["granted_by"],
-                _parse(row["granted_at"]), row["reason"],
-            )
-            for row in rows
-        }
+        return {(row["student_id"], row["lesson_id"]): _extension(row) for row in rows}
 
     def extension_history(self, student_id: str) -> list[Extension]:
         rows = self._db.execute("SELECT * FROM extensions WHERE student_id = ? ORDER BY id", (student_id,))
-        return [Extension(r["student_id"], r["lesson_id"], _parse(r["due_at"]), r["granted_by"], _parse(r["granted_at"]), r["reason"])
-                for r in rows]
+        return [_extension(row) for row in rows]
+
+    def releases(self) -> dict[str, dt.datetime]:
+        """When each released lesson was last released."""
+        return {row["lesson_id"]: _parse(row["released_at"]) for row in self._db.execute("SELECT * FROM releases")}
 
     def cell_scores(self, attempt_id: int) -> list[CellScore]:
         rows = self._db.execute(
@@ -365,6 +369,11 @@ def _iso(when: dt.datetime | None) -> str | None:
 
 def _parse(text: str | None) -> dt.datetime | None:
     return dt.datetime.fromisoformat(text) if text else None
+
+
+def _extension(row: sqlite3.Row) -> Extension:
+    return Extension(row["student_id"], row["lesson_id"], _parse(row["due_at"]), row["granted_by"],
+                     _parse(row["granted_at"]), row["reason"], bool(row["shareable"]))
 
 
 def _attempt(row: sqlite3.Row) -> Attempt:

@@ -2,22 +2,22 @@
 
 Runs after grading (and after releasing). Each newly unlocked lesson is copied
 from ``release/`` into the student's personal exchange folder, readable by
-their account only (see :mod:`graders.exchange.personal`), and the unlock is recorded.
+their account only (see :mod:`.personal_folder` and :mod:`.personal`), and the unlock is recorded.
 """
 
 from __future__ import annotations
 
 import os
-import pwd
 import shutil
 import tempfile
 from pathlib import Path
 
 from ..course.clock import Clock, SystemClock
 from ..course.plan import CourseConfig
-from ..course.roster import account_name, load_roster
+from ..course.roster import load_roster
 from .gating import best_fractions, is_unlocked
 from .ledger import Ledger
+from .personal_folder import personal_folder
 
 
 def publish_unlocks(course: CourseConfig, *, clock: Clock = SystemClock()) -> list[tuple[str, str]]:
@@ -26,9 +26,6 @@ def publish_unlocks(course: CourseConfig, *, clock: Clock = SystemClock()) -> li
     if not gated:
         return []
     published: list[tuple[str, str]] = []
-    base = course.layout.exchange.personal_dir
-    base.mkdir(parents=True, exist_ok=True)
-    os.chmod(base, 0o711)  # students reach their own folder by name; nobody can list the others
     with Ledger.open(course.layout.ledger_path) as ledger:
         done = ledger.unlocks()
         for student in load_roster(course.roster_path, timezone=course.timezone):
@@ -43,15 +40,7 @@ def publish_unlocks(course: CourseConfig, *, clock: Clock = SystemClock()) -> li
 
 
 def _publish(course: CourseConfig, *, student_id: str, lesson_id: str) -> None:
-    mine = course.layout.exchange.personal(student_id)
-    mine.mkdir(parents=True, exist_ok=True)
-    account = _account(student_id)
-    if account is not None and os.getuid() == 0:
-        # Theirs to read, nobody else's: a group could be shared by every student.
-        os.chown(mine, *account)
-        os.chmod(mine, 0o500)
-    else:
-        os.chmod(mine, 0o700)
+    mine = personal_folder(course, student_id)
     # Copy beside the destination and rename, so a student never fetches half a lesson.
     staging = Path(tempfile.mkdtemp(prefix=f".{lesson_id}-", dir=mine))
     shutil.copytree(course.layout.lesson_release(lesson_id), staging, dirs_exist_ok=True)
@@ -64,11 +53,3 @@ def _publish(course: CourseConfig, *, student_id: str, lesson_id: str) -> None:
         shutil.rmtree(target)
     os.rename(staging, target)
 
-
-def _account(student_id: str) -> tuple[int, int] | None:
-    """(uid, gid) of the student's account on this machine, if they have one."""
-    try:
-        entry = pwd.getpwnam(account_name(student_id))
-    except KeyError:
-        return None
-    return entry.pw_uid, entry.pw_gid

@@ -4,7 +4,8 @@ Each attempt's feedback is rendered by nbgrader when it is graded (see
 :mod:`graders.grading.task`) and kept under ``.paceline/feedback/``. It is
 released in nbgrader's own exchange format, keyed by the attempt's
 ``submission_secret.txt``, so a student's *Fetch Feedback* gets feedback for
-every attempt they made. The latest attempt's feedback is regenerated from
+every attempt they made, and copied by attempt number into the student's
+personal folder, where their server's ``paceline/feedback`` route serves it. The latest attempt's feedback is regenerated from
 the gradebook first, so manual grades and comments from formgrader appear.
 Hidden tests show only whether they passed (:mod:`graders.feedback.hidden_tests`).
 
@@ -26,10 +27,12 @@ from nbgrader.utils import notebook_hash
 
 from analytics.progress import Progress, Silent
 
+from ..course.layout import personal_feedback_parts
 from ..course.plan import CourseConfig, LessonPlan
 from ..engine.wiring import check_result, instructor_api, write_nbgrader_config
 from ..errors import PacelineError, SubmissionError, at_submission
 from ..exchange.ledger import Attempt, Ledger
+from ..exchange.personal_folder import personal_folder, write_personal_file
 from ..exchange.submission_checks import SECRET_NAME, secret_problem
 
 
@@ -139,3 +142,7 @@ def _release_one(course: CourseConfig, attempt: Attempt, pages: list[Path], outb
         shutil.copyfile(page, staging)
         os.chmod(staging, 0o644)
         os.replace(staging, outbound / f"{name}.html")  # students never see a half-written page
+    # The same pages by attempt number in the student's own folder, where their JupyterLab panel opens them.
+    mine = personal_folder(course, attempt.student_id)
+    for page in pages:
+        write_personal_file(mine, [*personal_feedback_parts(attempt.lesson_id, attempt.attempt), page.name], page.read_bytes())

@@ -9,6 +9,9 @@
   ``JUPYTER_CONFIG_PATH`` by the spawner;
 - each student logs in with their own password (:mod:`.passwords`, checked
   by :class:`graders.hub.authenticator.PacelineAuthenticator`);
+- paceline's server extension (:mod:`.student_server`: the student's own
+  progress document and feedback pages) on in every student's server, told
+  whose server it is in the same folder;
 - a ``paceline`` service holding an admin API token (through ``load_roles``),
   and hub-managed services such as ``paceline watch`` (:func:`watch_service`).
 """
@@ -44,6 +47,7 @@ STUDENT_SERVER_EXTENSIONS_OFF = (
     "nbgrader.server_extensions.formgrader",
     "nbgrader.server_extensions.course_list",
 )
+STUDENT_SERVER_EXTENSION = f"{__package__}.student_server"  # the student's progress document and feedback pages
 STUDENT_LAB_PLUGINS_OFF = (
     "@jupyter/nbgrader:formgrader",
     "@jupyter/nbgrader:course-list",
@@ -160,8 +164,8 @@ def write_student_config(course: CourseConfig, settings: HubSettings) -> Path:
         shutil.rmtree(base)  # students who left the roster lose their config
     common = base / "common"
     (common / "labconfig").mkdir(parents=True)
-    write_public(common / "jupyter_server_config.json", json.dumps(
-        {"ServerApp": {"jpserver_extensions": {name: False for name in STUDENT_SERVER_EXTENSIONS_OFF}}}, indent=2))
+    extensions = {**{name: False for name in STUDENT_SERVER_EXTENSIONS_OFF}, STUDENT_SERVER_EXTENSION: True}
+    write_public(common / "jupyter_server_config.json", json.dumps({"ServerApp": {"jpserver_extensions": extensions}}, indent=2))
     write_public(common / "labconfig" / "page_config.json", json.dumps(
         {"disabledExtensions": {name: True for name in STUDENT_LAB_PLUGINS_OFF}}, indent=2))
     from ..exchange.student import student_config  # nbgrader: imported only when a hub is configured
@@ -173,6 +177,7 @@ def write_student_config(course: CourseConfig, settings: HubSettings) -> Path:
         config = student_config(course_id=course.id, exchange_root=course.exchange_root, home=home, student_id=student_id)
         write_public(folder / "nbgrader_config.py", render_nbgrader_config(
             config, header=STUDENT_CONFIG_HEADER.format(course_id=course.id, student_id=student_id, account=account)))
+        write_public(folder / "jupyter_server_config.json", json.dumps(student_server_config(course, student_id), indent=2))
     for folder in [base, *base.rglob("*")]:
         if folder.is_dir():
             os.chmod(folder, 0o755)
@@ -181,6 +186,12 @@ def write_student_config(course: CourseConfig, settings: HubSettings) -> Path:
     if blocked:
         raise HubError(f"students cannot read their Jupyter config: {blocked}")
     return base
+
+
+def student_server_config(course: CourseConfig, student_id: str) -> dict[str, Any]:
+    """Whose server it is, for paceline's server extension (JSON config: Jupyter merges it with ``common/``'s)."""
+    return {"StudentProgress": {"student_id": student_id,
+                                "personal_folder": str(course.layout.exchange.personal(student_id))}}
 
 
 STUDENT_CONFIG_HEADER = """\

@@ -28,6 +28,7 @@ def grant_extension(
     days: int | None = None,
     until: dt.datetime | None = None,
     reason: str,
+    share_reason: bool = False,
     granted_by: str | None = None,
     clock: Clock = SystemClock(),
 ) -> Extension:
@@ -39,7 +40,8 @@ def grant_extension(
     previous one; the late penalty of work already graded is recomputed.
     Raises :class:`PacelineError`, and records nothing, for an unknown student
     or lesson, a lesson without a due date, a date in the past of the planned
-    due date, or both/neither of ``days`` and ``until``.
+    due date, or both/neither of ``days`` and ``until``. ``share_reason`` lets the student read
+    ``reason`` in their progress document (otherwise they see the new date only).
     """
     validate_student_id(student_id)
     lesson = course.lesson(lesson_id)
@@ -59,7 +61,8 @@ def grant_extension(
     if due_at <= planned.due_at:
         raise PacelineError(f"the new due date {due_at:%Y-%m-%d %H:%M} UTC is not after the planned one "
                             f"({planned.due_at:%Y-%m-%d %H:%M} UTC)")
-    extension = Extension(student_id, lesson_id, due_at, granted_by or getpass.getuser(), clock.now(), reason.strip())
+    extension = Extension(student_id, lesson_id, due_at, granted_by or getpass.getuser(), clock.now(), reason.strip(),
+                          share_reason)
     with Ledger.open(course.layout.ledger_path) as ledger:
         ledger.add_extension(extension)
         # Work already graded gets its late penalty recomputed against the new date.

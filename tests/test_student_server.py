@@ -1,0 +1,139 @@
+"""Paceline's Jupyter server extension in a real jupyter_server on 127.0.0.1 (a subprocess with a token)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from graders.course.layout import PERSONAL_FEEDBACK, PROGRESS_DOCUMENT
+from graders.course.plan import CourseConfig, GradingSettings, LatePolicy
+from graders.exchange.personal_folder import write_personal_file
+from graders.hub.settings import STUDENT_SERVER_EXTENSION, student_server_config
+from graders.hub.student_server import EXTENSION
+from graders.page_policy import CONTENT_SECURITY_POLICY
+
+ROOT = Path(__file__).parent.parent
+TOKEN = "paceline-test-token"
+DOCUMENT = {"schema": "paceline-progress/1", "revision": "r1", "student": {"id": "ada"}, "lessons": []}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):  # a redirect to the login page is the answer itself
+        return None
+
+
+OPENER = urllib.request.build_opener(_NoRedirect)
+
+
+def get(url: str, *, token: str | None = TOKEN) -> tuple[int, dict[str, str], bytes]:
+    request = urllib.request.Request(url, headers={"Authorization": f"token {token}"} if token else {})
+    try:
+        with OPENER.open(request, timeout=30) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, dict(exc.headers), exc.read()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """A student's server for ada, whose personal folder holds her document and one attempt's feedback."""
+    tmp = tmp_path_factory.mktemp("student-server")
+    course = CourseConfig(root=tmp, id="py101", title="Python 101", timezone=ZoneInfo("UTC"), roster_path=tmp / "students.csv",
+                          source_dir=tmp / "course_source", exchange_root=tmp / "exchange", late_policy=LatePolicy(),
+                          grading=GradingSettings())
+    personal = course.layout.exchange.personal_dir
+    for student in ("ada", "brook"):
+        (personal / student).mkdir(parents=True)
+        write_personal_file(personal / student, [PROGRESS_DOCUMENT], json.dumps({**DOCUMENT, "student": {"id": student}}).encode())
+    write_personal_file(personal / "ada", [PERSONAL_FEEDBACK, "01-intro", "1", "intro.html"], b"<html><p>ada's feedback</p></html>")
+    write_personal_file(personal / "brook", [PERSONAL_FEEDBACK, "01-intro", "1", "intro.html"], b"<html>brook's</html>")
+    config = tmp / "config"
+    config.mkdir()
+    # As the hub writes them: the extension on for everyone, whose server it is per student.
+    assert STUDENT_SERVER_EXTENSION == EXTENSION
+    (config / "jupyter_server_config.json").write_text(json.dumps({
+        "ServerApp": {"jpserver_extensions": {STUDENT_SERVER_EXTENSION: True}}, **student_server_config(course, "ada")}))
+    port = _free_port()
+    env = {**os.environ, "JUPYTER_CONFIG_PATH": str(config), "JUPYTER_CONFIG_DIR": str(tmp / "user-config"),
+           "JUPYTER_RUNTIME_DIR": str(tmp / "runtime"), "JUPYTER_DATA_DIR": str(tmp / "data"),
+           "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    (tmp / "home").mkdir()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "jupyter_server", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+         "--ServerApp.port_retries=0", f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={tmp / 'home'}",
+         "--allow-root"],
+        env=env, stdout=subprocess.DEVNULL, stderr=open(tmp / "server.log", "wb"))
+    base = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if get(base + "api/status")[0] == 200:
+                    break
+            except OSError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError("jupyter_server did not start:\n" + (tmp / "server.log").read_text()[-3000:])
+            time.sleep(0.2)
+        yield base, personal
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+@pytest.mark.e2e
+def test_the_student_reads_her_own_document_and_nobody_elses(server: tuple[str, Path]) -> None:
+    base, personal = server
+    status, headers, body = get(base + "paceline/progress")
+    assert (status, headers["Content-Type"], json.loads(body)) == (200, "application/json",
+                                                                    {**DOCUMENT, "student": {"id": "ada"}})
+    assert get(base + "paceline/progress?student=ada")[0] == 200
+    status, _, body = get(base + "paceline/progress?student=brook")
+    assert (status, json.loads(body)["message"]) == (403, "you can only see your own progress")
+    assert get(base + "paceline/progress", token=None)[0] == 403  # not logged in
+    assert get(base + "paceline/progress", token="wrong")[0] == 403
+
+
+@pytest.mark.e2e
+def test_feedback_pages_by_attempt_with_paceline_csp(server: tuple[str, Path]) -> None:
+    base, personal = server
+    for url in ("paceline/feedback/01-intro/1", "paceline/feedback/01-intro/1/intro", "paceline/feedback/01-intro/1/intro.ipynb"):
+        status, headers, body = get(base + url)
+        assert (status, body) == (200, b"<html><p>ada's feedback</p></html>"), url
+        assert headers["Content-Type"] == "text/html; charset=UTF-8"
+        assert headers["Content-Security-Policy"].startswith(CONTENT_SECURITY_POLICY + ";")
+    for url in ("paceline/feedback/01-intro/2", "paceline/feedback/02-next/1", "paceline/feedback/..%2Fbrook/1",
+                "paceline/feedback/01-intro/1/other"):
+        assert get(base + url)[0] == 404, url
+    status, headers, _ = get(base + "paceline/feedback/01-intro/1", token=None)
+    assert (status, headers["Location"].split("?")[0]) == (302, "/login")  # a page: off to log in first
+
+
+@pytest.mark.e2e
+def test_no_document_yet_is_a_404(server: tuple[str, Path]) -> None:
+    base, personal = server
+    document = personal / "ada" / PROGRESS_DOCUMENT
+    document.rename(document.with_suffix(".away"))
+    try:
+        status, _, body = get(base + "paceline/progress")
+        assert status == 404
+        assert "no progress document yet" in json.loads(body)["message"]
+    finally:
+        document.with_suffix(".away").rename(document)
