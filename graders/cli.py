@@ -59,6 +59,14 @@ def _course(ctx: click.Context) -> CourseConfig:
     return load_course(ctx.obj["course_dir"])
 
 
+def _refresh_progress(course: CourseConfig, *, student_ids: Sequence[str] | None = None) -> None:
+    """What students see changed: rewrite their progress documents (a student's failure is reported, not fatal)."""
+    from .operations.progress_files import refresh_progress_documents
+
+    for problem in refresh_progress_documents(course, student_ids=student_ids).problems:
+        err.print(f"[yellow]warning:[/] {escape(str(problem))}", highlight=False)
+
+
 def _fail_on(problems: Sequence[PacelineError], what: str) -> None:
     if problems:
         raise BatchError(what, list(problems))
@@ -110,6 +118,7 @@ def release(ctx: click.Context, lesson_ids: tuple[str, ...], due: bool) -> None:
         out.print(f"Unchanged since their last release: {', '.join(report.unchanged)}")
     for student_id, lesson_id in report.unlocked:
         out.print(f"Unlocked {lesson_id} for {student_id}")
+    _refresh_progress(course)
     _fail_on(report.problems, "lesson releases")
 
 
@@ -119,8 +128,10 @@ def collect(ctx: click.Context) -> None:
     """Collect every new submission from the exchange (every attempt is kept)."""
     from .exchange.collect import collect_submissions
 
-    report = collect_submissions(_course(ctx), progress=RichProgress())
+    course = _course(ctx)
+    report = collect_submissions(course, progress=RichProgress())
     out.print(f"Collected {len(report.collected)} new attempt(s); {report.already_collected} already collected.")
+    _refresh_progress(course)
     _fail_on(report.problems, "submissions could not be collected and")
 
 
@@ -139,7 +150,8 @@ def grade(ctx: click.Context, lesson_ids: tuple[str, ...], regrade: bool, schedu
 
     if unsafe:
         err.print("[bold red]WARNING: grading WITHOUT the sandbox: student code runs as you, with your access.[/]")
-    report = grade_attempts(_course(ctx), lesson_ids=list(lesson_ids), regrade=regrade, sandboxed=not unsafe,
+    course = _course(ctx)
+    report = grade_attempts(course, lesson_ids=list(lesson_ids), regrade=regrade, sandboxed=not unsafe,
                             scheduler=scheduler, workers=workers, progress=RichProgress())
     table = _table("lesson", "attempts graded", "mean score", "late", title="Grading")
     by_lesson: dict[str, list] = {}
@@ -150,6 +162,7 @@ def grade(ctx: click.Context, lesson_ids: tuple[str, ...], regrade: bool, schedu
         late = sum(1 for g in items if g.late_penalty > 0)
         table.add_row(lesson_id, str(len(items)), f"{mean:.2f} / {items[0].max_score:g}", str(late))
     out.print(table if report.graded else "Nothing new to grade.")
+    _refresh_progress(course)
     _fail_on(report.problems, "attempts could not be graded and")
 
 
@@ -160,11 +173,13 @@ def feedback(ctx: click.Context, lesson_ids: tuple[str, ...]) -> None:
     """Generate HTML feedback for graded submissions and release it to students."""
     from .feedback.release import release_feedback
 
-    report = release_feedback(_course(ctx), lesson_ids=list(lesson_ids), progress=RichProgress())
+    course = _course(ctx)
+    report = release_feedback(course, lesson_ids=list(lesson_ids), progress=RichProgress())
     for lesson_id, count in sorted(report.released.items()):
         out.print(f"{lesson_id}: feedback released for {count} attempt(s)")
     if not report.released:
         out.print("No new feedback to release.")
+    _refresh_progress(course)
     _fail_on(report.problems, "feedback releases")
 
 
@@ -333,16 +348,22 @@ def simulate(ctx: click.Context, students: int, seed: int, until: str | None) ->
 @click.option("--days", type=int, default=None, help="Days past the student's planned due date.")
 @click.option("--until", "until", default=None, help="New due date/time (course time zone).")
 @click.option("--reason", required=True, help="Why: kept with the student's record.")
+@click.option("--share-reason", "share_reason", is_flag=True,
+              help="Let the student read the reason in their progress document (otherwise they see the new date only).")
 @click.pass_context
-def extend(ctx: click.Context, student_id: str, lesson_id: str, days: int | None, until: str | None, reason: str) -> None:
+def extend(ctx: click.Context, student_id: str, lesson_id: str, days: int | None, until: str | None, reason: str,
+           share_reason: bool) -> None:
     """Move one student's due date for one lesson (works before they submit)."""
     from .grading.lateness import grant_extension
 
     course = _course(ctx)
     extension = grant_extension(course, student_id=student_id, lesson_id=lesson_id, days=days,
-                                until=parse_as_of(course, until), reason=reason)
+                                until=parse_as_of(course, until), reason=reason, share_reason=share_reason)
     local = extension.due_at.astimezone(course.timezone)
-    out.print(f"{student_id} / {lesson_id}: due {local:%Y-%m-%d %H:%M %Z} (granted by {extension.granted_by}: {extension.reason})")
+    shared = " (shared with the student)" if extension.shareable else ""
+    out.print(f"{student_id} / {lesson_id}: due {local:%Y-%m-%d %H:%M %Z} "
+              f"(granted by {extension.granted_by}: {extension.reason}{shared})")
+    _refresh_progress(course, student_ids=[student_id])
 
 
 @main.command()
@@ -364,27 +385,19 @@ def status(ctx: click.Context, student_id: str | None, as_of: str | None) -> Non
         return
     report = views.student_status(course, student_id, as_of=parse_as_of(course, as_of))
     s = report.student
-    out.print(f"[bold]{s.name}[/] ({s.id}, {s.email}), enrolled {when(s.enrolled_at)}"
+    out.print(f"[bold]{escape(s.name)}[/] ({s.id}, {s.email}), enrolled {when(s.enrolled_at)}"
               + (f", withdrew {when(s.withdrawn_at)}" if s.withdrawn_at else "") + f"  [dim]times in {tz.key}[/]")
-    lessons = _table("lesson", "opens", "target", "due", "extension", "grace", "access", "attempts", "best", title="Timeline")
-    attempts = _table("lesson", "#", "received (trusted)", "student's claim", "status", "score", "late", title="Attempts")
-    for lesson in report.lessons:
-        d = lesson.due
-        access = ("unlocked" if lesson.unlocked else "[yellow]locked[/]") if lesson.gated else "open"
-        graded = [a for a in lesson.attempts if a.status == "graded"]
-        best = max(((a.score or 0) - (a.late_penalty or 0) for a in graded), default=None)
-        lessons.add_row(lesson.lesson_id, when(d.dates.opens_at), when(d.dates.target_at), when(d.due_at),
-                        when(d.dates.extension.due_at) if d.dates.extension else "", str(d.grace_spent or ""),
-                        access, str(len(lesson.attempts)), f"{best:g}" if best is not None else "")
-        for a in lesson.attempts:
-            score = f"{a.score:g}/{a.max_score:g}" if a.score is not None else escape((a.error or "")[:60])
-            attempts.add_row(a.lesson_id, str(a.attempt), when(a.received_at), when(a.claimed_at), a.status, score,
-                             f"-{a.late_penalty:g}" if a.late_penalty else "")
-    out.print(lessons)
-    out.print(f"Grace days: {report.grace_spent} of {report.grace_budget} spent.")
+    out.print(f"[dim]What {s.id} sees in JupyterLab (their progress document):[/]")
+    _print_progress(report.document)
+    out.print("[dim]For the instructor only:[/]")
     for e in report.extensions:
-        out.print(f"Extension {e.lesson_id}: due {when(e.due_at)}, granted by {e.granted_by} on {when(e.granted_at)}: {e.reason}")
-    out.print(attempts)
+        shared = "shared with the student" if e.shareable else "not shared"
+        out.print(f"Extension {e.lesson_id}: due {when(e.due_at)}, granted by {e.granted_by} on {when(e.granted_at)}: "
+                  f"{escape(e.reason)} ({shared})", highlight=False)
+    claims = [(a.lesson_id, a.attempt, a.claimed_at) for lesson in report.lessons for a in lesson.attempts
+              if a.claimed_at and abs((a.claimed_at - a.received_at).total_seconds()) > 60]
+    for lesson_id, number, claimed in claims:
+        out.print(f"{lesson_id} attempt {number}: the student's own timestamp says {when(claimed)} (not trusted)")
     for lesson in report.lessons:
         for a in lesson.attempts:
             if a.status == "failed" and a.error:
@@ -400,6 +413,46 @@ def status(ctx: click.Context, student_id: str | None, as_of: str | None) -> Non
                   f"projected finish {summary['projected finish']} (course end {summary['course end']}).", highlight=False)
         for reason in report.pacing.reasons["reason"]:
             out.print(f"[yellow]At risk:[/] {reason}", highlight=False)
+
+
+def _print_progress(document: dict) -> None:
+    """A progress document as the student's panel shows it, in tables that stay readable at 80 columns."""
+    summary, grace = document["summary"], document["student"]["grace_days"]
+    out.print(f"Pace: {summary['pace_text']}. Projected finish {summary['projected_finish'] or '—'} "
+              f"(course end {summary['course_end']}). Grace days: {grace['used']} of {grace['total']} used, "
+              f"{grace['left']} left.", highlight=False)
+    out.print(f"Next: {escape(summary['next']['text'])}", highlight=False)
+    lessons = _table(title="Lessons")
+    lessons.add_column("lesson", no_wrap=True)
+    lessons.add_column("status", ratio=3)
+    lessons.add_column("due", ratio=2)
+    lessons.add_column("score", no_wrap=True)
+    notes: list[str] = []
+    for lesson in document["lessons"]:
+        due = lesson["due"] or lesson["target"]
+        due_cell = (due[:16].replace("T", " ") if due else "—") + (f"\n{lesson['due_text']}" if lesson["due_text"] else "")
+        score = ("—" if lesson["grade_score"] is None else
+                 f"{lesson['grade_score']:g}/{lesson['max_score']:g}" + (
+                     f"\nbest {lesson['best_score']:g}" if lesson["best_score"] != lesson["grade_score"] else ""))
+        lessons.add_row(lesson["id"], lesson["state_text"], due_cell, score)
+        if lesson["extension"]:
+            reason = f": {lesson['extension']['reason']}" if lesson["extension"]["reason"] else ""
+            notes.append(f"{lesson['id']}: extended to {lesson['extension']['due'][:16].replace('T', ' ')}{reason}")
+        if lesson["late_penalty"]:
+            notes.append(f"{lesson['id']}: {lesson['late_penalty']['text']}")
+    out.print(lessons)
+    for note in notes:
+        out.print(escape(note), highlight=False)
+    attempts = _table("lesson", "#", "received", "result", "counts for", title="Attempts")
+    for lesson in document["lessons"]:
+        for a in lesson["attempts"]:
+            result = {"grading": "grading…", "failed": "not graded"}.get(a["state"]) or f"{a['score']:g}/{a['max_score']:g}"
+            if a["points_deducted"]:
+                result += f" (-{a['points_deducted']:g} late)"
+            counts = ", ".join(what for what, flag in (("grade", a["counts_for_grade"]), ("unlock", a["counts_for_unlock"]))
+                               if flag)
+            attempts.add_row(lesson["id"], str(a["number"]), a["received_at"][:16].replace("T", " "), result, counts)
+    out.print(attempts if attempts.row_count else "No attempts yet.")
 
 
 def _print_cohort(cohort: CohortStatus, *, course: CourseConfig) -> None:
@@ -458,7 +511,8 @@ def watch(ctx: click.Context, interval: float, workers: int | None, scheduler: s
         stamp = dt.datetime.now().strftime("%H:%M:%S")
         parts = [f"released {', '.join(cycle.released)}"] if cycle.released else []
         parts += [f"{n} {what}" for n, what in ((cycle.collected, "collected"), (cycle.graded, "graded"),
-                                                (cycle.feedback, "feedback released")) if n]
+                                                (cycle.feedback, "feedback released"),
+                                                (cycle.progress, "progress document(s) updated")) if n]
         parts += [f"unlocked {lesson} for {student}" for student, lesson in cycle.unlocked]
         out.print(f"{stamp} " + "; ".join(parts), highlight=False)
         for problem in cycle.problems:

@@ -1,5 +1,7 @@
 """What ``paceline status`` shows: the cohort's pacing (through analytics), or one student's record:
-personal dates, extensions, grace days, unlocks, every attempt, and why they are at risk.
+their progress document (the very document their JupyterLab panel shows: personal dates, extensions,
+grace days, unlocks, every attempt), what only the instructor sees (refused submissions, grading
+errors), and why they are at risk.
 
 The edge where course.toml's ``[at_risk]`` table, which the course plan keeps as written, becomes
 analytics' :class:`~analytics.AtRiskRules` (:func:`at_risk_rules`)."""
@@ -13,6 +15,7 @@ import analytics
 from analytics import AtRiskRules, CohortStatus
 from analytics.errors import RulesError
 
+from ..course.clock import Clock, SystemClock
 from ..course.plan import CourseConfig
 from ..course.roster import Student, load_roster, validate_student_id
 from ..course.timeline import Extension, LessonDue
@@ -20,6 +23,7 @@ from ..errors import ConfigError, PacelineError
 from ..exchange.gating import best_fractions, is_unlocked
 from ..exchange.ledger import Attempt, Ledger
 from ..grading.lateness import student_dues
+from .progress_files import build_student_document
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,7 @@ class StudentRecord:
     extensions: tuple[Extension, ...]  # every grant, oldest first
     refused: tuple[tuple[str, dt.datetime, str], ...] = ()  # (submission, when seen, why) of refused submissions
     pacing: analytics.StudentStatus | None = None  # analytics' view: pace, regularity, at-risk reasons
+    document: dict | None = None  # the student's progress document (graders.operations.progress), as of the same moment
 
     @property
     def grace_spent(self) -> int:
@@ -67,7 +72,10 @@ def at_risk_rules(course: CourseConfig) -> AtRiskRules:
         raise ConfigError(course.layout.config_path, key, exc.problem) from None
 
 
-def student_status(course: CourseConfig, student_id: str, *, as_of: dt.datetime | None = None) -> StudentRecord:
+def student_status(
+    course: CourseConfig, student_id: str, *, as_of: dt.datetime | None = None, clock: Clock = SystemClock(),
+) -> StudentRecord:
+    """One student's record; their progress document as of ``as_of`` (default: now)."""
     validate_student_id(student_id)
     rules = at_risk_rules(course)
     students = {s.id: s for s in load_roster(course.roster_path, timezone=course.timezone)}
@@ -95,5 +103,6 @@ def student_status(course: CourseConfig, student_id: str, *, as_of: dt.datetime 
         )
         for lesson in course.lessons
     )
+    document = build_student_document(course, student_id, as_of=as_of or clock.now())
     return StudentRecord(student=student, lessons=lessons, grace_budget=course.grace_days, extensions=history,
-                         refused=refused, pacing=pacing)
+                         refused=refused, pacing=pacing, document=document)

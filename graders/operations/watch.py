@@ -3,7 +3,8 @@
 One loop, every few seconds: release lessons that have opened, collect new
 submissions (their receipt time is when this loop saw them), grade them
 sandboxed on a Dask cluster kept warm for the whole run, release their
-feedback and any lessons they unlocked. Every step is the same library call
+feedback and any lessons they unlocked, and rewrite the progress document of
+every student whose facts changed. Every step is the same library call
 the instructor's commands make, and each is idempotent, so a bad submission
 only fails its own attempt and a restart picks up where the last run stopped.
 
@@ -30,6 +31,7 @@ from ..exchange.release import release_due_lessons
 from ..feedback.release import release_attempt_feedback
 from ..grading.dispatch import dask_executor
 from ..grading.grade import grade_attempts
+from .progress_files import refresh_progress_documents
 
 
 @dataclass
@@ -41,11 +43,13 @@ class Cycle:
     graded: int = 0
     feedback: int = 0
     unlocked: list[tuple[str, str]] = field(default_factory=list)
+    progress: int = 0  # progress documents rewritten
     problems: list[str] = field(default_factory=list)
 
     @property
     def busy(self) -> bool:
-        return bool(self.released or self.collected or self.graded or self.feedback or self.unlocked or self.problems)
+        return bool(self.released or self.collected or self.graded or self.feedback or self.unlocked or self.progress
+                    or self.problems)
 
 
 def run_cycle(course: CourseConfig, *, scheduler: str | None, sandboxed: bool, clock: Clock) -> Cycle:
@@ -77,7 +81,14 @@ def run_cycle(course: CourseConfig, *, scheduler: str | None, sandboxed: bool, c
         cycle.feedback = sum(report.released.values())
         cycle.problems += [str(p) for p in report.problems]
 
-    for name, step in (("release", release), ("collect", collect), ("grade", grade), ("feedback", feedback)):
+    def progress() -> None:
+        # Every cycle, not only busy ones: "due in 2 days" becomes "due tomorrow" with no event at all.
+        report = refresh_progress_documents(course, clock=clock)
+        cycle.progress = len(report.written)
+        cycle.problems += [str(p) for p in report.problems]
+
+    steps = (("release", release), ("collect", collect), ("grade", grade), ("feedback", feedback), ("progress", progress))
+    for name, step in steps:
         try:
             step()
         except Exception as exc:  # noqa: BLE001 - one failed step must not starve the others
