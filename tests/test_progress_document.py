@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import re
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -245,3 +246,31 @@ def test_pace_ahead_on_track_and_finished_with_a_projected_finish() -> None:
 def test_another_students_attempts_never_reach_the_document() -> None:
     theirs = attempt(1, "01-intro", berlin(2026, 11, 8, 10, 0), score=3.0, student_id="brook")
     assert build(attempts=[theirs]) == build()
+
+
+def _leaves(value: object, prefix: str = "") -> set[str]:
+    if isinstance(value, dict):
+        return set().union(*(_leaves(v, f"{prefix}.{k}" if prefix else k) for k, v in value.items())) if value else {prefix}
+    if isinstance(value, list):
+        return set().union(*(_leaves(v, f"{prefix}[]") for v in value)) if value else {f"{prefix}[]"}
+    return {prefix}
+
+
+def test_the_readme_documents_every_field_of_the_schema() -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    table = readme.split("<!-- progress-schema:begin -->\n", 1)[1].split("<!-- progress-schema:end -->", 1)[0]
+    documented: set[str] = set()
+    for row in table.splitlines()[2:]:
+        parent = ""
+        for token in re.findall(r"`([^`]+)`", row.split("|")[1]):
+            full = parent + token if token.startswith(".") else token
+            parent = full.rsplit(".", 1)[0] if "." in full else ""
+            documented.add(full)
+    extension = Extension("ada", "01-intro", berlin(2026, 11, 13, 23, 59, 59), "tina", berlin(2026, 11, 10, 9, 0), "ill", True)
+    full = build(attempts=[attempt(1, "01-intro", berlin(2026, 11, 16, 10, 0), score=3.0, penalty=0.3)],
+                 extensions={("ada", "01-intro"): extension})
+    assert full["lessons"][0]["extension"] and full["lessons"][0]["late_penalty"] and full["lessons"][1]["unlock"]
+    leaves = _leaves(full)
+    # An object that is null in one lesson and filled in another is documented by its fields.
+    assert documented == {path for path in leaves if not path.endswith("[]") and not any(
+        other.startswith(path + ".") for other in leaves)}
