@@ -433,7 +433,7 @@ def test_a_watch_cycle_with_poisoned_input_does_not_raise_and_the_next_finds_not
 
 
 def test_a_step_that_fails_as_a_whole_leaves_the_others_running(tmp_path: Path, monkeypatch) -> None:
-    course = course_for(tmp_path, ["ada"])
+    course = course_for(tmp_path, ["dee"])  # not "ada", who is on the fixture's roster already
     clock = SimulatedClock(SUBMITTED)
 
     def broken(*_args, **_kwargs):
