@@ -361,3 +361,43 @@ def test_no_script_from_the_notebook_runs_in_formgraders_view(
     seen = visit(browser, site, "/formgrader/submissions/s1", page)
     assert (seen.ran, seen.dialogs, seen.beacons) == ([], [], [])
     assert "Hostile markdown_cell" in seen.text
+
+
+FORMULAS = ("Its area is $\\pi r^2$, and\n\n$$\\sum_{i=1}^{n} i = \\frac{n(n+1)}{2}$$\n\n"
+            "A formula with markup in it stays text: $\\text{<img src=x onerror=alert(1)>}$")
+
+
+def test_formulas_are_typeset_offline_with_no_script(browser, site: Site) -> None:
+    """Formulas become MathML when the page is made: the browser typesets them, nothing is fetched or run."""
+    nb = nbformat.read(SOURCE, as_version=4)
+    nb.cells.insert(1, new_markdown_cell(FORMULAS))
+    page_html = feedback_page(nb)
+    assert "<script" not in page_html.lower()  # no MathJax, nor any other script
+    site.pages["/formulas.html"] = page_html
+    site.requested.clear()
+    context = browser.new_context()
+    page = context.new_page()
+    left: list[str] = []  # requests for anything but the loopback site: none may be made (and none would be answered)
+    page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(site.url)
+               else (left.append(route.request.url), route.abort()))
+    try:
+        page.goto(site.url + "/formulas.html", wait_until="load")
+        page.wait_for_load_state("networkidle")
+        typeset = page.evaluate("""() => {
+            const fraction = document.querySelector('math[display="block"] mfrac');
+            const [top, bottom] = Array.from(fraction.children).map(part => part.getBoundingClientRect());
+            const letter = document.querySelector('math[display="inline"] mi').getBoundingClientRect();
+            return {display: getComputedStyle(fraction.closest('math')).display,
+                    stacked: top.bottom <= bottom.top + 1, fraction: fraction.getBoundingClientRect().height,
+                    letter: letter.height};
+        }""")
+        text = page.inner_text("body")
+    finally:
+        context.close()
+    assert left == [] and site.beacons() == []
+    # Typeset by the browser's MathML layout: a display formula, its fraction's numerator above its denominator.
+    assert typeset["display"] == "block math", typeset
+    assert typeset["stacked"] and typeset["fraction"] > 1.5 * typeset["letter"], typeset
+    assert "\\frac" not in text and "$$" not in text and "\\pi" not in text
+    assert "$\\text{<img src=x onerror=alert(1)>}$" in text  # shown as its TeX, never as an element
+

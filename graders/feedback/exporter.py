@@ -3,7 +3,8 @@
 The page is nbgrader's feedback page with three changes (see
 :mod:`graders.feedback.page`): every rendered output and Markdown cell is
 sanitized, ``<head>`` starts with a Content-Security-Policy that forbids all
-script, and MathJax (a script) is not loaded.
+script, and MathJax (a script, from a CDN) is not loaded: formulas are MathML,
+which the browser typesets offline (:mod:`graders.feedback.math`).
 
 nbconvert builds a fresh jinja environment for every exporter, and nbgrader a
 fresh exporter for every feedback page, so each graded attempt compiled the

@@ -10,6 +10,8 @@ the instructor's own Jupyter server) renders attacker-written HTML. Two layers:
   replaces nbconvert's ``markdown2html`` filter with it. nbgrader's feedback
   and formgrade templates pipe Markdown cells through ``markdown2html`` alone,
   so ``HTMLExporter.sanitize_html`` (which only governs outputs) misses them.
+  Formulas in Markdown become MathML from an allow-list of its own
+  (:mod:`graders.feedback.math`), put in after the sanitizer ran.
 - The feedback page starts with a Content-Security-Policy that forbids every
   script, plugin, frame, form and connection: whatever a sanitizer misses
   still cannot run. (Formgrader's page runs nbgrader's own scripts, so it gets
@@ -19,11 +21,14 @@ the instructor's own Jupyter server) renders attacker-written HTML. Two layers:
 from __future__ import annotations
 
 import re
+import secrets
 
 import bleach
 from jinja2 import pass_context
 from jinja2.runtime import Context
 from nbconvert.filters.markdown_mistune import IPythonRenderer, MarkdownWithMath
+
+from .math import tex_to_mathml
 
 # What Markdown renders to (mistune with nbconvert's renderer, and pygments for fenced code).
 ALLOWED_TAGS = frozenset({
@@ -56,11 +61,48 @@ def _allowed_attribute(tag: str, name: str, value: str) -> bool:
     return tag in ("td", "th") and name in ("align", "colspan", "rowspan")
 
 
+class MathMLRenderer(IPythonRenderer):
+    """nbconvert's Markdown renderer, with each formula replaced by a placeholder for its MathML.
+
+    The placeholders carry a random nonce the student cannot know, and are
+    swapped for the formulas only after the sanitizer ran (it would escape
+    MathML): :func:`graders.feedback.math.tex_to_mathml` builds them from an
+    allow-list of its own.
+    """
+
+    def __init__(self, **options: object) -> None:
+        super().__init__(**options)
+        self.formulas: list[str] = []
+        self.nonce = secrets.token_hex(8)
+
+    def block_math(self, body: str) -> str:
+        return self._formula(body, display=True) or super().block_math(body)
+
+    def inline_math(self, body: str) -> str:
+        return self._formula(body, display=False) or super().inline_math(body)
+
+    def latex_environment(self, name: str, body: str) -> str:
+        return self._formula(f"\\begin{{{name}}}{body}\\end{{{name}}}", display=True) or super().latex_environment(name, body)
+
+    def _formula(self, tex: str, *, display: bool) -> str | None:
+        mathml = tex_to_mathml(tex, display=display)
+        if mathml is None:
+            return None
+        self.formulas.append(mathml)
+        return f"plmath{self.nonce}n{len(self.formulas) - 1}z"
+
+    def put_formulas(self, sanitized: str) -> str:
+        return re.sub(rf"plmath{self.nonce}n(\d+)z", lambda found: self.formulas[int(found.group(1))], sanitized)
+
+
 @pass_context
 def markdown_to_safe_html(context: Context, source: str) -> str:
-    """nbconvert's ``markdown2html`` (attachments embedded, nothing read from disk), then :func:`safe_html`."""
+    """nbconvert's ``markdown2html`` (attachments embedded, nothing read from disk), then :func:`safe_html`.
+
+    Formulas become MathML (:class:`MathMLRenderer`), so they render with no script.
+    """
     cell = context.get("cell") or {}
     attachments = cell.get("attachments") if isinstance(cell, dict) else None
-    renderer = IPythonRenderer(escape=False, attachments=attachments or {}, embed_images=False)
-    return safe_html(MarkdownWithMath(renderer=renderer).render(str(source)))
+    renderer = MathMLRenderer(escape=False, attachments=attachments or {}, embed_images=False)
+    return renderer.put_formulas(safe_html(MarkdownWithMath(renderer=renderer).render(str(source))))
 
