@@ -109,11 +109,15 @@ def release(ctx: click.Context, lesson_ids: tuple[str, ...], due: bool) -> None:
         report = release_due_lessons(course, progress=RichProgress())
     else:
         report = release_lessons(course, lesson_ids=list(lesson_ids), progress=RichProgress())
-    table = _table("lesson", "notebooks", "points", "to", title=f"Released to {course.exchange_root}")
+    table = _table("lesson", "files published", "points", "to", title=f"Released to {course.exchange_root}")
     for lesson in report.released:
-        table.add_row(lesson.lesson_id, ", ".join(lesson.notebooks), f"{lesson.max_score:g}",
+        table.add_row(lesson.lesson_id, Text("\n".join(lesson.files)), f"{lesson.max_score:g}",
                       "students who unlock it" if lesson.gated else "everyone")
     out.print(table if report.released else "Nothing new to release.")
+    for lesson in report.released:
+        if lesson.held_back:
+            out.print(f"{lesson.lesson_id}: not published (course.toml's include/exclude decide): "
+                      f"{', '.join(lesson.held_back)}", highlight=False, markup=False)
     if report.unchanged:
         out.print(f"Unchanged since their last release: {', '.join(report.unchanged)}")
     for student_id, lesson_id in report.unlocked:

@@ -45,12 +45,13 @@ class StudentIdError(PacelineError):
 
 @dataclass(frozen=True)
 class CellRef:
-    """Where in a course a problem is: lesson, notebook, and (0-based) cell index."""
+    """Where in a course a problem is: lesson, notebook (or any file of the lesson), and (0-based) cell index or line."""
 
     lesson: str
     notebook: str | None = None
     cell_index: int | None = None
     grade_id: str | None = None
+    line: int | None = None  # 1-based, in a file that is not a notebook
 
     def __str__(self) -> str:
         parts = [self.lesson]
@@ -63,6 +64,8 @@ class CellRef:
             parts.append(cell)
         elif self.grade_id:
             parts.append(self.grade_id)
+        if self.line is not None:
+            parts.append(f"line {self.line}")
         return " / ".join(parts)
 
 

@@ -13,7 +13,9 @@ Problem codes are stable (the CLI and docs refer to them): ``invalid-notebook``,
 ``duplicate-grade-id``, ``no-points``, ``invalid-metadata``, ``unclosed-region``,
 ``solution-outside-solution-cell``, ``hidden-tests-outside-test-cell``,
 ``execution-error``, ``solution-fails-tests``, ``student-version-failed``,
-``test-passes-on-student-version``.
+``test-passes-on-student-version``, ``instructor-only-file`` (a file of the lesson
+folder other than its notebooks holds a solution or hidden-test marker: see
+:mod:`graders.authoring.lesson_files`).
 
 Warnings do not block a release (``paceline check`` still exits 0) but point
 at tests a student can game: ``equality-only-test``.
@@ -30,7 +32,7 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from IPython.core.inputtransformer2 import TransformerManager
 from nbformat import NotebookNode
@@ -42,6 +44,7 @@ from analytics.progress import Progress, Silent
 from ..course.plan import CourseConfig
 from ..errors import CellRef, LessonError, PacelineError
 from .lesson import BEGIN_HIDDEN, BEGIN_SOLUTION, cell_role, read_notebook, unclosed_regions
+from .lesson_files import instructor_markers, leak_advice, lesson_files, marker_hits, select_files, source_notebooks
 from .trial_run import TrialRun, error_output, full_credit, run_in_kernel
 
 POINTS_ROLES = frozenset({"autograder tests", "manually graded answer", "manually graded task"})
@@ -49,6 +52,10 @@ GRADE_ID = re.compile(r"^[A-Za-z0-9_-]+$")  # nbgrader's metadata schema; strict
 
 # nbgrader refuses to build a student version from these, so running one would only repeat them.
 _BLOCKS_STUDENT_VERSION = frozenset({"unclosed-region", "solution-outside-solution-cell", "hidden-tests-outside-test-cell"})
+# Metadata problems nbgrader's generate_assignment fails on (each tried on this machine): release
+# refuses them first, in check's words that name the cell, instead of nbgrader's traceback.
+NBGRADER_REFUSES = _BLOCKS_STUDENT_VERSION | {"invalid-metadata", "missing-grade-id", "invalid-grade-id",
+                                              "duplicate-grade-id", "no-points"}
 _log = logging.getLogger(__name__)
 
 
@@ -88,9 +95,13 @@ def check_course(
     execute: bool = True,
 ) -> CheckReport:
     """Check the lessons of a paceline course (all, or the named ones)."""
+    from ..engine.wiring import nbgrader_config
+
     lessons = course.select_lessons(tuple(lesson_ids) if lesson_ids else None)
-    plan = [(lesson.id, course.layout.lesson_source(lesson.id), lesson.notebooks) for lesson in lessons]
-    return _check_lessons(plan, timeout=course.grading.timeout, execute=execute, progress=progress)
+    plan = [_LessonFolder(lesson.id, course.layout.lesson_source(lesson.id), lesson.notebooks,
+                          include=lesson.include, exclude=lesson.exclude) for lesson in lessons]
+    markers = instructor_markers(nbgrader_config(course))
+    return _check_lessons(plan, timeout=course.grading.timeout, execute=execute, progress=progress, markers=markers)
 
 
 def check_source_tree(
@@ -115,8 +126,8 @@ def check_source_tree(
         if unknown:
             raise PacelineError(f"no lesson folder {', '.join(map(repr, unknown))} in {source_dir} (found: {', '.join(found)})")
         found = [name for name in found if name in set(lesson_ids)]
-    plan = [(name, source_dir / name, None) for name in found]
-    return _check_lessons(plan, timeout=timeout, execute=execute, progress=progress)
+    plan = [_LessonFolder(name, source_dir / name, None) for name in found]
+    return _check_lessons(plan, timeout=timeout, execute=execute, progress=progress, markers=instructor_markers())
 
 
 def check_lesson(
@@ -131,7 +142,8 @@ def check_lesson(
 
     ``execute=False`` skips the two kernel runs per notebook and only reads metadata.
     """
-    return list(_check_one_lesson(lesson_dir, lesson_id=lesson_id, notebooks=notebooks, timeout=timeout, execute=execute).problems)
+    lesson = _LessonFolder(lesson_id, lesson_dir, notebooks)
+    return list(_check_one_lesson(lesson, timeout=timeout, execute=execute, markers=instructor_markers()).problems)
 
 
 def check_notebook(
@@ -140,17 +152,24 @@ def check_notebook(
     lesson_id: str,
     notebook: str,
     cwd: Path,
+    student_cwd: Path | None = None,
     timeout: int = 30,
     execute: bool = True,
 ) -> list[Problem]:
-    """Problems in one notebook, in cell order; kernels run with ``cwd`` as working folder."""
+    """Problems in one notebook, in cell order.
+
+    The source version runs in ``cwd``, a copy of the lesson folder; the student version in
+    ``student_cwd`` (default ``cwd``), which holds what a release publishes beside the notebooks,
+    so a file students will not get fails here rather than for every student.
+    """
     problems = metadata_problems(nb, lesson_id=lesson_id, notebook=notebook)
     if execute:
         source_run = run_in_kernel(nb, cwd=cwd, timeout=timeout)
         problems += _source_version_problems(source_run, lesson_id=lesson_id, notebook=notebook, timeout=timeout)
         # A kernel that cannot start or dies on the source would only repeat itself on the student version.
         if source_run.failure is None and not any(problem.code in _BLOCKS_STUDENT_VERSION for problem in problems):
-            problems += _student_version_problems(nb, lesson_id=lesson_id, notebook=notebook, cwd=cwd, timeout=timeout)
+            problems += _student_version_problems(nb, lesson_id=lesson_id, notebook=notebook, cwd=student_cwd or cwd,
+                                                  timeout=timeout)
     return sorted(problems, key=lambda problem: -1 if problem.where.cell_index is None else problem.where.cell_index)
 
 
@@ -249,16 +268,25 @@ def student_version(nb: NotebookNode) -> NotebookNode:
     return student
 
 
+class _LessonFolder(NamedTuple):
+    id: str
+    folder: Path
+    notebooks: Sequence[str] | None  # None: every notebook in the folder
+    include: Sequence[str] = ()  # course.toml's release patterns
+    exclude: Sequence[str] = ()
+
+
 def _check_lessons(
-    plan: list[tuple[str, Path, Sequence[str] | None]],
+    plan: list[_LessonFolder],
     *,
     timeout: int,
     execute: bool,
     progress: Progress,
+    markers: Sequence[str],
 ) -> CheckReport:
     results = []
-    for lesson_id, lesson_dir, notebooks in progress.track(plan, description="Checking"):
-        results.append(_check_one_lesson(lesson_dir, lesson_id=lesson_id, notebooks=notebooks, timeout=timeout, execute=execute))
+    for lesson in progress.track(plan, description="Checking"):
+        results.append(_check_one_lesson(lesson, timeout=timeout, execute=execute, markers=markers))
     return CheckReport(
         problems=tuple(problem for result in results for problem in result.problems),
         lessons=sum(result.lessons for result in results),
@@ -269,22 +297,27 @@ def _check_lessons(
     )
 
 
-def _check_one_lesson(
-    lesson_dir: Path, *, lesson_id: str, notebooks: Sequence[str] | None, timeout: int, execute: bool,
-) -> CheckReport:
-    names = list(notebooks) if notebooks is not None else sorted(path.name for path in lesson_dir.glob("*.ipynb"))
+def _check_one_lesson(lesson: _LessonFolder, *, timeout: int, execute: bool, markers: Sequence[str]) -> CheckReport:
+    lesson_id, lesson_dir = lesson.id, lesson.folder
+    names = list(lesson.notebooks) if lesson.notebooks is not None else sorted(path.name for path in lesson_dir.glob("*.ipynb"))
     if not names:
         problem = Problem(CellRef(lesson_id), "no-notebooks", f"lesson folder {lesson_dir} has no notebooks (or does not exist)")
         return CheckReport((problem,), lessons=1, notebooks=0, graded_cells=0, points=0.0)
-    problems: list[Problem] = []
+    problems: list[Problem] = leaking_files(lesson_dir, lesson_id=lesson_id, markers=markers)
     warnings: list[Problem] = []
     graded = 0
     points = 0.0
     # Kernels run in a scratch copy: whatever a notebook writes must not land in course_source/.
     with tempfile.TemporaryDirectory(prefix=f"paceline-check-{lesson_id}-") as scratch:
-        workdir = Path(scratch) / lesson_id
+        workdir = Path(scratch) / "source" / lesson_id
+        student_dir = Path(scratch) / "student" / lesson_id
         if execute:
             shutil.copytree(lesson_dir, workdir, symlinks=True)
+            published = select_files(lesson_files(lesson_dir), notebooks=names, include=lesson.include, exclude=lesson.exclude)
+            for path in published.files:
+                (student_dir / path).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy(lesson_dir / path, student_dir / path)
+            student_dir.mkdir(parents=True, exist_ok=True)
         for name in names:
             try:
                 nb = read_notebook(lesson_dir / name, lesson=lesson_id)
@@ -293,10 +326,25 @@ def _check_one_lesson(
                 continue
             scored = [value for cell in nb.cells if (value := _valid_points(cell)) is not None]
             graded, points = graded + len(scored), points + sum(scored)
-            problems += check_notebook(nb, lesson_id=lesson_id, notebook=name, cwd=workdir, timeout=timeout, execute=execute)
+            problems += check_notebook(nb, lesson_id=lesson_id, notebook=name, cwd=workdir, student_cwd=student_dir,
+                                       timeout=timeout, execute=execute)
             warnings += notebook_warnings(nb, lesson_id=lesson_id, notebook=name)
     return CheckReport(tuple(problems), lessons=1, notebooks=len(names), graded_cells=graded, points=points,
                        warnings=tuple(warnings))
+
+
+def leaking_files(lesson_dir: Path, *, lesson_id: str, markers: Sequence[str]) -> list[Problem]:
+    """Files of the lesson folder, other than the notebooks nbgrader converts, that hold a solution or hidden-test marker.
+
+    Hidden files and checkpoints count: release never publishes them, but whoever copies
+    or zips the lesson folder does.
+    """
+    files = lesson_files(lesson_dir)
+    converted = set(source_notebooks(files))
+    return [
+        Problem(CellRef(lesson_id, hit.path, line=hit.line), "instructor-only-file", leak_advice(hit))
+        for hit in marker_hits(lesson_dir, [path for path in files if path not in converted], markers=markers)
+    ]
 
 
 def _grade_id_problems(where: CellRef, *, role: str, grade_id: str, first_use: dict[str, int | None]) -> list[Problem]:

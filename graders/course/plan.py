@@ -89,6 +89,10 @@ class LessonPlan:
     grading: GradingSettings = GradingSettings()
     requires: tuple[str, ...] = ()  # lessons to pass first (mastery gating)
     days: int | None = None  # self-paced: days of pace this lesson takes
+    # Release patterns (graders.authoring.lesson_files): files published beside the notebooks, on top of the
+    # data and asset defaults, and files held back even so. Hidden files and checkpoints never go out.
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -304,7 +308,7 @@ def _parse_lesson(
 ) -> LessonPlan:
     where = f"lessons[{index}]"
     table = reader.table({where: raw}, where)
-    common = {"notebooks", "grading", "requires"}
+    common = {"notebooks", "grading", "requires", "include", "exclude"}
     if pacing is None:
         reader.keys(table, where, required={"id", "title", "opens", "target"}, optional={"due"} | common)
     else:
@@ -359,4 +363,18 @@ def _parse_lesson(
         id=lesson_id, title=title, order=index + 1, notebooks=notebooks,
         opens_at=opens_at, target_at=target_at, due_at=due_at, grading=grading,
         requires=tuple(requires), days=days,
+        include=_parse_patterns(reader, table, f"{where}.include"),
+        exclude=_parse_patterns(reader, table, f"{where}.exclude"),
     )
+
+
+def _parse_patterns(reader: Reader, table: dict[str, Any], key: str) -> tuple[str, ...]:
+    """A list of file patterns relative to the lesson folder (``helpers.py``, ``data/*``)."""
+    patterns = table.get(key.rsplit(".", 1)[-1], [])
+    if not isinstance(patterns, list) or not all(isinstance(p, str) and p.strip() for p in patterns):
+        raise ConfigError(reader.path, key, f"must be a list of file patterns such as [\"helpers.py\", \"data/*\"], not {patterns!r}")
+    for pattern in patterns:
+        if pattern.startswith("/") or "\\" in pattern or ".." in pattern.split("/"):
+            raise ConfigError(reader.path, key, f"{pattern!r} must be a pattern inside the lesson folder "
+                                                "(relative, with / between folders, no '..')")
+    return tuple(patterns)

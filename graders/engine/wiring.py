@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -36,6 +37,10 @@ from graders.engine.wiring import nbgrader_config
 c = get_config()  # noqa: F821 (provided by traitlets when nbgrader loads this file)
 c.merge(nbgrader_config(load_course(Path(__file__).resolve().parent)))
 '''
+
+
+# "jsonschema.exceptions.ValidationError: Notebook failed to validate; ..." at the start of a line.
+_EXCEPTION_LINE = re.compile(r"^\s*(?:[A-Za-z_][\w.]*\.)?((?:[A-Z]\w*(?:Error|Exception)): .+)$", re.M)
 
 
 def nbgrader_config(course: CourseConfig) -> Config:
@@ -116,6 +121,20 @@ def check_result(step: str, result: dict) -> str:
         detail = (result.get("log") or "") + (result.get("error") or "")
         raise NbgraderError(step, _tail(detail))
     return result.get("log") or ""
+
+
+def nbgrader_reason(log: str) -> str:
+    """The sentence of an nbgrader failure's log that says what is wrong, without its traceback.
+
+    nbgrader logs the exception that stopped it, then a generic "see the above traceback" one:
+    the last exception line that is not the generic one names the problem.
+    """
+    reasons = [match.group(1).strip() for match in _EXCEPTION_LINE.finditer(log)
+               if "see the the above traceback" not in match.group(1) and "see the above traceback" not in match.group(1)]
+    if reasons:
+        return reasons[-1]
+    lines = [line.strip() for line in log.splitlines() if line.strip()]
+    return lines[-1] if lines else "no reason logged"
 
 
 def write_nbgrader_config(course: CourseConfig) -> Path:

@@ -6,21 +6,39 @@ course.toml) is generated but never published there: each student receives
 it in their own folder once they unlock it (:mod:`graders.exchange.unlock`).
 :func:`release_due_lessons` releases what has opened and changed since its
 last release, so it can run from cron or a loop.
+
+Nothing instructor-only leaves: a lesson publishes its notebooks' student
+versions and the files its patterns let through
+(:mod:`graders.authoring.lesson_files`). Whatever nbgrader copied beside them
+is removed from ``release/`` before anything is published, and a lesson whose
+files would carry a solution or hidden-test marker is refused, with nothing of
+it published; the published folder is read back and taken back if anything in it
+holds a marker.
 """
 
 from __future__ import annotations
 
 import hashlib
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from analytics.progress import Progress, Silent
 
-from ..authoring.lesson import lesson_max_score
+from ..authoring.lesson import lesson_max_score, lesson_notebook_paths, read_notebook
+from ..authoring.lesson_files import FileSelection, MarkerHit, instructor_markers, lesson_files, marker_hits, select_files
 from ..course.clock import Clock, SystemClock
 from ..course.plan import CourseConfig, LessonPlan
-from ..engine.wiring import check_result, instructor_api, naive_utc, open_gradebook, write_nbgrader_config
-from ..errors import PacelineError
+from ..engine.wiring import (
+    check_result,
+    instructor_api,
+    naive_utc,
+    nbgrader_config,
+    nbgrader_reason,
+    open_gradebook,
+    write_nbgrader_config,
+)
+from ..errors import CellRef, LessonError, NbgraderError, PacelineError
 from .ledger import Ledger
 from .unlock import publish_unlocks
 
@@ -32,6 +50,8 @@ class ReleasedLesson:
     notebooks: tuple[str, ...]
     max_score: float
     gated: bool  # published per student on unlock, not to everyone
+    files: tuple[str, ...] = ()  # everything published (notebooks included), relative to the lesson folder
+    held_back: tuple[str, ...] = ()  # files of the lesson folder that were not published
 
 
 @dataclass
@@ -58,10 +78,14 @@ def release_lessons(
     lessons = course.select_lessons(lesson_ids)
     write_nbgrader_config(course)
     api = instructor_api(course)
+    markers = instructor_markers(nbgrader_config(course))
     with Ledger.open(course.layout.ledger_path) as ledger:
         for lesson in progress.track(lessons, description="Releasing"):
             try:
-                report.released.append(_release_one(course, lesson, api=api))
+                report.released.append(_release_one(course, lesson, api=api, markers=markers))
+            except LessonError as exc:  # names the lesson itself
+                report.problems.append(exc)
+                continue
             except PacelineError as exc:
                 report.problems.append(PacelineError(f"{lesson.id}: {exc}"))
                 continue
@@ -94,19 +118,93 @@ def source_hash(course: CourseConfig, lesson: LessonPlan) -> str:
     return digest.hexdigest()
 
 
-def _release_one(course: CourseConfig, lesson: LessonPlan, *, api) -> ReleasedLesson:
+def release_selection(course: CourseConfig, lesson: LessonPlan) -> FileSelection:
+    """Which files of the lesson folder a release publishes, by its notebooks and course.toml's patterns."""
+    return select_files(lesson_files(course.layout.lesson_source(lesson.id)), notebooks=lesson.notebooks,
+                        include=lesson.include, exclude=lesson.exclude)
+
+
+def _release_one(course: CourseConfig, lesson: LessonPlan, *, api, markers: tuple[str, ...]) -> ReleasedLesson:
     max_score = lesson_max_score(course, lesson)  # fails early, naming the notebook, on broken JSON
+    _refuse_what_nbgrader_refuses(course, lesson)
+    selection = release_selection(course, lesson)
+    _refuse_leaks(lesson, marker_hits(course.layout.lesson_source(lesson.id), selection.files, markers=markers),
+                  where="would be published")
     _record_due_date(course, lesson)
-    check_result(f"generate_assignment {lesson.id}", api.generate_assignment(lesson.id, force=True, create=True))
+    try:
+        check_result(f"generate_assignment {lesson.id}", api.generate_assignment(lesson.id, force=True, create=True))
+    except NbgraderError as exc:
+        raise LessonError(CellRef(lesson.id), f"nbgrader cannot build the student version: {nbgrader_reason(exc.detail)} "
+                                              f"(`paceline check {lesson.id}` names the cell)") from None
+    release_dir = course.layout.lesson_release(lesson.id)
+    # nbgrader copied every file of the lesson folder and converted every notebook in it: keep the selection only.
+    published = _prune(release_dir, keep=set(selection.published))
+    try:
+        _refuse_leaks(lesson, marker_hits(release_dir, published, markers=markers), where="is in the student version")
+    except LessonError:
+        shutil.rmtree(release_dir)
+        raise
     outbound = course.layout.exchange.released(lesson.id)
     if lesson.requires:
         if outbound.exists():  # gated since an earlier release: take it back from everyone
             check_result(f"unrelease {lesson.id}", api.unrelease(lesson.id))
     else:
         check_result(f"release_assignment {lesson.id}", api.release_assignment(lesson.id))
-    release_dir = course.layout.lesson_release(lesson.id)
-    notebooks = tuple(sorted(p.name for p in release_dir.glob("*.ipynb")))
-    return ReleasedLesson(lesson.id, release_dir, notebooks, max_score, gated=bool(lesson.requires))
+        _verify_published(lesson, outbound, allowed=set(published), markers=markers, api=api)
+    notebooks = tuple(path for path in published if path in selection.notebooks)
+    return ReleasedLesson(lesson.id, release_dir, notebooks, max_score, gated=bool(lesson.requires),
+                          files=tuple(published), held_back=selection.held_back)
+
+
+def _refuse_what_nbgrader_refuses(course: CourseConfig, lesson: LessonPlan) -> None:
+    """The lesson's metadata problems that would fail nbgrader's generate_assignment, as check words them."""
+    from ..authoring.check import NBGRADER_REFUSES, metadata_problems
+
+    problems = [
+        problem for path in lesson_notebook_paths(course, lesson)
+        for problem in metadata_problems(read_notebook(path, lesson=lesson.id), lesson_id=lesson.id, notebook=path.name)
+        if problem.code in NBGRADER_REFUSES
+    ]
+    if problems:
+        more = f" (and {len(problems) - 1} more problem(s): run `paceline check {lesson.id}`)" if problems[1:] else ""
+        raise LessonError(problems[0].where, problems[0].message + more)
+
+
+def _prune(folder: Path, *, keep: set[str]) -> list[str]:
+    """Delete every file under ``folder`` not in ``keep`` (and folders left empty); returns what is left, sorted."""
+    for path in lesson_files(folder):
+        if path not in keep:
+            (folder / path).unlink()
+    for dirpath in sorted((p for p in folder.rglob("*") if p.is_dir() and not p.is_symlink()), reverse=True):
+        if not any(dirpath.iterdir()):
+            dirpath.rmdir()
+    return lesson_files(folder)
+
+
+def _verify_published(lesson: LessonPlan, outbound: Path, *, allowed: set[str], markers: tuple[str, ...], api) -> None:
+    """Read back what students can fetch; take the lesson back if anything unexpected reached it."""
+    published = lesson_files(outbound)
+    unexpected = sorted(set(published) - allowed)
+    hits = marker_hits(outbound, published, markers=markers)
+    if unexpected or hits:
+        check_result(f"unrelease {lesson.id}", api.unrelease(lesson.id))
+        if hits:
+            _refuse_leaks(lesson, hits, where="reached the exchange and was taken back")
+        raise LessonError(CellRef(lesson.id), f"{', '.join(unexpected)} reached the exchange although not selected, "
+                                              "and the lesson was taken back")
+
+
+def _refuse_leaks(lesson: LessonPlan, hits: list[MarkerHit], *, where: str) -> None:
+    if not hits:
+        return
+    first = hits[0]
+    others = f"; also in {', '.join(hit.path for hit in hits[1:])}" if hits[1:] else ""
+    raise LessonError(
+        CellRef(lesson.id, first.path, line=first.line),
+        f"refused, nothing of the lesson was published: this file {where} and holds nbgrader's {first.marker!r} "
+        f"marker, an instructor-only copy of solutions or hidden tests{others}. Move it out of the lesson folder, "
+        f"remove the solution, or exclude it with [[lessons]] exclude in course.toml",
+    )
 
 
 def _record_due_date(course: CourseConfig, lesson: LessonPlan) -> None:
