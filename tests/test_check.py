@@ -13,6 +13,7 @@ import nbformat
 import pytest
 
 from graders.authoring.check import Problem, check_course, check_lesson, check_source_tree, equality_only_assertion, student_version
+from graders.authoring.trial_run import error_output
 from graders.course.plan import load_course
 from graders.errors import CellRef, PacelineError
 
@@ -171,6 +172,8 @@ EXECUTION_FIXTURES = (
     "source_raises.ipynb",
     "solution_fails_tests.ipynb",
     "test_passes_on_student_version.ipynb",
+    "waits_for_input.ipynb",
+    "raises_exception_demo.ipynb",
 )
 
 
@@ -214,6 +217,40 @@ def test_test_that_passes_on_the_student_version(executed: list[Problem]) -> Non
     assert str(problems[0]) == (
         "L01 / test_passes_on_student_version.ipynb / cell 5 (test_callable): "
         "test cell passes on the student version: it cannot fail, so it grades nothing"
+    )
+
+
+@pytest.mark.e2e
+def test_a_cell_waiting_for_input_is_reported_once_and_what_follows_as_its_consequence(executed: list[Problem]) -> None:
+    problems = [p for p in executed if p.where.notebook == "waits_for_input.ipynb"]
+    assert found(problems) == [("execution-error", 1), ("consequence-of-earlier-failure", 3)]
+    assert "the cell waits for keyboard input (input() or getpass())" in problems[0].message
+    assert str(problems[1]) == (
+        "L01 / waits_for_input.ipynb / cell 3: 2 later cell(s) fail too (cell 3, cell 4 (test_message): NameError), "
+        "most likely only because cell 1 failed first: fix cell 1, then check again"
+    )  # cell 5 tests greet() alone and passes: it is not a consequence
+
+
+@pytest.mark.e2e
+def test_a_cell_tagged_raises_exception_is_meant_to_raise(executed: list[Problem]) -> None:
+    assert found(executed, "raises_exception_demo.ipynb") == []
+
+
+def test_a_student_version_that_does_not_compile_is_reported_with_its_cell(tmp_path: Path) -> None:
+    problems = check_static(tmp_path, "student_version_does_not_compile.ipynb")
+    assert found(problems) == [("student-version-does-not-compile", 1)]
+    assert str(problems[0]).startswith(
+        "L01 / student_version_does_not_compile.ipynb / cell 1 (squares): the student version of this cell does not "
+        "compile (IndentationError: expected an indented block after 'for' statement on line 3, line 5)"
+    )
+
+
+def test_a_cell_interrupted_at_the_timeout_says_it_may_hang_for_students() -> None:
+    cell = nbformat.v4.new_code_cell("while not clicked: pass")
+    cell.outputs = [nbformat.v4.new_output("error", ename="KeyboardInterrupt", evalue="", traceback=[])]
+    assert error_output(cell, timeout=7) == (
+        "KeyboardInterrupt: the cell did not finish within 7 s and was interrupted; if it waits for a widget, "
+        "the network or an endless loop, it will hang for every student too"
     )
 
 

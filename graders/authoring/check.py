@@ -12,10 +12,15 @@ Problem codes are stable (the CLI and docs refer to them): ``invalid-notebook``,
 ``no-notebooks``, ``no-graded-cells``, ``missing-grade-id``, ``invalid-grade-id``,
 ``duplicate-grade-id``, ``no-points``, ``invalid-metadata``, ``unclosed-region``,
 ``solution-outside-solution-cell``, ``hidden-tests-outside-test-cell``,
-``execution-error``, ``solution-fails-tests``, ``student-version-failed``,
+``execution-error``, ``consequence-of-earlier-failure`` (later cells failing after
+a cell that raised: reported once, not as a cascade of ``NameError``),
+``solution-fails-tests``, ``student-version-failed``, ``student-version-does-not-compile``,
 ``test-passes-on-student-version``, ``instructor-only-file`` (a file of the lesson
 folder other than its notebooks holds a solution or hidden-test marker: see
 :mod:`graders.authoring.lesson_files`).
+
+Cells tagged ``raises-exception`` (nbclient's convention) are meant to raise: their
+errors are not problems.
 
 Warnings do not block a release (``paceline check`` still exits 0) but point
 at tests a student can game: ``equality-only-test``.
@@ -24,8 +29,6 @@ at tests a student can game: ``equality-only-test``.
 from __future__ import annotations
 
 import ast
-import copy
-import logging
 import re
 import shutil
 import tempfile
@@ -37,7 +40,6 @@ from typing import Any, NamedTuple
 from IPython.core.inputtransformer2 import TransformerManager
 from nbformat import NotebookNode
 from nbgrader.nbgraderformat import MetadataValidator, SchemaTooNewError, SchemaTooOldError, ValidationError
-from nbgrader.preprocessors import ClearSolutions
 
 from analytics.progress import Progress, Silent
 
@@ -45,7 +47,8 @@ from ..course.plan import CourseConfig
 from ..errors import CellRef, LessonError, PacelineError
 from .lesson import BEGIN_HIDDEN, BEGIN_SOLUTION, cell_role, read_notebook, unclosed_regions
 from .lesson_files import instructor_markers, leak_advice, lesson_files, marker_hits, select_files, source_notebooks
-from .trial_run import TrialRun, error_output, full_credit, run_in_kernel
+from .student_version import student_version, uncompilable_starter_cells
+from .trial_run import TrialRun, error_output, expects_error, full_credit, run_in_kernel
 
 POINTS_ROLES = frozenset({"autograder tests", "manually graded answer", "manually graded task"})
 GRADE_ID = re.compile(r"^[A-Za-z0-9_-]+$")  # nbgrader's metadata schema; stricter than SAFE_ID
@@ -56,7 +59,6 @@ _BLOCKS_STUDENT_VERSION = frozenset({"unclosed-region", "solution-outside-soluti
 # refuses them first, in check's words that name the cell, instead of nbgrader's traceback.
 NBGRADER_REFUSES = _BLOCKS_STUDENT_VERSION | {"invalid-metadata", "missing-grade-id", "invalid-grade-id",
                                               "duplicate-grade-id", "no-points"}
-_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -163,6 +165,8 @@ def check_notebook(
     so a file students will not get fails here rather than for every student.
     """
     problems = metadata_problems(nb, lesson_id=lesson_id, notebook=notebook)
+    if not any(problem.code in _BLOCKS_STUDENT_VERSION for problem in problems):
+        problems += student_compile_problems(nb, lesson_id=lesson_id, notebook=notebook)
     if execute:
         source_run = run_in_kernel(nb, cwd=cwd, timeout=timeout)
         problems += _source_version_problems(source_run, lesson_id=lesson_id, notebook=notebook, timeout=timeout)
@@ -241,6 +245,16 @@ def equality_only_assertion(source: str) -> str | None:
     return ast.unparse(asserts[0].test)
 
 
+def student_compile_problems(nb: NotebookNode, *, lesson_id: str, notebook: str) -> list[Problem]:
+    """Code cells whose student version does not compile although the source does, found without a kernel."""
+    return [
+        Problem(CellRef(lesson_id, notebook, index, _grade_id(nb.cells[index]) or None), "student-version-does-not-compile",
+                f"the student version of this cell does not compile ({error}): nbgrader's stub takes the indentation "
+                "of the BEGIN SOLUTION line, so indent the markers like the code they replace")
+        for index, error in uncompilable_starter_cells(nb)
+    ]
+
+
 def _equality_only(test: ast.expr) -> bool:
     """``a == b`` (or several, joined with ``and``) where something compared is not a literal."""
     if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.And):
@@ -255,17 +269,6 @@ def _is_literal(node: ast.expr) -> bool:
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
         return False
     return True
-
-
-def student_version(nb: NotebookNode) -> NotebookNode:
-    """The notebook with solutions replaced by nbgrader's stubs, as ``generate_assignment`` does.
-
-    Hidden tests stay in: the autograder restores and runs them, so they must fail too.
-    Raises ``RuntimeError`` or ``ValueError`` (nbgrader's) when nbgrader cannot do it.
-    """
-    student = copy.deepcopy(nb)
-    ClearSolutions(log=_log).preprocess(student, {})
-    return student
 
 
 class _LessonFolder(NamedTuple):
@@ -407,17 +410,40 @@ def _validation_problems(where: CellRef, *, cell: NotebookNode, validator: Metad
 
 
 def _source_version_problems(run: TrialRun, *, lesson_id: str, notebook: str, timeout: int) -> list[Problem]:
+    """What failed in the source run; after the first cell that raised, later failures are its likely consequences.
+
+    A cell that raised (not a test: a failed assertion leaves nothing undefined) stops defining what
+    later cells use, so their ``NameError`` s are folded into one problem that points back at it.
+    """
     problems = _failure_problems(run, lesson_id=lesson_id, notebook=notebook, version="source version")
+    first_failure: int | None = None
+    consequences: list[tuple[int, str]] = []
     for index, cell in _ran_code_cells(run):
         where = _ref(lesson_id, notebook, run.nb, index)
         if _is_scored_test(cell):
             full, why = full_credit(cell, timeout=timeout)
-            if not full:
-                problems.append(Problem(where, "solution-fails-tests",
-                                        f"test cell fails on the source version ({why}): the solution does not pass its own test"))
-        elif (error := error_output(cell, timeout=timeout)) is not None:
+            if full:
+                continue
+            if first_failure is not None:
+                consequences.append((index, why))
+                continue
+            problems.append(Problem(where, "solution-fails-tests",
+                                    f"test cell fails on the source version ({why}): the solution does not pass its own test"))
+        elif (error := error_output(cell, timeout=timeout)) is not None and not expects_error(cell):
+            if first_failure is not None:
+                consequences.append((index, error))
+                continue
             problems.append(Problem(where, "execution-error",
                                     f"fails when the source notebook runs ({error}): fix it so the notebook runs top to bottom"))
+            first_failure = index
+    if consequences:
+        cells = ", ".join(str(_ref(lesson_id, notebook, run.nb, index)).split(" / ")[-1] for index, _ in consequences)
+        errors = "; ".join(dict.fromkeys(error.split(":", 1)[0] for _, error in consequences))
+        problems.append(Problem(
+            _ref(lesson_id, notebook, run.nb, consequences[0][0]), "consequence-of-earlier-failure",
+            f"{len(consequences)} later cell(s) fail too ({cells}: {errors}), most likely only because cell "
+            f"{first_failure} failed first: fix cell {first_failure}, then check again",
+        ))
     return problems
 
 

@@ -20,6 +20,7 @@ from nbformat import NotebookNode
 from nbgrader.utils import determine_grade
 
 FALLBACK_KERNEL = "python3"
+RAISES_EXCEPTION = "raises-exception"  # nbclient's cell tag: the cell is meant to raise (a demo of an error)
 _log = logging.getLogger(__name__)
 
 
@@ -76,6 +77,12 @@ def full_credit(cell: NotebookNode, *, timeout: int) -> tuple[bool, str]:
     return False, f"it earns {earned or 0:g} of {max_points:g} points"
 
 
+def expects_error(cell: NotebookNode) -> bool:
+    """Whether the cell is tagged to raise on purpose (nbclient runs on past it, and so does nbgrader)."""
+    tags = cell.get("metadata", {}).get("tags", [])
+    return isinstance(tags, list) and RAISES_EXCEPTION in tags
+
+
 def error_output(cell: NotebookNode, *, timeout: int) -> str | None:
     for output in cell.get("outputs", []):
         if output.output_type != "error":
@@ -83,7 +90,12 @@ def error_output(cell: NotebookNode, *, timeout: int) -> str | None:
         name = output.get("ename") or "an error"
         if name == "KeyboardInterrupt":
             # nbclient interrupts a cell that runs past the timeout; nobody presses Ctrl-C here.
-            return f"KeyboardInterrupt: the cell did not finish within {timeout} s and was interrupted"
+            return (f"KeyboardInterrupt: the cell did not finish within {timeout} s and was interrupted; "
+                    "if it waits for a widget, the network or an endless loop, it will hang for every student too")
+        if name == "StdinNotImplementedError":
+            # ipykernel's answer to input() or getpass() when no frontend can type (nbclient, nbgrader).
+            return ("StdinNotImplementedError: the cell waits for keyboard input (input() or getpass()), and nothing "
+                    "can type while grading, so it fails for every student; set the value in the code instead")
         value = output.get("evalue", "")
         value = value if len(value) <= 200 else value[:200] + "..."
         return f"{name}: {value}" if value else name
