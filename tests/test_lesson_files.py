@@ -291,3 +291,24 @@ def test_an_nbgrader_failure_is_reduced_to_the_sentence_naming_the_problem() -> 
     assert nbgrader_reason(schema + NESTED_LOG.split("\n\n", 1)[1]) == (
         "ValidationError: Notebook failed to validate; the nbgrader metadata may be corrupted.")
     assert nbgrader_reason("[ERROR] something odd\n") == "[ERROR] something odd"
+
+
+def test_a_grading_kernel_gets_only_the_published_files_beside_the_notebook(course_dir: Path) -> None:
+    """nbgrader puts the lesson's files beside the student's notebook, where student code can read and print them."""
+    import datetime as dt
+
+    from graders.exchange.ledger import Attempt
+    from graders.grading.grade import _task
+
+    course = load_course(course_dir)
+    lesson = course_dir / "course_source" / "02-reads-data"
+    shutil.copy(COPIES / "helpers.py", lesson)  # not included: a helper holding an answer
+    attempt = Attempt(id=1, student_id="ada", lesson_id="02-reads-data", attempt=1, exchange_name="x",
+                      received_at=dt.datetime(2026, 9, 8, tzinfo=dt.timezone.utc), claimed_at=None, content_hash="",
+                      size_bytes=0, file_count=1, status="collected", score=None, max_score=None, late_penalty=None,
+                      graded_at=None, error=None)
+    folder = course.layout.attempt_dir(student_id="ada", lesson_id="02-reads-data", attempt=1)
+    folder.mkdir(parents=True)
+    shutil.copy(NOTEBOOKS / "reads_data_file.ipynb", folder)
+    task = _task(course, attempt, kernel=Config(), due_at=None)
+    assert task.lesson_files == (("numbers.txt", b"1\n2\n3\n"),)

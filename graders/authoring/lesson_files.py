@@ -32,6 +32,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from traitlets.config import Config
 
+    from ..course.plan import CourseConfig, LessonPlan
+
 # Data and assets a notebook reads or shows. Code and text that may be a copy of the notebook
 # (.py, .md, .R, .jl, .Rmd, .qmd, .html, .tex) stay behind unless the lesson includes them.
 DEFAULT_INCLUDE = (
@@ -42,8 +44,9 @@ DEFAULT_INCLUDE = (
     "*.wav", "*.mp3", "*.ogg", "*.mp4", "*.webm",
 )
 # Never published, whatever the patterns say: hidden files and folders (checkpoints, editor and
-# tool state) and compiled Python (the bytecode of a helper holds its solution all the same).
-NEVER = (".*", "__pycache__", "*.pyc")
+# tool state), compiled Python (the bytecode of a helper holds its solution all the same), and
+# what nbgrader's own CourseDirectory.ignore never copies (a feedback folder).
+NEVER = (".*", "__pycache__", "*.pyc", "feedback")
 NOTEBOOK_SUFFIX = ".ipynb"
 CHECKPOINTS = ".ipynb_checkpoints"
 _BINARY_SNIFF = 8000  # bytes read to tell a binary file (git's heuristic: a NUL byte)
@@ -124,6 +127,12 @@ def select_files(
         else:
             held_back.append(path)
     return FileSelection(tuple(chosen_notebooks), tuple(files), tuple(held_back))
+
+
+def published_files(course: CourseConfig, lesson: LessonPlan) -> FileSelection:
+    """What a release of the lesson publishes: what students get, and all a grading kernel gets beside their notebooks."""
+    return select_files(lesson_files(course.layout.lesson_source(lesson.id)), notebooks=lesson.notebooks,
+                        include=lesson.include, exclude=lesson.exclude)
 
 
 def find_markers(path: Path, *, markers: Sequence[str], shown_as: str) -> MarkerHit | None:

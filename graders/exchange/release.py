@@ -26,7 +26,7 @@ from pathlib import Path
 from analytics.progress import Progress, Silent
 
 from ..authoring.lesson import lesson_max_score, lesson_notebook_paths, read_notebook
-from ..authoring.lesson_files import FileSelection, MarkerHit, instructor_markers, lesson_files, marker_hits, select_files
+from ..authoring.lesson_files import MarkerHit, instructor_markers, lesson_files, marker_hits, published_files
 from ..course.clock import Clock, SystemClock
 from ..course.plan import CourseConfig, LessonPlan
 from ..engine.wiring import (
@@ -118,16 +118,10 @@ def source_hash(course: CourseConfig, lesson: LessonPlan) -> str:
     return digest.hexdigest()
 
 
-def release_selection(course: CourseConfig, lesson: LessonPlan) -> FileSelection:
-    """Which files of the lesson folder a release publishes, by its notebooks and course.toml's patterns."""
-    return select_files(lesson_files(course.layout.lesson_source(lesson.id)), notebooks=lesson.notebooks,
-                        include=lesson.include, exclude=lesson.exclude)
-
-
 def _release_one(course: CourseConfig, lesson: LessonPlan, *, api, markers: tuple[str, ...]) -> ReleasedLesson:
     max_score = lesson_max_score(course, lesson)  # fails early, naming the notebook, on broken JSON
     _refuse_what_nbgrader_refuses(course, lesson)
-    selection = release_selection(course, lesson)
+    selection = published_files(course, lesson)
     _refuse_leaks(lesson, marker_hits(course.layout.lesson_source(lesson.id), selection.files, markers=markers),
                   where="would be published")
     _record_due_date(course, lesson)

@@ -23,6 +23,7 @@ from traitlets.config import Config
 from analytics.progress import Progress, Silent
 
 from .submitted_notebook import read_submitted_notebook
+from ..authoring.lesson_files import published_files
 from ..course.clock import Clock, SystemClock
 from ..course.layout import TIMESTAMP
 from ..course.plan import CourseConfig
@@ -39,7 +40,6 @@ from .record import GradedAttempt, lesson_gradebook, record_attempt
 from .task import GradingTask, autograde, read_files
 
 # nbgrader does not copy these from a lesson's source folder either (CourseDirectory.ignore).
-IGNORED_PARTS = frozenset({".ipynb_checkpoints", "__pycache__", "feedback"})
 
 
 @dataclass
@@ -144,10 +144,11 @@ def _task(course: CourseConfig, attempt: Attempt, *, kernel: Config, due_at: dt.
         except LessonError as exc:
             # nbgrader would only say "see the above traceback"; name the file and line instead.
             raise SubmissionError(attempt.student_id, attempt.lesson_id, attempt.attempt, f"{notebook.name} {exc.problem}") from None
-    lesson_files = tuple(
-        (name, content) for name, content in read_files(course.layout.lesson_source(attempt.lesson_id), exclude_suffix=".ipynb")
-        if not IGNORED_PARTS & set(name.split("/"))
-    )
+    # The kernel gets what students were given, never a jupytext copy or a helper holding the solutions,
+    # which nbgrader would put beside the student's notebook for student code to read and print.
+    source = course.layout.lesson_source(attempt.lesson_id)
+    lesson_files = tuple((name, (source / name).read_bytes()) for name in published_files(course, lesson).files
+                         if not (source / name).is_symlink())
     return GradingTask(
         attempt_id=attempt.id, course_id=course.id, lesson_id=attempt.lesson_id, student_id=attempt.student_id,
         attempt=attempt.attempt, submitted_at=attempt.submitted_at, due_at=due_at,
