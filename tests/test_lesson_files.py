@@ -108,7 +108,8 @@ def course_dir(tmp_path: Path) -> Path:
 FOLDER = [
     ".ipynb_checkpoints/lesson-checkpoint.ipynb", ".env", "lesson.ipynb", "lesson.md", "lesson.py",
     "helpers.py", "__pycache__/helpers.cpython-311.pyc", "data/raw/big.csv", "data/notes.md", "figure.png",
-    "extras/key.ipynb", "scratch.ipynb", "data/.hidden.csv", "README.md",
+    "extras/key.ipynb", "scratch.ipynb", "data/.hidden.csv", "README.md", "lesson-folder.zip", "solved.pdf",
+    "feedback/old.csv",
 ]
 
 

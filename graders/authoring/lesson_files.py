@@ -35,12 +35,14 @@ if TYPE_CHECKING:
     from ..course.plan import CourseConfig, LessonPlan
 
 # Data and assets a notebook reads or shows. Code and text that may be a copy of the notebook
-# (.py, .md, .R, .jl, .Rmd, .qmd, .html, .tex) stay behind unless the lesson includes them.
+# (.py, .md, .R, .jl, .Rmd, .qmd, .html, .tex) stay behind unless the lesson includes them, and so
+# do archives and PDFs: their compressed content cannot be searched for markers (a zipped lesson
+# folder, the solved notebook as a PDF), so only an instructor's include sends them.
 DEFAULT_INCLUDE = (
     "*.csv", "*.tsv", "*.txt", "*.dat", "*.json", "*.geojson", "*.xml", "*.yaml", "*.yml",
     "*.xlsx", "*.xls", "*.ods", "*.parquet", "*.feather", "*.arrow", "*.h5", "*.hdf5", "*.nc",
-    "*.npy", "*.npz", "*.sqlite", "*.db", "*.zip", "*.gz", "*.bz2", "*.xz", "*.tar",
-    "*.png", "*.jpg", "*.jpeg", "*.gif", "*.svg", "*.webp", "*.bmp", "*.tif", "*.tiff", "*.ico", "*.pdf",
+    "*.npy", "*.npz", "*.sqlite", "*.db",
+    "*.png", "*.jpg", "*.jpeg", "*.gif", "*.svg", "*.webp", "*.bmp", "*.tif", "*.tiff", "*.ico",
     "*.wav", "*.mp3", "*.ogg", "*.mp4", "*.webm",
 )
 # Never published, whatever the patterns say: hidden files and folders (checkpoints, editor and
