@@ -200,6 +200,11 @@ class CourseLayout:
     def ledger_path(self) -> Path:
         return self.state_dir / "ledger.db"
 
+    @property
+    def lock_path(self) -> Path:
+        """The course lock: one command at a time writes the course (holder's command, pid and start inside)."""
+        return self.state_dir / "course.lock"
+
     def attempt_feedback(self, *, student_id: str, lesson_id: str, attempt: int) -> Path:
         """Feedback pages of one attempt, kept for every attempt (nbgrader's ``feedback/`` holds the latest)."""
         return self.state_dir / FEEDBACK / student_id / lesson_id / f"{attempt:03d}"

@@ -13,6 +13,10 @@ submission raises, a step that fails as a whole does not keep the next steps
 from running, and a cycle that fails anyway is reported (with a traceback when
 the exception is not one of paceline's own, which points at a bug) and tried
 again at the next interval.
+
+Each cycle holds the course lock (:mod:`graders.course.lock`) and lets go
+between cycles, so an instructor's ``extend`` or ``grade`` waits seconds for
+the loop, not for as long as it runs; a cycle waits for them in turn.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..course.clock import Clock, SystemClock
+from ..course.lock import CourseBusy, LockHolder, course_lock
 from ..course.plan import CourseConfig
 from ..errors import PacelineError
 from ..exchange.collect import collect_submissions
@@ -113,12 +118,15 @@ def watch(
     scheduler: str | None = None,
     stop: threading.Event | None = None,
     on_cycle: Callable[[Cycle], None] | None = None,
+    on_wait: Callable[[LockHolder | None], None] | None = None,
     clock: Clock = SystemClock(),
 ) -> None:
     """Run cycles every ``interval`` seconds until ``stop`` is set.
 
     A cycle that fails as a whole (the exchange unreachable, a broken
     course.toml edit) is reported through ``on_cycle`` and retried next time.
+    Each cycle takes the course lock, first waiting (told to ``on_wait``) for
+    any other command writing the course.
     """
     stop = stop or threading.Event()
     with dask_executor(scheduler=scheduler, workers=workers) as cluster:
@@ -126,7 +134,11 @@ def watch(
         while not stop.is_set():
             started = time.monotonic()
             try:
-                cycle = run_cycle(course, scheduler=address, sandboxed=sandboxed, clock=clock)
+                with course_lock(course.layout, command="paceline watch", timezone=course.timezone, on_wait=on_wait,
+                                 cancel=stop):
+                    cycle = run_cycle(course, scheduler=address, sandboxed=sandboxed, clock=clock)
+            except CourseBusy:
+                break  # stopped while waiting for another command: nothing was done, nothing to report
             except Exception as exc:  # noqa: BLE001 - watch outlives any one cycle; the next one retries
                 cycle = Cycle(problems=[failure_report("cycle failed, will retry", exc)])
             if on_cycle is not None:

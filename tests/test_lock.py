@@ -1,0 +1,144 @@
+"""The course lock: one writer per course, a waiting or refusing second one, a killed holder recovered
+(real processes holding a real flock; no kernels)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from graders.course.lock import CourseBusy, LockHolder, course_lock, lock_holder
+from graders.course.plan import load_course
+from graders.exchange.ledger import Ledger
+
+PACELINE = str(Path(sys.executable).parent / "paceline")
+BERLIN = ZoneInfo("Europe/Berlin")
+
+# A separate process that takes the course lock as `paceline grade` would and keeps it until its stdin closes.
+HOLDER = """
+import sys
+from graders.course.lock import course_lock
+from graders.course.plan import load_course
+course = load_course(sys.argv[1])
+with course_lock(course.layout, command="paceline grade", timezone=course.timezone):
+    print("held", flush=True)
+    sys.stdin.read()
+"""
+
+
+def start_holder(course_dir: Path) -> subprocess.Popen:
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(course_dir)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline() == "held\n"
+    return holder
+
+
+def paceline(*args: str, cwd: Path, **options) -> subprocess.Popen:
+    env = {**os.environ, "COLUMNS": "200"}
+    return subprocess.Popen([PACELINE, *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=env, **options)
+
+
+def started(holder: subprocess.Popen, course_dir: Path) -> str:
+    """How the waiting message shows the holder's start: HH:MM in the course's time zone."""
+    found = lock_holder(load_course(course_dir).layout)
+    assert found is not None and found.pid == holder.pid
+    return f"{found.started_at.astimezone(BERLIN):%H:%M}"
+
+
+EXTEND = ("extend", "ada", "01-add", "--days", "2", "--reason", "ill")
+
+
+def test_no_wait_refuses_with_exit_1_naming_the_holder(fixture_course: Path) -> None:
+    holder = start_holder(fixture_course)
+    try:
+        at = started(holder, fixture_course)
+        result = paceline(*EXTEND, "--no-wait", cwd=fixture_course)
+        _, stderr = result.communicate(timeout=60)
+        assert result.returncode == 1
+        assert f"the course is busy: paceline grade (pid {holder.pid}, started {at}) is writing it" in stderr
+        assert "Traceback" not in stderr
+    finally:
+        holder.communicate("")
+    with Ledger.open(load_course(fixture_course).layout.ledger_path) as ledger:
+        assert ledger.extensions() == {}  # refused before doing anything
+
+
+def test_a_second_writer_waits_saying_for_whom_then_runs(fixture_course: Path) -> None:
+    holder = start_holder(fixture_course)
+    try:
+        at = started(holder, fixture_course)
+        waiting = paceline(*EXTEND, cwd=fixture_course)
+        line = waiting.stderr.readline()
+        assert line == f"waiting for paceline grade (pid {holder.pid}, started {at})…\n"
+        time.sleep(0.5)
+        assert waiting.poll() is None  # still waiting while the holder holds
+    finally:
+        holder.communicate("")
+    stdout, _ = waiting.communicate(timeout=60)
+    assert waiting.returncode == 0 and "ada / 01-add: due" in stdout
+    assert lock_holder(load_course(fixture_course).layout) is None
+
+
+def test_a_killed_holders_lock_is_free_at_once(fixture_course: Path) -> None:
+    holder = start_holder(fixture_course)
+    layout = load_course(fixture_course).layout
+    assert lock_holder(layout).command == "paceline grade"
+    os.kill(holder.pid, signal.SIGKILL)
+    holder.wait(timeout=30)
+    assert lock_holder(layout) is None  # its record is still in the file, but nobody holds the lock
+    result = paceline(*EXTEND, "--no-wait", cwd=fixture_course)
+    stdout, stderr = result.communicate(timeout=60)
+    assert result.returncode == 0, stderr
+    assert "waiting" not in stderr and "ada / 01-add: due" in stdout
+
+
+def test_the_lock_is_reentrant_in_one_thread_and_exclusive_across_threads(fixture_course: Path) -> None:
+    course = load_course(fixture_course)
+    other: list[str] = []
+
+    def second_thread() -> None:
+        try:
+            with course_lock(course.layout, command="paceline collect", timezone=course.timezone, wait=False):
+                other.append("got it")
+        except CourseBusy as exc:
+            other.append(str(exc))
+
+    with course_lock(course.layout, command="paceline watch", timezone=course.timezone, wait=False):
+        with course_lock(course.layout, command="paceline grade", timezone=course.timezone, wait=False):
+            pass  # the same thread again: no deadlock, no refusal
+        thread = threading.Thread(target=second_thread)
+        thread.start()
+        thread.join(timeout=30)
+    assert len(other) == 1 and other[0].startswith("the course is busy: paceline watch (pid ")
+    with course_lock(course.layout, command="paceline collect", timezone=course.timezone, wait=False):
+        pass  # free again once the outer block ended
+
+
+def test_the_holder_is_described_in_the_course_time_zone() -> None:
+    started = dt.datetime(2026, 11, 30, 9, 2, tzinfo=dt.timezone.utc)
+    holder = LockHolder("paceline grade", 4242, "tina", os.uname().nodename, started)
+    assert holder.describe(BERLIN, now=started + dt.timedelta(hours=1)) == "paceline grade (pid 4242, started 10:02)"
+    assert holder.describe(BERLIN, now=started + dt.timedelta(days=1)) == "paceline grade (pid 4242, started 2026-11-30 10:02)"
+    elsewhere = LockHolder("paceline watch", 7, "tina", "grader-2", started)
+    assert elsewhere.describe(BERLIN, now=started) == "paceline watch (pid 7 on grader-2, started 10:02)"
+
+
+@pytest.mark.parametrize("command", [["status"], ["status", "ada"]])
+def test_read_only_commands_do_not_wait_for_the_lock(fixture_course: Path, command: list[str]) -> None:
+    holder = start_holder(fixture_course)
+    try:
+        result = paceline(*command, "--as-of", "2026-09-20", cwd=fixture_course)
+        _, stderr = result.communicate(timeout=120)
+        assert result.returncode == 0, stderr
+        assert "waiting" not in stderr
+    finally:
+        holder.communicate("")
