@@ -13,8 +13,10 @@ from graders.course.clock import SimulatedClock
 from graders.course.plan import load_course
 from graders.course.roster import load_roster
 from graders.errors import PacelineError
-from graders.exchange.ledger import Attempt, Ledger
-from graders.grading.lateness import CourseLatePolicy, counted_submissions, grant_extension, set_due, student_dues
+from graders.exchange.ledger import Attempt, ExtensionRevoked, Ledger
+from graders.grading.lateness import (
+    CourseLatePolicy, counted_submissions, grant_extension, revoke_extension, set_due, student_dues,
+)
 
 DAY_DELTA = dt.timedelta(days=1)
 
@@ -83,7 +85,9 @@ def test_an_extension_is_recorded_and_moves_the_students_due_date(fixture_course
         ({"student_id": "zed", "days": 1}, "unknown student 'zed'"),
         ({"days": 1, "until": dt.datetime(2026, 10, 1, tzinfo=dt.timezone.utc)}, "give either --days N or --until DATE"),
         ({"days": 0}, "--days must be at least 1"),
-        ({"until": dt.datetime(2026, 9, 1, tzinfo=dt.timezone.utc)}, "is not after the planned one"),
+        # The rule is said in the course's time zone (Berlin), not UTC.
+        ({"until": dt.datetime(2026, 9, 1, tzinfo=dt.timezone.utc)},
+         "the new due date 2026-09-01 02:00 CEST is not after ada's planned due date for 01-add, 2026-09-20 23:59 CEST"),
         ({"days": 1, "reason": "  "}, "say why"),
     ],
 )
@@ -93,3 +97,29 @@ def test_extensions_that_make_no_sense_are_refused_and_nothing_is_recorded(fixtu
     with pytest.raises(PacelineError, match=re.escape(message)):
         grant_extension(course, **arguments)
     assert not course.layout.ledger_path.exists()
+
+
+def test_an_extension_can_be_shortened_and_revoked_and_each_change_is_in_the_audit(fixture_course: Path) -> None:
+    course = load_course(fixture_course)
+    planned = course.lesson("01-add").due_at
+    t0 = planned - 5 * DAY_DELTA
+    week = grant_extension(course, student_id="ada", lesson_id="01-add", days=7, reason="medical note", granted_by="tina",
+                           clock=SimulatedClock(t0))
+    # Shorter than the extension in force but still after the planned date: allowed, and it replaces it.
+    two = grant_extension(course, student_id="ada", lesson_id="01-add", days=2, reason="note covers two days",
+                          clock=SimulatedClock(t0 + DAY_DELTA))
+    assert two.granted_by  # the OS user, when no one is named
+    revoked = revoke_extension(course, student_id="ada", lesson_id="01-add", reason="granted to the wrong student",
+                               revoked_by="sam", clock=SimulatedClock(t0 + 2 * DAY_DELTA))
+    assert revoked == ExtensionRevoked("ada", "01-add", planned, "sam", t0 + 2 * DAY_DELTA, "granted to the wrong student")
+    with Ledger.open(course.layout.ledger_path) as ledger:
+        assert ledger.extensions() == {}
+        assert ledger.extension_history("ada") == [week, two, revoked]
+        ada = next(s for s in load_roster(course.roster_path, timezone=course.timezone) if s.id == "ada")
+        assert student_dues(course, ledger, student=ada, include_ungraded=False)["01-add"].due_at == planned
+    with pytest.raises(PacelineError, match="ada has no extension for 01-add: nothing to revoke"):
+        revoke_extension(course, student_id="ada", lesson_id="01-add", reason="again")
+    # A new grant after a revocation is in force again.
+    again = grant_extension(course, student_id="ada", lesson_id="01-add", days=1, reason="new note", granted_by="tina")
+    with Ledger.open(course.layout.ledger_path) as ledger:
+        assert ledger.extensions() == {("ada", "01-add"): again}

@@ -79,8 +79,13 @@ CREATE TABLE IF NOT EXISTS cell_scores (
 """
 
 
-ADDED_COLUMNS = (("feedback_digest", "TEXT"), ("feedback_error", "TEXT"))
-ADDED_EXTENSION_COLUMNS = (("shareable", "INTEGER NOT NULL DEFAULT 0"),)
+# (table, column, type) added since the first ledgers: an older ledger gains them when opened.
+ADDED_COLUMNS = (
+    ("attempts", "feedback_digest", "TEXT"), ("attempts", "feedback_error", "TEXT"),
+    ("extensions", "shareable", "INTEGER NOT NULL DEFAULT 0"),
+    ("extensions", "revoked", "INTEGER NOT NULL DEFAULT 0"),  # 1: takes the extension back (due_at: the planned date)
+    ("releases", "withdrawn_at", "TEXT"), ("releases", "withdrawn_by", "TEXT"),  # taken back by `paceline unrelease`
+)
 
 
 @dataclass(frozen=True)
@@ -115,6 +120,27 @@ class Attempt:
 
 
 @dataclass(frozen=True)
+class ExtensionRevoked:
+    """An instructor took an extension back: the student's planned due date applies again."""
+
+    student_id: str
+    lesson_id: str
+    planned_due_at: dt.datetime
+    revoked_by: str
+    revoked_at: dt.datetime
+    reason: str
+
+
+@dataclass(frozen=True)
+class Withdrawal:
+    """A lesson taken back from the exchange by ``paceline unrelease``; released again only when named."""
+
+    lesson_id: str
+    withdrawn_at: dt.datetime
+    withdrawn_by: str
+
+
+@dataclass(frozen=True)
 class CellScore:
     notebook: str
     grade_id: str
@@ -136,14 +162,10 @@ class Ledger:
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA foreign_keys=ON")
         db.executescript(SCHEMA)
-        columns = {row[1] for row in db.execute("PRAGMA table_info(attempts)")}
-        for column, kind in ADDED_COLUMNS:
+        for table, column, kind in ADDED_COLUMNS:
+            columns = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
             if column not in columns:  # a ledger written by an older paceline
-                db.execute(f"ALTER TABLE attempts ADD COLUMN {column} {kind}")
-        columns = {row[1] for row in db.execute("PRAGMA table_info(extensions)")}
-        for column, kind in ADDED_EXTENSION_COLUMNS:
-            if column not in columns:
-                db.execute(f"ALTER TABLE extensions ADD COLUMN {column} {kind}")
+                db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
         return cls(db)
 
     def __enter__(self) -> Ledger:
@@ -280,13 +302,34 @@ class Ledger:
     def unlocks(self) -> dict[tuple[str, str], dt.datetime]:
         return {(r["student_id"], r["lesson_id"]): _parse(r["unlocked_at"]) for r in self._db.execute("SELECT * FROM unlocks")}
 
+    def remove_unlocks(self, lesson_id: str) -> list[str]:
+        """Forget who unlocked ``lesson_id`` (its personal copies were taken back); returns those students."""
+        with self._transaction():
+            students = [r[0] for r in self._db.execute(
+                "SELECT student_id FROM unlocks WHERE lesson_id = ? ORDER BY student_id", (lesson_id,))]
+            self._db.execute("DELETE FROM unlocks WHERE lesson_id = ?", (lesson_id,))
+        return students
+
     def release_hash(self, lesson_id: str) -> str | None:
         row = self._db.execute("SELECT source_hash FROM releases WHERE lesson_id = ?", (lesson_id,)).fetchone()
         return row[0] if row else None
 
     def record_release(self, *, lesson_id: str, source_hash: str, at: dt.datetime) -> None:
+        """A release; it ends any earlier withdrawal of the lesson."""
         self._db.execute("INSERT OR REPLACE INTO releases (lesson_id, source_hash, released_at) VALUES (?, ?, ?)",
                          (lesson_id, source_hash, _iso(at)))
+
+    def record_withdrawal(self, *, lesson_id: str, at: dt.datetime, by: str) -> None:
+        """``lesson_id`` was taken back: automatic releases (``release --due``, watch) leave it alone."""
+        with self._transaction():
+            self._db.execute("INSERT OR IGNORE INTO releases (lesson_id, source_hash, released_at) VALUES (?, '', ?)",
+                             (lesson_id, _iso(at)))
+            self._db.execute("UPDATE releases SET withdrawn_at = ?, withdrawn_by = ?, source_hash = '' WHERE lesson_id = ?",
+                             (_iso(at), by, lesson_id))
+
+    def withdrawals(self) -> dict[str, Withdrawal]:
+        rows = self._db.execute("SELECT * FROM releases WHERE withdrawn_at IS NOT NULL")
+        return {r["lesson_id"]: Withdrawal(r["lesson_id"], _parse(r["withdrawn_at"]), r["withdrawn_by"]) for r in rows}
 
     def add_extension(self, extension: Extension) -> None:
         """Record a grant; the latest grant for a student and lesson is the one in force."""
@@ -297,14 +340,39 @@ class Ledger:
              _iso(extension.granted_at), extension.reason, int(extension.shareable)),
         )
 
-    def extensions(self) -> dict[tuple[str, str], Extension]:
-        """The extension in force per (student, lesson)."""
-        rows = self._db.execute("SELECT * FROM extensions ORDER BY id")
-        return {(row["student_id"], row["lesson_id"]): _extension(row) for row in rows}
+    def add_revocation(self, revoked: ExtensionRevoked) -> None:
+        """Record that the extension in force for a student and lesson was taken back."""
+        self._db.execute(
+            "INSERT INTO extensions (student_id, lesson_id, due_at, granted_by, granted_at, reason, revoked)"
+            " VALUES (?, ?, ?, ?, ?, ?, 1)",
+            (revoked.student_id, revoked.lesson_id, _iso(revoked.planned_due_at), revoked.revoked_by,
+             _iso(revoked.revoked_at), revoked.reason),
+        )
 
-    def extension_history(self, student_id: str) -> list[Extension]:
-        rows = self._db.execute("SELECT * FROM extensions WHERE student_id = ? ORDER BY id", (student_id,))
-        return [_extension(row) for row in rows]
+    def extensions(self) -> dict[tuple[str, str], Extension]:
+        """The extension in force per (student, lesson): the latest grant, unless revoked since."""
+        in_force: dict[tuple[str, str], Extension] = {}
+        for change in self._extension_changes("SELECT * FROM extensions ORDER BY id", ()):
+            key = (change.student_id, change.lesson_id)
+            if isinstance(change, ExtensionRevoked):
+                in_force.pop(key, None)
+            else:
+                in_force[key] = change
+        return in_force
+
+    def extension_history(self, student_id: str) -> list[Extension | ExtensionRevoked]:
+        """Every grant and revocation for ``student_id``, oldest first: who, when and why."""
+        return self._extension_changes("SELECT * FROM extensions WHERE student_id = ? ORDER BY id", (student_id,))
+
+    def _extension_changes(self, query: str, params: tuple) -> list[Extension | ExtensionRevoked]:
+        changes: list[Extension | ExtensionRevoked] = []
+        for r in self._db.execute(query, params):
+            if r["revoked"]:
+                changes.append(ExtensionRevoked(r["student_id"], r["lesson_id"], _parse(r["due_at"]), r["granted_by"],
+                                                _parse(r["granted_at"]), r["reason"]))
+            else:
+                changes.append(_extension(r))
+        return changes
 
     def releases(self) -> dict[str, dt.datetime]:
         """When each released lesson was last released."""

@@ -21,7 +21,7 @@ from ..course.roster import Student, load_roster, validate_student_id
 from ..course.timeline import Extension, LessonDue
 from ..errors import ConfigError, PacelineError
 from ..exchange.gating import best_fractions, is_unlocked
-from ..exchange.ledger import Attempt, Ledger
+from ..exchange.ledger import Attempt, ExtensionRevoked, Ledger
 from ..grading.lateness import student_dues
 from .progress_files import build_student_document
 
@@ -43,7 +43,7 @@ class StudentRecord:
     student: Student
     lessons: tuple[LessonStatus, ...]
     grace_budget: int
-    extensions: tuple[Extension, ...]  # every grant, oldest first
+    extensions: tuple[Extension | ExtensionRevoked, ...]  # every grant and revocation, oldest first
     refused: tuple[tuple[str, dt.datetime, str], ...] = ()  # (submission, when seen, why) of refused submissions
     pacing: analytics.StudentStatus | None = None  # analytics' view: pace, regularity, at-risk reasons
     document: dict | None = None  # the student's progress document (graders.operations.progress), as of the same moment

@@ -3,7 +3,7 @@
 - :mod:`.policy`: ``[late_policy]`` as arithmetic (:func:`late_penalty`) and as nbgrader's
   late-submission plugin (:class:`CourseLatePolicy`), so nbgrader (paceline's grading,
   formgrader, the ``nbgrader`` command) computes every penalty;
-- :mod:`.extensions`: an instructor moves one student's due date for one lesson;
+- :mod:`.extensions`: an instructor moves one student's due date for one lesson, or takes that back;
 - :mod:`.refresh`: each lesson's effective due date (asked of :mod:`graders.course.timeline`:
   self-pacing, extensions, grace days) and re-applying nbgrader's penalty where it moved;
 - :mod:`.gradebook`: a due date and its penalty as nbgrader's gradebook keeps them.
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import importlib
 
-from .extensions import grant_extension
+from .extensions import grant_extension, revoke_extension
 from .refresh import counted_submissions, refresh_lateness, student_dues
 
 # These need nbgrader, seconds to import: loaded on first use, so `paceline extend` and `status` on work
@@ -34,5 +34,5 @@ def __getattr__(name: str) -> object:
 
 __all__ = [
     "CourseLatePolicy", "apply_lateness", "counted_submissions", "grant_extension", "gradebook_dues", "late_penalty",
-    "refresh_lateness", "set_due", "student_dues",
+    "refresh_lateness", "revoke_extension", "set_due", "student_dues",
 ]
