@@ -18,12 +18,12 @@ from nbclient import NotebookClient
 from graders.operations.answers import BUG_LINE, AnswerKey, answer_attempt, broken_answer, cell_qualities, correct_answer, load_answer_keys, read_answers
 
 from graders.course.plan import CourseConfig, GradingSettings, LatePolicy, LessonPlan, load_course
-from graders.course.roster import load_roster, validate_student_id
+from graders.course.roster import Student, load_roster, validate_student_id
 from graders.errors import PacelineError
 from graders.exchange.ledger import Ledger
 from graders.exchange.release import release_lessons
 from graders.grading.grade import grade_attempts
-from graders.operations.simulate import PERSONAS, SimStudent, plan_cohort, plan_submissions, run_simulation
+from graders.operations.simulate import PERSONAS, SimStudent, is_simulated, plan_cohort, plan_submissions, run_simulation
 
 UTC = dt.timezone.utc
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -183,16 +183,34 @@ def test_a_cohort_needs_a_student() -> None:
         plan_cohort(COURSE, students=0, seed=1)
 
 
-def test_refuses_unreleased_lessons_and_an_earlier_simulation_before_writing_anything(fixture_course: Path) -> None:
+def test_refuses_a_course_with_real_students_before_writing_anything(fixture_course: Path) -> None:
     course = load_course(fixture_course)
     roster = course.roster_path.read_text()
+    with pytest.raises(PacelineError, match=r"students.csv lists real students \(ada, brook, cyd: emails not at "
+                                            r"students.example.edu\): a simulation .* never runs in a real one"):
+        run_simulation(course, students=6)
+    assert course.roster_path.read_text() == roster and not course.layout.sim_dir.exists()
+    assert not course.layout.ledger_path.exists() and not course.layout.exchange.root.exists()
+
+
+def test_refuses_unreleased_lessons_and_an_earlier_simulation_before_writing_anything(fixture_course: Path) -> None:
+    course = load_course(fixture_course)
+    course.roster_path.unlink()  # a course without real students
     with pytest.raises(PacelineError, match=r"not released yet: 01-add, 02-words \(run `paceline release` first\)"):
         run_simulation(course, students=6)
-    assert course.roster_path.read_text() == roster and not (course.layout.sim_dir).exists()
+    assert not course.roster_path.exists() and not (course.layout.sim_dir).exists()
     (course.layout.sim_dir / "s001").mkdir(parents=True)
-    with pytest.raises(PacelineError, match=r"already simulated \(.*s001 exists\): remove .paceline/sim .*make demo-clean"):
+    with pytest.raises(PacelineError, match=r"already simulated \(.*s001 exists\): .* delete what the last one made") as refused:
         run_simulation(course, students=6)
-    assert course.roster_path.read_text() == roster
+    assert "make " not in str(refused.value)  # a course folder has no Makefile: only paceline's own commands
+    assert not course.roster_path.exists()
+
+
+def test_simulated_students_are_recognised_by_their_reserved_email_domain() -> None:
+    assert all(is_simulated(s.as_student()) for s in COHORT)
+    assert all(s.email.endswith("@students.example.edu") for s in COHORT)
+    real = Student("ada", "Ada Lovelace", "ada@example.org", START)
+    assert not is_simulated(real)
 
 
 # Answers: text transformations, then executed against the released lesson.
@@ -216,6 +234,7 @@ def test_partial_mixes_right_and_wrong_cells() -> None:
 def released_course(tmp_path_factory: pytest.TempPathFactory) -> CourseConfig:
     root = tmp_path_factory.mktemp("sim") / "course"
     shutil.copytree(FIXTURE, root)
+    (root / "students.csv").unlink()  # simulate runs only where there are no real students
     course = load_course(root)
     release_lessons(course)
     return course
@@ -259,8 +278,6 @@ def test_answers_executed_give_the_expected_test_outcomes(
 @pytest.mark.e2e
 def test_simulated_cohort_submits_through_the_exchange_and_is_graded(released_course: CourseConfig) -> None:
     course = released_course
-    real = load_roster(course.roster_path, timezone=course.timezone)
-
     report = run_simulation(course, students=8, seed=7)
 
     made = {(s.planned.student_id, s.planned.lesson_id, s.planned.attempt): s for s in report.submissions}
@@ -272,10 +289,10 @@ def test_simulated_cohort_submits_through_the_exchange_and_is_graded(released_co
     assert len(inbound) == len(made) and all(name.startswith("s00") for name in inbound)
 
     roster = load_roster(course.roster_path, timezone=course.timezone)
-    assert roster[: len(real)] == real and len(roster) == len(real) + 8
+    assert len(roster) == 8 and all(is_simulated(s) for s in roster)
     with open(course.layout.sim_dir / "cohort.csv", newline="") as fh:
         truth = list(csv.DictReader(fh))
-    assert [row["student_id"] for row in truth] == [s.id for s in roster[len(real):]]
+    assert [row["student_id"] for row in truth] == [s.id for s in roster]
     assert {row["persona"] for row in truth} == set(PERSONAS)
 
     with Ledger.open(course.layout.ledger_path) as ledger:

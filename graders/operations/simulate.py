@@ -8,6 +8,13 @@ from each student's own home folder) and collects as ``paceline watch``
 would, all on one :class:`SimulatedClock`, so nbgrader's timestamps and
 paceline's receipt times are the simulated ones. Nothing is written to the
 gradebook or ledger except by collect itself.
+
+A simulation never runs in a real course: simulated students are the ones
+with an email address at ``students.example.edu`` (``example.edu`` is
+reserved for examples, RFC 2606, so no real student has one), and
+:func:`run_simulation` refuses, before writing anything, a course whose
+roster lists anyone else. To try a real course, simulate in a copy of its
+folder without the roster.
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ from ..exchange.student import StudentWorkspace, fetch_lesson, submit_lesson
 from .answers import AnswerKey, AnswerQuality, AnswerRef, CellQuality, answer_attempt, load_answer_keys, read_answers
 
 POLL_MINUTES = 5  # how often the simulated `paceline watch` collects
+SIM_EMAIL_DOMAIN = "students.example.edu"  # every simulated student's, and no real student's
 
 UTC = dt.timezone.utc
 _DAY = dt.timedelta(days=1)
@@ -164,11 +172,13 @@ def run_simulation(
 
     Writes the new students into the roster (keeping existing rows), the
     ground truth to ``.paceline/sim/cohort.csv`` and one home folder per
-    student under ``.paceline/sim/``. Refuses to run over an earlier simulation.
+    student under ``.paceline/sim/``. Refuses, writing nothing, a course whose
+    roster holds real students (:func:`is_simulated`) and an earlier simulation.
     """
     until = default_until(course) if until is None else until
     cohort = plan_cohort(course, students=students, seed=seed)
     existing = load_roster(course.roster_path, timezone=course.timezone) if course.roster_path.exists() else ()
+    _refuse_real_students(course, existing)
     _refuse_to_resimulate(course, cohort, existing)
     plan = plan_submissions(course, cohort, seed=seed, until=until)
     keys = {lesson.id: load_answer_keys(course, lesson) for lesson in course.lessons}
@@ -242,6 +252,21 @@ def _next_poll(after: dt.datetime) -> dt.datetime:
     return dt.datetime.fromtimestamp((int(after.timestamp()) // period + 1) * period, tz=UTC)
 
 
+def is_simulated(student: Student) -> bool:
+    """Whether a roster row is a simulated student (simulate gives them an address no real student has)."""
+    return student.email.lower().endswith(f"@{SIM_EMAIL_DOMAIN}")
+
+
+def _refuse_real_students(course: CourseConfig, existing: tuple[Student, ...]) -> None:
+    real = [s.id for s in existing if not is_simulated(s)]
+    if real:
+        shown = ", ".join(real[:3]) + (f" and {len(real) - 3} more" if len(real) > 3 else "")
+        raise PacelineError(
+            f"{course.roster_path.name} lists real students ({shown}: emails not at {SIM_EMAIL_DOMAIN}): a simulation "
+            f"submits, collects and grades in the course it runs in, so it never runs in a real one. To try this "
+            f"course, copy its folder, delete the copy's {course.roster_path.name} and simulate there")
+
+
 def _refuse_to_resimulate(course: CourseConfig, cohort: list[SimStudent], existing: tuple[Student, ...]) -> None:
     enrolled = {s.id for s in existing}
     for student in cohort:
@@ -252,8 +277,10 @@ def _refuse_to_resimulate(course: CourseConfig, cohort: list[SimStudent], existi
         else:
             continue
         raise PacelineError(
-            f"already simulated ({found}): remove .paceline/sim and the simulated rows of "
-            f"{course.roster_path.name}, or use `make demo-clean`"
+            f"already simulated ({found}): a cohort is simulated once per course folder. To simulate again, "
+            f"delete what the last one made: {course.roster_path.name}, .paceline/, submitted/.attempts/, "
+            f"autograded/, feedback/, gradebook.db and exports/ (none of it is real student data here), then "
+            f"run paceline release again"
         )
 
 
@@ -425,7 +452,7 @@ def _names(rng: np.random.Generator, count: int) -> list[tuple[str, str]]:
     for number, pick in enumerate(picks):
         first, last = FIRST_NAMES[pick // len(LAST_NAMES)], LAST_NAMES[pick % len(LAST_NAMES)]
         local = f"{_ascii(first)}.{_ascii(last)}" + (f"{number}" if number >= pairs else "")
-        out.append((f"{first} {last}", f"{local}@students.example.edu"))
+        out.append((f"{first} {last}", f"{local}@{SIM_EMAIL_DOMAIN}"))
     return out
 
 
