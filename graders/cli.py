@@ -6,6 +6,7 @@ does not pay for importing nbgrader, pandas and the Jupyter stack."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import sys
 import warnings
@@ -67,6 +68,23 @@ def _refresh_progress(course: CourseConfig, *, student_ids: Sequence[str] | None
         err.print(f"[yellow]warning:[/] {escape(str(problem))}", highlight=False)
 
 
+def _writing(ctx: click.Context, course: CourseConfig, *, no_wait: bool) -> contextlib.AbstractContextManager[None]:
+    """The course lock, for a command that writes the course: wait for another writer (saying who), or refuse."""
+    from .course.lock import course_lock
+
+    def waiting(holder) -> None:
+        who = holder.describe(course.timezone) if holder is not None else "another paceline command"
+        err.print(f"waiting for {who}…", highlight=False, markup=False)
+
+    return course_lock(course.layout, command=f"paceline {ctx.info_name}", timezone=course.timezone,
+                       wait=not no_wait, on_wait=waiting)
+
+
+no_wait_option = click.option(
+    "--no-wait", "no_wait", is_flag=True,
+    help="If another paceline command is writing this course, exit 1 at once instead of waiting for it.")
+
+
 def _fail_on(problems: Sequence[PacelineError], what: str) -> None:
     if problems:
         raise BatchError(what, list(problems))
@@ -97,19 +115,25 @@ def main(ctx: click.Context, course_dir: Path) -> None:
 @main.command()
 @click.argument("lesson_ids", nargs=-1)
 @click.option("--due", "due", is_flag=True, help="Release every lesson that has opened and changed since its last release (for cron).")
+@click.option("--now", "early", multiple=True, metavar="LESSON",
+              help="Publish LESSON now, before it opens (repeat for several); alone, publishes only these.")
+@no_wait_option
 @click.pass_context
-def release(ctx: click.Context, lesson_ids: tuple[str, ...], due: bool) -> None:
-    """Generate student versions and publish them to the exchange (gated lessons: per student, on unlock)."""
+def release(ctx: click.Context, lesson_ids: tuple[str, ...], due: bool, early: tuple[str, ...], no_wait: bool) -> None:
+    """Generate student versions and publish the lessons that have opened (gated lessons: per student, on unlock)."""
     from .exchange.release import release_due_lessons, release_lessons
 
     course = _course(ctx)
-    if due and lesson_ids:
-        raise click.UsageError("--due picks the lessons itself: name no lessons with it")
-    if due:
-        report = release_due_lessons(course, progress=RichProgress())
-    else:
-        report = release_lessons(course, lesson_ids=list(lesson_ids), progress=RichProgress())
+    if due and (lesson_ids or early):
+        raise click.UsageError("--due picks the lessons itself: name no lessons and no --now with it")
+    with _writing(ctx, course, no_wait=no_wait):
+        if due:
+            report = release_due_lessons(course, progress=RichProgress())
+        else:
+            report = release_lessons(course, lesson_ids=list(lesson_ids), early=list(early), progress=RichProgress())
+        _refresh_progress(course)
     table = _table("lesson", "files published", "points", "to", title=f"Released to {course.exchange_root}")
+    table.columns[0].no_wrap = True
     for lesson in report.released:
         table.add_row(lesson.lesson_id, Text("\n".join(lesson.files)), f"{lesson.max_score:g}",
                       "students who unlock it" if lesson.gated else "everyone")
@@ -120,22 +144,59 @@ def release(ctx: click.Context, lesson_ids: tuple[str, ...], due: bool) -> None:
                       f"{', '.join(lesson.held_back)}", highlight=False, markup=False)
     if report.unchanged:
         out.print(f"Unchanged since their last release: {', '.join(report.unchanged)}")
+    if report.held_back:
+        out.print("Not open yet, left as they are (`paceline release --now LESSON` publishes one early):", highlight=False)
+        for held in report.held_back:
+            out.print(f"  {held.lesson_id} opens {held.opens_at.astimezone(course.timezone):%Y-%m-%d %H:%M %Z}",
+                      highlight=False)
+    if report.withdrawn:
+        out.print(f"Taken back with unrelease, so not released (name one to release it again): "
+                  f"{', '.join(report.withdrawn)}", highlight=False)
     for student_id, lesson_id in report.unlocked:
         out.print(f"Unlocked {lesson_id} for {student_id}")
-    _refresh_progress(course)
     _fail_on(report.problems, "lesson releases")
 
 
 @main.command()
+@click.argument("lesson_id")
+@click.option("--by", "by", default=None, help="Who takes it back, for the record (default: your login name).")
+@no_wait_option
 @click.pass_context
-def collect(ctx: click.Context) -> None:
+def unrelease(ctx: click.Context, lesson_id: str, by: str | None, no_wait: bool) -> None:
+    """Take a released lesson back from the exchange (everyone's and personal copies); say who has it already."""
+    from .exchange.unrelease import unrelease_lesson
+
+    course = _course(ctx)
+    with _writing(ctx, course, no_wait=no_wait):
+        report = unrelease_lesson(course, lesson_id=lesson_id, by=by)
+        _refresh_progress(course)
+    where = ["the exchange's outbound folder"] if report.from_outbound else []
+    if report.personal_copies:
+        where.append(f"the personal folders of {len(report.personal_copies)} student(s) who had unlocked it "
+                     f"({', '.join(report.personal_copies)})")
+    out.print(f"Took {report.lesson_id} back from {' and '.join(where)}: nobody can fetch it now. "
+              f"`paceline release {report.lesson_id}` publishes it again.", highlight=False)
+    out.print("Paceline cannot tell who fetched it already: nbgrader's fetch copies a lesson into the student's "
+              "own home folder and records nothing, and those copies cannot be recalled.", highlight=False)
+    if report.submitted:
+        out.print(f"{len(report.submitted)} student(s) submitted it, so they certainly have it: "
+                  f"{', '.join(report.submitted)} (their attempts and grades are kept).", highlight=False)
+    else:
+        out.print("Nobody has submitted it.", highlight=False)
+
+
+@main.command()
+@no_wait_option
+@click.pass_context
+def collect(ctx: click.Context, no_wait: bool) -> None:
     """Collect every new submission from the exchange (every attempt is kept)."""
     from .exchange.collect import collect_submissions
 
     course = _course(ctx)
-    report = collect_submissions(course, progress=RichProgress())
+    with _writing(ctx, course, no_wait=no_wait):
+        report = collect_submissions(course, progress=RichProgress())
+        _refresh_progress(course)
     out.print(f"Collected {len(report.collected)} new attempt(s); {report.already_collected} already collected.")
-    _refresh_progress(course)
     _fail_on(report.problems, "submissions could not be collected and")
 
 
@@ -146,17 +207,20 @@ def collect(ctx: click.Context) -> None:
 @click.option("--workers", type=click.IntRange(1, 256), default=None, help="Local worker processes (default: one per core).")
 @click.option("--unsafe-no-sandbox", "unsafe", is_flag=True,
               help="DANGEROUS: run student code unsandboxed, as your own user, able to read solutions and other students' work.")
+@no_wait_option
 @click.pass_context
 def grade(ctx: click.Context, lesson_ids: tuple[str, ...], regrade: bool, scheduler: str | None,
-          workers: int | None, unsafe: bool) -> None:
+          workers: int | None, unsafe: bool, no_wait: bool) -> None:
     """Autograde collected attempts with nbgrader, sandboxed and in parallel (new attempts only, unless --all)."""
     from .grading.grade import grade_attempts
 
     if unsafe:
         err.print("[bold red]WARNING: grading WITHOUT the sandbox: student code runs as you, with your access.[/]")
     course = _course(ctx)
-    report = grade_attempts(course, lesson_ids=list(lesson_ids), regrade=regrade, sandboxed=not unsafe,
-                            scheduler=scheduler, workers=workers, progress=RichProgress())
+    with _writing(ctx, course, no_wait=no_wait):
+        report = grade_attempts(course, lesson_ids=list(lesson_ids), regrade=regrade, sandboxed=not unsafe,
+                                scheduler=scheduler, workers=workers, progress=RichProgress())
+        _refresh_progress(course)
     table = _table("lesson", "attempts graded", "mean score", "late", title="Grading")
     by_lesson: dict[str, list] = {}
     for graded in report.graded:
@@ -166,36 +230,40 @@ def grade(ctx: click.Context, lesson_ids: tuple[str, ...], regrade: bool, schedu
         late = sum(1 for g in items if g.late_penalty > 0)
         table.add_row(lesson_id, str(len(items)), f"{mean:.2f} / {items[0].max_score:g}", str(late))
     out.print(table if report.graded else "Nothing new to grade.")
-    _refresh_progress(course)
     _fail_on(report.problems, "attempts could not be graded and")
 
 
 @main.command()
 @click.argument("lesson_ids", nargs=-1)
+@no_wait_option
 @click.pass_context
-def feedback(ctx: click.Context, lesson_ids: tuple[str, ...]) -> None:
+def feedback(ctx: click.Context, lesson_ids: tuple[str, ...], no_wait: bool) -> None:
     """Generate HTML feedback for graded submissions and release it to students."""
     from .feedback.release import release_feedback
 
     course = _course(ctx)
-    report = release_feedback(course, lesson_ids=list(lesson_ids), progress=RichProgress())
+    with _writing(ctx, course, no_wait=no_wait):
+        report = release_feedback(course, lesson_ids=list(lesson_ids), progress=RichProgress())
+        _refresh_progress(course)
     for lesson_id, count in sorted(report.released.items()):
         out.print(f"{lesson_id}: feedback released for {count} attempt(s)")
     if not report.released:
         out.print("No new feedback to release.")
-    _refresh_progress(course)
     _fail_on(report.problems, "feedback releases")
 
 
 @main.command(name="export")
 @click.option("--to", "directory", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Output folder (default: <course>/exports).")
+@no_wait_option
 @click.pass_context
-def export_cmd(ctx: click.Context, directory: Path | None) -> None:
+def export_cmd(ctx: click.Context, directory: Path | None, no_wait: bool) -> None:
     """Write grades and the lessons / enrollments / submissions tables (CSV and Parquet)."""
     from .operations.export import export_tables
 
-    result = export_tables(_course(ctx), directory=directory)
+    course = _course(ctx)
+    with _writing(ctx, course, no_wait=no_wait):
+        result = export_tables(course, directory=directory)
     table = _table("table", "rows", "files", title=f"Exported to {result.directory}")
     for name, rows in result.rows.items():
         table.add_row(name, str(rows), ", ".join(p.name for p in result.files[name]))
@@ -331,13 +399,16 @@ def report(ctx: click.Context, student_id: str | None, lesson_id: str | None, al
 @click.option("--students", type=click.IntRange(1, 5000), required=True, help="How many simulated students.")
 @click.option("--seed", type=int, default=7, show_default=True, help="Random seed: the same seed gives the same cohort.")
 @click.option("--until", "until", default=None, help="Stop simulating at this date (course time zone); default: a week after the last due date.")
+@no_wait_option
 @click.pass_context
-def simulate(ctx: click.Context, students: int, seed: int, until: str | None) -> None:
-    """Simulate a cohort submitting through the real exchange, on a simulated clock."""
+def simulate(ctx: click.Context, students: int, seed: int, until: str | None, no_wait: bool) -> None:
+    """Simulate a cohort submitting through the real exchange, on a simulated clock (never in a course with real students)."""
     from .operations.simulate import run_simulation
 
     course = _course(ctx)
-    report = run_simulation(course, students=students, seed=seed, until=parse_as_of(course, until), progress=RichProgress())
+    with _writing(ctx, course, no_wait=no_wait):
+        report = run_simulation(course, students=students, seed=seed, until=parse_as_of(course, until),
+                                progress=RichProgress())
     table = _table("persona", "students", title=f"Simulated {report.students} students until {report.until:%Y-%m-%d}")
     for persona, count in sorted(report.personas.items()):
         table.add_row(persona, str(count))
@@ -351,23 +422,38 @@ def simulate(ctx: click.Context, students: int, seed: int, until: str | None) ->
 @click.argument("lesson_id")
 @click.option("--days", type=int, default=None, help="Days past the student's planned due date.")
 @click.option("--until", "until", default=None, help="New due date/time (course time zone).")
+@click.option("--revoke", is_flag=True, help="Take back the extension in force: the planned due date applies again.")
 @click.option("--reason", required=True, help="Why: kept with the student's record.")
 @click.option("--share-reason", "share_reason", is_flag=True,
               help="Let the student read the reason in their progress document (otherwise they see the new date only).")
+@click.option("--by", "by", default=None, help="Who decided, for the record (default: your login name).")
+@no_wait_option
 @click.pass_context
-def extend(ctx: click.Context, student_id: str, lesson_id: str, days: int | None, until: str | None, reason: str,
-           share_reason: bool) -> None:
-    """Move one student's due date for one lesson (works before they submit)."""
-    from .grading.lateness import grant_extension
+def extend(ctx: click.Context, student_id: str, lesson_id: str, days: int | None, until: str | None, revoke: bool,
+           reason: str, share_reason: bool, by: str | None, no_wait: bool) -> None:
+    """Move one student's due date for one lesson (works before they submit), or --revoke that."""
+    from .grading.lateness import grant_extension, revoke_extension
 
     course = _course(ctx)
-    extension = grant_extension(course, student_id=student_id, lesson_id=lesson_id, days=days,
-                                until=parse_as_of(course, until), reason=reason, share_reason=share_reason)
-    local = extension.due_at.astimezone(course.timezone)
+    tz = course.timezone
+    if revoke and (days is not None or until is not None or share_reason):
+        raise click.UsageError("--revoke goes back to the planned due date: give no --days, --until or --share-reason with it")
+    with _writing(ctx, course, no_wait=no_wait):
+        if revoke:
+            revoked = revoke_extension(course, student_id=student_id, lesson_id=lesson_id, reason=reason, revoked_by=by)
+        else:
+            extension = grant_extension(course, student_id=student_id, lesson_id=lesson_id, days=days,
+                                        until=parse_as_of(course, until), reason=reason, granted_by=by,
+                                        share_reason=share_reason)
+        _refresh_progress(course, student_ids=[student_id])
+    if revoke:
+        out.print(f"{student_id} / {lesson_id}: extension revoked, due {revoked.planned_due_at.astimezone(tz):%Y-%m-%d %H:%M %Z}"
+                  f" as planned (revoked by {revoked.revoked_by}: {revoked.reason})", highlight=False)
+        return
+    local = extension.due_at.astimezone(tz)
     shared = " (shared with the student)" if extension.shareable else ""
     out.print(f"{student_id} / {lesson_id}: due {local:%Y-%m-%d %H:%M %Z} "
-              f"(granted by {extension.granted_by}: {extension.reason}{shared})")
-    _refresh_progress(course, student_ids=[student_id])
+              f"(granted by {extension.granted_by}: {extension.reason}{shared})", highlight=False)
 
 
 @main.command()
@@ -394,7 +480,13 @@ def status(ctx: click.Context, student_id: str | None, as_of: str | None) -> Non
     out.print(f"[dim]What {s.id} sees in JupyterLab (their progress document):[/]")
     _print_progress(report.document)
     out.print("[dim]For the instructor only:[/]")
+    from .exchange.ledger import ExtensionRevoked
+
     for e in report.extensions:
+        if isinstance(e, ExtensionRevoked):
+            out.print(f"Extension {e.lesson_id} revoked (due {when(e.planned_due_at)} as planned) by {e.revoked_by} "
+                      f"on {when(e.revoked_at)}: {escape(e.reason)}", highlight=False)
+            continue
         shared = "shared with the student" if e.shareable else "not shared"
         out.print(f"Extension {e.lesson_id}: due {when(e.due_at)}, granted by {e.granted_by} on {when(e.granted_at)}: "
                   f"{escape(e.reason)} ({shared})", highlight=False)
@@ -522,8 +614,12 @@ def watch(ctx: click.Context, interval: float, workers: int | None, scheduler: s
         for problem in cycle.problems:
             err.print(f"{stamp} [red]problem:[/] {escape(problem)}", highlight=False)
 
+    def waiting(holder) -> None:
+        who = holder.describe(course.timezone) if holder is not None else "another paceline command"
+        err.print(f"{dt.datetime.now():%H:%M:%S} waiting for {who}…", highlight=False, markup=False)
+
     watch_course(course, interval=interval, sandboxed=not unsafe, workers=workers, scheduler=scheduler,
-                 stop=stop, on_cycle=report)
+                 stop=stop, on_cycle=report, on_wait=waiting)
     out.print("Stopped.")
 
 

@@ -4,8 +4,16 @@ Open lessons go to the course's shared ``outbound`` folder (nbgrader's
 ``release_assignment``). A lesson gated by mastery (``requires`` in
 course.toml) is generated but never published there: each student receives
 it in their own folder once they unlock it (:mod:`graders.exchange.unlock`).
-:func:`release_due_lessons` releases what has opened and changed since its
-last release, so it can run from cron or a loop.
+
+Only lessons that have opened are published: a lesson whose ``opens`` date
+is still ahead is held back (and reported with that date) unless it is
+named in ``early``, an instructor's deliberate early release. In a
+self-paced course a lesson opens at its nominal date (``[pacing] start``, or
+its own ``opens``): the earliest any student may start it. A lesson taken
+back by ``paceline unrelease`` (:mod:`graders.exchange.unrelease`) is
+released again only when named. :func:`release_due_lessons` releases what
+has opened and changed since its last release, so it can run from cron or a
+loop.
 
 Nothing instructor-only leaves: a lesson publishes its notebooks' student
 versions and the files its patterns let through
@@ -18,8 +26,10 @@ holds a marker.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,28 +64,62 @@ class ReleasedLesson:
     held_back: tuple[str, ...] = ()  # files of the lesson folder that were not published
 
 
+@dataclass(frozen=True)
+class HeldBack:
+    """A lesson not published because it has not opened yet."""
+
+    lesson_id: str
+    opens_at: dt.datetime
+
+
 @dataclass
 class ReleaseReport:
     released: list[ReleasedLesson] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)  # already released as they are now
     unlocked: list[tuple[str, str]] = field(default_factory=list)  # (student, lesson) published now
+    held_back: list[HeldBack] = field(default_factory=list)  # not open yet, in course order
+    withdrawn: list[str] = field(default_factory=list)  # taken back by unrelease, and not named now
     problems: list[PacelineError] = field(default_factory=list)
 
 
 def release_lessons(
     course: CourseConfig,
     *,
-    lesson_ids: list[str] | None = None,
+    lesson_ids: Sequence[str] | None = None,
+    early: Sequence[str] = (),
     clock: Clock = SystemClock(),
     progress: Progress = Silent(),
 ) -> ReleaseReport:
-    """Generate and publish the named lessons (all when none are named).
+    """Generate and publish the named lessons (all when none are named) that have opened, and the
+    lessons in ``early`` whether or not they have.
 
+    Lessons not open yet are in the report's ``held_back``; with no lessons
+    named, lessons taken back by ``unrelease`` stay back (``withdrawn``).
     Keeps going past a lesson that fails; each failure is in the report's
     ``problems`` and the lessons that worked stay released.
     """
     report = ReleaseReport()
-    lessons = course.select_lessons(lesson_ids)
+    now = clock.now()
+    early_ids = {course.lesson(lesson_id).id for lesson_id in early}
+    named = set(lesson_ids or ()) | early_ids
+    with Ledger.open(course.layout.ledger_path) as ledger:
+        withdrawn = ledger.withdrawals()
+    # `release --now X` alone publishes X; with lessons named or none at all, X comes on top of those.
+    candidates = course.select_lessons(lesson_ids) if lesson_ids or not early_ids else ()
+    lessons = [lesson for lesson in course.lessons if lesson.id in early_ids]
+    for lesson in candidates:
+        if lesson.id in early_ids:
+            continue
+        if lesson.opens_at > now:
+            report.held_back.append(HeldBack(lesson.id, lesson.opens_at))
+        elif lesson.id in withdrawn and lesson.id not in named:
+            report.withdrawn.append(lesson.id)
+        else:
+            lessons.append(lesson)
+    lessons.sort(key=lambda lesson: lesson.order)
+    if not lessons:
+        report.unlocked = publish_unlocks(course, clock=clock)
+        return report
     write_nbgrader_config(course)
     api = instructor_api(course)
     markers = instructor_markers(nbgrader_config(course))
@@ -98,13 +142,16 @@ def release_due_lessons(course: CourseConfig, *, clock: Clock = SystemClock(), p
     """Release every lesson that has opened and is new or changed since its last release."""
     now = clock.now()
     with Ledger.open(course.layout.ledger_path) as ledger:
-        due = [lesson for lesson in course.lessons if lesson.opens_at <= now]
+        withdrawn = ledger.withdrawals()
+        due = [lesson for lesson in course.lessons if lesson.opens_at <= now and lesson.id not in withdrawn]
         changed = [lesson.id for lesson in due if ledger.release_hash(lesson.id) != source_hash(course, lesson)]
     if changed:
         report = release_lessons(course, lesson_ids=changed, clock=clock, progress=progress)
     else:
         report = ReleaseReport(unlocked=publish_unlocks(course, clock=clock))
     report.unchanged = [lesson.id for lesson in due if lesson.id not in changed]
+    report.held_back = [HeldBack(lesson.id, lesson.opens_at) for lesson in course.lessons if lesson.opens_at > now]
+    report.withdrawn = [lesson.id for lesson in course.lessons if lesson.id in withdrawn and lesson.opens_at <= now]
     return report
 
 

@@ -27,6 +27,10 @@ def publish_unlocks(course: CourseConfig, *, clock: Clock = SystemClock()) -> li
         return []
     published: list[tuple[str, str]] = []
     with Ledger.open(course.layout.ledger_path) as ledger:
+        withdrawn = ledger.withdrawals()  # taken back by `paceline unrelease`: nobody gets it until released again
+        gated = [lesson for lesson in gated if lesson.id not in withdrawn]
+        if not gated:
+            return []
         done = ledger.unlocks()
         for student in load_roster(course.roster_path, timezone=course.timezone):
             best = best_fractions(ledger.attempts(student_ids=[student.id]))
