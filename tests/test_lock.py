@@ -142,3 +142,36 @@ def test_read_only_commands_do_not_wait_for_the_lock(fixture_course: Path, comma
         assert "waiting" not in stderr
     finally:
         holder.communicate("")
+
+
+@pytest.mark.e2e
+def test_two_concurrent_grades_grade_each_attempt_once(fixture_course: Path) -> None:
+    from graders.exchange.collect import collect_submissions
+    from graders.exchange.release import release_lessons
+    from graders.exchange.student import StudentWorkspace, fetch_lesson, submit_lesson
+
+    course = load_course(fixture_course)
+    release_lessons(course, lesson_ids=["01-add"])
+    ws = StudentWorkspace("ada", fixture_course.parent / "homes" / "ada", course.id, course.exchange_root)
+    ws.home.mkdir(parents=True)
+    fetch_lesson(ws, "01-add")
+    submit_lesson(ws, "01-add")
+    assert len(collect_submissions(course).collected) == 1
+
+    first = paceline("grade", "--workers", "1", cwd=fixture_course)
+    deadline = time.monotonic() + 60
+    while (holder := lock_holder(course.layout)) is None or holder.pid != first.pid:
+        assert time.monotonic() < deadline and first.poll() is None, "the first grade never took the lock"
+        time.sleep(0.05)
+    second = paceline("grade", "--workers", "1", cwd=fixture_course)
+    out1, err1 = first.communicate(timeout=600)
+    out2, err2 = second.communicate(timeout=600)
+    assert first.returncode == 0, err1
+    assert second.returncode == 0, err2
+    assert f"waiting for paceline grade (pid {first.pid}, started " in err2
+    assert "Grading" in out1 and "01-add" in out1
+    assert "Nothing new to grade." in out2
+    with Ledger.open(course.layout.ledger_path) as ledger:
+        [attempt] = ledger.attempts()
+    assert attempt.status == "graded"
+    assert holder.started_at <= attempt.graded_at  # graded by the first run, under its lock
