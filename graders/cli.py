@@ -26,6 +26,8 @@ from .course.toml_reader import parse_local_datetime
 from .errors import BatchError, PacelineError
 
 if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
     from rich.table import Table
 
     from analytics import CohortStatus
@@ -132,8 +134,8 @@ def release(ctx: click.Context, lesson_ids: tuple[str, ...], due: bool, early: t
         else:
             report = release_lessons(course, lesson_ids=list(lesson_ids), early=list(early), progress=RichProgress())
         _refresh_progress(course)
-    table = _table("lesson", "files published", "points", "to", title=f"Released to {course.exchange_root}")
-    table.columns[0].no_wrap = True
+    table = _narrow_table(f"Released to {course.exchange_root}", [("lesson", True), ("files published", False),
+                                                                   ("points", True), ("to", False)])
     for lesson in report.released:
         table.add_row(lesson.lesson_id, Text("\n".join(lesson.files)), f"{lesson.max_score:g}",
                       "students who unlock it" if lesson.gated else "everyone")
@@ -212,16 +214,19 @@ def collect(ctx: click.Context, no_wait: bool) -> None:
 def grade(ctx: click.Context, lesson_ids: tuple[str, ...], regrade: bool, scheduler: str | None,
           workers: int | None, unsafe: bool, no_wait: bool) -> None:
     """Autograde collected attempts with nbgrader, sandboxed and in parallel (new attempts only, unless --all)."""
-    from .grading.grade import grade_attempts
-
     if unsafe:
         err.print("[bold red]WARNING: grading WITHOUT the sandbox: student code runs as you, with your access.[/]")
     course = _course(ctx)
-    with _writing(ctx, course, no_wait=no_wait):
+    with _writing(ctx, course, no_wait=no_wait):  # before the seconds of importing nbgrader and Dask
+        from .grading.grade import grade_attempts
+
         report = grade_attempts(course, lesson_ids=list(lesson_ids), regrade=regrade, sandboxed=not unsafe,
                                 scheduler=scheduler, workers=workers, progress=RichProgress())
         _refresh_progress(course)
-    table = _table("lesson", "attempts graded", "mean score", "late", title="Grading")
+    # "late" as nbgrader penalises it: after the student's due date, extensions and grace days counted.
+    table = _narrow_table("Grading", [("lesson", True), ("attempts\ngraded", False), ("mean score", True),
+                                      ("penalised\nlate", False)],
+                          caption="Penalised late: received after the student's due date (extensions, grace days counted).")
     by_lesson: dict[str, list] = {}
     for graded in report.graded:
         by_lesson.setdefault(graded.attempt.lesson_id, []).append(graded)
@@ -264,7 +269,7 @@ def export_cmd(ctx: click.Context, directory: Path | None, no_wait: bool) -> Non
     course = _course(ctx)
     with _writing(ctx, course, no_wait=no_wait):
         result = export_tables(course, directory=directory)
-    table = _table("table", "rows", "files", title=f"Exported to {result.directory}")
+    table = _narrow_table(f"Exported to {result.directory}", [("table", True), ("rows", True), ("files", False)])
     for name, rows in result.rows.items():
         table.add_row(name, str(rows), ", ".join(p.name for p in result.files[name]))
     out.print(table)
@@ -551,29 +556,63 @@ def _print_progress(document: dict) -> None:
     out.print(attempts if attempts.row_count else "No attempts yet.")
 
 
+def _narrow_table(title: str, columns: Sequence[tuple[str, bool]], *, caption: str | None = None) -> Table:
+    """A table that fits an 80-column terminal: no vertical rules; ``(header, whole)`` columns, where a whole
+    column (ids, dates) is never wrapped or cut and the others give way."""
+    from rich import box
+
+    table = _table(title=title)
+    # Two spaces between columns and none at the edges: a rule under the headers is the only line drawn.
+    table.box, table.show_edge, table.pad_edge, table.collapse_padding = box.SIMPLE_HEAD, False, False, True
+    table.caption = caption
+    for header, whole in columns:
+        table.add_column(header, no_wrap=whole)
+    return table
+
+
+def plan_date(value: dt.datetime | None, timezone: ZoneInfo) -> str:
+    """A planned date as course.toml writes it: the day alone when it ends at 23:59, else with its time."""
+    if value is None:
+        return "—"
+    local = value.astimezone(timezone)
+    return f"{local:%Y-%m-%d}" if (local.hour, local.minute) == (23, 59) else f"{local:%Y-%m-%d %H:%M}"
+
+
+
+
 def _print_cohort(cohort: CohortStatus, *, course: CourseConfig) -> None:
     """The cohort summary: headline numbers, one row per lesson, the top of the at-risk list."""
-    tz = course.timezone
-    headline = _table("measure", "value", title=f"{course.title}, as of {cohort.as_of.astimezone(tz):%Y-%m-%d %H:%M %Z}")
-    for row in cohort.headline.itertuples():
-        headline.add_row(row.measure, "—" if row.value != row.value else f"{row.value:g}")
-    lessons = _table(title="Lessons")
-    # Ids and dates stay whole on a narrow terminal; the numbers' headers give way instead.
-    lessons.add_column("lesson", no_wrap=True)
-    lessons.add_column("target", no_wrap=True)
-    for header in ("submitted", "on time", "late", "missing", "pass rate", "mean attempts"):
-        lessons.add_column(header, justify="right")
-    for row in cohort.lessons.itertuples():
-        lessons.add_row(row.lesson_id, f"{row.target_at.astimezone(tz):%Y-%m-%d}", str(row.submitted), str(row.on_time),
-                        str(row.late), str(row.missing), "—" if row.pass_rate != row.pass_rate else f"{row.pass_rate:.0%}",
-                        "—" if row.mean_attempts != row.mean_attempts else f"{row.mean_attempts:.1f}")
-    at_risk = _table("#", "student", "status", "passed", "reasons", title=f"At risk (top {len(cohort.at_risk)})")
-    for row in cohort.at_risk.itertuples():
-        at_risk.add_row(str(row.rank), row.student_id, str(row.label).replace("_", " "),
-                        f"{row.lessons_passed}/{row.lessons}", row.reasons)
+    headline, lessons, at_risk = cohort_tables(cohort, course=course)
     out.print(headline)
     out.print(lessons)
     out.print(at_risk if len(cohort.at_risk) else "Nobody is at risk.")
+
+
+def cohort_tables(cohort: CohortStatus, *, course: CourseConfig) -> tuple[Table, Table, Table]:
+    """Headline numbers, lessons and the at-risk list, each readable whole in 80 columns."""
+    tz = course.timezone
+    headline = _narrow_table(f"{course.title}, as of {cohort.as_of.astimezone(tz):%Y-%m-%d %H:%M %Z}",
+                             [("measure", False), ("value", True)])
+    for row in cohort.headline.itertuples():
+        headline.add_row(row.measure, "—" if row.value != row.value else f"{row.value:g}")
+    # "late" here is pacing's: a first submission after the student's target. Late penalties (after the
+    # due date, extensions and grace days counted) are what `paceline grade` and `status STUDENT` count.
+    lessons = _narrow_table("Lessons", [("lesson", True), ("target", True), ("sub-\nmitted", False),
+                                        ("by\ntarget", False), ("after\ntarget", False), ("missing", False),
+                                        ("pass\nrate", False), ("mean\nattempts", False)],
+                            caption="First submissions by / after each student's target date (pacing, not penalties).")
+    for column in lessons.columns[2:]:
+        column.justify = "right"
+    for row in cohort.lessons.itertuples():
+        lessons.add_row(row.lesson_id, plan_date(row.target_at, tz), str(row.submitted), str(row.on_time),
+                        str(row.late), str(row.missing), "—" if row.pass_rate != row.pass_rate else f"{row.pass_rate:.0%}",
+                        "—" if row.mean_attempts != row.mean_attempts else f"{row.mean_attempts:.1f}")
+    at_risk = _narrow_table(f"At risk (top {len(cohort.at_risk)})", [("#", True), ("student", True), ("status", True),
+                                                                      ("passed", True), ("reasons", False)])
+    for row in cohort.at_risk.itertuples():
+        at_risk.add_row(str(row.rank), row.student_id, str(row.label).replace("_", " "),
+                        f"{row.lessons_passed}/{row.lessons}", row.reasons)
+    return headline, lessons, at_risk
 
 
 @main.command()
