@@ -82,3 +82,15 @@ def test_help_lists_every_command() -> None:
     assert result.exit_code == 0
     for name in main.commands:
         assert name in result.output
+
+
+def test_undoing_mistakes_covers_release_extensions_grades_roster_and_withdrawal() -> None:
+    section = README.split("## Undoing mistakes\n", 1)[1].split("\n## ", 1)[0]
+    block = section.split("```sh\n", 1)[1].split("```", 1)[0]
+    commands = [line.split("#", 1)[0].split() for line in block.splitlines()]
+    assert ["paceline", "unrelease"] == commands[0][:2]
+    assert any(c[:2] == ["paceline", "release"] for c in commands) and "--now" in block
+    assert any(c[:2] == ["paceline", "extend"] and "--revoke" in c for c in commands)
+    assert any(c[:2] == ["paceline", "grade"] and "--all" in c for c in commands)
+    for topic in ("students.csv", "withdrawn_at", "paceline simulate"):
+        assert topic in section, topic
