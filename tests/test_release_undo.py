@@ -93,9 +93,18 @@ def test_unrelease_of_a_gated_lesson_removes_personal_copies_and_they_come_back_
     personal = course.layout.exchange.personal("ada") / "02-words"
     assert personal.is_dir() and outbound(course) == ["01-add"]
 
+    # brook (who owns his folder) planted a link where a lesson would be: it goes, what it points at stays.
+    precious = fixture_course.parent / "precious"
+    precious.mkdir()
+    (precious / "keep.txt").write_text("mine")
+    brook = course.layout.exchange.personal("brook")
+    brook.mkdir()
+    (brook / "02-words").symlink_to(precious)
+
     taken = unrelease_lesson(course, lesson_id="02-words", clock=LATER)
-    assert not taken.from_outbound and taken.personal_copies == ("ada",) and taken.submitted == ()
-    assert not personal.exists()
+    assert not taken.from_outbound and taken.personal_copies == ("ada", "brook") and taken.submitted == ()
+    assert not personal.exists() and not (brook / "02-words").is_symlink()
+    assert (precious / "keep.txt").read_text() == "mine"
     assert release_due_lessons(course, clock=LATER).unlocked == [] and not personal.exists()
     assert release_lessons(course, lesson_ids=["02-words"], clock=LATER).unlocked == [("ada", "02-words")]
     assert personal.is_dir()

@@ -56,7 +56,12 @@ def unrelease_lesson(
             write_nbgrader_config(course)
             check_result(f"unrelease {lesson.id}", instructor_api(course).unrelease(lesson.id))
         for student_id in personal:
-            shutil.rmtree(exchange.personal(student_id) / lesson.id)
+            copy = exchange.personal(student_id) / lesson.id
+            # The student owns their folder: a link planted there is removed itself, never followed.
+            if copy.is_symlink():
+                copy.unlink()
+            else:
+                shutil.rmtree(copy)
         ledger.remove_unlocks(lesson.id)
         ledger.record_withdrawal(lesson_id=lesson.id, at=clock.now(), by=by or current_user())
         submitted = {a.student_id for a in ledger.attempts(lesson_ids=[lesson.id])}
