@@ -21,7 +21,7 @@ _MODULES: dict[str, tuple[str, ...]] = {
     "cohort": ("AFTER_WITHDRAWAL_COLUMNS", "HEADLINE_COLUMNS", "CohortAnalysis", "analyse_cohort", "cohort_headline", "submissions_after_withdrawal",),
     "cohorts": ("CohortsAnalysis", "analyse_cohorts", "cohort_starts", "cohort_table", "compare_headlines", "split_cohorts",),
     "comparison": ("COMPARISON_COLUMNS", "MODEL_SCORE_COLUMNS", "ModelComparison", "compare_with_rules",),
-    "context": ("ReportContext", "open_report",),
+    "context": ("ReportContext", "load_report", "open_report", "prepare_report", "save_report"),
     "errors": ("AnalyticsError", "ReportBatchError", "ReportError", "RulesError", "SettingsError", "TableError", "UnknownIdError",),
     "lessons": ("ATTEMPT_COLUMNS", "CELL_PASS_COLUMNS", "FUNNEL_COLUMNS", "LESSON_COLUMNS", "attempt_distribution", "cell_pass_rates", "completion_funnel", "lesson_metrics",),
     "model": ("EVALUATION_COLUMNS", "FEATURE_COLUMNS", "RISK_COLUMNS", "RiskModel", "evaluate_risk", "fit_risk_model", "predict_risk", "risk_features", "training_frame",),
@@ -59,7 +59,8 @@ def __dir__() -> list[str]:
 __all__ = [
     "AFTER_WITHDRAWAL_COLUMNS", "COHORT_COLUMN", "CohortsAnalysis", "ReportContext", "ReportSettings", "SettingsError",
     "after_course_end", "analyse_cohorts", "cohort_starts", "cohort_table", "compare_headlines", "load_settings",
-    "open_report", "plot_cohort_lessons", "plot_cohort_survival", "report_from_tables", "settings_from_mapping",
+    "load_report", "open_report", "plot_cohort_lessons", "plot_cohort_survival", "prepare_report", "report_from_tables",
+    "save_report", "settings_from_mapping",
     "split_cohorts", "submissions_after_withdrawal", "summarised",
     "ATTEMPT_COLUMNS", "ATTEMPT_LOG_COLUMNS", "AT_RISK_COLUMNS", "AnalyticsError", "AtRiskRules",
     "CELL_PASS_COLUMNS", "CELL_SCORES_COLUMNS", "COMPARISON_COLUMNS", "CUMULATIVE_COLUMNS", "CohortAnalysis",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import pickle
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -186,6 +187,14 @@ def open_report(tables_dir: str | Path, *, settings: Mapping[str, Any] | ReportS
     cohort (``cohort`` says which where the id recurs in several)."""
     settings = settings if isinstance(settings, ReportSettings) else ReportSettings.from_json(settings)
     tables = load_tables(Path(tables_dir), course_start=settings.day_zero)
+    return prepare_report(tables, tables_dir=Path(tables_dir), settings=settings, as_of=as_of, course_day=course_day,
+                          student_id=student_id, cohort=cohort)
+
+
+def prepare_report(tables: CourseTables, *, tables_dir: Path, settings: ReportSettings,
+                   as_of: str | dt.datetime | None = None, course_day: float | None = None,
+                   student_id: str | None = None, cohort: str | None = None) -> ReportContext:
+    """:func:`open_report` on tables already loaded (and validated) from ``tables_dir``."""
     if student_id is not None and tables.cohorts:
         cohort, tables = _cohort_of(tables, student_id, cohort)
     rules, since = settings.rules, settings.persistence_since
@@ -203,6 +212,26 @@ def open_report(tables_dir: str | Path, *, settings: Mapping[str, Any] | ReportS
                                    persistence_since=since)
     return ReportContext(tables=tables, tables_dir=Path(tables_dir), settings=settings, analysis=analysis,
                          course_day=course_day)
+
+
+def save_report(context: ReportContext, path: Path) -> None:
+    """Write a prepared report for :func:`load_report`: the report runner analyses the tables once, in its own
+    process, and every notebook kernel it starts reads the result instead of loading and analysing again.
+
+    The file is a pickle, so it is only for the process that wrote it (and kernels it starts) to read: it
+    belongs in a private temporary folder, never beside the reports.
+    """
+    with open(path, "wb") as sink:
+        pickle.dump(context, sink, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def load_report(path: str | Path) -> ReportContext:
+    """The report :func:`save_report` wrote."""
+    with open(path, "rb") as source:
+        context = pickle.load(source)
+    if not isinstance(context, ReportContext):
+        raise AnalyticsError(f"{path} does not hold a prepared report")
+    return context
 
 
 def _cohort_of(tables: CourseTables, student_id: str, cohort: str | None) -> tuple[str, CourseTables]:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,7 @@ import pandas as pd
 import papermill
 from papermill.exceptions import PapermillExecutionError
 
+from .context import ReportContext, prepare_report, save_report
 from .errors import AnalyticsError, ReportBatchError, ReportError, UnknownIdError
 from .present import offline_html
 from .progress import Progress, Silent
@@ -89,7 +90,7 @@ def report_from_tables(
     tables_dir, output_dir = Path(tables_dir).resolve(), Path(output_dir)
     _check_as_of(as_of, settings)
     tables = _tables(tables_dir, settings)
-    job = _Job(tables_dir=tables_dir, output_dir=output_dir, settings=settings, as_of=as_of,
+    job = _Job(tables_dir=tables_dir, tables=tables, output_dir=output_dir, settings=settings, as_of=as_of,
                keep_notebook=keep_notebook, timeout=timeout)
     if student_id is not None:
         _check_ids("student", [student_id], known=tables.enrollments["student_id"])
@@ -103,7 +104,7 @@ def report_from_tables(
         return (job.student(student_id, cohort=cohort),)
     if lesson_id is not None:
         _check_ids("lesson", [lesson_id], known=tables.lessons["lesson_id"])
-        return (job.lesson(lesson_id, tables),)
+        return (job.lesson(lesson_id),)
     if all_students:
         return job.students(_enrolled(tables, as_of=as_of), progress=progress, cohorts=_cohorts_of(tables, as_of))
     return (job.cohort(past_tables_dirs),)
@@ -156,7 +157,7 @@ def run_student_report(
     student is not in the tables (checked before a kernel starts).
     """
     job = _course_job(course_dir, tables_dir, as_of, output_dir, keep_notebook, timeout)
-    _check_ids("student", [student_id], known=_tables(job.tables_dir, job.settings).enrollments["student_id"])
+    _check_ids("student", [student_id], known=job.tables.enrollments["student_id"])
     return job.student(student_id, title=title)
 
 
@@ -179,7 +180,7 @@ def run_student_reports(
     lists every failure (and holds the reports that were written).
     """
     job = _course_job(course_dir, tables_dir, as_of, output_dir, keep_notebook, timeout)
-    tables = _tables(job.tables_dir, job.settings)
+    tables = job.tables
     ids = list(student_ids) if student_ids is not None else _enrolled(tables, as_of=as_of)
     _check_ids("student", ids, known=tables.enrollments["student_id"])
     return job.students(ids, progress=progress)
@@ -203,21 +204,28 @@ def run_lesson_report(
     if the lesson is not in the tables (checked before a kernel starts).
     """
     job = _course_job(course_dir, tables_dir, as_of, output_dir, keep_notebook, timeout)
-    tables = _tables(job.tables_dir, job.settings)
-    _check_ids("lesson", [lesson_id], known=tables.lessons["lesson_id"])
-    return job.lesson(lesson_id, tables, title=title)
+    _check_ids("lesson", [lesson_id], known=job.tables.lessons["lesson_id"])
+    return job.lesson(lesson_id, title=title)
 
 
 @dataclass(frozen=True)
 class _Job:
-    """One set of reports: where the tables are, where reports go, and how to run the kernels."""
+    """One set of reports: the tables (read and validated once, here), where reports go, and how to run
+    the kernels.
+
+    The analysis is made here too, once per report set (once per cohort for students' reports), and handed
+    to each notebook kernel as a prepared report (:func:`~analytics.context.save_report`): reading and
+    analysing big tables again in every kernel cost more than everything the notebook shows.
+    """
 
     tables_dir: Path
+    tables: CourseTables
     output_dir: Path
     settings: ReportSettings
     as_of: When
     keep_notebook: bool
     timeout: int
+    prepared: dict[str | None, ReportContext] = field(default_factory=dict, compare=False, repr=False)
 
     def cohort(self, past_tables_dirs: Sequence[Path]) -> ReportResult:
         if len(past_tables_dirs) == 1:
@@ -225,13 +233,14 @@ class _Job:
                               "at least 2, one to evaluate it on and one to fit it on")
         past = [str(Path(directory).resolve()) for directory in past_tables_dirs]
         return self._run(COHORT_NOTEBOOK, Path("cohort_progress"), title=self.settings.title,
-                         parameters={"past_tables_dirs": past})
+                         parameters={"past_tables_dirs": past}, context=self._context())
 
     def student(self, student_id: str, *, title: str | None = None, cohort: str | None = None) -> ReportResult:
         title = title if title is not None else f"Progress of {student_id}"
         folder = Path("students") if cohort is None else Path("students") / _file_stem("cohort", cohort)
         return self._run(STUDENT_NOTEBOOK, folder / _file_stem("student", student_id), title=title,
-                         parameters={"student_id": student_id, "cohort": cohort})
+                         parameters={"student_id": student_id, "cohort": cohort},
+                         context=self._context(student_id=student_id, cohort=cohort))
 
     def students(self, student_ids: Sequence[str], *, progress: Progress,
                  cohorts: dict[str, list[str]] | None = None) -> tuple[ReportResult, ...]:
@@ -252,14 +261,39 @@ class _Job:
             raise ReportBatchError("student reports", total=len(pairs), failures=failures, results=results)
         return tuple(results)
 
-    def lesson(self, lesson_id: str, tables: CourseTables, *, title: str | None = None) -> ReportResult:
+    def lesson(self, lesson_id: str, *, title: str | None = None) -> ReportResult:
         if title is None:
-            lesson_title = tables.lessons.loc[tables.lessons["lesson_id"] == lesson_id, "title"].iloc[0]
+            lessons = self.tables.lessons
+            lesson_title = lessons.loc[lessons["lesson_id"] == lesson_id, "title"].iloc[0]
             title = f"Lesson {lesson_id}: {lesson_title}"
         return self._run(LESSON_NOTEBOOK, Path("lessons") / _file_stem("lesson", lesson_id), title=title,
-                         parameters={"lesson_id": lesson_id})
+                         parameters={"lesson_id": lesson_id}, context=self._context())
 
-    def _run(self, name: str, stem: Path, *, title: str, parameters: dict[str, Any]) -> ReportResult:
+    def _context(self, *, student_id: str | None = None, cohort: str | None = None) -> ReportContext:
+        """The analysis a report shows: every cohort and all pooled, or (for a student in tables with
+        cohorts) the student's cohort alone; made once per report set and cohort."""
+        if student_id is not None and self.tables.cohorts:
+            found = self.tables.enrollments.loc[self.tables.enrollments["student_id"] == student_id, "cohort"]
+            cohort = cohort if cohort is not None else (found.iloc[0] if found.nunique() == 1 else None)
+            key = f"cohort {cohort}" if cohort is not None else None
+        else:
+            key = ""
+        if key is not None and key in self.prepared:
+            return self.prepared[key]
+        try:
+            context = prepare_report(
+                self.tables, tables_dir=self.tables_dir, settings=self.settings,
+                as_of=self.as_of if isinstance(self.as_of, dt.datetime) else None,
+                course_day=float(self.as_of) if isinstance(self.as_of, (int, float)) else None,
+                student_id=student_id, cohort=cohort)
+        except AnalyticsError as error:
+            raise ReportError(str(error)) from error
+        if key is not None:
+            self.prepared[key] = context
+        return context
+
+    def _run(self, name: str, stem: Path, *, title: str, parameters: dict[str, Any],
+             context: ReportContext) -> ReportResult:
         html = self.output_dir / stem.with_suffix(".html")
         html.parent.mkdir(parents=True, exist_ok=True)
         kept = html.with_suffix(".ipynb")
@@ -272,6 +306,9 @@ class _Job:
             "title": title,
         }
         with tempfile.TemporaryDirectory(prefix="paceline-report-") as scratch:
+            prepared = Path(scratch) / "report.pickle"
+            save_report(context, prepared)
+            common["report_file"] = str(prepared)
             executed = kept if self.keep_notebook else Path(scratch) / name
             # The kernel runs in an empty folder: nothing there can shadow the analytics package.
             _execute(name, executed, kept=kept, cwd=Path(scratch), timeout=self.timeout,
@@ -292,7 +329,8 @@ def _course_job(course_dir: Path, tables_dir: Path | None, as_of: dt.datetime | 
         raise ReportError(str(error)) from error
     settings = settings.replace(title=title)
     _check_as_of(as_of, settings)
-    return _Job(tables_dir=Path(tables_dir).resolve() if tables_dir is not None else course_dir / "exports",
+    tables_dir = Path(tables_dir).resolve() if tables_dir is not None else course_dir / "exports"
+    return _Job(tables_dir=tables_dir, tables=_tables(tables_dir, settings),
                 output_dir=Path(output_dir) if output_dir is not None else course_dir / "analytics" / "reports",
                 settings=settings, as_of=as_of, keep_notebook=keep_notebook, timeout=timeout)
 

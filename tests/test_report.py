@@ -52,7 +52,7 @@ START = dt.datetime(2026, 9, 7, 9, tzinfo=UTC)
 AS_OF = dt.datetime(2026, 10, 10, tzinfo=UTC)
 REPO = Path(analytics.__file__).resolve().parents[1]
 FIXTURE_COURSE = Path(__file__).parent / "fixtures" / "course"
-COMMON = {"tables_dir": "exports", "as_of": None, "course_day": None, "settings": {}}
+COMMON = {"tables_dir": "exports", "as_of": None, "course_day": None, "settings": {}, "report_file": None}
 NOTEBOOKS = {
     "cohort_progress.ipynb": COMMON | {"title": "Cohort progress", "past_tables_dirs": []},
     "student_progress.ipynb": COMMON | {"student_id": "", "cohort": None, "title": None},
@@ -228,16 +228,16 @@ def test_ids_that_are_not_file_names_are_refused(tmp_path: Path, no_kernel: list
     assert no_kernel == []
 
 
-def test_papermill_failure_becomes_report_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_papermill_failure_becomes_report_error(course: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     def fail(*args: object, **kwargs: object) -> None:
         raise PapermillExecutionError(
-            cell_index=2, exec_count=1, source="tables = analytics.load_tables(tables_path)",
-            ename="TableError", evalue="submissions.score: is negative in row 4 (-1.0)", traceback=[],
+            cell_index=2, exec_count=1, source="analytics.plot_pace_gap(analysis.students)",
+            ename="ValueError", evalue="no students to plot", traceback=[],
         )
 
     monkeypatch.setattr(analytics.report.papermill, "execute_notebook", fail)
-    with pytest.raises(ReportError, match=r"cohort_progress.ipynb cell 2 .*TableError: submissions.score") as error:
-        run_report(course_dir=tmp_path)
+    with pytest.raises(ReportError, match=r"cohort_progress.ipynb cell 2 .*ValueError: no students to plot") as error:
+        run_report(course_dir=course)
     assert error.value.cell_index == 2
     assert isinstance(error.value.__cause__, PapermillExecutionError)
 
@@ -370,13 +370,22 @@ def test_reports_on_the_fixture_course_export(tmp_path: Path) -> None:
 @pytest.mark.timeout(300)
 @pytest.mark.usefixtures("kernel_can_import_analytics")
 def test_report_error_names_the_failing_cell(tmp_path: Path) -> None:
-    with pytest.raises(ReportError) as error:
+    # The runner reads the tables before any kernel starts...
+    with pytest.raises(ReportError, match="cannot read the tables: lessons: neither lessons.parquet nor lessons.csv"):
         run_report(course_dir=tmp_path)  # no exports/ here
+    assert not (tmp_path / "analytics" / "reports" / "cohort_progress.ipynb").exists()
+    # ...so a failing cell is met where the notebook reads them itself: opened without a prepared report.
+    kept = tmp_path / "partial.ipynb"
+    parameters = {"tables_dir": str(tmp_path / "exports"), "as_of": None, "course_day": None, "settings": {},
+                  "title": "Cohort progress", "past_tables_dirs": [], "report_file": None}
+    with pytest.raises(ReportError) as error:
+        analytics.report._execute(analytics.report.COHORT_NOTEBOOK, kept, kept=kept, cwd=tmp_path, timeout=120,
+                                  parameters=parameters)
     # Cell 0 is the parameters cell, 1 the parameters papermill injects, 2 loads the tables.
     assert error.value.cell_index == 2
     assert "cell 2" in str(error.value) and "TableError" in str(error.value)
     assert "lessons: neither lessons.parquet nor lessons.csv" in str(error.value)
-    assert json.loads((tmp_path / "analytics" / "reports" / "cohort_progress.ipynb").read_text())["cells"]
+    assert json.loads(kept.read_text())["cells"]
 
 
 @pytest.mark.e2e
@@ -411,3 +420,16 @@ def test_cohort_report_compares_a_model_fitted_on_past_cohorts(tmp_path: Path) -
 
     without = run_cohort_report(course_dir=tmp_path / "current", as_of=AS_OF, output_dir=tmp_path / "plain")
     assert "No past cohorts were given, so the rules alone are used" in without.html.read_text(encoding="utf-8")
+
+
+def test_kernels_get_the_analysis_made_once(course: Path, no_kernel) -> None:
+    """Each report's kernel reads the analysis the runner prepared, the same as a notebook opened by hand makes."""
+    run_cohort_report(course_dir=course, as_of=AS_OF)
+    run_student_reports(course_dir=course, student_ids=["s001", "s002"], as_of=AS_OF)
+    by_hand = analytics.open_report(course / "exports", settings={}, as_of=AS_OF.isoformat())
+    assert len(no_kernel.prepared) == 3
+    for prepared in no_kernel.prepared:
+        assert prepared.as_of == pd.Timestamp(AS_OF)
+        pd.testing.assert_frame_equal(prepared.pooled.students, by_hand.pooled.students)
+        pd.testing.assert_frame_equal(prepared.pooled.at_risk, by_hand.pooled.at_risk)
+    assert no_kernel.prepared[1].pooled is not no_kernel.prepared[0].pooled  # a fresh read per kernel
