@@ -1,30 +1,39 @@
-"""Grading throughput: plain serial `nbgrader autograde` against `paceline grade`, on the same submissions.
+"""Grading speed: plain serial `nbgrader autograde` + `generate_feedback` against `paceline grade`, same submissions.
 
-Usage: .venv/bin/python benchmarks/grading.py [--submissions 60] [--lesson 01-basics] [--workers N]
+Usage: .venv/bin/python benchmarks/grading.py [--submissions 2,60] [--lesson 01-basics] [--workers N]
 
-Copies the demo course's lessons (course.toml and course_source/, no student
-data) into a temporary folder, releases one lesson (01-basics: 6 test cells),
-and has N made-up students submit it through the real exchange, their answers
-made from the instructor's solutions (correct, partly right, broken, blank in
+For each batch size (default: a small batch of 2, and 60), copies the demo
+course's lessons (course.toml and course_source/, no student data) into a
+temporary folder, releases one lesson (01-basics: 6 test cells), and has N
+made-up students submit it through the real exchange, their answers made
+from the instructor's solutions (correct, partly right, broken, blank in
 turn). paceline collects the attempts. Then the same archived files are graded
 
-- by `paceline grade LESSON`: sandboxed kernels, on a local Dask cluster (one
-  worker process per core unless --workers), nbgrader's autograde plus the
-  per-attempt HTML feedback it renders; cluster start-up included;
+- by paceline, in a fresh Python process that imports paceline's CLI and
+  calls what `paceline grade LESSON` calls (``grade_attempts`` with the CLI's
+  defaults: sandboxed kernels; forked worker processes for a batch no bigger
+  than the workers, else a local Dask cluster of one worker per core unless
+  --workers; nbgrader's autograde plus the per-attempt HTML feedback),
+  process start-up and imports included, so that the per-attempt stages it
+  measured can be printed;
 - by plain nbgrader in a plain copy of the course with its own gradebook:
   `nbgrader autograde LESSON` (one process, one submission after another,
-  unsandboxed kernels), then `nbgrader generate_feedback LESSON`, timed apart
-  so both a like-for-like figure and nbgrader's bare autograde are shown.
+  unsandboxed kernels), then `nbgrader generate_feedback LESSON`, timed apart.
 
-Prints wall times, the time per submission and the throughput ratio, and
-checks that both gave every student the same score. Run it on an otherwise
-idle machine: grading is CPU-bound, so other load skews the ratio.
+Both run in the same invocation, one after the other, so their ratio holds
+even on a busy machine (the absolute times do not). Prints wall times, the
+time per submission, the ratios, paceline's time per attempt by stage
+(private course, kernel start, execute, scoring, the rest of nbgrader's
+autograde, feedback rendering, the coordinator's record step; worker stages
+overlap across workers, so they add up to more than the wall time), and
+checks that both gave every student the same score.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
 import shutil
 import subprocess
@@ -98,14 +107,47 @@ def plain_nbgrader_course(course, lesson_id: str, plain: Path) -> None:
         (dest / "timestamp.txt").write_text(attempt.submitted_at.astimezone(UTC).strftime(NBGRADER_TIMESTAMP_FORMAT))
 
 
-def timed(command: list[str], *, cwd: Path) -> float:
+def timed(command: list[str], *, cwd: Path) -> tuple[float, str]:
+    """Wall seconds of ``command``, and its standard output."""
     env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")  # nbgrader runs `alembic`
     started = time.monotonic()
     done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
     seconds = time.monotonic() - started
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(command)} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
-    return seconds
+    return seconds, done.stdout
+
+
+# What `paceline grade LESSON [--workers N]` runs, in a process of its own, printing each attempt's stages as JSON.
+PACELINE_GRADE = """
+import json, sys, warnings
+from pathlib import Path
+import graders.cli  # the command's own imports, as `paceline grade` pays them
+from graders.course.plan import load_course
+from graders.grading.grade import grade_attempts
+warnings.filterwarnings("ignore")  # as the CLI does
+root, lesson, workers = sys.argv[1], sys.argv[2], (int(sys.argv[3]) or None)
+report = grade_attempts(load_course(Path(root)), lesson_ids=[lesson], workers=workers)
+assert not report.problems, report.problems
+print(json.dumps([dict(g.stages) for g in report.graded]))
+"""
+
+STAGES = ("private course", "kernel start", "execute", "scoring", "nbgrader autograde (rest)", "feedback",
+          "coordinator record")
+
+
+def stage_table(attempts: list[dict[str, float]]) -> list[tuple[str, float, float]]:
+    """(stage, mean seconds per attempt, seconds summed over attempts); nbgrader's autograde is split
+    into the stages measured inside it and the rest (its sanitizing pass, copies, gradebook writes)."""
+    rows = []
+    for stage in STAGES:
+        if stage == "nbgrader autograde (rest)":
+            values = [a.get("nbgrader autograde", 0.0) - a.get("kernel start", 0.0) - a.get("execute", 0.0)
+                      - a.get("scoring", 0.0) for a in attempts]
+        else:
+            values = [a.get(stage, 0.0) for a in attempts]
+        rows.append((stage, sum(values) / len(values), sum(values)))
+    return rows
 
 
 def totals(db: Path, course_id: str, lesson_id: str) -> dict[str, float]:
@@ -113,47 +155,57 @@ def totals(db: Path, course_id: str, lesson_id: str) -> dict[str, float]:
         return {s.student.id: s.score for s in gb.find_assignment(lesson_id).submissions}
 
 
+def run_batch(scratch: Path, *, lesson_id: str, submissions: int, workers: int | None, seed: int) -> None:
+    load = os.getloadavg()
+    print(f"preparing {submissions} submissions of {lesson_id} ...", flush=True)
+    course = prepare(scratch, lesson_id=lesson_id, submissions=submissions, seed=seed)
+    plain = scratch / "plain"
+    plain_nbgrader_course(course, lesson_id, plain)
+    timed([str(BIN / "nbgrader"), "generate_assignment", lesson_id, "--force"], cwd=plain)  # setup, not timed
+
+    paceline, printed = timed([sys.executable, "-c", PACELINE_GRADE, str(course.root), lesson_id, str(workers or 0)],
+                              cwd=scratch)
+    stages = json.loads(printed.strip().splitlines()[-1])
+    print(f"paceline grade: {paceline:.1f} s", flush=True)
+    autograde, _ = timed([str(BIN / "nbgrader"), "autograde", lesson_id], cwd=plain)
+    print(f"nbgrader autograde: {autograde:.1f} s", flush=True)
+    feedback, _ = timed([str(BIN / "nbgrader"), "generate_feedback", lesson_id], cwd=plain)
+    print(f"nbgrader generate_feedback: {feedback:.1f} s", flush=True)
+
+    ours = totals(course.layout.gradebook_path, course.id, lesson_id)
+    theirs = totals(plain / "gradebook.db", course.id, lesson_id)
+    same = sum(ours.get(s) == score for s, score in theirs.items())
+    n = submissions
+    local = workers or os.cpu_count()
+    engine = "forked workers" if n <= local else "local Dask cluster"
+    print()
+    print(f"{n} submissions of {lesson_id} on {os.cpu_count()} cores (paceline: {engine} of {min(n, local)} "
+          f"processes; load average at start: {' '.join(f'{x:.2f}' for x in load)})")
+    print(f"{'':48}{'wall s':>9}{'s/submission':>14}")
+    for name, seconds in (("nbgrader autograde (serial, unsandboxed)", autograde),
+                          ("nbgrader autograde + generate_feedback", autograde + feedback),
+                          ("paceline grade (sandboxed, parallel, feedback)", paceline)):
+        print(f"{name:48}{seconds:9.1f}{seconds / n:14.2f}")
+    print(f"speed-up, paceline vs nbgrader autograde + generate_feedback: {(autograde + feedback) / paceline:.2f}x "
+          f"(vs autograde alone: {autograde / paceline:.2f}x)")
+    print(f"same total score for {same} of {len(theirs)} students")
+    print(f"paceline's time per attempt by stage ({len(stages)} attempts; worker stages run in parallel):")
+    print(f"  {'stage':30}{'mean s':>9}{'sum s':>9}")
+    for stage, mean, total in stage_table(stages):
+        print(f"  {stage:30}{mean:9.2f}{total:9.1f}")
+    print(flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--submissions", type=int, default=60)
+    parser.add_argument("--submissions", default="2,60", help="batch sizes, comma-separated (default: 2,60)")
     parser.add_argument("--lesson", default="01-basics")
     parser.add_argument("--workers", type=int, default=None, help="paceline's local worker processes (default: one per core)")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
-    load = os.getloadavg()
-
-    with tempfile.TemporaryDirectory(prefix="paceline-bench-grading-") as scratch_name:
-        scratch = Path(scratch_name)
-        print(f"preparing {args.submissions} submissions of {args.lesson} ...", flush=True)
-        course = prepare(scratch, lesson_id=args.lesson, submissions=args.submissions, seed=args.seed)
-        plain = scratch / "plain"
-        plain_nbgrader_course(course, args.lesson, plain)
-        timed([str(BIN / "nbgrader"), "generate_assignment", args.lesson, "--force"], cwd=plain)  # setup, not timed
-
-        workers = ["--workers", str(args.workers)] if args.workers else []
-        paceline = timed([str(BIN / "paceline"), "--course", str(course.root), "grade", args.lesson, *workers], cwd=scratch)
-        print(f"paceline grade: {paceline:.1f} s", flush=True)
-        autograde = timed([str(BIN / "nbgrader"), "autograde", args.lesson], cwd=plain)
-        print(f"nbgrader autograde: {autograde:.1f} s", flush=True)
-        feedback = timed([str(BIN / "nbgrader"), "generate_feedback", args.lesson], cwd=plain)
-        print(f"nbgrader generate_feedback: {feedback:.1f} s", flush=True)
-
-        ours = totals(course.layout.gradebook_path, course.id, args.lesson)
-        theirs = totals(plain / "gradebook.db", course.id, args.lesson)
-        same = sum(ours.get(s) == score for s, score in theirs.items())
-        n = args.submissions
-        print()
-        print(f"{n} submissions of {args.lesson} on {os.cpu_count()} cores "
-              f"(paceline workers: {args.workers or os.cpu_count()}; load average at start: "
-              f"{' '.join(f'{x:.2f}' for x in load)})")
-        print(f"{'':44}{'wall s':>9}{'s/submission':>14}")
-        for name, seconds in (("nbgrader autograde (serial, unsandboxed)", autograde),
-                              ("nbgrader autograde + generate_feedback", autograde + feedback),
-                              ("paceline grade (sandboxed, Dask, feedback)", paceline)):
-            print(f"{name:44}{seconds:9.1f}{seconds / n:14.2f}")
-        print(f"throughput ratio, paceline vs nbgrader autograde: {autograde / paceline:.2f}x; "
-              f"vs autograde + feedback: {(autograde + feedback) / paceline:.2f}x")
-        print(f"same total score for {same} of {len(theirs)} students")
+    for submissions in (int(n) for n in args.submissions.split(",")):
+        with tempfile.TemporaryDirectory(prefix="paceline-bench-grading-") as scratch_name:
+            run_batch(Path(scratch_name), lesson_id=args.lesson, submissions=submissions, workers=args.workers, seed=args.seed)
 
 
 if __name__ == "__main__":

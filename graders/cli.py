@@ -218,10 +218,17 @@ def grade(ctx: click.Context, lesson_ids: tuple[str, ...], regrade: bool, schedu
         err.print("[bold red]WARNING: grading WITHOUT the sandbox: student code runs as you, with your access.[/]")
     course = _course(ctx)
     with _writing(ctx, course, no_wait=no_wait):  # before the seconds of importing nbgrader and Dask
-        from .grading.grade import grade_attempts
+        from .grading.grade import GradingInterrupted, grade_attempts
 
-        report = grade_attempts(course, lesson_ids=list(lesson_ids), regrade=regrade, sandboxed=not unsafe,
-                                scheduler=scheduler, workers=workers, progress=RichProgress())
+        try:
+            report = grade_attempts(course, lesson_ids=list(lesson_ids), regrade=regrade, sandboxed=not unsafe,
+                                    scheduler=scheduler, workers=workers, progress=RichProgress())
+        except GradingInterrupted as stopped:
+            _refresh_progress(course)  # the attempts graded before Ctrl-C are the students' to see
+            failed = f" ({stopped.failed} could not be graded)" if stopped.failed else ""
+            err.print(f"interrupted: {stopped.graded} of {stopped.planned} graded{failed}; "
+                      "run paceline grade again to finish", highlight=False, markup=False, soft_wrap=True)
+            sys.exit(130)  # the shell's code for a command ended by Ctrl-C
         _refresh_progress(course)
     # "late" as nbgrader penalises it: after the student's due date, extensions and grace days counted.
     table = _narrow_table("Grading", [("lesson", True), ("attempts\ngraded", False), ("mean score", True),
@@ -234,7 +241,9 @@ def grade(ctx: click.Context, lesson_ids: tuple[str, ...], regrade: bool, schedu
         mean = sum(g.score - g.late_penalty for g in items) / len(items)
         late = sum(1 for g in items if g.late_penalty > 0)
         table.add_row(lesson_id, str(len(items)), f"{mean:.2f} / {items[0].max_score:g}", str(late))
-    out.print(table if report.graded else "Nothing new to grade.")
+    # "Nothing new" would be wrong when every attempt tried failed: the error below lists them.
+    if report.graded or not report.problems:
+        out.print(table if report.graded else "Nothing new to grade.")
     _fail_on(report.problems, "attempts could not be graded and")
 
 

@@ -12,6 +12,11 @@ lesson 01-add:
 - ``paceline grade`` is killed with SIGKILL mid-batch; a re-run grades exactly
   the attempts left, with no lost or duplicated grades in the ledger or in
   nbgrader's gradebook;
+- Ctrl-C (SIGINT to the whole process group, as a terminal sends it) mid-batch,
+  on a local Dask cluster and on forked workers (a batch no bigger than the
+  workers): one line says how far grading got, no traceback, the attempts not
+  graded stay collected, and a re-run grades them without a worker's log line;
+- an attempt that cannot be graded is never announced as "Nothing new to grade";
 - the default local cluster listens on 127.0.0.1 only.
 """
 
@@ -207,6 +212,51 @@ def test_a_killed_grade_run_resumes_with_no_lost_or_duplicated_grades(tmp_path: 
         submissions = gb.find_assignment("01-add").submissions
         assert sorted(s.student.id for s in submissions) == sorted(answers)  # one submission per student
         assert {s.student.id: s.score for s in submissions} == want
+
+
+@pytest.mark.parametrize("workers", ["1", "4"], ids=["dask", "forked"])
+def test_ctrl_c_stops_grading_in_one_line_and_loses_nothing(tmp_path: Path, workers: str) -> None:
+    # s0 is quick, the others take 8 s: Ctrl-C after s0 is graded lands while the others' kernels run.
+    answers = {f"s{i}": (f"import time\ntime.sleep({8 if i else 0})\n" + (CORRECT if i % 2 else INTEGERS_ONLY)) for i in range(4)}
+    course = course_with_attempts(tmp_path / "course", answers)
+    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
+    command = [str(BIN / "paceline"), "--course", str(course.root), "grade", "--workers", workers]
+
+    first = subprocess.Popen(command, env=env, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 240
+        while not any(row[2] == "graded" for row in ledger_rows(course)):
+            assert first.poll() is None, "paceline grade finished before Ctrl-C"
+            assert time.monotonic() < deadline, "paceline grade graded nothing in 240 s"
+            time.sleep(0.05)
+        os.killpg(first.pid, signal.SIGINT)  # what the terminal does on Ctrl-C: the whole foreground group
+        out, err = first.communicate(timeout=120)
+    finally:
+        _kill_group(first.pid)
+    rows = ledger_rows(course)
+    graded = sum(row[2] == "graded" for row in rows)
+    assert first.returncode == 130, out + err
+    assert err.strip().splitlines()[-1] == f"interrupted: {graded} of 4 graded; run paceline grade again to finish", err
+    assert "Traceback" not in out + err and "distributed" not in err, err
+    assert graded < 4 and {row[2] for row in rows} <= {"graded", "collected"}, rows  # nothing recorded as failed
+
+    rerun = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, start_new_session=True)
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    # Progress bars go to stderr (transient); nothing else should: no worker heartbeat or shutdown log.
+    assert "heartbeat" not in rerun.stderr.lower() and "distributed" not in rerun.stderr, rerun.stderr
+    want = {s: (3.0 if "a + b" in source else 1.0) for s, source in answers.items()}
+    assert {row[1]: row[3] for row in ledger_rows(course)} == want
+
+
+def test_an_attempt_that_cannot_be_graded_is_not_announced_as_nothing_new(tmp_path: Path) -> None:
+    course = course_with_attempts(tmp_path / "course", {"s1": CORRECT})
+    roster = course.roster_path.read_text().splitlines(keepends=True)
+    course.roster_path.write_text("".join(line for line in roster if not line.startswith("s1,")))
+    done = subprocess.run([str(BIN / "paceline"), "--course", str(course.root), "grade"], capture_output=True, text=True,
+                          timeout=300, env=dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"))
+    assert done.returncode == 1
+    assert "Nothing new to grade" not in done.stdout + done.stderr
+    assert "not on the roster" in done.stderr
 
 
 def test_the_local_cluster_listens_on_loopback_only() -> None:

@@ -27,6 +27,7 @@ so code that replaces the kernel's reply handler, the functions under test or
 from __future__ import annotations
 
 import ast
+import time
 from collections.abc import Mapping
 from logging import Logger
 
@@ -38,6 +39,7 @@ from nbgrader.preprocessors import Execute, SaveAutoGrades
 from nbgrader.utils import determine_grade, get_partial_grade, is_grade, is_solution
 
 from ..errors import PacelineError
+from . import stages
 
 REPLIES = "paceline_execute_replies"  # resources key: {cell index: execute reply status}
 METADATA = "paceline"  # cell metadata namespace written by ReplyRecordingExecute, never by the student
@@ -58,7 +60,28 @@ class ReplyRecordingExecute(Execute):
             cell.metadata.pop(METADATA, None)
             if cell.cell_type == "code":
                 cell.metadata[METADATA] = {"execute_reply": NOT_RUN}
-        return super().preprocess(nb, resources, km=km)
+        self._kernel_start = 0.0
+        started = time.perf_counter()
+        try:
+            return super().preprocess(nb, resources, km=km)
+        finally:
+            stages.add("kernel start", self._kernel_start)
+            stages.add("execute", time.perf_counter() - started - self._kernel_start)
+
+    # nbconvert's ExecutePreprocessor calls these (nbclient binds them to its async versions at class level).
+    def start_new_kernel(self, **kwargs) -> None:
+        started = time.perf_counter()
+        try:
+            super().start_new_kernel(**kwargs)
+        finally:
+            self._kernel_start += time.perf_counter() - started
+
+    def start_new_kernel_client(self):
+        started = time.perf_counter()
+        try:
+            return super().start_new_kernel_client()
+        finally:
+            self._kernel_start += time.perf_counter() - started
 
     def on_cell_executed(self, *, cell: NotebookNode, cell_index: int, execute_reply: dict) -> None:
         # nbgrader's: appends the reply's error when no output shows it.
@@ -80,7 +103,8 @@ class StrictSaveAutoGrades(SaveAutoGrades):
                 f"autograde_preprocessors must run {REPLY_RECORDING_EXECUTE} (or a subclass) before {STRICT_SAVE_AUTO_GRADES}"
             )
         self._replies = replies
-        return super().preprocess(nb, resources)
+        with stages.timed("scoring"):
+            return super().preprocess(nb, resources)
 
     def preprocess_cell(self, cell: NotebookNode, resources: ResourcesDict, cell_index: int):
         self._cell_index = cell_index

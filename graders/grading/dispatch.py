@@ -1,16 +1,28 @@
-"""Running grading tasks on Dask: a local cluster by default, or an existing one.
+"""Running grading tasks: on Dask (a local cluster, or an existing one), or, for a small batch, on forked processes.
 
 Tasks are pure (see :mod:`graders.grading.task`), so a worker needs paceline
 and the sandbox installed and nothing shared with the coordinator: no course
 folder, no gradebook, no network filesystem. The grading stage sees only an
-:class:`Executor`: Dask (:class:`DaskExecutor`) is the one engine so far, and
-another (a batch queue, a pool of containers) is another class with ``run``.
+:class:`Executor`: Dask (:class:`DaskExecutor`) for batches and remote
+clusters, :class:`ForkExecutor` when a batch is no bigger than the number of
+workers (a local Dask cluster takes longer to start than such a batch takes to
+grade), and another engine (a batch queue, a pool of containers) is another
+class with ``run``.
+
+Worker processes ignore SIGINT: Ctrl-C in the terminal reaches the whole
+process group, and only the coordinator decides what an interruption means
+(it stops recording and closes the executor, which ends the workers).
 """
 
 from __future__ import annotations
 
+import logging
+import multiprocessing
 import os
+import pickle
+import signal
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 from typing import Protocol, TypeVar
 
@@ -30,12 +42,36 @@ def dask_client(*, scheduler: str | None, workers: int | None) -> Iterator[objec
             yield client
         return
     # One single-threaded process per core: each task drives one kernel process.
-    n = workers or os.cpu_count() or 1
-    with LocalCluster(
-        n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
-        dashboard_address=None, silence_logs=40,  # logging.ERROR
-    ) as cluster, Client(cluster) as client:
+    n = default_workers(workers)
+    # Worker processes inherit an ignored SIGINT (Python leaves it ignored), so Ctrl-C reaches the
+    # coordinator alone instead of printing a traceback from every worker.
+    with _sigint_ignored():
+        cluster = LocalCluster(
+            n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
+            # A task's failure reaches the coordinator as its exception; the workers' own log (heartbeats
+            # missed on a busy host, a worker killed at shutdown) would only interleave with paceline's output.
+            dashboard_address=None, silence_logs=logging.CRITICAL,
+        )
+    with cluster, Client(cluster) as client:
         yield client
+
+
+def default_workers(workers: int | None) -> int:
+    """Worker processes when none are asked for: one per core (each task drives one kernel)."""
+    return workers or os.cpu_count() or 1
+
+
+@contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    try:
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:  # not the main thread: nothing to hand down
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def run_tasks(
@@ -89,6 +125,86 @@ class DaskExecutor:
         self, function: Callable[[T, S], R], tasks: Sequence[T], *, shared: Mapping[str, S], shared_key: Callable[[T], str],
     ) -> Iterator[tuple[T, R | BaseException]]:
         return run_tasks(self.client, function, tasks, shared=shared, shared_key=shared_key)
+
+
+class ForkExecutor:
+    """Tasks on processes forked from the coordinator, which has imported nbgrader already: no cluster,
+    no imports to repeat, nothing to start but the processes. :func:`fork_executor` opens one."""
+
+    def __init__(self, pool: ProcessPoolExecutor) -> None:
+        self.pool = pool
+
+    def run(
+        self, function: Callable[[T, S], R], tasks: Sequence[T], *, shared: Mapping[str, S], shared_key: Callable[[T], str],
+    ) -> Iterator[tuple[T, R | BaseException]]:
+        # Submitted now, not when the results are first asked for: the processes are forked at the first
+        # submission, and by then a progress bar's thread may be running (a fork copies no thread, but
+        # would copy a lock that thread held).
+        futures: dict[Future, T] = {self.pool.submit(_reported, function, task, shared[shared_key(task)]): task
+                                    for task in tasks}
+        return _completed(futures)
+
+
+def _completed(futures: dict[Future, T]) -> Iterator[tuple[T, object]]:
+    for future in as_completed(futures):
+        task = futures.pop(future)
+        try:
+            yield task, future.result()
+        except Exception as exc:  # noqa: BLE001 - a worker that died fails its task, the batch goes on
+            yield task, exc
+
+
+@contextmanager
+def fork_executor(*, workers: int) -> Iterator[ForkExecutor]:
+    """An executor of ``workers`` processes forked from this one, for as long as the ``with`` lasts.
+
+    Leaving the ``with`` early (an exception, Ctrl-C) ends the processes at once, with the kernels they
+    drive (the sandbox's kernels die with their parent), instead of waiting for running tasks."""
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"),
+                               initializer=_ignore_sigint)
+    finished = False
+    try:
+        yield ForkExecutor(pool)
+        finished = True
+    finally:
+        if not finished:
+            # ProcessPoolExecutor has no public way to stop a running task; its processes are ours to end.
+            for process in list(getattr(pool, "_processes", {}).values()):
+                process.terminate()
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _ignore_sigint() -> None:
+    # A process group of its own: nbclient installs its own SIGINT handler while it runs a notebook in a
+    # main thread, so ignoring the signal is not enough to keep the terminal's Ctrl-C from this process.
+    os.setpgrp()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _reported(function: Callable[[T, S], R], task: T, shared: S) -> R | BaseException:
+    """``function(task, shared)``, or the exception it raised, made sure to reach the coordinator."""
+    try:
+        return function(task, shared)
+    except Exception as exc:  # noqa: BLE001 - one task's failure is reported, the batch goes on
+        try:
+            pickle.dumps(exc)
+        except Exception:  # noqa: BLE001 - an exception that cannot be pickled is reported by its repr
+            return RuntimeError(repr(exc))
+        return exc
+
+
+@contextmanager
+def executor_for(*, task_count: int, scheduler: str | None, workers: int | None) -> Iterator[Executor]:
+    """Where ``task_count`` tasks run: on the Dask cluster at ``scheduler`` if given; else, for a batch no
+    bigger than the local workers, on forked processes (a local Dask cluster takes longer to start than
+    such a batch takes to grade); else on a local Dask cluster."""
+    n = default_workers(workers)
+    if scheduler is None and task_count <= n:
+        with fork_executor(workers=max(1, task_count)) as executor:
+            yield executor
+        return
+    with dask_executor(scheduler=scheduler, workers=workers) as executor:
+        yield executor
 
 
 @contextmanager

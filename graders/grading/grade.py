@@ -13,9 +13,13 @@ Its steps: :mod:`.plan` (pure), :mod:`.dispatch`, :mod:`.record`.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
-from collections.abc import Sequence
-from contextlib import nullcontext
+import signal
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 
 from traitlets.config import Config
@@ -33,7 +37,7 @@ from ..engine.wiring import open_gradebook, write_nbgrader_config
 from ..errors import LessonError, PacelineError, SubmissionError, at_submission
 from ..exchange.ledger import Attempt, Ledger
 from ..exchange.unlock import publish_unlocks
-from .dispatch import Executor, dask_executor
+from .dispatch import Executor, executor_for
 from .lateness import refresh_lateness
 from .plan import RefusedAttempt, plan_grading
 from .record import GradedAttempt, lesson_gradebook, record_attempt
@@ -47,6 +51,16 @@ class GradeReport:
     graded: list[GradedAttempt] = field(default_factory=list)
     problems: list[PacelineError] = field(default_factory=list)
     unlocked: list[tuple[str, str]] = field(default_factory=list)  # (student, lesson) gated lessons now published
+
+
+class GradingInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped grading between two attempts: what was graded is recorded, the rest is still to grade.
+
+    A KeyboardInterrupt, so that a caller that does not look for it (``paceline watch``) stops as before."""
+
+    def __init__(self, *, graded: int, failed: int, planned: int) -> None:
+        super().__init__(f"interrupted: {graded} of {planned} graded")
+        self.graded, self.failed, self.planned = graded, failed, planned
 
 
 def grade_attempts(
@@ -79,7 +93,7 @@ def grade_attempts(
     kernels = {lesson.id: kernel_config(lesson.grading, sandboxed=sandboxed) for lesson in lessons}
     write_nbgrader_config(course)
     report = GradeReport()
-    with Ledger.open(course.layout.ledger_path) as ledger:
+    with _interrupts_between_records() as interrupts, Ledger.open(course.layout.ledger_path) as ledger:
         attempts = ledger.attempts()
         if not any(a.lesson_id in order and (regrade or a.status == "collected") for a in attempts):
             return report
@@ -91,44 +105,102 @@ def grade_attempts(
             lesson_ids=list(order), regrade=regrade, rounds=rounds,
         )
         by_id = {planned.attempt.id: planned for planned in plan.planned}
-        templates: dict[str, bytes] = {}
-        tasks: list[GradingTask] = []
-        for step in plan.steps:
-            attempt = step.attempt
-            try:
-                if isinstance(step, RefusedAttempt):
-                    raise step.problem  # recorded as failed like any attempt that cannot be graded
-                if attempt.lesson_id not in templates:
-                    templates[attempt.lesson_id] = lesson_gradebook(course, attempt.lesson_id)
-                tasks.append(_task(course, attempt, kernel=kernels[attempt.lesson_id], due_at=step.due_at))
-            except Exception as exc:  # noqa: BLE001 - whatever one attempt raises fails that attempt, once
-                _fail(ledger, report, attempt, exc, clock=clock)
-        if not tasks:
-            return report
-
-        # The caller's executor stays theirs (open as long as they keep it); else a Dask cluster for this run.
-        dispatching = nullcontext(executor) if executor is not None else dask_executor(scheduler=scheduler, workers=workers)
-        with dispatching as runner:
-            results = runner.run(autograde, tasks, shared=templates, shared_key=lambda task: task.lesson_id)
-            for task, result in progress.track(results, description="Grading", total=len(tasks)):
-                planned = by_id[task.attempt_id]
-                attempt = planned.attempt
+        interrupted = False
+        try:
+            templates: dict[str, bytes] = {}
+            tasks: list[GradingTask] = []
+            for step in plan.steps:
+                attempt = step.attempt
                 try:
-                    graded = record_attempt(course, ledger, attempt, result, is_latest=planned.is_latest,
-                                            due_at=task.due_at, clock=clock)
+                    if isinstance(step, RefusedAttempt):
+                        raise step.problem  # recorded as failed like any attempt that cannot be graded
+                    if attempt.lesson_id not in templates:
+                        templates[attempt.lesson_id] = lesson_gradebook(course, attempt.lesson_id)
+                    tasks.append(_task(course, attempt, kernel=kernels[attempt.lesson_id], due_at=step.due_at))
                 except Exception as exc:  # noqa: BLE001 - whatever one attempt raises fails that attempt, once
-                    _fail(ledger, report, attempt, exc, clock=clock)
-                else:
-                    report.graded.append(graded)
-        # Grace days follow the attempts that count: a resubmission can move them between lessons.
-        refresh_lateness(course, ledger, student_ids={g.attempt.student_id for g in report.graded})
-        fresh = {a.id: a for a in ledger.attempts(lesson_ids=list(order))}
-        report.graded = [GradedAttempt(fresh[g.attempt.id], g.score, g.max_score, fresh[g.attempt.id].late_penalty or 0.0)
-                         for g in report.graded]
-    # Passing scores just recorded may unlock gated lessons.
-    report.unlocked = publish_unlocks(course, clock=clock)
+                    with interrupts.deferred():
+                        _fail(ledger, report, attempt, exc, clock=clock)
+            if not tasks:
+                return report
+
+            # The caller's executor stays theirs (open as long as they keep it); else one for this run:
+            # forked processes for a small batch, a Dask cluster for a big one or at ``scheduler``.
+            dispatching = (nullcontext(executor) if executor is not None
+                           else executor_for(task_count=len(tasks), scheduler=scheduler, workers=workers))
+            with dispatching as runner:
+                results = runner.run(autograde, tasks, shared=templates, shared_key=lambda task: task.lesson_id)
+                for task, result in progress.track(results, description="Grading", total=len(tasks)):
+                    planned = by_id[task.attempt_id]
+                    attempt = planned.attempt
+                    # Ctrl-C waits for the attempt being recorded: its gradebook rows, files and ledger
+                    # entry are written together or not at all.
+                    with interrupts.deferred():
+                        started = time.perf_counter()
+                        try:
+                            graded = record_attempt(course, ledger, attempt, result, is_latest=planned.is_latest,
+                                                    due_at=task.due_at, clock=clock)
+                        except Exception as exc:  # noqa: BLE001 - whatever one attempt raises fails that attempt, once
+                            _fail(ledger, report, attempt, exc, clock=clock)
+                        else:
+                            recording = ("coordinator record", time.perf_counter() - started)
+                            report.graded.append(dataclasses.replace(graded, stages=(*graded.stages, recording)))
+        except KeyboardInterrupt:
+            # Nothing half-done to undo: attempts not recorded are still "collected", and the next run grades them.
+            interrupted = True
+        with interrupts.deferred():
+            # Grace days follow the attempts that count: a resubmission can move them between lessons.
+            refresh_lateness(course, ledger, student_ids={g.attempt.student_id for g in report.graded})
+            fresh = {a.id: a for a in ledger.attempts(lesson_ids=list(order))}
+            report.graded = [dataclasses.replace(g, attempt=fresh[g.attempt.id], late_penalty=fresh[g.attempt.id].late_penalty or 0.0)
+                             for g in report.graded]
+            # Passing scores just recorded may unlock gated lessons.
+            report.unlocked = publish_unlocks(course, clock=clock)
+    if interrupted:
+        raise GradingInterrupted(graded=len(report.graded), failed=len(report.problems), planned=len(plan.steps))
     report.graded.sort(key=lambda g: (order[g.attempt.lesson_id], g.attempt.student_id, g.attempt.attempt))
     return report
+
+
+class _Interrupts:
+    """A SIGINT handler that raises KeyboardInterrupt, except inside :meth:`deferred`, after which it does."""
+
+    def __init__(self) -> None:
+        self.deferring = False
+        self.pending = False
+
+    def __call__(self, signum: int, frame: object) -> None:
+        if self.deferring:
+            self.pending = True
+        else:
+            raise KeyboardInterrupt
+
+    @contextmanager
+    def deferred(self) -> Iterator[None]:
+        outer = self.deferring
+        self.deferring = True
+        try:
+            yield
+        finally:
+            self.deferring = outer
+        if self.pending and not outer:
+            self.pending = False
+            raise KeyboardInterrupt
+
+
+@contextmanager
+def _interrupts_between_records() -> Iterator[_Interrupts]:
+    """Ctrl-C raises KeyboardInterrupt only between two attempts' records (see :class:`_Interrupts`).
+
+    Signal handlers belong to the main thread: elsewhere, and where SIGINT is ignored, nothing changes."""
+    interrupts = _Interrupts()
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        yield interrupts
+        return
+    previous = signal.signal(signal.SIGINT, interrupts)
+    try:
+        yield interrupts
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _task(course: CourseConfig, attempt: Attempt, *, kernel: Config, due_at: dt.datetime | None) -> GradingTask:

@@ -29,6 +29,7 @@ from nbgrader.preprocessors import AssignLatePenalties
 from ..course.clock import Clock
 from ..course.layout import ScratchCourse
 from ..course.plan import CourseConfig
+from ..engine.stages import Stages
 from ..engine.scoring import REPLIES, StrictSaveAutoGrades, recorded_replies
 from ..engine.wiring import naive_utc, nbgrader_config, open_gradebook
 from ..errors import SubmissionError
@@ -43,6 +44,7 @@ class GradedAttempt:
     score: float
     max_score: float
     late_penalty: float
+    stages: Stages = ()  # seconds per stage on the worker, and the coordinator's record step
 
 
 # nbgrader's tables of students and their work, the ones that refer to others first.
@@ -103,7 +105,7 @@ def record_attempt(
     cells = [CellScore(c.notebook, c.grade_id, c.score, c.max_score) for c in result.cells]
     ledger.record_grade(attempt.id, score=score, max_score=result.max_score, late_penalty=penalty,
                         graded_at=clock.now(), cells=cells)
-    return GradedAttempt(attempt, score, result.max_score, penalty)
+    return GradedAttempt(attempt, score, result.max_score, penalty, stages=result.stages)
 
 
 def record_outcome(

@@ -11,8 +11,10 @@ the coordinator writes the course's gradebook (see :mod:`graders.grading.record`
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
+import time
 import re
 import tempfile
 import warnings
@@ -26,6 +28,8 @@ from traitlets.config import Config
 
 from ..course.layout import TIMESTAMP, ScratchCourse
 from ..course.plan import LatePolicy
+from ..engine import stages
+from ..engine.stages import Stages
 from ..engine.wiring import grading_config, naive_utc
 from ..sandbox.manager import LOG_PREFIX as SANDBOX_LOG_PREFIX
 
@@ -76,14 +80,22 @@ class GradingOutcome:
     cells: tuple[CellResult, ...]
     log: str
     error: str | None = None
+    stages: Stages = ()  # where the worker's time went: private course, kernel start, execute, scoring, feedback...
 
 
 def autograde(task: GradingTask, gradebook_template: bytes) -> GradingOutcome:
     """Grade one attempt with nbgrader in a throw-away course folder."""
+    with stages.measuring() as seconds:
+        outcome = _autograde(task, gradebook_template)
+    return dataclasses.replace(outcome, stages=tuple(seconds.items()))
+
+
+def _autograde(task: GradingTask, gradebook_template: bytes) -> GradingOutcome:
     with warnings.catch_warnings(), tempfile.TemporaryDirectory(prefix="paceline-grade-") as scratch:
         # nbgrader's gradebook trips SQLAlchemy's "not in session" warning on a submission that lacks
         # cells (deleted tests, blank work); harmless, and on a worker nothing filters it for the CLI.
         warnings.filterwarnings("ignore", module=r"nbgrader\.api")
+        setup_started = time.perf_counter()
         course = ScratchCourse(Path(scratch))
         who = {"student_id": task.student_id, "lesson_id": task.lesson_id}
         write_files(course.source(task.lesson_id), task.lesson_files)
@@ -97,12 +109,15 @@ def autograde(task: GradingTask, gradebook_template: bytes) -> GradingOutcome:
             gb.update_or_create_assignment(task.lesson_id, duedate=naive_utc(task.due_at) if task.due_at else None)
         api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
         api.log.setLevel(logging.WARNING)
-        result = api.autograde(task.lesson_id, task.student_id, force=True, create=True)
+        stages.add("private course", time.perf_counter() - setup_started)
+        with stages.timed("nbgrader autograde"):  # includes kernel start, execute and scoring, reported apart
+            result = api.autograde(task.lesson_id, task.student_id, force=True, create=True)
         log = (result.get("log") or "") + (result.get("error") or "")
         if not result.get("success"):
             return _failed(task, log=log, error=failure_reason(log))
         autograded = read_files(course.autograded(**who))
-        feedback_result = api.generate_feedback(task.lesson_id, task.student_id)
+        with stages.timed("feedback"):
+            feedback_result = api.generate_feedback(task.lesson_id, task.student_id)
         if not feedback_result.get("success"):
             log += (feedback_result.get("log") or "") + (feedback_result.get("error") or "")
             return _failed(task, log=log, error="nbgrader could not render feedback: " + failure_reason(log))
