@@ -41,7 +41,7 @@ class CourseFacts:
     """What every student's document is built from, read once."""
 
     roster: tuple[Student, ...]
-    attempts: tuple[Attempt, ...]
+    attempts: dict[str, list[Attempt]]  # by student
     extensions: dict
     released: frozenset[str]
     max_scores: dict[str, float]
@@ -52,7 +52,9 @@ def read_course_facts(course: CourseConfig, *, student_ids: Iterable[str] | None
     wanted = set(student_ids) if student_ids is not None else None
     roster = tuple(s for s in load_roster(course.roster_path, timezone=course.timezone) if wanted is None or s.id in wanted)
     with Ledger.open(course.layout.ledger_path) as ledger:
-        attempts = tuple(ledger.attempts(student_ids=[s.id for s in roster]))
+        attempts: dict[str, list[Attempt]] = {}
+        for attempt in ledger.attempts(student_ids=[s.id for s in roster]):
+            attempts.setdefault(attempt.student_id, []).append(attempt)
         extensions = ledger.extensions()
         released = frozenset(ledger.releases())
         graded_points = {a.lesson_id: a.max_score for a in ledger.attempts(statuses=["graded"]) if a.max_score}
@@ -77,7 +79,7 @@ def lesson_points(course: CourseConfig, *, released: frozenset[str], known: dict
 
 def student_document(course: CourseConfig, facts: CourseFacts, student: Student, *, as_of: dt.datetime) -> dict[str, Any]:
     return progress_document(
-        course, student=student, attempts=[a for a in facts.attempts if a.student_id == student.id],
+        course, student=student, attempts=facts.attempts.get(student.id, []),
         extensions=facts.extensions, released=facts.released, max_scores=facts.max_scores, as_of=as_of)
 
 
