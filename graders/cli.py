@@ -306,6 +306,24 @@ def init(directory: Path, course_id: str, title: str, timezone: str) -> None:
     out.print(f"Created course {course_id!r} in {root}. Next: cd {root} && paceline new LESSON --title '...'")
 
 
+@main.command(name="import")
+@click.argument("nbgrader_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--into", "into", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="New course folder (default: NBGRADER_DIR-paceline beside it); must be new or empty.")
+def import_cmd(nbgrader_dir: Path, into: Path | None) -> None:
+    """Turn an nbgrader course into a paceline course: lessons, dates, students, settings, submissions, grades."""
+    from .operations.nbimport import import_nbgrader_course
+
+    report = import_nbgrader_course(nbgrader_dir, into=into)
+    out.print(f"Imported {report.course_id!r} into {report.root}: {len(report.lessons)} lesson(s) "
+              f"({', '.join(report.lessons)}), {report.students} student(s), {report.attempts} attempt(s) "
+              f"({report.grades_kept} with nbgrader's grades kept).", highlight=False)
+    for item in report.unmapped:
+        out.print(f"[yellow]Not imported:[/] {escape(item)}", highlight=False)
+    out.print(f"Next: paceline --course {report.root} check")
+    _fail_on(report.problems, "submitted folders could not be imported and")
+
+
 @main.command()
 @click.argument("lesson_id")
 @click.option("--title", required=True, help="Lesson title.")
@@ -485,7 +503,10 @@ def status(ctx: click.Context, student_id: str | None, as_of: str | None) -> Non
         return value.astimezone(tz).strftime("%Y-%m-%d %H:%M") if value else "—"
 
     if student_id is None:
-        _print_cohort(views.cohort_status(course, as_of=parse_as_of(course, as_of)), course=course)
+        overview = views.cohort_overview(course, as_of=parse_as_of(course, as_of))
+        _print_cohort(overview.status, course=course)
+        for student, lesson, attempt in overview.awaiting_manual:
+            out.print(f"[yellow]Awaiting manual grading:[/] {student} / {lesson} attempt {attempt}", highlight=False)
         return
     report = views.student_status(course, student_id, as_of=parse_as_of(course, as_of))
     s = report.student
@@ -494,6 +515,13 @@ def status(ctx: click.Context, student_id: str | None, as_of: str | None) -> Non
     out.print(f"[dim]What {s.id} sees in JupyterLab (their progress document):[/]")
     _print_progress(report.document)
     out.print("[dim]For the instructor only:[/]")
+    for lesson in report.lessons:
+        for a in lesson.attempts:
+            if a.id in report.awaiting_manual:
+                out.print(f"[yellow]Awaiting manual grading:[/] {a.lesson_id} attempt {a.attempt} (formgrader)", highlight=False)
+            if a.origin == "imported":
+                out.print(f"{a.lesson_id} attempt {a.attempt}: imported from nbgrader, submitted {when(a.received_at)}",
+                          highlight=False)
     from .exchange.ledger import ExtensionRevoked
 
     for e in report.extensions:

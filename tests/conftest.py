@@ -40,3 +40,63 @@ def no_kernel(monkeypatch: pytest.MonkeyPatch) -> KernelCalls:
 
     monkeypatch.setattr(analytics.report.papermill, "execute_notebook", execute)
     return calls
+
+
+# The nbgrader fixture course's due dates (UTC) and students, as its gradebook records them.
+NBGRADER_COURSE_DUE = {
+    "basics": "2026-03-06 22:59:59", "reads-data": "2026-03-13 22:59:59", "needs-package": "2026-03-20 22:59:59",
+    "downloads": "2026-03-27 22:59:59", "asks-input": "2026-04-03 21:59:59", "grading-mode": "2026-04-10 21:59:59",
+    "uses-helper": "2026-04-17 21:59:59",
+}
+NBGRADER_COURSE_STUDENTS = {"alice": ("Alice", "Archer", "alice@example.org"), "bob": ("Bob", "Baker", "bob@example.org"),
+                            "carol": ("Carol", "Cole", "carol@example.org")}
+
+
+@pytest.fixture(scope="session")
+def nbgrader_course_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The nbgrader fixture course (nbgrader's documented layout) with the gradebook an instructor's
+    nbgrader would have made: students, due dates, and every lesson generated with the course's own
+    nbgrader_config.py (no kernels run; nothing autograded). Built once per session; copy it to use it."""
+    import datetime as dt
+    import functools
+    import logging
+    import os
+    import sys
+
+    import nbgrader.api
+    from nbgrader.api import Gradebook
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+    from traitlets.config.loader import PyFileConfigLoader
+
+    scratch = tmp_path_factory.mktemp("nbgrader-template")
+    root = scratch / "nbgrader_course"
+    shutil.copytree(FIXTURES / "nbgrader_course", root)
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()  # the fixture's own, trusted file
+    config.CourseDirectory.root = str(root)
+    config.Exchange.root = str(scratch / "exchange")  # the fixture names a server's; nothing here uses it
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PATH", str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""))  # alembic
+        # nbgrader asks the alembic command for its schema version at every gradebook opening (a second each).
+        mp.setattr(nbgrader.api, "get_alembic_version", functools.cache(nbgrader.api.get_alembic_version))
+        mp.chdir(root)  # nbgrader opens the header notebook relative to the working folder, as its CLI runs
+        api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
+        api.log.setLevel(logging.ERROR)
+        for lesson in NBGRADER_COURSE_DUE:
+            result = api.generate_assignment(lesson, force=True, create=True)
+            assert result["success"], result.get("log", "") + result.get("error", "")
+        with Gradebook(f"sqlite:///{root / 'gradebook.db'}", course_id="databasics") as gb:
+            for student, (first, last, email) in NBGRADER_COURSE_STUDENTS.items():
+                gb.update_or_create_student(student, first_name=first, last_name=last, email=email)
+            for lesson, due in NBGRADER_COURSE_DUE.items():
+                gb.update_or_create_assignment(lesson, duedate=dt.datetime.fromisoformat(due))
+    shutil.rmtree(root / "release")
+    return root
+
+
+@pytest.fixture
+def nbgrader_course(nbgrader_course_template: Path, tmp_path: Path) -> Path:
+    """A private copy of the nbgrader fixture course, gradebook included."""
+    root = tmp_path / "nbgrader_course"
+    shutil.copytree(nbgrader_course_template, root)
+    return root

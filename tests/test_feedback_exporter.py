@@ -9,6 +9,7 @@ import nbformat
 import pytest
 from nbconvert.exporters import HTMLExporter
 
+from graders.course.nbgrader_table import NbgraderSettings
 from graders.course.plan import LatePolicy
 from graders.engine.wiring import grading_config
 from graders.feedback.exporter import TEMPLATE_CACHE, FeedbackHTMLExporter
@@ -40,5 +41,5 @@ def test_a_second_exporter_renders_the_same_page_without_compiling(monkeypatch: 
 
 
 def test_nbgraders_feedback_uses_it() -> None:
-    config = grading_config(timeout=10, late_policy=LatePolicy())
+    config = grading_config(timeout=10, late_policy=LatePolicy(), nbgrader=NbgraderSettings())
     assert config.GenerateFeedback.exporter_class == "graders.feedback.exporter.FeedbackHTMLExporter"

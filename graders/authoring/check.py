@@ -43,6 +43,7 @@ from nbgrader.nbgraderformat import MetadataValidator, SchemaTooNewError, Schema
 
 from analytics.progress import Progress, Silent
 
+from ..course.nbgrader_table import NbgraderSettings
 from ..course.plan import CourseConfig
 from ..errors import CellRef, LessonError, PacelineError
 from .lesson import BEGIN_HIDDEN, BEGIN_SOLUTION, cell_role, read_notebook, unclosed_regions
@@ -101,7 +102,7 @@ def check_course(
 
     lessons = course.select_lessons(tuple(lesson_ids) if lesson_ids else None)
     plan = [_LessonFolder(lesson.id, course.layout.lesson_source(lesson.id), lesson.notebooks,
-                          include=lesson.include, exclude=lesson.exclude) for lesson in lessons]
+                          include=lesson.include, exclude=lesson.exclude, nbgrader=course.nbgrader) for lesson in lessons]
     markers = instructor_markers(nbgrader_config(course))
     return _check_lessons(plan, timeout=course.grading.timeout, execute=execute, progress=progress, markers=markers)
 
@@ -157,23 +158,25 @@ def check_notebook(
     student_cwd: Path | None = None,
     timeout: int = 30,
     execute: bool = True,
+    nbgrader: NbgraderSettings = NbgraderSettings(),
 ) -> list[Problem]:
     """Problems in one notebook, in cell order.
 
     The source version runs in ``cwd``, a copy of the lesson folder; the student version in
     ``student_cwd`` (default ``cwd``), which holds what a release publishes beside the notebooks,
-    so a file students will not get fails here rather than for every student.
+    so a file students will not get fails here rather than for every student. The student version
+    is built with the course's ``[nbgrader]`` settings (``nbgrader``: delimiters, stubs).
     """
     problems = metadata_problems(nb, lesson_id=lesson_id, notebook=notebook)
     if not any(problem.code in _BLOCKS_STUDENT_VERSION for problem in problems):
-        problems += student_compile_problems(nb, lesson_id=lesson_id, notebook=notebook)
+        problems += student_compile_problems(nb, lesson_id=lesson_id, notebook=notebook, nbgrader=nbgrader)
     if execute:
         source_run = run_in_kernel(nb, cwd=cwd, timeout=timeout)
         problems += _source_version_problems(source_run, lesson_id=lesson_id, notebook=notebook, timeout=timeout)
         # A kernel that cannot start or dies on the source would only repeat itself on the student version.
         if source_run.failure is None and not any(problem.code in _BLOCKS_STUDENT_VERSION for problem in problems):
             problems += _student_version_problems(nb, lesson_id=lesson_id, notebook=notebook, cwd=student_cwd or cwd,
-                                                  timeout=timeout)
+                                                  timeout=timeout, nbgrader=nbgrader)
     return sorted(problems, key=lambda problem: -1 if problem.where.cell_index is None else problem.where.cell_index)
 
 
@@ -245,13 +248,14 @@ def equality_only_assertion(source: str) -> str | None:
     return ast.unparse(asserts[0].test)
 
 
-def student_compile_problems(nb: NotebookNode, *, lesson_id: str, notebook: str) -> list[Problem]:
+def student_compile_problems(nb: NotebookNode, *, lesson_id: str, notebook: str,
+                             nbgrader: NbgraderSettings = NbgraderSettings()) -> list[Problem]:
     """Code cells whose student version does not compile although the source does, found without a kernel."""
     return [
         Problem(CellRef(lesson_id, notebook, index, _grade_id(nb.cells[index]) or None), "student-version-does-not-compile",
                 f"the student version of this cell does not compile ({error}): nbgrader's stub takes the indentation "
                 "of the BEGIN SOLUTION line, so indent the markers like the code they replace")
-        for index, error in uncompilable_starter_cells(nb)
+        for index, error in uncompilable_starter_cells(nb, nbgrader=nbgrader)
     ]
 
 
@@ -277,6 +281,7 @@ class _LessonFolder(NamedTuple):
     notebooks: Sequence[str] | None  # None: every notebook in the folder
     include: Sequence[str] = ()  # course.toml's release patterns
     exclude: Sequence[str] = ()
+    nbgrader: NbgraderSettings = NbgraderSettings()  # course.toml's [nbgrader]: how student versions are built
 
 
 def _check_lessons(
@@ -330,7 +335,7 @@ def _check_one_lesson(lesson: _LessonFolder, *, timeout: int, execute: bool, mar
             scored = [value for cell in nb.cells if (value := _valid_points(cell)) is not None]
             graded, points = graded + len(scored), points + sum(scored)
             problems += check_notebook(nb, lesson_id=lesson_id, notebook=name, cwd=workdir, student_cwd=student_dir,
-                                       timeout=timeout, execute=execute)
+                                       timeout=timeout, execute=execute, nbgrader=lesson.nbgrader)
             warnings += notebook_warnings(nb, lesson_id=lesson_id, notebook=name)
     return CheckReport(tuple(problems), lessons=1, notebooks=len(names), graded_cells=graded, points=points,
                        warnings=tuple(warnings))
@@ -447,9 +452,10 @@ def _source_version_problems(run: TrialRun, *, lesson_id: str, notebook: str, ti
     return problems
 
 
-def _student_version_problems(nb: NotebookNode, *, lesson_id: str, notebook: str, cwd: Path, timeout: int) -> list[Problem]:
+def _student_version_problems(nb: NotebookNode, *, lesson_id: str, notebook: str, cwd: Path, timeout: int,
+                              nbgrader: NbgraderSettings) -> list[Problem]:
     try:
-        student = student_version(nb)
+        student = student_version(nb, nbgrader=nbgrader)
     except (RuntimeError, ValueError) as exc:
         return [Problem(CellRef(lesson_id, notebook), "student-version-failed", f"nbgrader cannot build the student version: {exc}")]
     run = run_in_kernel(student, cwd=cwd, timeout=timeout)

@@ -10,23 +10,27 @@ from IPython.core.inputtransformer2 import TransformerManager
 from nbformat import NotebookNode
 from nbgrader.preprocessors import ClearSolutions
 
+from ..course.nbgrader_table import NbgraderSettings
 from .trial_run import expects_error
 
 _log = logging.getLogger(__name__)
 
 
-def student_version(nb: NotebookNode) -> NotebookNode:
-    """The notebook with solutions replaced by nbgrader's stubs, as ``generate_assignment`` does.
+def student_version(nb: NotebookNode, *, nbgrader: NbgraderSettings = NbgraderSettings()) -> NotebookNode:
+    """The notebook with solutions replaced by nbgrader's stubs, as ``generate_assignment`` does
+    (with the course's ``[nbgrader]`` delimiters and stubs).
 
     Hidden tests stay in: the autograder restores and runs them, so they must fail too.
     Raises ``RuntimeError`` or ``ValueError`` (nbgrader's) when nbgrader cannot do it.
     """
+    from ..engine.wiring import nbgrader_settings_config
+
     student = copy.deepcopy(nb)
-    ClearSolutions(log=_log).preprocess(student, {})
+    ClearSolutions(config=nbgrader_settings_config(nbgrader), log=_log).preprocess(student, {})
     return student
 
 
-def uncompilable_starter_cells(nb: NotebookNode) -> list[tuple[int, str]]:
+def uncompilable_starter_cells(nb: NotebookNode, *, nbgrader: NbgraderSettings = NbgraderSettings()) -> list[tuple[int, str]]:
     """(index, why) of code cells whose student version cannot even compile although the source does.
 
     nbgrader's stub takes the indentation of the BEGIN SOLUTION line, so markers placed at another
@@ -37,7 +41,7 @@ def uncompilable_starter_cells(nb: NotebookNode) -> list[tuple[int, str]]:
     if language not in (None, "python"):
         return []
     try:
-        student = student_version(nb)
+        student = student_version(nb, nbgrader=nbgrader)
     except (RuntimeError, ValueError):
         return []  # check reports it where the student version is run
     found = []

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from ..errors import ConfigError, PacelineError
 from .layout import CONFIG_NAME, DEFAULT_EXCHANGE, DEFAULT_ROSTER, DEFAULT_SOURCE, CourseLayout, ExchangeLayout
+from .nbgrader_table import NbgraderSettings, parse_nbgrader_table
 from .pacing import Pacing, paced_dates
 from .toml_reader import Reader
 
@@ -117,6 +118,7 @@ class CourseConfig:
     # ``[at_risk]`` as written (key, value): analytics owns these thresholds and checks them where
     # they are used (``paceline status``, reports), so reading course.toml never imports analytics.
     at_risk: tuple[tuple[str, Any], ...] = ()
+    nbgrader: NbgraderSettings = NbgraderSettings()  # [nbgrader]: nbgrader's own settings, applied wherever it runs
 
     @property
     def layout(self) -> CourseLayout:
@@ -164,7 +166,7 @@ def parse_course(raw: dict[str, Any], *, config_path: Path) -> CourseConfig:
     """Validate an already-parsed ``course.toml`` mapping."""
     root = config_path.parent
     reader = Reader(config_path)
-    reader.keys(raw, "", required={"course", "lessons"}, optional={"late_policy", "grading", "pacing", "grace", "gating", "collect", "at_risk"})
+    reader.keys(raw, "", required={"course", "lessons"}, optional={"late_policy", "grading", "pacing", "grace", "gating", "collect", "at_risk", "nbgrader"})
 
     course = reader.table(raw, "course")
     reader.keys(
@@ -225,6 +227,11 @@ def parse_course(raw: dict[str, Any], *, config_path: Path) -> CourseConfig:
                 raise ConfigError(config_path, f"lessons[{index}].requires",
                                   f"{required!r} is not an earlier lesson (a lesson can only require lessons before it)")
         seen.add(lesson.id)
+    nbgrader = parse_nbgrader_table(reader, raw.get("nbgrader", {}), root=root)
+    for lesson_id, _ in nbgrader.exclude_overwriting:
+        if lesson_id not in seen:
+            raise ConfigError(config_path, f"nbgrader.exclude_overwriting.{lesson_id}",
+                              f"{lesson_id!r} is not a lesson (lessons: {', '.join(sorted(seen))})")
 
     return CourseConfig(
         root=root,
@@ -243,6 +250,7 @@ def parse_course(raw: dict[str, Any], *, config_path: Path) -> CourseConfig:
         pass_fraction=pass_fraction,
         collect_limits=collect_limits,
         at_risk=tuple(at_risk.items()),
+        nbgrader=nbgrader,
     )
 
 

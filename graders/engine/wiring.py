@@ -18,9 +18,11 @@ from pathlib import Path
 from nbgrader.api import Gradebook
 from nbgrader.apps import NbGraderAPI
 from nbgrader.coursedir import CourseDirectory
+from nbgrader.preprocessors import ClearSolutions
 from traitlets.config import Config
 
 from ..course.layout import AUTOGRADED, FEEDBACK, RELEASE, SUBMITTED
+from ..course.nbgrader_table import NbgraderSettings
 from ..course.plan import CourseConfig, LatePolicy
 from ..errors import NbgraderError
 from .isolation import sandbox_kernels
@@ -57,16 +59,16 @@ def nbgrader_config(course: CourseConfig) -> Config:
     c.Exchange.root = str(course.exchange_root)
     # Released lessons are meant to be re-released when an instructor fixes a typo.
     c.ExchangeReleaseAssignment.force = True
-    c.merge(grading_config(timeout=course.grading.timeout, late_policy=course.late_policy))
+    c.merge(grading_config(timeout=course.grading.timeout, late_policy=course.late_policy, nbgrader=course.nbgrader))
     # nbgrader's own autograde (the command, formgrader's button) runs student code
     # only in the sandbox too, and refuses where the sandbox is not set up.
     c.merge(sandbox_kernels(course.grading))
     return c
 
 
-def grading_config(*, timeout: int, late_policy: LatePolicy) -> Config:
+def grading_config(*, timeout: int, late_policy: LatePolicy, nbgrader: NbgraderSettings) -> Config:
     """How nbgrader executes and penalises: shared by the course and by grading workers."""
-    c = Config()
+    c = nbgrader_settings_config(nbgrader)
     c.Execute.timeout = timeout
     # ipykernel warns on stderr about unencrypted TCP at every start; cell errors arrive as messages.
     c.Execute.extra_arguments = ["--IPKernelApp.log_level=ERROR"]
@@ -81,6 +83,35 @@ def grading_config(*, timeout: int, late_policy: LatePolicy) -> Config:
         "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
     ]
     c.merge(student_html_config())
+    return c
+
+
+def nbgrader_settings_config(settings: NbgraderSettings) -> Config:
+    """course.toml's ``[nbgrader]`` as nbgrader's own settings (unset keys keep nbgrader's defaults).
+
+    Part of every config paceline gives nbgrader, so release, grading workers,
+    feedback, formgrader and ``paceline check``'s student versions all agree.
+    """
+    c = Config()
+    if settings.header is not None:
+        c.IncludeHeaderFooter.header = str(settings.header)
+    if settings.footer is not None:
+        c.IncludeHeaderFooter.footer = str(settings.footer)
+    if settings.code_stub:
+        # A Dict trait is replaced whole: keep nbgrader's stubs for the languages not named.
+        c.ClearSolutions.code_stub = {**ClearSolutions.class_traits()["code_stub"].default(), **dict(settings.code_stub)}
+    for key, trait in (("text_stub", "text_stub"), ("begin_solution_delimiter", "begin_solution_delimeter"),
+                       ("end_solution_delimiter", "end_solution_delimeter"), ("enforce_metadata", "enforce_metadata")):
+        if getattr(settings, key) is not None:
+            c.ClearSolutions[trait] = getattr(settings, key)
+    if settings.begin_hidden_tests_delimiter is not None:
+        c.ClearHiddenTests.begin_test_delimeter = settings.begin_hidden_tests_delimiter
+        c.HideHiddenTests.begin_delimiter = settings.begin_hidden_tests_delimiter
+    if settings.end_hidden_tests_delimiter is not None:
+        c.ClearHiddenTests.end_test_delimeter = settings.end_hidden_tests_delimiter
+        c.HideHiddenTests.end_delimiter = settings.end_hidden_tests_delimiter
+    if settings.exclude_overwriting:
+        c.Autograde.exclude_overwriting = {lesson: list(files) for lesson, files in settings.exclude_overwriting}
     return c
 
 

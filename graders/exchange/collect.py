@@ -205,6 +205,55 @@ def _archive(course: CourseConfig, ledger: Ledger, submission: InboundSubmission
                            folder=submission.path, received_at=received_at)
     number = ledger.next_attempt_number(submission.student_id, submission.lesson_id)
     dest = course.layout.attempt_dir(student_id=submission.student_id, lesson_id=submission.lesson_id, attempt=number)
+    content_hash, size = copy_checked_files(course, submission, files, dest=dest)
+    return ledger.add_attempt(
+        student_id=submission.student_id,
+        lesson_id=submission.lesson_id,
+        attempt=number,
+        exchange_name=submission.exchange_name,
+        received_at=received_at,
+        claimed_at=submission.claimed_at,
+        content_hash=content_hash,
+        size_bytes=size,
+        file_count=len(files),
+    )
+
+
+def import_attempt(
+    course: CourseConfig, ledger: Ledger, *, folder: Path, student_id: str, lesson_id: str, submitted_at: dt.datetime,
+) -> Attempt:
+    """Archive an nbgrader course's ``submitted/<student>/<lesson>/`` as the student's next attempt, marked
+    *imported*, received at ``submitted_at`` (the time nbgrader recorded, so lateness survives).
+
+    The folder gets collection's checks (no links or special files, safe names, size limits, a valid
+    secret if there is one); the caller has validated the student id and lesson. Raises SubmissionError.
+    """
+    submission = InboundSubmission(path=folder, student_id=student_id, lesson_id=lesson_id, claimed_at=submitted_at)
+    if not stat.S_ISDIR(folder.lstat().st_mode):
+        raise SubmissionError(student_id, lesson_id, None, f"refused {folder}: not a folder (a symbolic link or a file)")
+    files = _regular_files(submission, max_files=course.collect_limits.max_files)
+    _check_size(course, submission, files)
+    number = ledger.next_attempt_number(student_id, lesson_id)
+    dest = course.layout.attempt_dir(student_id=student_id, lesson_id=lesson_id, attempt=number)
+    content_hash, size = copy_checked_files(course, submission, files, dest=dest)
+    return ledger.add_attempt(
+        student_id=student_id, lesson_id=lesson_id, attempt=number, exchange_name=f"imported:{student_id}/{lesson_id}",
+        received_at=submitted_at, claimed_at=submitted_at, content_hash=content_hash, size_bytes=size,
+        file_count=len(files), origin="imported",
+    )
+
+
+def copy_graded_folder(course: CourseConfig, folder: Path, *, student_id: str, lesson_id: str, dest: Path) -> None:
+    """Copy nbgrader's graded folder of an imported submission (made from the student's files) with
+    collection's checks: nothing but plain files with safe names, within the size limits."""
+    submission = InboundSubmission(path=folder, student_id=student_id, lesson_id=lesson_id, claimed_at=None)
+    files = _regular_files(submission, max_files=course.collect_limits.max_files)
+    _check_size(course, submission, files)
+    copy_checked_files(course, submission, files, dest=dest)
+
+
+def copy_checked_files(course: CourseConfig, submission: InboundSubmission, files: list[Path], *, dest: Path) -> tuple[str, int]:
+    """Copy a submission's checked files to ``dest`` without following links; returns (content hash, bytes)."""
     if dest.exists():
         # Left by a collection that stopped before recording it: nothing refers to it yet.
         shutil.rmtree(dest)
@@ -226,17 +275,7 @@ def _archive(course: CourseConfig, ledger: Ledger, submission: InboundSubmission
     except Exception:
         shutil.rmtree(dest, ignore_errors=True)  # refused: no half-copied attempt is left behind
         raise
-    return ledger.add_attempt(
-        student_id=submission.student_id,
-        lesson_id=submission.lesson_id,
-        attempt=number,
-        exchange_name=submission.exchange_name,
-        received_at=received_at,
-        claimed_at=submission.claimed_at,
-        content_hash=digest.hexdigest(),
-        size_bytes=size,
-        file_count=len(files),
-    )
+    return digest.hexdigest(), size
 
 
 def _read_beneath(submission: InboundSubmission, relative: Path, *, limit: int) -> bytes:

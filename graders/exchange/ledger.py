@@ -82,10 +82,12 @@ CREATE TABLE IF NOT EXISTS cell_scores (
 # (table, column, type) added since the first ledgers: an older ledger gains them when opened.
 ADDED_COLUMNS = (
     ("attempts", "feedback_digest", "TEXT"), ("attempts", "feedback_error", "TEXT"),
+    ("attempts", "origin", "TEXT"),  # "imported": from an nbgrader course (paceline import); NULL: collected
     ("extensions", "shareable", "INTEGER NOT NULL DEFAULT 0"),
     ("extensions", "revoked", "INTEGER NOT NULL DEFAULT 0"),  # 1: takes the extension back (due_at: the planned date)
     ("releases", "withdrawn_at", "TEXT"), ("releases", "withdrawn_by", "TEXT"),  # taken back by `paceline unrelease`
 )
+AttemptOrigin = Literal["collected", "imported"]
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,9 @@ class Attempt:
     error: str | None
     feedback_digest: str | None = None  # digest of the feedback last released (or that failed to be) for this attempt
     feedback_error: str | None = None  # why that feedback could not be released; None once released
+    # "imported": brought in from an nbgrader course's submitted/ (paceline import); its receipt time is
+    # the time nbgrader recorded (timestamp.txt), not when paceline read it.
+    origin: AttemptOrigin = "collected"
 
     @property
     def submitted_at(self) -> dt.datetime:
@@ -213,13 +218,14 @@ class Ledger:
         content_hash: str,
         size_bytes: int,
         file_count: int,
+        origin: AttemptOrigin = "collected",
     ) -> Attempt:
-        """Record a collected attempt; (student, lesson, attempt) and exchange_name are unique."""
+        """Record a collected (or imported) attempt; (student, lesson, attempt) and exchange_name are unique."""
         cursor = self._db.execute(
             "INSERT INTO attempts (student_id, lesson_id, attempt, exchange_name, received_at, claimed_at,"
-            " content_hash, size_bytes, file_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " content_hash, size_bytes, file_count, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (student_id, lesson_id, attempt, storable_text(exchange_name), _iso(received_at), _iso(claimed_at),
-             content_hash, size_bytes, file_count),
+             content_hash, size_bytes, file_count, None if origin == "collected" else origin),
         )
         return self.get(cursor.lastrowid)
 
@@ -283,6 +289,15 @@ class Ledger:
             self._db.execute(
                 "UPDATE attempts SET score = ?, late_penalty = ? WHERE id = ? AND status = 'graded'",
                 (score, late_penalty, attempt_id),
+            )
+
+    def update_cell_scores(self, attempt_id: int, *, cells: Iterable[CellScore]) -> None:
+        """Refresh a graded attempt's cell scores from the gradebook (manual marks given in formgrader)."""
+        with self._transaction():
+            self._db.execute("DELETE FROM cell_scores WHERE attempt_id = ?", (attempt_id,))
+            self._db.executemany(
+                "INSERT INTO cell_scores (attempt_id, notebook, grade_id, score, max_score) VALUES (?, ?, ?, ?, ?)",
+                [(attempt_id, c.notebook, c.grade_id, c.score, c.max_score) for c in cells],
             )
 
     def mark_feedback_released(self, attempt_id: int, *, digest: str) -> None:
@@ -451,5 +466,5 @@ def _attempt(row: sqlite3.Row) -> Attempt:
         content_hash=row["content_hash"], size_bytes=row["size_bytes"], file_count=row["file_count"],
         status=row["status"], score=row["score"], max_score=row["max_score"], late_penalty=row["late_penalty"],
         graded_at=_parse(row["graded_at"]), error=row["error"], feedback_digest=row["feedback_digest"],
-        feedback_error=row["feedback_error"],
+        feedback_error=row["feedback_error"], origin=row["origin"] or "collected",
     )

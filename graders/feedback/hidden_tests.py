@@ -36,10 +36,12 @@ from __future__ import annotations
 import builtins
 import math
 import re
+from dataclasses import dataclass
 
 from nbformat import NotebookNode
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 from nbgrader.preprocessors import NbGraderPreprocessor
+from traitlets import Unicode
 
 from ..authoring.lesson import BEGIN_HIDDEN, END_HIDDEN
 
@@ -61,18 +63,40 @@ GRADE_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")  # what paceline check allows (it
 ATTACHMENT_NAME = re.compile(r"[A-Za-z0-9_.-]{1,128}")
 
 
+@dataclass(frozen=True)
+class HiddenTestMarkers:
+    """The lines that open and close hidden tests: nbgrader's ``### BEGIN HIDDEN TESTS`` by default, or a
+    course's own delimiters (``[nbgrader]``), found in a line as nbgrader's ``ClearHiddenTests`` finds them."""
+
+    begin: str | None = None
+    end: str | None = None
+
+    def opens(self, line: str) -> bool:
+        return self.begin in line if self.begin else bool(BEGIN_HIDDEN.match(line))
+
+    def closes(self, line: str) -> bool:
+        return self.end in line if self.end else bool(END_HIDDEN.match(line))
+
+
+NBGRADER_MARKERS = HiddenTestMarkers()
+
+
 class HideHiddenTests(NbGraderPreprocessor):
     """In nbgrader's ``GenerateFeedback`` (after ``GetGrades``): the page renders :func:`feedback_notebook`."""
 
+    begin_delimiter = Unicode("", help="The course's begin-hidden-tests delimiter (empty: nbgrader's)").tag(config=True)
+    end_delimiter = Unicode("", help="The course's end-hidden-tests delimiter (empty: nbgrader's)").tag(config=True)
+
     def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
-        return feedback_notebook(nb), resources
+        markers = HiddenTestMarkers(self.begin_delimiter or None, self.end_delimiter or None)
+        return feedback_notebook(nb, markers=markers), resources
 
 
-def feedback_notebook(executed: NotebookNode) -> NotebookNode:
+def feedback_notebook(executed: NotebookNode, *, markers: HiddenTestMarkers = NBGRADER_MARKERS) -> NotebookNode:
     """A new notebook holding only what feedback may show of the graded notebook ``executed``."""
     cells = executed.get("cells")
     cells = cells if isinstance(cells, list) else []
-    hidden = _redaction_lines(cells)
+    hidden = _redaction_lines(cells, markers=markers)
     shown, seen_hidden = [], False  # seen_hidden: whether the kernel had run hidden tests when this cell ran
     for index, cell in enumerate(cells):
         if not isinstance(cell, dict):
@@ -87,9 +111,9 @@ def feedback_notebook(executed: NotebookNode) -> NotebookNode:
             continue  # raw cells: nothing a student needs to see
         source = _text(cell.get("source"))
         outputs = cell.get("outputs") if isinstance(cell.get("outputs"), list) else []
-        if hidden_lines(source):
+        if hidden_lines(source, markers=markers):
             seen_hidden = True
-            source = visible_source(source)
+            source = visible_source(source, markers=markers)
             shown_outputs = [_verdict(outputs, grading, hidden=True)]
         elif seen_hidden and grading.get("grade") and not grading.get("solution"):
             shown_outputs = [_verdict(outputs, grading, hidden=False)]
@@ -102,35 +126,35 @@ def feedback_notebook(executed: NotebookNode) -> NotebookNode:
     return new_notebook(cells=shown, metadata=FEEDBACK_METADATA)
 
 
-def hidden_lines(source: str) -> list[str]:
+def hidden_lines(source: str, *, markers: HiddenTestMarkers = NBGRADER_MARKERS) -> list[str]:
     """The lines between BEGIN and END HIDDEN TESTS markers (markers excluded)."""
     lines, inside = [], False
     for line in source.splitlines():
-        if BEGIN_HIDDEN.match(line):
+        if markers.opens(line):
             inside = True
-        elif END_HIDDEN.match(line):
+        elif markers.closes(line):
             inside = False
         elif inside:
             lines.append(line)
     return lines
 
 
-def visible_source(source: str) -> str:
+def visible_source(source: str, *, markers: HiddenTestMarkers = NBGRADER_MARKERS) -> str:
     kept, inside = [], False
     for line in source.splitlines():
-        if BEGIN_HIDDEN.match(line):
+        if markers.opens(line):
             inside = True
             kept.append(HIDDEN_PLACEHOLDER)
-        elif END_HIDDEN.match(line):
+        elif markers.closes(line):
             inside = False
         elif not inside:
             kept.append(line)
     return "\n".join(kept)
 
 
-def _redaction_lines(cells: list) -> list[str]:
+def _redaction_lines(cells: list, *, markers: HiddenTestMarkers) -> list[str]:
     lines = {line.strip() for cell in cells if isinstance(cell, dict)
-             for line in hidden_lines(_text(cell.get("source"))) if len(line.strip()) >= MIN_REDACTED_LENGTH}
+             for line in hidden_lines(_text(cell.get("source")), markers=markers) if len(line.strip()) >= MIN_REDACTED_LENGTH}
     return sorted(lines, key=len, reverse=True)
 
 

@@ -226,6 +226,7 @@ def _task(course: CourseConfig, attempt: Attempt, *, kernel: Config, due_at: dt.
         attempt=attempt.attempt, submitted_at=attempt.submitted_at, due_at=due_at,
         submission=tuple(f for f in read_files(folder) if f[0] != TIMESTAMP),
         lesson_files=lesson_files, timeout=lesson.grading.timeout, late_policy=course.late_policy, kernel=kernel,
+        nbgrader=course.nbgrader,
     )
 
 

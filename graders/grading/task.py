@@ -27,6 +27,7 @@ from nbgrader.coursedir import CourseDirectory
 from traitlets.config import Config
 
 from ..course.layout import TIMESTAMP, ScratchCourse
+from ..course.nbgrader_table import NbgraderSettings
 from ..course.plan import LatePolicy
 from ..engine import stages
 from ..engine.stages import Stages
@@ -54,6 +55,7 @@ class GradingTask:
     timeout: int
     late_policy: LatePolicy
     kernel: Config  # how kernels are started: the sandbox, or plain kernels when explicitly allowed
+    nbgrader: NbgraderSettings = NbgraderSettings()  # course.toml's [nbgrader]: delimiters, files kept, ...
 
 
 @dataclass(frozen=True)
@@ -193,7 +195,7 @@ def _task_config(course: ScratchCourse, task: GradingTask) -> Config:
     c.CourseDirectory.root = str(course.root)
     c.CourseDirectory.course_id = task.course_id
     c.CourseDirectory.db_url = course.gradebook_url
-    c.merge(grading_config(timeout=task.timeout, late_policy=task.late_policy))
+    c.merge(grading_config(timeout=task.timeout, late_policy=task.late_policy, nbgrader=task.nbgrader))
     c.merge(task.kernel)
     return c
 

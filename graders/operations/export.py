@@ -3,8 +3,12 @@
 ``lessons``, ``enrollments``, ``submissions`` (one row per attempt),
 ``cell_scores`` (one row per graded cell of each attempt) and ``timelines``
 (each student's own dates per lesson) are written as Parquet and CSV, plus ``grades.csv``, the per-student gradebook an
-instructor uploads. Column meanings are documented in
+instructor uploads, ``grades_canvas.csv`` (Canvas's import format) and ``grades_nbgrader.csv`` (the columns of
+``nbgrader export``'s grades.csv, for scripts written against nbgrader). Column meanings are documented in
 ``analytics.tables``; the analytics package reads nothing else.
+
+A lesson whose counting attempt has a manually graded cell still waiting for
+its marks is exported with an empty score in every grades file, never 0.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from ..authoring.lesson import lesson_max_score
 from ..course.plan import CourseConfig
 from ..course.roster import Student, load_roster
 from ..course.timeline import LessonDue
-from ..exchange.ledger import Attempt, Ledger
+from ..exchange.ledger import Attempt, CellScore, Ledger
 from ..grading.lateness import student_dues
 
 
@@ -50,11 +54,13 @@ def export_tables(course: CourseConfig, *, directory: Path | None = None) -> Exp
         frame.to_csv(result.files[name][1], index=False)
         result.rows[name] = len(frame)
     students = load_roster(course.roster_path, timezone=course.timezone)
-    grades = grades_frame(tables.submissions, students=students, lessons=tables.lessons)
+    grades = grades_frame(tables.submissions, students=students, lessons=tables.lessons, cell_scores=tables.cell_scores)
     canvas = canvas_frame(grades, lessons=tables.lessons, section=course.id)
-    result.files["grades"] = [directory / "grades.csv", directory / "grades_canvas.csv"]
+    nbgrader = nbgrader_grades_frame(grades, lessons=tables.lessons, submissions=tables.submissions)
+    result.files["grades"] = [directory / "grades.csv", directory / "grades_canvas.csv", directory / "grades_nbgrader.csv"]
     grades.to_csv(result.files["grades"][0], index=False)
     canvas.to_csv(result.files["grades"][1], index=False)
+    nbgrader.to_csv(result.files["grades"][2], index=False)
     result.rows["grades"] = len(grades)
     return result
 
@@ -134,21 +140,84 @@ def timelines_frame(dues: list[dict[str, LessonDue]]) -> pd.DataFrame:
     return frame.astype({column: "datetime64[ns, UTC]" for column in ("opens_at", "target_at", "due_at")})
 
 
-def grades_frame(submissions: pd.DataFrame, *, students: tuple[Student, ...], lessons: pd.DataFrame) -> pd.DataFrame:
-    """One row per student and lesson: the latest graded attempt counts, as in nbgrader."""
+def grades_frame(submissions: pd.DataFrame, *, students: tuple[Student, ...], lessons: pd.DataFrame,
+                 cell_scores: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per student and lesson: the latest graded attempt counts, as in nbgrader.
+
+    ``awaiting_manual_grading``: the counting attempt has a cell with no score yet
+    (in ``cell_scores``: a manually graded cell nobody has marked); its ``score``
+    and ``final_score`` are then empty, not 0.
+    """
     roster = pd.DataFrame({
         "student_id": [s.id for s in students], "name": [s.name for s in students], "email": [s.email for s in students],
     })
     grid = roster.merge(lessons[["lesson_id", "order", "max_score"]], how="cross")
     graded = submissions[submissions["status"] == "graded"].sort_values("attempt")
-    latest = graded.groupby(["student_id", "lesson_id"], as_index=False).last()[["student_id", "lesson_id", "score", "late_penalty"]]
+    latest = graded.groupby(["student_id", "lesson_id"], as_index=False).last()[["student_id", "lesson_id", "attempt", "score", "late_penalty"]]
+    waiting = awaiting_manual_grading(cell_scores)
+    latest = latest.merge(waiting, on=["student_id", "lesson_id", "attempt"], how="left")
+    latest["awaiting_manual_grading"] = latest["awaiting_manual_grading"].astype("boolean").fillna(False).astype(bool)
     counts = submissions.groupby(["student_id", "lesson_id"], as_index=False).size().rename(columns={"size": "attempts"})
     grades = grid.merge(latest, on=["student_id", "lesson_id"], how="left").merge(counts, on=["student_id", "lesson_id"], how="left")
     grades["attempts"] = grades["attempts"].fillna(0).astype("int64")
     grades["late_penalty"] = grades["late_penalty"].fillna(0.0)
+    grades["awaiting_manual_grading"] = grades["awaiting_manual_grading"].astype("boolean").fillna(False).astype(bool)
     grades["final_score"] = (grades["score"] - grades["late_penalty"]).fillna(0.0)
-    columns = ["student_id", "name", "email", "lesson_id", "attempts", "score", "late_penalty", "final_score", "max_score"]
+    grades.loc[grades["awaiting_manual_grading"], ["score", "final_score"]] = float("nan")
+    columns = ["student_id", "name", "email", "lesson_id", "attempts", "score", "late_penalty", "final_score", "max_score",
+               "awaiting_manual_grading"]
     return grades.sort_values(["student_id", "order"])[columns].reset_index(drop=True)
+
+
+def awaiting_manual_grading(cell_scores: pd.DataFrame | None) -> pd.DataFrame:
+    """The attempts (student_id, lesson_id, attempt) with a cell that has no score yet, flagged True."""
+    keys = ["student_id", "lesson_id", "attempt"]
+    if cell_scores is None or cell_scores.empty:
+        return pd.DataFrame({**{k: pd.Series(dtype="object") for k in keys[:2]}, "attempt": pd.Series(dtype="int64"),
+                             "awaiting_manual_grading": pd.Series(dtype="bool")})
+    waiting = cell_scores.loc[cell_scores["score"].isna(), keys].drop_duplicates()
+    return waiting.assign(awaiting_manual_grading=True).reset_index(drop=True)
+
+
+NBGRADER_CSV_COLUMNS = ("assignment", "duedate", "timestamp", "student_id", "last_name", "first_name", "email",
+                        "raw_score", "late_submission_penalty", "score", "max_score")
+
+
+def nbgrader_grades_frame(grades: pd.DataFrame, *, lessons: pd.DataFrame, submissions: pd.DataFrame) -> pd.DataFrame:
+    """``grades`` in the columns of nbgrader's own ``nbgrader export`` (its CsvExportPlugin), row per lesson and student.
+
+    As nbgrader writes them: times as naive UTC, ``score`` = max(0, raw score - penalty), a lesson without a
+    graded attempt scores 0 with an empty timestamp. Names are split at the last space (paceline keeps one name).
+    A score awaiting manual grading is empty, where nbgrader would write a number without the missing marks.
+    """
+    graded = submissions[submissions["status"] == "graded"].sort_values("attempt")
+    stamps = graded.groupby(["student_id", "lesson_id"], as_index=False).last()[["student_id", "lesson_id", "submitted_at"]]
+    frame = (grades.merge(lessons[["lesson_id", "order", "due_at"]], on="lesson_id")
+             .merge(stamps, on=["student_id", "lesson_id"], how="left"))
+    names = frame["name"].fillna("").str.rsplit(" ", n=1)
+    raw = frame["score"].where(frame["attempts"].gt(0) & frame["score"].notna() | frame["awaiting_manual_grading"], 0.0)
+    penalty = frame["late_penalty"].fillna(0.0)
+    out = pd.DataFrame({
+        "assignment": frame["lesson_id"],
+        "duedate": _naive_utc_text(frame["due_at"]),
+        "timestamp": _naive_utc_text(frame["submitted_at"]),
+        "student_id": frame["student_id"],
+        "last_name": names.str[-1].where(names.str.len() > 1, ""),
+        "first_name": names.str[0].where(names.str.len() > 1, names.str[0]),
+        "email": frame["email"],
+        "raw_score": raw,
+        "late_submission_penalty": penalty,
+        "score": (raw - penalty).clip(lower=0.0),
+        "max_score": frame["max_score"],
+        "order": frame["order"],
+    })
+    return out.sort_values(["order", "student_id"])[list(NBGRADER_CSV_COLUMNS)].reset_index(drop=True)
+
+
+def _naive_utc_text(times: pd.Series) -> pd.Series:
+    """As nbgrader prints a gradebook time: ``2026-03-06 22:59:59`` (naive UTC), empty when unknown."""
+    times = pd.to_datetime(times, utc=True)
+    return times.dt.tz_localize(None).astype("string").fillna("").astype(object)
 
 
 def canvas_frame(grades: pd.DataFrame, *, lessons: pd.DataFrame, section: str) -> pd.DataFrame:
@@ -199,3 +268,7 @@ def _refresh_from_gradebook(course: CourseConfig, ledger: Ledger) -> None:
                 attempt.id, score=float(submission.score or 0.0),
                 late_penalty=float(submission.late_submission_penalty or 0.0),
             )
+            # A cell marked in formgrader since grading is no longer awaiting manual grading.
+            ledger.update_cell_scores(attempt.id, cells=[
+                CellScore(notebook.name, grade.name, grade.score, float(grade.max_score))
+                for notebook in submission.notebooks for grade in notebook.grades])

@@ -47,19 +47,44 @@ class StudentRecord:
     refused: tuple[tuple[str, dt.datetime, str], ...] = ()  # (submission, when seen, why) of refused submissions
     pacing: analytics.StudentStatus | None = None  # analytics' view: pace, regularity, at-risk reasons
     document: dict | None = None  # the student's progress document (graders.operations.progress), as of the same moment
+    awaiting_manual: frozenset[int] = frozenset()  # ids of attempts with a manually graded cell not marked yet
 
     @property
     def grace_spent(self) -> int:
         return sum(lesson.due.grace_spent for lesson in self.lessons)
 
 
+@dataclass(frozen=True)
+class CohortOverview:
+    """What ``paceline status`` shows of the cohort: analytics' view, and the work a teacher still has to mark."""
+
+    status: CohortStatus
+    awaiting_manual: tuple[tuple[str, str, int], ...]  # (student, lesson, attempt): counting attempts not fully marked
+
+
 def cohort_status(course: CourseConfig, *, as_of: dt.datetime | None = None, limit: int = 10) -> CohortStatus:
     """The cohort at ``as_of`` (default: the latest submission), from the course's tables as they stand,
     with the ``[at_risk]`` thresholds of course.toml."""
-    from .export import course_tables  # the export stage builds the tables; nothing is written
+    return cohort_overview(course, as_of=as_of, limit=limit).status
+
+
+def cohort_overview(course: CourseConfig, *, as_of: dt.datetime | None = None, limit: int = 10) -> CohortOverview:
+    """:func:`cohort_status`, with the graded attempts that count and still await manual grading."""
+    from .export import awaiting_manual_grading, course_tables  # the export stage builds the tables; nothing is written
 
     rules = at_risk_rules(course)
-    return analytics.cohort_status(course_tables(course), as_of=as_of, rules=rules, limit=limit)
+    tables = course_tables(course)
+    waiting = _counting(awaiting_manual_grading(tables.cell_scores), tables.submissions)
+    return CohortOverview(status=analytics.cohort_status(tables, as_of=as_of, rules=rules, limit=limit),
+                          awaiting_manual=tuple(waiting))
+
+
+def _counting(waiting, submissions) -> list[tuple[str, str, int]]:
+    """The awaiting attempts that are their student's latest graded attempt of the lesson (the one that counts)."""
+    graded = submissions[submissions["status"] == "graded"]
+    latest = graded.groupby(["student_id", "lesson_id"])["attempt"].max().reset_index()
+    counting = waiting.merge(latest, on=["student_id", "lesson_id", "attempt"])
+    return sorted((row.student_id, row.lesson_id, int(row.attempt)) for row in counting.itertuples())
 
 
 def at_risk_rules(course: CourseConfig) -> AtRiskRules:
@@ -87,9 +112,11 @@ def student_status(
         dues = student_dues(course, ledger, student=student, include_ungraded=False)
         history = tuple(ledger.extension_history(student_id))
         refused = tuple((name, when, why) for name, _, _, when, why in ledger.rejections(student_id=student_id))
-    from .export import course_tables
+    from .export import awaiting_manual_grading, course_tables
 
     tables = course_tables(course)
+    waiting = awaiting_manual_grading(tables.cell_scores)
+    waiting = {(row.lesson_id, int(row.attempt)) for row in waiting[waiting["student_id"] == student_id].itertuples()}
     moment = analytics.resolve_as_of(tables, as_of=as_of)
     # Someone enrolling after the moment looked at has no pacing yet; their record is still shown.
     pacing = (analytics.student_status(tables, student_id, as_of=moment, rules=rules)
@@ -105,4 +132,5 @@ def student_status(
     )
     document = build_student_document(course, student_id, as_of=as_of or clock.now())
     return StudentRecord(student=student, lessons=lessons, grace_budget=course.grace_days, extensions=history,
-                         refused=refused, pacing=pacing, document=document)
+                         refused=refused, pacing=pacing, document=document,
+                         awaiting_manual=frozenset(a.id for a in attempts if (a.lesson_id, a.attempt) in waiting))
