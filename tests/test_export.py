@@ -100,3 +100,40 @@ def test_canvas_leaves_a_lesson_blank_without_a_graded_attempt_where_grades_csv_
         "Brook,,brook,brook@example.org,pyda,,",
         "Cyd,,cyd,cyd@example.org,pyda,,",
     ]
+
+
+def test_a_lesson_awaiting_manual_grading_is_exported_empty_never_zero_and_in_nbgrader_columns(tmp_path: Path) -> None:
+    from graders.operations.export import nbgrader_grades_frame
+
+    enrolled = dt.datetime(2026, 9, 1, tzinfo=UTC)
+    students = (Student(id="ada", name="Ada King Lovelace", email="ada@example.org", enrolled_at=enrolled),
+                Student(id="bo", name="Bo", email="bo@example.org", enrolled_at=enrolled))
+    lessons = pd.DataFrame({"lesson_id": ["01-add"], "title": ["Adding"], "order": [1], "max_score": [3.0],
+                            "due_at": pd.to_datetime(["2026-09-20 21:59:59"], utc=True)})
+    submissions = pd.DataFrame({
+        "student_id": ["ada", "ada"], "lesson_id": ["01-add", "01-add"], "attempt": [1, 2],
+        "submitted_at": pd.to_datetime(["2026-09-10 08:00:00", "2026-09-12 09:30:15.5"], utc=True, format="ISO8601"),
+        "score": [2.0, 2.0], "late_penalty": [0.0, 0.0], "status": ["graded", "graded"],
+    })
+    # Attempt 1's answer was marked; attempt 2 (the one that counts) has an answer nobody marked yet.
+    cells = pd.DataFrame({"student_id": ["ada"] * 4, "lesson_id": ["01-add"] * 4, "attempt": [1, 1, 2, 2],
+                          "notebook": ["add"] * 4, "grade_id": ["test", "explain", "test", "explain"],
+                          "score": [2.0, 1.0, 2.0, float("nan")], "max_score": [2.0, 1.0, 2.0, 1.0]})
+    grades = grades_frame(submissions, students=students, lessons=lessons, cell_scores=cells)
+    ada = grades.set_index("student_id").loc["ada"]
+    assert bool(ada["awaiting_manual_grading"]) and pd.isna(ada["score"]) and pd.isna(ada["final_score"])
+    assert grades.set_index("student_id").loc["bo", "final_score"] == 0.0  # nothing submitted: 0, as before
+
+    path = tmp_path / "grades_nbgrader.csv"
+    nbgrader_grades_frame(grades, lessons=lessons, submissions=submissions).to_csv(path, index=False)
+    assert path.read_text(encoding="utf-8").splitlines() == [
+        "assignment,duedate,timestamp,student_id,last_name,first_name,email,raw_score,late_submission_penalty,score,max_score",
+        "01-add,2026-09-20 21:59:59,2026-09-12 09:30:15.500000,ada,Lovelace,Ada King,ada@example.org,,0.0,,3.0",
+        "01-add,2026-09-20 21:59:59,,bo,,Bo,bo@example.org,0.0,0.0,0.0,3.0",
+    ]
+    canvas = canvas_frame(grades, lessons=lessons, section="pyda")
+    assert pd.isna(canvas.set_index("SIS User ID").loc["ada", "Adding (01-add)"])
+
+    marked = cells.assign(score=cells["score"].fillna(1.0))  # the teacher marks it (formgrader, then export)
+    regraded = grades_frame(submissions, students=students, lessons=lessons, cell_scores=marked)
+    assert not regraded["awaiting_manual_grading"].any() and regraded.set_index("student_id").loc["ada", "final_score"] == 2.0

@@ -216,8 +216,9 @@ def nbgrader_grades_frame(grades: pd.DataFrame, *, lessons: pd.DataFrame, submis
 
 def _naive_utc_text(times: pd.Series) -> pd.Series:
     """As nbgrader prints a gradebook time: ``2026-03-06 22:59:59`` (naive UTC), empty when unknown."""
-    times = pd.to_datetime(times, utc=True)
-    return times.dt.tz_localize(None).astype("string").fillna("").astype(object)
+    naive = pd.to_datetime(times, utc=True).dt.tz_localize(None)
+    # str() of the datetime, as nbgrader's export formats it (microseconds only when there are any).
+    return pd.Series([str(t.to_pydatetime()) if pd.notna(t) else "" for t in naive], index=times.index, dtype=object)
 
 
 def canvas_frame(grades: pd.DataFrame, *, lessons: pd.DataFrame, section: str) -> pd.DataFrame:
