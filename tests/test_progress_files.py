@@ -89,3 +89,11 @@ def test_a_link_planted_in_a_personal_folder_is_never_followed(tmp_path: Path) -
         read_personal_file(mine, [PROGRESS_DOCUMENT])
     write_personal_file(mine, [PROGRESS_DOCUMENT], b"{}")  # replaces the link itself
     assert (outside / "secret").read_text() == "root's" and (mine / PROGRESS_DOCUMENT).read_bytes() == b"{}"
+
+
+def test_a_course_without_a_roster_yet_has_no_document_to_write(fixture_course: Path) -> None:
+    # A new course releases before anyone enrols (and `make demo` releases before it simulates a cohort).
+    course = load_course(fixture_course)
+    course.roster_path.unlink()
+    report = refresh_progress_documents(course, clock=SimulatedClock(NOW))
+    assert (report.written, report.unchanged, report.problems) == ([], 0, [])

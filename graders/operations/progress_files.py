@@ -96,6 +96,10 @@ def refresh_progress_documents(
 ) -> ProgressReport:
     """Write the progress document of every roster student (or the named ones) whose facts changed."""
     report = ProgressReport()
+    if not course.roster_path.exists():
+        # No students yet (a new course releases its first lessons before anyone enrols; `make demo`
+        # releases before simulating its cohort): no document to write, and nothing wrong.
+        return report
     facts = read_course_facts(course, student_ids=student_ids)
     now = clock.now()
     for student in facts.roster:
