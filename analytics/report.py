@@ -87,6 +87,7 @@ def report_from_tables(
         raise ReportError("give at most one of student_id, lesson_id and all_students")
     if past_tables_dirs and (student_id is not None or lesson_id is not None or all_students):
         raise ReportError("past_tables_dirs are for the cohort report only")
+    _check_past(past_tables_dirs)
     tables_dir, output_dir = Path(tables_dir).resolve(), Path(output_dir)
     _check_as_of(as_of, settings)
     tables = _tables(tables_dir, settings)
@@ -131,6 +132,7 @@ def run_cohort_report(
     Raises :class:`ReportError` naming the failing cell if the notebook fails;
     the partly executed notebook is then kept for inspection.
     """
+    _check_past(past_tables_dirs)
     job = _course_job(course_dir, tables_dir, as_of, output_dir, keep_notebook, timeout, title=title)
     return job.cohort(past_tables_dirs)
 
@@ -228,9 +230,6 @@ class _Job:
     prepared: dict[str | None, ReportContext] = field(default_factory=dict, compare=False, repr=False)
 
     def cohort(self, past_tables_dirs: Sequence[Path]) -> ReportResult:
-        if len(past_tables_dirs) == 1:
-            raise ReportError(f"one past cohort ({past_tables_dirs[0]}) is not enough for the risk model: it needs "
-                              "at least 2, one to evaluate it on and one to fit it on")
         past = [str(Path(directory).resolve()) for directory in past_tables_dirs]
         return self._run(COHORT_NOTEBOOK, Path("cohort_progress"), title=self.settings.title,
                          parameters={"past_tables_dirs": past}, context=self._context())
@@ -333,6 +332,12 @@ def _course_job(course_dir: Path, tables_dir: Path | None, as_of: dt.datetime | 
     return _Job(tables_dir=tables_dir, tables=_tables(tables_dir, settings),
                 output_dir=Path(output_dir) if output_dir is not None else course_dir / "analytics" / "reports",
                 settings=settings, as_of=as_of, keep_notebook=keep_notebook, timeout=timeout)
+
+
+def _check_past(past_tables_dirs: Sequence[Path]) -> None:
+    if len(past_tables_dirs) == 1:
+        raise ReportError(f"one past cohort ({past_tables_dirs[0]}) is not enough for the risk model: it needs "
+                          "at least 2, one to evaluate it on and one to fit it on")
 
 
 def _check_as_of(as_of: When, settings: ReportSettings) -> None:
