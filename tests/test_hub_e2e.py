@@ -60,6 +60,7 @@ from graders.grading.grade import grade_attempts
 from graders.grading.lateness import grant_extension
 from graders.hub.process import CGROUP_NAME
 from graders.hub.settings import STUDENT_LAB_PLUGINS_OFF, WATCH_SERVICE_NAME
+from graders.operations.progress_files import refresh_progress_documents
 from graders.sandbox import check_sandbox
 from graders.sandbox.cgroups import cgroup_parent
 
@@ -476,6 +477,26 @@ def test_students_work_through_the_hub_and_the_exchange_cannot_be_fooled(prepare
         text = page.read_text()
         assert "add(1, 2)" in text and "2.5, 2.5" not in text  # visible test shown, hidden test never
     assert "did not all pass" in next((prepared.home(brook) / "01-add" / "feedback").rglob("add.html")).read_text()
+
+    # Each student's progress document: her own server serves it and nobody else's (403), her terminal
+    # reads her own file and not a classmate's, and her attempt's feedback opens by its number.
+    assert refresh_progress_documents(course).problems == []
+    for sid, student in students.items():
+        mine, other = course.layout.exchange.progress_document(sid), course.layout.exchange.progress_document(
+            brook if sid != brook else ada)
+        document = student.call("GET", "/paceline/progress")
+        assert document == json.loads(mine.read_text()) and document["student"]["id"] == sid
+        with pytest.raises(HubError, match="HTTP 403"):
+            student.call("GET", f"/paceline/progress?student={brook if sid != brook else ada}")
+        assert run_as(student.account, "cat", str(mine)).returncode == 0
+        assert run_as(student.account, "cat", str(other)).returncode != 0
+    cyd_add = students[cyd].call("GET", "/paceline/progress")["lessons"][0]
+    assert [a["feedback_url"] for a in cyd_add["attempts"]] == ["paceline/feedback/01-add/1"]
+    assert "add(1, 2)" in students[cyd].page("/paceline/feedback/01-add/1")[1]
+    brook_add = students[brook].call("GET", "/paceline/progress")["lessons"][0]
+    assert brook_add["extension"]["reason"] is None  # not marked shareable
+    ada_words = students[ada].call("GET", "/paceline/progress")["lessons"][1]
+    assert (ada_words["state"], ada_words["unlock"]["best_so_far"]) == ("locked", 0.75)
 
 
 def test_each_student_logs_in_with_her_own_password_and_reaches_only_her_own_server(prepared: PreparedCourse, hub: hubmod.HubProcess) -> None:
