@@ -139,10 +139,12 @@ def test_attempts_say_which_counts_for_the_grade_and_which_for_unlocking() -> No
                 attempt(2, "01-intro", berlin(2026, 11, 9, 10, 0), score=2.0, feedback=False)]
     intro = build(attempts=attempts)["lessons"][0]
     assert intro["attempts"] == [
-        {"number": 1, "received_at": "2026-11-08T10:00:00+01:00", "state": "graded", "score": 3.0, "max_score": 3.0,
+        {"number": 1, "received_at": "2026-11-08T10:00:00+01:00",
+         "claimed_at": "2026-11-08T10:00:00.000000+01:00", "state": "graded", "score": 3.0, "max_score": 3.0,
          "points_deducted": 0.0, "counts_for_grade": False, "counts_for_unlock": True, "failure": None,
          "feedback_url": "paceline/feedback/01-intro/1"},
-        {"number": 2, "received_at": "2026-11-09T10:00:00+01:00", "state": "graded", "score": 2.0, "max_score": 3.0,
+        {"number": 2, "received_at": "2026-11-09T10:00:00+01:00",
+         "claimed_at": "2026-11-09T10:00:00.000000+01:00", "state": "graded", "score": 2.0, "max_score": 3.0,
          "points_deducted": 0.0, "counts_for_grade": True, "counts_for_unlock": False, "failure": None,
          "feedback_url": None},
     ]
@@ -162,7 +164,8 @@ def test_an_extension_shows_its_new_date_and_its_reason_only_when_shareable(shar
         "extension": {"due": "2026-11-20T23:59:59+01:00", "reason": reason},
         "grace_days_used": 0, "late_penalty": None, "max_score": 3.0, "grade_score": 3.0, "best_score": 3.0,
         "pass_fraction": 0.6, "unlock": None, "attempts": [
-            {"number": 1, "received_at": "2026-11-18T10:00:00+01:00", "state": "graded", "score": 3.0, "max_score": 3.0,
+            {"number": 1, "received_at": "2026-11-18T10:00:00+01:00",
+             "claimed_at": "2026-11-18T10:00:00.000000+01:00", "state": "graded", "score": 3.0, "max_score": 3.0,
              "points_deducted": 0.0, "counts_for_grade": True, "counts_for_unlock": True, "failure": None,
              "feedback_url": "paceline/feedback/01-intro/1"}],
         "can_fetch": True, "can_submit": True,
@@ -198,10 +201,12 @@ def test_an_attempt_still_grading_and_a_failed_attempt() -> None:
     intro = document["lessons"][0]
     assert (intro["state"], intro["state_text"], intro["grade_score"]) == ("submitted", "submitted — grading…", 1.0)
     assert intro["attempts"][1:] == [
-        {"number": 2, "received_at": "2026-11-08T11:00:00+01:00", "state": "failed", "score": None, "max_score": None,
+        {"number": 2, "received_at": "2026-11-08T11:00:00+01:00",
+         "claimed_at": "2026-11-08T11:00:00.000000+01:00", "state": "failed", "score": None, "max_score": None,
          "points_deducted": None, "counts_for_grade": False, "counts_for_unlock": False, "failure": FAILED_TEXT,
          "feedback_url": None},
-        {"number": 3, "received_at": "2026-11-30T13:55:00+01:00", "state": "grading", "score": None, "max_score": None,
+        {"number": 3, "received_at": "2026-11-30T13:55:00+01:00",
+         "claimed_at": "2026-11-30T13:55:00.000000+01:00", "state": "grading", "score": None, "max_score": None,
          "points_deducted": None, "counts_for_grade": False, "counts_for_unlock": False, "failure": None,
          "feedback_url": None},
     ]

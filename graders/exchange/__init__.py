@@ -8,14 +8,15 @@
 - :mod:`.personal`: the exchange classes students' servers load.
 
 Students' ``nbgrader_config.py`` files name the exchange classes as
-``graders.exchange.PacelineExchangeList`` and
-``graders.exchange.PacelineExchangeFetchAssignment``; those names stay valid,
+``graders.exchange.PacelineExchangeList``,
+``graders.exchange.PacelineExchangeFetchAssignment`` and
+``graders.exchange.PacelineExchangeFetchFeedback``; those names stay valid,
 and load nbgrader's exchange only when a student's server asks for them.
 """
 
 from __future__ import annotations
 
-_STUDENT_CLASSES = ("PacelineExchangeFetchAssignment", "PacelineExchangeList")
+_STUDENT_CLASSES = ("PacelineExchangeFetchAssignment", "PacelineExchangeFetchFeedback", "PacelineExchangeList")
 
 
 def __getattr__(name: str) -> object:

@@ -92,10 +92,12 @@ def student_config(*, course_id: str, exchange_root: Path, home: Path, student_i
 
 
 def student_exchange_config() -> Config:
-    """The exchange classes students use: nbgrader's, plus lessons unlocked for them alone."""
+    """The exchange classes students use: nbgrader's, plus lessons unlocked for them alone, and fetched
+    feedback in folders named by attempt number and local time."""
     c = Config()
     c.ExchangeFactory.list = "graders.exchange.PacelineExchangeList"
     c.ExchangeFactory.fetch_assignment = "graders.exchange.PacelineExchangeFetchAssignment"
+    c.ExchangeFactory.fetch_feedback = "graders.exchange.PacelineExchangeFetchFeedback"
     return c
 
 

@@ -147,6 +147,10 @@ def _attempt(course: CourseConfig, attempt: Attempt, *, counting: Attempt | None
     return {
         "number": attempt.attempt,
         "received_at": _iso(attempt.received_at, course.timezone),
+        # The student's own submission time, as their side wrote it (never trusted): how their server
+        # tells which fetched feedback folder is this attempt's.
+        "claimed_at": (attempt.claimed_at.astimezone(course.timezone).isoformat(timespec="microseconds")
+                       if attempt.claimed_at else None),
         "state": state,
         "score": _final(attempt) if state == "graded" else None,
         "max_score": attempt.max_score,
