@@ -205,8 +205,11 @@ def _rejections(course) -> dict[str, str]:
 
 
 def _fetched_page(course, student: str, stamp: str) -> str | None:
-    pages = fetch_feedback(_workspace(course, student), "01-add")
-    [page] = [p for p in pages if p.parent.name == stamp] or [None]
+    ws = _workspace(course, student)
+    fetch_feedback(ws, "01-add")
+    # nbgrader names the folder by the submission's timestamp: the folder itself, or the link to
+    # paceline's "attempt-N (local time)" folder once the student's progress document knows the attempt.
+    [page] = sorted((ws.feedback_dir("01-add") / stamp).glob("*.html")) or [None]
     return page.read_text() if page else None
 
 
