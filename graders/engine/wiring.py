@@ -129,6 +129,14 @@ def student_html_config() -> Config:
     return c
 
 
+def recorded_score(grade) -> float | None:
+    """A gradebook cell's score as paceline records it: None while a teacher still has to mark it
+    (nbgrader's ``score`` reads 0 then, which would export a zero nobody gave)."""
+    if grade.needs_manual_grade and grade.manual_score is None:
+        return None
+    return grade.score
+
+
 def open_gradebook(course: CourseConfig) -> Gradebook:
     """nbgrader's gradebook for the course; use as a context manager."""
     _alembic_on_path()

@@ -31,7 +31,7 @@ from ..course.nbgrader_table import NbgraderSettings
 from ..course.plan import LatePolicy
 from ..engine import stages
 from ..engine.stages import Stages
-from ..engine.wiring import grading_config, naive_utc
+from ..engine.wiring import grading_config, naive_utc, recorded_score
 from ..sandbox.manager import LOG_PREFIX as SANDBOX_LOG_PREFIX
 
 NBGRADER_TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f UTC"
@@ -133,7 +133,7 @@ def _autograde(task: GradingTask, gradebook_template: bytes) -> GradingOutcome:
             pages = {f"{notebook.name}.html" for notebook in submission.notebooks}
             feedback = tuple(f for f in read_files(course.feedback(**who)) if f[0] in pages)
             cells = tuple(
-                CellResult(notebook.name, grade.name, grade.score, float(grade.max_score))
+                CellResult(notebook.name, grade.name, recorded_score(grade), float(grade.max_score))
                 for notebook in submission.notebooks
                 for grade in notebook.grades
             )

@@ -255,7 +255,7 @@ def _refresh_from_gradebook(course: CourseConfig, ledger: Ledger) -> None:
     # nbgrader takes seconds to import: `paceline status` on a course with nothing graded yet never needs it.
     from nbgrader.api import MissingEntry
 
-    from ..engine.wiring import open_gradebook
+    from ..engine.wiring import open_gradebook, recorded_score
 
     with open_gradebook(course) as gb:
         for (student_id, lesson_id), attempt in latest.items():
@@ -271,5 +271,5 @@ def _refresh_from_gradebook(course: CourseConfig, ledger: Ledger) -> None:
             )
             # A cell marked in formgrader since grading is no longer awaiting manual grading.
             ledger.update_cell_scores(attempt.id, cells=[
-                CellScore(notebook.name, grade.name, grade.score, float(grade.max_score))
+                CellScore(notebook.name, grade.name, recorded_score(grade), float(grade.max_score))
                 for notebook in submission.notebooks for grade in notebook.grades])

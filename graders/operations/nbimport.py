@@ -364,7 +364,7 @@ def _keep_grade(course: CourseConfig, ledger, attempt, *, source_root: Path, rep
         return False
     from nbgrader.api import MissingEntry
 
-    from ..engine.wiring import open_gradebook
+    from ..engine.wiring import open_gradebook, recorded_score
     from ..exchange.ledger import CellScore
 
     with open_gradebook(course) as gb:
@@ -372,7 +372,7 @@ def _keep_grade(course: CourseConfig, ledger, attempt, *, source_root: Path, rep
             submission = gb.find_submission(attempt.lesson_id, attempt.student_id)
         except MissingEntry:
             return False
-        cells = [CellScore(notebook.name, grade.name, grade.score, float(grade.max_score))
+        cells = [CellScore(notebook.name, grade.name, recorded_score(grade), float(grade.max_score))
                  for notebook in submission.notebooks for grade in notebook.grades]
         if not cells or all(grade.auto_score is None and grade.manual_score is None
                             for notebook in submission.notebooks for grade in notebook.grades):
