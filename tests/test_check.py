@@ -174,6 +174,7 @@ EXECUTION_FIXTURES = (
     "test_passes_on_student_version.ipynb",
     "waits_for_input.ipynb",
     "raises_exception_demo.ipynb",
+    "imports_unpublished_helper.ipynb",
 )
 
 
@@ -182,6 +183,7 @@ def executed(tmp_path_factory: pytest.TempPathFactory) -> list[Problem]:
     """One real-kernel check of a lesson holding every execution fixture (each notebook runs twice)."""
     lesson_dir = make_lesson(tmp_path_factory.mktemp("course"), "L01", *EXECUTION_FIXTURES)
     (lesson_dir / "numbers.txt").write_text("1\n2\n3\n", encoding="utf-8")
+    (lesson_dir / "plotting.py").write_text("def show(values):\n    print(values)\n", encoding="utf-8")  # not published
     return check_lesson(lesson_dir, lesson_id="L01", timeout=20)
 
 
@@ -234,6 +236,14 @@ def test_a_cell_waiting_for_input_is_reported_once_and_what_follows_as_its_conse
 @pytest.mark.e2e
 def test_a_cell_tagged_raises_exception_is_meant_to_raise(executed: list[Problem]) -> None:
     assert found(executed, "raises_exception_demo.ipynb") == []
+
+
+@pytest.mark.e2e
+def test_a_setup_cell_failing_beside_only_the_published_files_is_reported(executed: list[Problem]) -> None:
+    problems = [p for p in executed if p.where.notebook == "imports_unpublished_helper.ipynb"]
+    assert found(problems) == [("student-version-error", 1)]
+    assert problems[0].message.startswith(
+        "fails in the student version (ModuleNotFoundError: No module named 'plotting') although the source runs")
 
 
 def test_a_student_version_that_does_not_compile_is_reported_with_its_cell(tmp_path: Path) -> None:

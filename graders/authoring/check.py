@@ -15,6 +15,8 @@ Problem codes are stable (the CLI and docs refer to them): ``invalid-notebook``,
 ``execution-error``, ``consequence-of-earlier-failure`` (later cells failing after
 a cell that raised: reported once, not as a cascade of ``NameError``),
 ``solution-fails-tests``, ``student-version-failed``, ``student-version-does-not-compile``,
+``student-version-error`` (a cell before the first answer fails only where the
+published files are),
 ``test-passes-on-student-version``, ``instructor-only-file`` (a file of the lesson
 folder other than its notebooks holds a solution or hidden-test marker: see
 :mod:`graders.authoring.lesson_files`).
@@ -176,7 +178,7 @@ def check_notebook(
         # A kernel that cannot start or dies on the source would only repeat itself on the student version.
         if source_run.failure is None and not any(problem.code in _BLOCKS_STUDENT_VERSION for problem in problems):
             problems += _student_version_problems(nb, lesson_id=lesson_id, notebook=notebook, cwd=student_cwd or cwd,
-                                                  timeout=timeout, nbgrader=nbgrader)
+                                                  timeout=timeout, nbgrader=nbgrader, source_run=source_run)
     return sorted(problems, key=lambda problem: -1 if problem.where.cell_index is None else problem.where.cell_index)
 
 
@@ -452,15 +454,27 @@ def _source_version_problems(run: TrialRun, *, lesson_id: str, notebook: str, ti
     return problems
 
 
-def _student_version_problems(nb: NotebookNode, *, lesson_id: str, notebook: str, cwd: Path, timeout: int,
-                              nbgrader: NbgraderSettings) -> list[Problem]:
+def _student_version_problems(
+    nb: NotebookNode, *, lesson_id: str, notebook: str, cwd: Path, timeout: int, nbgrader: NbgraderSettings,
+    source_run: TrialRun,
+) -> list[Problem]:
     try:
         student = student_version(nb, nbgrader=nbgrader)
     except (RuntimeError, ValueError) as exc:
         return [Problem(CellRef(lesson_id, notebook), "student-version-failed", f"nbgrader cannot build the student version: {exc}")]
     run = run_in_kernel(student, cwd=cwd, timeout=timeout)
     problems = _failure_problems(run, lesson_id=lesson_id, notebook=notebook, version="student version")
+    # Cells before the first answer cannot depend on the student's work: one that fails only in the
+    # student version, which runs beside the published files alone, fails for every student.
+    answers = ("autograded answer", "manually graded answer")
+    first_answer = next((index for index, cell in enumerate(nb.cells) if _role(cell) in answers), len(nb.cells))
     for index, cell in _ran_code_cells(run):
+        error = error_output(cell, timeout=timeout)
+        if (index < first_answer and error is not None and not expects_error(cell)
+                and error_output(source_run.nb.cells[index], timeout=timeout) is None):
+            problems.append(Problem(_ref(lesson_id, notebook, run.nb, index), "student-version-error",
+                                    f"fails in the student version ({error}) although the source runs: every student "
+                                    "gets this error; a file it needs may not be published (see [[lessons]] include)"))
         if _is_scored_test(cell) and full_credit(cell, timeout=timeout)[0]:
             problems.append(Problem(_ref(lesson_id, notebook, run.nb, index), "test-passes-on-student-version",
                                     "test cell passes on the student version: it cannot fail, so it grades nothing"))
