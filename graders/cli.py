@@ -350,6 +350,9 @@ def check(ctx: click.Context, lesson_ids: tuple[str, ...], source_dir: Path | No
         report = check_source_tree(source_dir, lesson_ids=list(lesson_ids), timeout=timeout, progress=RichProgress())
     else:
         report = check_course(_course(ctx), lesson_ids=list(lesson_ids), progress=RichProgress())
+    if report.sandboxed is False:
+        err.print("[yellow]![/] the grading sandbox is not set up here (`make sandbox`): notebooks ran as plain kernels, "
+                  "with the network, so a lesson that downloads its data passes here and fails in grading", highlight=False)
     for problem in report.problems:
         out.print(f"[red]✗[/] {problem}  [dim]\\[{problem.code}][/]", highlight=False)
     for warning in report.warnings:  # quoted test code is not markup
@@ -360,6 +363,24 @@ def check(ctx: click.Context, lesson_ids: tuple[str, ...], source_dir: Path | No
         raise PacelineError(f"{len(report.problems)} problem(s) in {summary}")
     warned = f" ({len(report.warnings)} warning(s) above)" if report.warnings else ""
     out.print(f"[green]✓[/] {summary}: ready to release{warned}")
+
+
+@main.group()
+def environment() -> None:
+    """The course environment ([environment] in course.toml) that check, grading and students' servers use."""
+
+
+@environment.command(name="build")
+@click.pass_context
+def environment_build(ctx: click.Context) -> None:
+    """Build the course environment from its requirements (skipped when they have not changed)."""
+    from .course.environment import build_environment
+
+    course = _course(ctx)
+    with err.status("Building the course environment..."):
+        built = build_environment(course)
+    verb = "Built" if built.built else "Up to date:"
+    out.print(f"{verb} {built.location} (kernels: {', '.join(built.kernels)})", highlight=False, soft_wrap=True)
 
 
 @main.command()
@@ -672,9 +693,12 @@ def watch(ctx: click.Context, interval: float, workers: int | None, scheduler: s
         signal.signal(sig, lambda *_: stop.set())
     if unsafe:
         err.print("[bold red]WARNING: grading WITHOUT the sandbox: student code runs as you, with your access.[/]")
+    from .course.environment import kernel_environment, require_built
     from .engine.isolation import kernel_config
 
-    kernel_config(course.grading, sandboxed=not unsafe)  # refuse now, not at the first submission
+    environment = kernel_environment(course)
+    require_built(environment)
+    kernel_config(course.grading, sandboxed=not unsafe, environment=environment)  # refuse now, not at the first submission
     out.print(f"Watching {course.id} every {interval:g} s (Ctrl-C to stop)")
 
     def report(cycle) -> None:

@@ -20,6 +20,7 @@ from nbgrader.preprocessors import SaveAutoGrades
 from traitlets.config import Config
 
 from graders.course.plan import GradingSettings, load_course
+from graders.course.environment import own_environment
 from graders.engine.isolation import kernel_config, sandbox_kernels
 from graders.engine.scoring import (
     METADATA,
@@ -153,9 +154,9 @@ def test_saving_grades_without_recorded_replies_is_refused() -> None:
 
 
 def test_both_kernel_paths_use_the_strict_rule() -> None:
-    plain = kernel_config(GradingSettings(timeout=5), sandboxed=False).Autograde.autograde_preprocessors
-    sandboxed = sandbox_kernels(GradingSettings(timeout=5)).Autograde.autograde_preprocessors
-    assert plain == autograde_preprocessors(execute="graders.engine.scoring.ReplyRecordingExecute")
+    plain = kernel_config(GradingSettings(timeout=5), sandboxed=False, environment=own_environment()).Autograde.autograde_preprocessors
+    sandboxed = sandbox_kernels(GradingSettings(timeout=5), environment=own_environment()).Autograde.autograde_preprocessors
+    assert plain == autograde_preprocessors(execute="graders.engine.plain.PlainExecute")
     assert sandboxed == autograde_preprocessors(execute="graders.engine.sandboxed.SandboxedExecute")
     for preprocessors in (plain, sandboxed):
         assert preprocessors.index("graders.engine.scoring.StrictSaveAutoGrades") == 4  # where nbgrader has SaveAutoGrades
@@ -217,7 +218,8 @@ def test_every_forging_fixture_is_listed() -> None:
 def test_forged_outputs_fool_plain_nbgrader_but_not_paceline(released, fixture: str) -> None:
     nbgrader_score, _, _ = grade(released, fixture, kernel=Config())
     assert nbgrader_score == FOOLS_NBGRADER[fixture]  # the attack is real
-    score, cells, nb = grade(released, fixture, kernel=kernel_config(GradingSettings(timeout=10), sandboxed=False))
+    score, cells, nb = grade(released, fixture, kernel=kernel_config(GradingSettings(timeout=10), sandboxed=False,
+                                                                             environment=own_environment()))
     expected = STILL_FOOLS_PACELINE.get(fixture, 0.0)
     assert score == expected and sum(cells.values()) == expected
     tests = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")]

@@ -24,6 +24,13 @@ folder other than its notebooks holds a solution or hidden-test marker: see
 Cells tagged ``raises-exception`` (nbclient's convention) are meant to raise: their
 errors are not problems.
 
+Notebooks run where grading runs them: in the course environment
+(``[environment]``, :mod:`graders.course.environment`) and, when this host has
+the grading sandbox, inside it with the lesson's ``[grading]`` limits and no
+network, with ``NBGRADER_EXECUTION=autograde`` as nbgrader's autograder sets it.
+A notebook whose kernelspec the environment does not provide is refused
+(``kernel-not-in-environment``) with the sentence ``paceline grade`` refuses it with.
+
 Warnings do not block a release (``paceline check`` still exits 0) but point
 at tests a student can game: ``equality-only-test``.
 """
@@ -46,12 +53,14 @@ from nbgrader.nbgraderformat import MetadataValidator, SchemaTooNewError, Schema
 from analytics.progress import Progress, Silent
 
 from ..course.nbgrader_table import NbgraderSettings
-from ..course.plan import CourseConfig
+from ..course.environment import KernelEnvironment, kernel_environment, kernel_problem, notebook_kernel, own_environment, require_built
+from ..course.plan import CourseConfig, GradingSettings
+from ..engine.isolation import TrialKernels, trial_kernels
 from ..errors import CellRef, LessonError, PacelineError
 from .lesson import BEGIN_HIDDEN, BEGIN_SOLUTION, cell_role, read_notebook, unclosed_regions
 from .lesson_files import instructor_markers, leak_advice, lesson_files, marker_hits, select_files, source_notebooks
 from .student_version import student_version, uncompilable_starter_cells
-from .trial_run import TrialRun, error_output, expects_error, full_credit, run_in_kernel
+from .trial_run import ErrorHints, TrialRun, error_output, expects_error, full_credit, run_in_kernel
 
 POINTS_ROLES = frozenset({"autograder tests", "manually graded answer", "manually graded task"})
 GRADE_ID = re.compile(r"^[A-Za-z0-9_-]+$")  # nbgrader's metadata schema; stricter than SAFE_ID
@@ -86,10 +95,27 @@ class CheckReport:
     graded_cells: int
     points: float
     warnings: tuple[Problem, ...] = ()
+    sandboxed: bool | None = None  # whether notebooks ran in the grading sandbox (None: nothing ran)
 
     @property
     def ok(self) -> bool:
         return not self.problems
+
+
+@dataclass(frozen=True)
+class Kernels:
+    """Where a check runs notebooks: the environment, and how kernels start in it."""
+
+    environment: KernelEnvironment
+    trial: TrialKernels
+
+    @property
+    def hints(self) -> ErrorHints:
+        return ErrorHints(network_off=self.trial.sandboxed, environment=self.environment.description)
+
+
+def kernels_for(settings: GradingSettings, *, environment: KernelEnvironment) -> Kernels:
+    return Kernels(environment, trial_kernels(settings, environment=environment))
 
 
 def check_course(
@@ -103,10 +129,14 @@ def check_course(
     from ..engine.wiring import nbgrader_config
 
     lessons = course.select_lessons(tuple(lesson_ids) if lesson_ids else None)
+    environment = kernel_environment(course)
+    if execute:
+        require_built(environment)
     plan = [_LessonFolder(lesson.id, course.layout.lesson_source(lesson.id), lesson.notebooks,
-                          include=lesson.include, exclude=lesson.exclude, nbgrader=course.nbgrader) for lesson in lessons]
+                          include=lesson.include, exclude=lesson.exclude, nbgrader=course.nbgrader,
+                          grading=lesson.grading) for lesson in lessons]
     markers = instructor_markers(nbgrader_config(course))
-    return _check_lessons(plan, timeout=course.grading.timeout, execute=execute, progress=progress, markers=markers)
+    return _check_lessons(plan, execute=execute, progress=progress, markers=markers, environment=environment)
 
 
 def check_source_tree(
@@ -131,8 +161,9 @@ def check_source_tree(
         if unknown:
             raise PacelineError(f"no lesson folder {', '.join(map(repr, unknown))} in {source_dir} (found: {', '.join(found)})")
         found = [name for name in found if name in set(lesson_ids)]
-    plan = [_LessonFolder(name, source_dir / name, None) for name in found]
-    return _check_lessons(plan, timeout=timeout, execute=execute, progress=progress, markers=instructor_markers())
+    plan = [_LessonFolder(name, source_dir / name, None, grading=GradingSettings(timeout=timeout)) for name in found]
+    return _check_lessons(plan, execute=execute, progress=progress, markers=instructor_markers(),
+                          environment=own_environment())
 
 
 def check_lesson(
@@ -142,13 +173,16 @@ def check_lesson(
     notebooks: Sequence[str] | None = None,
     timeout: int = 30,
     execute: bool = True,
+    environment: KernelEnvironment | None = None,
 ) -> list[Problem]:
     """Problems in one lesson folder; ``notebooks`` defaults to every ``*.ipynb`` in it.
 
     ``execute=False`` skips the two kernel runs per notebook and only reads metadata.
+    Kernels run in ``environment`` (default: paceline's own interpreter).
     """
-    lesson = _LessonFolder(lesson_id, lesson_dir, notebooks)
-    return list(_check_one_lesson(lesson, timeout=timeout, execute=execute, markers=instructor_markers()).problems)
+    lesson = _LessonFolder(lesson_id, lesson_dir, notebooks, grading=GradingSettings(timeout=timeout))
+    return list(_check_one_lesson(lesson, execute=execute, markers=instructor_markers(),
+                                  environment=environment or own_environment()).problems)
 
 
 def check_notebook(
@@ -161,6 +195,8 @@ def check_notebook(
     timeout: int = 30,
     execute: bool = True,
     nbgrader: NbgraderSettings = NbgraderSettings(),
+    environment: KernelEnvironment | None = None,
+    kernels: Kernels | None = None,
 ) -> list[Problem]:
     """Problems in one notebook, in cell order.
 
@@ -168,17 +204,27 @@ def check_notebook(
     ``student_cwd`` (default ``cwd``), which holds what a release publishes beside the notebooks,
     so a file students will not get fails here rather than for every student. The student version
     is built with the course's ``[nbgrader]`` settings (``nbgrader``: delimiters, stubs).
+    Kernels run in ``environment`` (default: paceline's own interpreter), started by ``kernels``
+    (default: the grading sandbox when this host has it); a kernel name the environment lacks is
+    reported instead of running anything.
     """
+    environment = environment or own_environment()
     problems = metadata_problems(nb, lesson_id=lesson_id, notebook=notebook)
     if not any(problem.code in _BLOCKS_STUDENT_VERSION for problem in problems):
         problems += student_compile_problems(nb, lesson_id=lesson_id, notebook=notebook, nbgrader=nbgrader)
-    if execute:
-        source_run = run_in_kernel(nb, cwd=cwd, timeout=timeout)
-        problems += _source_version_problems(source_run, lesson_id=lesson_id, notebook=notebook, timeout=timeout)
+    wrong_kernel = kernel_problem(kernel_name=notebook_kernel(nb.metadata), environment=environment)
+    if wrong_kernel is not None:
+        problems.append(Problem(CellRef(lesson_id, notebook), "kernel-not-in-environment", wrong_kernel))
+    elif execute:
+        kernels = kernels or kernels_for(GradingSettings(timeout=timeout), environment=environment)
+        source_run = run_in_kernel(nb, cwd=cwd, timeout=timeout, kernels=kernels.trial)
+        problems += _source_version_problems(source_run, lesson_id=lesson_id, notebook=notebook, timeout=timeout,
+                                             hints=kernels.hints)
         # A kernel that cannot start or dies on the source would only repeat itself on the student version.
         if source_run.failure is None and not any(problem.code in _BLOCKS_STUDENT_VERSION for problem in problems):
             problems += _student_version_problems(nb, lesson_id=lesson_id, notebook=notebook, cwd=student_cwd or cwd,
-                                                  timeout=timeout, nbgrader=nbgrader, source_run=source_run)
+                                                  timeout=timeout, nbgrader=nbgrader, source_run=source_run,
+                                                  kernels=kernels)
     return sorted(problems, key=lambda problem: -1 if problem.where.cell_index is None else problem.where.cell_index)
 
 
@@ -284,19 +330,23 @@ class _LessonFolder(NamedTuple):
     include: Sequence[str] = ()  # course.toml's release patterns
     exclude: Sequence[str] = ()
     nbgrader: NbgraderSettings = NbgraderSettings()  # course.toml's [nbgrader]: how student versions are built
+    grading: GradingSettings = GradingSettings()  # the lesson's limits and timeout: check runs as grading does
 
 
 def _check_lessons(
     plan: list[_LessonFolder],
     *,
-    timeout: int,
     execute: bool,
     progress: Progress,
     markers: Sequence[str],
+    environment: KernelEnvironment,
 ) -> CheckReport:
     results = []
+    sandboxed = None
     for lesson in progress.track(plan, description="Checking"):
-        results.append(_check_one_lesson(lesson, timeout=timeout, execute=execute, markers=markers))
+        result = _check_one_lesson(lesson, execute=execute, markers=markers, environment=environment)
+        sandboxed = result.sandboxed if result.sandboxed is not None else sandboxed
+        results.append(result)
     return CheckReport(
         problems=tuple(problem for result in results for problem in result.problems),
         lessons=sum(result.lessons for result in results),
@@ -304,11 +354,14 @@ def _check_lessons(
         graded_cells=sum(result.graded_cells for result in results),
         points=sum(result.points for result in results),
         warnings=tuple(warning for result in results for warning in result.warnings),
+        sandboxed=sandboxed,
     )
 
 
-def _check_one_lesson(lesson: _LessonFolder, *, timeout: int, execute: bool, markers: Sequence[str]) -> CheckReport:
-    lesson_id, lesson_dir = lesson.id, lesson.folder
+def _check_one_lesson(lesson: _LessonFolder, *, execute: bool, markers: Sequence[str],
+                      environment: KernelEnvironment) -> CheckReport:
+    lesson_id, lesson_dir, timeout = lesson.id, lesson.folder, lesson.grading.timeout
+    kernels = kernels_for(lesson.grading, environment=environment) if execute else None
     names = list(lesson.notebooks) if lesson.notebooks is not None else sorted(path.name for path in lesson_dir.glob("*.ipynb"))
     if not names:
         problem = Problem(CellRef(lesson_id), "no-notebooks", f"lesson folder {lesson_dir} has no notebooks (or does not exist)")
@@ -337,10 +390,11 @@ def _check_one_lesson(lesson: _LessonFolder, *, timeout: int, execute: bool, mar
             scored = [value for cell in nb.cells if (value := _valid_points(cell)) is not None]
             graded, points = graded + len(scored), points + sum(scored)
             problems += check_notebook(nb, lesson_id=lesson_id, notebook=name, cwd=workdir, student_cwd=student_dir,
-                                       timeout=timeout, execute=execute, nbgrader=lesson.nbgrader)
+                                       timeout=timeout, execute=execute, nbgrader=lesson.nbgrader,
+                                       environment=environment, kernels=kernels)
             warnings += notebook_warnings(nb, lesson_id=lesson_id, notebook=name)
     return CheckReport(tuple(problems), lessons=1, notebooks=len(names), graded_cells=graded, points=points,
-                       warnings=tuple(warnings))
+                       warnings=tuple(warnings), sandboxed=kernels.trial.sandboxed if kernels is not None else None)
 
 
 def leaking_files(lesson_dir: Path, *, lesson_id: str, markers: Sequence[str]) -> list[Problem]:
@@ -416,7 +470,8 @@ def _validation_problems(where: CellRef, *, cell: NotebookNode, validator: Metad
     return []
 
 
-def _source_version_problems(run: TrialRun, *, lesson_id: str, notebook: str, timeout: int) -> list[Problem]:
+def _source_version_problems(run: TrialRun, *, lesson_id: str, notebook: str, timeout: int,
+                             hints: ErrorHints = ErrorHints()) -> list[Problem]:
     """What failed in the source run; after the first cell that raised, later failures are its likely consequences.
 
     A cell that raised (not a test: a failed assertion leaves nothing undefined) stops defining what
@@ -428,7 +483,7 @@ def _source_version_problems(run: TrialRun, *, lesson_id: str, notebook: str, ti
     for index, cell in _ran_code_cells(run):
         where = _ref(lesson_id, notebook, run.nb, index)
         if _is_scored_test(cell):
-            full, why = full_credit(cell, timeout=timeout)
+            full, why = full_credit(cell, timeout=timeout, hints=hints)
             if full:
                 continue
             if first_failure is not None:
@@ -436,7 +491,7 @@ def _source_version_problems(run: TrialRun, *, lesson_id: str, notebook: str, ti
                 continue
             problems.append(Problem(where, "solution-fails-tests",
                                     f"test cell fails on the source version ({why}): the solution does not pass its own test"))
-        elif (error := error_output(cell, timeout=timeout)) is not None and not expects_error(cell):
+        elif (error := error_output(cell, timeout=timeout, hints=hints)) is not None and not expects_error(cell):
             if first_failure is not None:
                 consequences.append((index, error))
                 continue
@@ -456,13 +511,13 @@ def _source_version_problems(run: TrialRun, *, lesson_id: str, notebook: str, ti
 
 def _student_version_problems(
     nb: NotebookNode, *, lesson_id: str, notebook: str, cwd: Path, timeout: int, nbgrader: NbgraderSettings,
-    source_run: TrialRun,
+    source_run: TrialRun, kernels: Kernels,
 ) -> list[Problem]:
     try:
         student = student_version(nb, nbgrader=nbgrader)
     except (RuntimeError, ValueError) as exc:
         return [Problem(CellRef(lesson_id, notebook), "student-version-failed", f"nbgrader cannot build the student version: {exc}")]
-    run = run_in_kernel(student, cwd=cwd, timeout=timeout)
+    run = run_in_kernel(student, cwd=cwd, timeout=timeout, kernels=kernels.trial)
     problems = _failure_problems(run, lesson_id=lesson_id, notebook=notebook, version="student version")
     # Cells before the first answer cannot depend on the student's work: one that fails only in the
     # student version, which runs beside the published files alone, fails for every student.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,11 +18,28 @@ from jupyter_client.kernelspec import NoSuchKernel
 from nbclient import NotebookClient
 from nbclient.exceptions import CellControlSignal
 from nbformat import NotebookNode
-from nbgrader.utils import determine_grade
+from nbgrader.utils import determine_grade, setenv
+
+from ..engine.isolation import TrialKernels
 
 FALLBACK_KERNEL = "python3"
 RAISES_EXCEPTION = "raises-exception"  # nbclient's cell tag: the cell is meant to raise (a demo of an error)
 _log = logging.getLogger(__name__)
+
+# What a cell that reaches for the network raises in a sandbox without one (urllib, socket, requests, httpx).
+NETWORK_ERRORS = frozenset({"URLError", "gaierror", "ConnectionError", "ConnectionRefusedError", "ConnectError",
+                            "NewConnectionError", "MaxRetryError", "TimeoutError", "socket.gaierror"})
+NETWORK_TEXT = ("Temporary failure in name resolution", "Name or service not known", "Network is unreachable",
+                "No address associated with hostname", "Failed to establish a new connection")
+MISSING_MODULE = re.compile(r"No module named '([^']+)'")
+
+
+@dataclass(frozen=True)
+class ErrorHints:
+    """What check knows about where lessons run, to say why a cell failed."""
+
+    network_off: bool = False  # kernels ran in the grading sandbox, which has no network
+    environment: str = "the course environment"  # a description, for a missing module
 
 
 @dataclass(frozen=True)
@@ -31,8 +49,13 @@ class TrialRun:
     failure: str | None
 
 
-def run_in_kernel(nb: NotebookNode, *, cwd: Path, timeout: int) -> TrialRun:
-    """Execute a copy of ``nb`` in a fresh kernel; errors stay in the cells so one run finds them all."""
+def run_in_kernel(nb: NotebookNode, *, cwd: Path, timeout: int, kernels: TrialKernels) -> TrialRun:
+    """Execute a copy of ``nb`` in a fresh kernel; errors stay in the cells so one run finds them all.
+
+    The kernel is started by ``kernels`` (the grading sandbox and the course
+    environment) with ``NBGRADER_EXECUTION=autograde``, as nbgrader's
+    autograder sets it: check predicts grading.
+    """
     executed = copy.deepcopy(nb)
     for cell in executed.cells:
         if cell.cell_type == "code":
@@ -49,10 +72,13 @@ def run_in_kernel(nb: NotebookNode, *, cwd: Path, timeout: int) -> TrialRun:
         interrupt_on_timeout=True,
         resources={"metadata": {"path": str(cwd)}},
         on_cell_execute=lambda cell, cell_index: current.append(cell_index),
+        kernel_manager_class=kernels.manager_class,
+        config=kernels.config,
     )
     try:
         # The kernel's own stderr is start-up chatter; everything a cell does arrives as outputs.
-        client.execute(stderr=subprocess.DEVNULL)
+        with setenv(NBGRADER_EXECUTION="autograde"):
+            client.execute(stderr=subprocess.DEVNULL)
     except NoSuchKernel:
         return TrialRun(executed, None, f"no Jupyter kernel named {kernel!r} is installed (install it, or change the notebook's kernel)")
     except (RuntimeError, CellControlSignal) as exc:  # nbclient's DeadKernelError and kernel start-up failures
@@ -62,7 +88,7 @@ def run_in_kernel(nb: NotebookNode, *, cwd: Path, timeout: int) -> TrialRun:
     return TrialRun(executed, None, None)
 
 
-def full_credit(cell: NotebookNode, *, timeout: int) -> tuple[bool, str]:
+def full_credit(cell: NotebookNode, *, timeout: int, hints: ErrorHints = ErrorHints()) -> tuple[bool, str]:
     """Whether nbgrader's autograder would give the executed test cell full points, and if not, why."""
     try:
         earned, max_points = determine_grade(cell, _log)
@@ -70,7 +96,7 @@ def full_credit(cell: NotebookNode, *, timeout: int) -> tuple[bool, str]:
         return False, f"its partial-credit output is unusable: {exc}"
     if earned is not None and earned >= max_points:
         return True, ""
-    if (error := error_output(cell, timeout=timeout)) is not None:
+    if (error := error_output(cell, timeout=timeout, hints=hints)) is not None:
         return False, error
     if any(output.output_type == "stream" and output.get("name") == "stderr" for output in cell.outputs):
         return False, "it writes to stderr, and nbgrader gives no credit to a test cell that does (a warning counts)"
@@ -83,7 +109,7 @@ def expects_error(cell: NotebookNode) -> bool:
     return isinstance(tags, list) and RAISES_EXCEPTION in tags
 
 
-def error_output(cell: NotebookNode, *, timeout: int) -> str | None:
+def error_output(cell: NotebookNode, *, timeout: int, hints: ErrorHints = ErrorHints()) -> str | None:
     for output in cell.get("outputs", []):
         if output.output_type != "error":
             continue
@@ -97,6 +123,20 @@ def error_output(cell: NotebookNode, *, timeout: int) -> str | None:
             return ("StdinNotImplementedError: the cell waits for keyboard input (input() or getpass()), and nothing "
                     "can type while grading, so it fails for every student; set the value in the code instead")
         value = output.get("evalue", "")
+        why = error_hint(name, value, hints=hints)
         value = value if len(value) <= 200 else value[:200] + "..."
-        return f"{name}: {value}" if value else name
+        shown = f"{name}: {value}" if value else name
+        return f"{shown}; {why}" if why else shown
+    return None
+
+
+def error_hint(name: str, value: str, *, hints: ErrorHints) -> str | None:
+    """Why a cell failed, when the reason is where lessons run: a missing package, or no network."""
+    missing = MISSING_MODULE.search(value) if name == "ModuleNotFoundError" else None
+    if missing:
+        return (f"module {missing.group(1)!r} is not in {hints.environment}: add it to the course's requirements "
+                "([environment] requirements in course.toml), then run `paceline environment build`")
+    if hints.network_off and (name in NETWORK_ERRORS or any(text in value for text in NETWORK_TEXT)):
+        return ("the network is off while grading: ship the file with the lesson (put it in the lesson folder "
+                "and read it from there)")
     return None

@@ -22,6 +22,7 @@ course, a :class:`ScratchCourse`. Pure: nothing here touches the disk.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,6 +46,11 @@ STATE = ".paceline"
 ATTEMPTS = ".attempts"  # under submitted/: every attempt, numbered
 EXPORTS = "exports"
 REPORTS = ("analytics", "reports")
+
+# The course environment ([environment] in course.toml): outside any private home, since sandbox
+# users and students run its interpreter; one folder per course folder.
+ENVIRONMENTS_ROOT = Path("/opt/paceline-envs")
+ENVIRONMENT_STAMP = "paceline-environment.json"  # in the environment: what it was built from
 
 # Under the exchange's <root>/<course id>/.
 INBOUND = "inbound"
@@ -244,6 +250,31 @@ class CourseLayout:
             self.gradebook_path, self.roster_path, self.export_dir, self.ledger_path, self.state_dir / FEEDBACK,
             self.hub_dir,
         )
+
+
+def default_environment_dir(root: Path, course_id: str) -> Path:
+    """Where a course's environment is built unless ``[environment] location`` says otherwise."""
+    return ENVIRONMENTS_ROOT / f"{course_id}-{hashlib.sha256(str(root).encode()).hexdigest()[:8]}"
+
+
+@dataclass(frozen=True)
+class EnvironmentLayout:
+    """The paths of a built course environment (a venv)."""
+
+    root: Path
+
+    @property
+    def python(self) -> Path:
+        return self.root / "bin" / "python"
+
+    @property
+    def stamp(self) -> Path:
+        return self.root / ENVIRONMENT_STAMP
+
+    @property
+    def kernels_dir(self) -> Path:
+        """Kernelspecs for the environment's extra kernel names (``[environment] kernels``)."""
+        return self.root / "share" / "jupyter" / "kernels"
 
 
 # What `paceline init` puts in .gitignore: student data and everything derived from it. The roster

@@ -9,6 +9,7 @@ the file without reading code.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +25,7 @@ from .toml_reader import Reader
 LateMethod = Literal["none", "zero", "per_day"]
 LATE_METHODS: tuple[LateMethod, ...] = get_args(LateMethod)  # course.toml's and nbgrader's plugin's one list
 Mode = Literal["cohort", "self-paced"]
+SAFE_KERNEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")  # a kernelspec folder name
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,26 @@ class CollectLimits:
     # Per student (graders.exchange.quotas): one student's flood costs the host neither disk nor other students' time.
     max_attempts_per_hour: int = 30  # per lesson, by paceline's receipt times
     student_quota_mb: int = 500  # everything a student's collected attempts hold
+
+
+DEFAULT_ENV_PYTHON = "/usr/bin/python3"  # Debian's: students and sandbox users can run it (/root is 0700)
+
+
+@dataclass(frozen=True)
+class EnvironmentPlan:
+    """``[environment]``: the one Python environment that check, grading and students' servers run lessons in.
+
+    Built by ``paceline environment build`` (:mod:`graders.course.environment`)
+    from ``requirements`` with the interpreter ``python``, into ``location``.
+    Notebooks whose kernelspec names ``python3``, ``python`` or one of
+    ``kernels`` run in it; any other kernel name is refused by check and grade.
+    """
+
+    requirements: Path
+    python: str = DEFAULT_ENV_PYTHON
+    location: Path | None = None  # None: the default place outside any private home (layout)
+    kernels: tuple[str, ...] = ()
+    system_site_packages: bool = False
 
 
 @dataclass(frozen=True)
@@ -119,6 +141,7 @@ class CourseConfig:
     # they are used (``paceline status``, reports), so reading course.toml never imports analytics.
     at_risk: tuple[tuple[str, Any], ...] = ()
     nbgrader: NbgraderSettings = NbgraderSettings()  # [nbgrader]: nbgrader's own settings, applied wherever it runs
+    environment: EnvironmentPlan | None = None  # None: kernels run in paceline's own interpreter
 
     @property
     def layout(self) -> CourseLayout:
@@ -166,7 +189,7 @@ def parse_course(raw: dict[str, Any], *, config_path: Path) -> CourseConfig:
     """Validate an already-parsed ``course.toml`` mapping."""
     root = config_path.parent
     reader = Reader(config_path)
-    reader.keys(raw, "", required={"course", "lessons"}, optional={"late_policy", "grading", "pacing", "grace", "gating", "collect", "at_risk", "nbgrader"})
+    reader.keys(raw, "", required={"course", "lessons"}, optional={"late_policy", "grading", "pacing", "grace", "gating", "collect", "at_risk", "nbgrader", "environment"})
 
     course = reader.table(raw, "course")
     reader.keys(
@@ -207,6 +230,7 @@ def parse_course(raw: dict[str, Any], *, config_path: Path) -> CourseConfig:
     )
     at_risk = reader.table({"at_risk": raw.get("at_risk", {})}, "at_risk")
     late_policy = _parse_late_policy(reader, raw.get("late_policy", {}))
+    environment = _parse_environment(reader, raw["environment"], root=root) if "environment" in raw else None
     grading = _parse_grading(reader, raw.get("grading", {}), where="grading", defaults=GradingSettings())
 
     lessons_raw = raw["lessons"]
@@ -251,7 +275,38 @@ def parse_course(raw: dict[str, Any], *, config_path: Path) -> CourseConfig:
         collect_limits=collect_limits,
         at_risk=tuple(at_risk.items()),
         nbgrader=nbgrader,
+        environment=environment,
     )
+
+
+def _parse_environment(reader: Reader, raw: Any, *, root: Path) -> EnvironmentPlan:
+    table = reader.table({"environment": raw}, "environment")
+    reader.keys(table, "environment", required={"requirements"},
+                optional={"python", "location", "kernels", "system_site_packages"})
+    requirements_name = reader.string(table, "environment.requirements")
+    requirements = (root / requirements_name).resolve()
+    if not requirements.is_file():
+        raise ConfigError(reader.path, "environment.requirements",
+                          f"{requirements} does not exist (a pip requirements file, e.g. requirements.txt beside course.toml)")
+    python = reader.string(table, "environment.python", default=DEFAULT_ENV_PYTHON)
+    if not Path(python).is_absolute():
+        raise ConfigError(reader.path, "environment.python",
+                          f"must be an absolute interpreter path that students can run (e.g. {DEFAULT_ENV_PYTHON}), not {python!r}")
+    location = None
+    if "location" in table:
+        location = Path(reader.string(table, "environment.location"))
+        if not location.is_absolute():
+            raise ConfigError(reader.path, "environment.location",
+                              "must be an absolute folder outside any private home (e.g. /opt/paceline-envs/COURSE)")
+    kernels = table.get("kernels", [])
+    if not isinstance(kernels, list) or not all(isinstance(k, str) and SAFE_KERNEL.match(k) for k in kernels):
+        raise ConfigError(reader.path, "environment.kernels",
+                          f"must be a list of kernel names (letters, digits, ., _ and -), not {kernels!r}")
+    site = table.get("system_site_packages", False)
+    if not isinstance(site, bool):
+        raise ConfigError(reader.path, "environment.system_site_packages", f"must be true or false, not {site!r}")
+    return EnvironmentPlan(requirements=requirements, python=python, location=location, kernels=tuple(kernels),
+                           system_site_packages=site)
 
 
 def _parse_pacing(reader: Reader, raw: Any, *, mode: str, timezone: ZoneInfo) -> Pacing | None:

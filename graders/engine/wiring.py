@@ -21,6 +21,7 @@ from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import ClearSolutions
 from traitlets.config import Config
 
+from ..course.environment import kernel_environment
 from ..course.layout import AUTOGRADED, FEEDBACK, RELEASE, SUBMITTED
 from ..course.nbgrader_table import NbgraderSettings
 from ..course.plan import CourseConfig, LatePolicy
@@ -62,7 +63,7 @@ def nbgrader_config(course: CourseConfig) -> Config:
     c.merge(grading_config(timeout=course.grading.timeout, late_policy=course.late_policy, nbgrader=course.nbgrader))
     # nbgrader's own autograde (the command, formgrader's button) runs student code
     # only in the sandbox too, and refuses where the sandbox is not set up.
-    c.merge(sandbox_kernels(course.grading))
+    c.merge(sandbox_kernels(course.grading, environment=kernel_environment(course)))
     return c
 
 

@@ -32,9 +32,10 @@ from ..course.clock import Clock, SystemClock
 from ..course.layout import TIMESTAMP
 from ..course.plan import CourseConfig
 from ..course.roster import load_roster
+from ..course.environment import kernel_environment, lesson_kernel_problems, require_built
 from ..engine.isolation import kernel_config
 from ..engine.wiring import open_gradebook, write_nbgrader_config
-from ..errors import LessonError, PacelineError, SubmissionError, at_submission
+from ..errors import CellRef, LessonError, PacelineError, SubmissionError, at_submission
 from ..exchange.ledger import Attempt, Ledger
 from ..exchange.unlock import publish_unlocks
 from .dispatch import Executor, executor_for
@@ -87,12 +88,21 @@ def grade_attempts(
     call, so that ``paceline watch`` releases everyone's feedback between two
     slices of one student's flood.
     """
-    lessons = course.select_lessons(lesson_ids)
+    environment = kernel_environment(course)
+    require_built(environment)
+    report = GradeReport()
+    lessons = []
+    for lesson in course.select_lessons(lesson_ids):
+        # A lesson whose notebooks name a kernel the environment lacks waits (its attempts stay collected).
+        refused = lesson_kernel_problems(course.layout.lesson_source(lesson.id),
+                                         notebooks=lesson.notebooks, environment=environment)
+        report.problems += [LessonError(CellRef(lesson.id, name), problem) for name, problem in refused]
+        if not refused:
+            lessons.append(lesson)
     order = {lesson.id: lesson.order for lesson in lessons}
     # Refuses here, before anything is graded, when the sandbox is not set up.
-    kernels = {lesson.id: kernel_config(lesson.grading, sandboxed=sandboxed) for lesson in lessons}
+    kernels = {lesson.id: kernel_config(lesson.grading, sandboxed=sandboxed, environment=environment) for lesson in lessons}
     write_nbgrader_config(course)
-    report = GradeReport()
     with _interrupts_between_records() as interrupts, Ledger.open(course.layout.ledger_path) as ledger:
         attempts = ledger.attempts()
         if not any(a.lesson_id in order and (regrade or a.status == "collected") for a in attempts):

@@ -219,9 +219,10 @@ def watch_service(course: CourseConfig, *, interval: float = 5.0, workers: int |
     no hub API scopes (it works on the course folder and the exchange).
     Refuses now, not in the hub's log, when the grading sandbox is not set up.
     """
+    from ..course.environment import kernel_environment
     from ..engine.isolation import kernel_config
 
-    kernel_config(course.grading, sandboxed=True)
+    kernel_config(course.grading, sandboxed=True, environment=kernel_environment(course))
     command = [str(Path(sys.executable).parent / "paceline"), "--course", str(course.root), "watch", "--interval", str(interval)]
     if workers is not None:
         command += ["--workers", str(workers)]

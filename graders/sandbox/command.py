@@ -74,6 +74,7 @@ class SandboxPlan:
     seccomp_fd: int | None = None
     cgroup_procs: tuple[str, ...] = ()  # cgroup.procs files the launcher joins before bwrap
     venv_bin: str | None = None
+    extra_env: tuple[tuple[str, str], ...] = ()  # set after the sandbox's own variables (never PATH, HOME...)
     tools: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_TOOLS))
 
     def __post_init__(self) -> None:
@@ -161,7 +162,7 @@ def bwrap_args(plan: SandboxPlan) -> list[str]:
     args += _dirs(posixpath.dirname(WORK_DIR), made)
     args += ["--perms", "1777", "--size", size, "--tmpfs", WORK_DIR, "--chdir", WORK_DIR]
     args += ["--clearenv"]
-    for key, value in sandbox_env(plan.venv_bin):
+    for key, value in sandbox_env(plan.venv_bin, plan.extra_env):
         args += ["--setenv", key, value]
     if plan.seccomp_fd is not None:
         args += ["--seccomp", str(plan.seccomp_fd)]
@@ -192,11 +193,17 @@ def setpriv_args(plan: SandboxPlan) -> list[str]:
     ]
 
 
-def sandbox_env(venv_bin: str | None = None) -> list[tuple[str, str]]:
-    """The kernel's whole environment (bwrap starts from an empty one)."""
+def sandbox_env(venv_bin: str | None = None, extra: tuple[tuple[str, str], ...] = ()) -> list[tuple[str, str]]:
+    """The kernel's whole environment (bwrap starts from an empty one); ``extra`` cannot replace the sandbox's own."""
     path = "/usr/local/bin:/usr/bin:/bin"
     if venv_bin:
         path = f"{venv_bin}:{path}"
+    own = _own_env(path)
+    taken = {key for key, _ in own}
+    return own + [(key, value) for key, value in extra if key not in taken]
+
+
+def _own_env(path: str) -> list[tuple[str, str]]:
     return [
         ("PATH", path),
         ("HOME", WORK_DIR),

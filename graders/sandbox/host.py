@@ -55,12 +55,30 @@ def pool_users(prefix: str = POOL_PREFIX, size: int = POOL_SIZE) -> list[PoolUse
     return users
 
 
-def python_paths() -> tuple[str, str, tuple[str, ...]]:
+def python_paths(python: str = "") -> tuple[str, str, tuple[str, ...]]:
     """(interpreter to run, its venv's bin folder or "", folders to bind read-only).
 
-    The venv's ``python`` is a symlink into the base interpreter's prefix
-    (pyenv under /root here), so both prefixes are bound at their own paths.
+    ``python`` is the interpreter to run (a venv's ``bin/python``, say); empty
+    means this one. A venv's ``python`` is a symlink into the base
+    interpreter's prefix (pyenv under /root here), so both prefixes are bound
+    at their own paths.
     """
+    if not python:
+        return _own_python_paths()
+    called = os.path.abspath(python)
+    bin_dir = os.path.dirname(called)
+    prefix = os.path.dirname(bin_dir)
+    is_venv = os.path.isfile(os.path.join(prefix, "pyvenv.cfg"))
+    real = os.path.realpath(called)
+    base_prefix = os.path.dirname(os.path.dirname(real))
+    prefixes = []
+    for path in ((prefix, os.path.realpath(prefix)) if is_venv else ()) + (base_prefix,):
+        if path not in prefixes:
+            prefixes.append(path)
+    return called, bin_dir if is_venv else "", tuple(prefixes)
+
+
+def _own_python_paths() -> tuple[str, str, tuple[str, ...]]:
     prefixes = []
     for prefix in (sys.prefix, sys.base_prefix):
         real = os.path.realpath(prefix)
@@ -90,7 +108,7 @@ def etc_entries() -> tuple[str, ...]:
     return tuple(path for path in ETC_ENTRIES if os.path.exists(path))
 
 
-def check_sandbox(*, prefix: str = POOL_PREFIX, size: int = POOL_SIZE, base_dir: str = BASE_DIR) -> list[str]:
+def check_sandbox(*, prefix: str = POOL_PREFIX, size: int = POOL_SIZE, base_dir: str = BASE_DIR, python: str = "") -> list[str]:
     """What is missing for sandboxed kernels, as sentences; empty when ready."""
     problems: list[str] = []
     if sys.platform != "linux":
@@ -119,19 +137,37 @@ def check_sandbox(*, prefix: str = POOL_PREFIX, size: int = POOL_SIZE, base_dir:
             problems.append(f"sandbox user {user.name} has uid/gid 0: it must be an unprivileged user")
     if len({user.uid for user in users}) != len(users):
         problems.append(f"sandbox users {prefix}* share uids: each needs its own (process limits count per uid)")
-    python, _, prefixes = python_paths()
+    python, _, prefixes = python_paths(python)
     for path in prefixes:
         problems += _world_readable(path)
     for path in (python, os.path.realpath(python)):
         problems += _world_readable(path, executable=True)
-    try:
-        import ipykernel  # noqa: F401
-    except ImportError:
-        problems.append(f"ipykernel is not installed in {sys.prefix}")
+    problems += _ipykernel_problems(python)
     base = Path(base_dir)
     if base.is_symlink() or (base.exists() and (base.lstat().st_uid != 0 or not base.is_dir())):
         problems.append(f"{base} exists but is not a root-owned folder: remove it")
     return problems
+
+
+def _ipykernel_problems(python: str) -> list[str]:
+    if os.path.realpath(python) == os.path.realpath(sys.executable) or python == _own_python_paths()[0]:
+        try:
+            import ipykernel  # noqa: F401
+        except ImportError:
+            return [f"ipykernel is not installed in {sys.prefix}"]
+        return []
+    return [] if _has_ipykernel(python, os.stat(python).st_mtime if os.path.exists(python) else 0.0) else [
+        f"ipykernel is not installed for {python}"]
+
+
+@functools.lru_cache(maxsize=8)
+def _has_ipykernel(python: str, mtime: float) -> bool:
+    try:
+        done = subprocess.run([python, "-I", "-c", "import importlib.util as u, sys; "
+                               "sys.exit(u.find_spec('ipykernel') is None)"], capture_output=True, timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return done.returncode == 0
 
 
 MIN_BWRAP = (0, 7, 0)

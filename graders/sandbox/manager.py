@@ -5,8 +5,8 @@ Use it wherever a kernel manager class is accepted::
     NotebookClient(nb, kernel_manager_class=SandboxedKernelManager,
                    resources={"metadata": {"path": folder}})
 
-Whatever kernel the notebook names, the manager starts this interpreter's
-ipykernel (``-I``) in the sandbox, with message-based interrupts and the ipc
+Whatever kernel the notebook names, the manager starts the ipykernel of its
+``python`` (default: this interpreter) with ``-I`` in the sandbox, with message-based interrupts and the ipc
 transport (zmq over unix sockets in a private folder bound into the sandbox,
 since the kernel has no network). The ``cwd`` it is given is not used as the
 kernel's folder: a copy of it is (see :mod:`graders.sandbox.resources`).
@@ -33,7 +33,7 @@ from jupyter_client.channels import AsyncZMQSocketChannel
 from jupyter_client.connect import channel_socket_types
 from jupyter_client.kernelspec import KernelSpec
 from jupyter_client.manager import AsyncKernelManager
-from traitlets import Bool, Float, Integer, Type, Unicode, default, validate
+from traitlets import Bool, Float, Integer, List, Type, Unicode, default, validate
 
 from .command import (
     SandboxPlan,
@@ -74,6 +74,9 @@ class SandboxedKernelManager(AsyncKernelManager):
     slot_wait = Float(300.0, config=True, help="seconds to wait for a free sandbox user")
     use_cgroups = Bool(True, config=True, help="also limit memory and pids with cgroup v1 when writable")
     copy_notebooks = Bool(False, config=True, help="copy .ipynb files into the kernel's folder too")
+    python = Unicode("", config=True, help="interpreter whose ipykernel runs (a venv's bin/python); empty: this one")
+    pass_env = List(Unicode(), config=True,
+                    help="variables passed from the caller's environment into the kernel's (which starts empty), when set")
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -121,7 +124,7 @@ class SandboxedKernelManager(AsyncKernelManager):
     @property
     def kernel_spec(self) -> KernelSpec:
         if self._spec is None:
-            python, _, _ = python_paths()
+            python, _, _ = python_paths(self.python)
             self._spec = KernelSpec(
                 argv=kernel_cmd(python),
                 display_name="Python 3 (paceline sandbox)",
@@ -145,7 +148,7 @@ class SandboxedKernelManager(AsyncKernelManager):
     # -- start ----------------------------------------------------------------------------
 
     async def _async_pre_start_kernel(self, **kw):
-        require_sandbox(prefix=self.pool_prefix, size=self.pool_size, base_dir=self.base_dir)
+        require_sandbox(prefix=self.pool_prefix, size=self.pool_size, base_dir=self.base_dir, python=self.python)
         limits = self.limits
         await self._close_sandbox()  # a restart (whose shutdown already closed it, normally)
         if self._last_kernel_dir is not None and kw.get("cwd") == self._last_kernel_dir:
@@ -213,7 +216,7 @@ class SandboxedKernelManager(AsyncKernelManager):
         sandbox = self._sandbox
         if sandbox is None:
             raise RuntimeError("the sandbox is prepared in pre_start_kernel; start the kernel with start_kernel()")
-        _, venv_bin, ro_paths = python_paths()
+        _, venv_bin, ro_paths = python_paths(self.python)
         plan = SandboxPlan(
             kernel_cmd=tuple(inner),
             uid=sandbox.uid,
@@ -230,6 +233,7 @@ class SandboxedKernelManager(AsyncKernelManager):
             seccomp_fd=self._seccomp_fd,
             cgroup_procs=sandbox.cgroups.procs,
             venv_bin=venv_bin or None,
+            extra_env=tuple((name, os.environ[name]) for name in self.pass_env if name in os.environ),
         )
         return build_argv(plan)
 
