@@ -170,6 +170,7 @@ def write_student_config(course: CourseConfig, settings: HubSettings) -> Path:
         {"disabledExtensions": {name: True for name in STUDENT_LAB_PLUGINS_OFF}}, indent=2))
     from ..exchange.student import student_config  # nbgrader: imported only when a hub is configured
 
+    write_student_kernels(course, base / "data")
     for student_id, account in settings.accounts.items():
         folder = settings.user_config_dir(account)
         folder.mkdir(parents=True)
@@ -192,6 +193,32 @@ def student_server_config(course: CourseConfig, student_id: str) -> dict[str, An
     """Whose server it is, for paceline's server extension (JSON config: Jupyter merges it with ``common/``'s)."""
     return {"StudentProgress": {"student_id": student_id,
                                 "personal_folder": str(course.layout.exchange.personal(student_id))}}
+
+
+def write_student_kernels(course: CourseConfig, data_dir: Path) -> Path:
+    """Kernelspecs that run the course environment, under ``data_dir/kernels`` (the students' ``JUPYTER_PATH``).
+
+    ``python3`` and each ``[environment] kernels`` name start the course
+    environment's ipykernel, so a student's notebook runs with the packages
+    check and grading use. Found before the server's own ``python3`` (Jupyter
+    searches ``JUPYTER_PATH`` first). Without ``[environment]`` the folder stays
+    empty and students get the server's own Python, as grading uses paceline's.
+    """
+    from ..course.environment import kernel_environment, require_built
+
+    kernels = data_dir / "kernels"
+    kernels.mkdir(parents=True)
+    environment = kernel_environment(course)
+    if environment.plan is None:
+        return data_dir
+    require_built(environment)
+    for name in environment.kernels:
+        (kernels / name).mkdir()
+        write_public(kernels / name / "kernel.json", json.dumps({
+            "argv": [environment.python, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+            "display_name": f"Python ({course.id})", "language": "python",
+        }, indent=1))
+    return data_dir
 
 
 STUDENT_CONFIG_HEADER = """\
@@ -249,6 +276,7 @@ def render_hub_config(settings: HubSettings) -> str:
         students=pprint.pformat(students, width=100),
         user_config=str(settings.student_config_dir / "users"),
         common_config=str(settings.student_config_dir / "common"),
+        data_path=str(settings.student_config_dir / "data"),
         path=environment_path,
         run_id=settings.run_id,
         password_hashes=str(settings.password_hashes),
@@ -301,6 +329,8 @@ c.Spawner.environment = {{
     "JUPYTER_CONFIG_PATH": lambda spawner: os.pathsep.join(
         [os.path.join({user_config!r}, spawner.user.name), {common_config!r}]
     ),
+    # The course environment's kernels (graders.hub.settings.write_student_kernels).
+    "JUPYTER_PATH": {data_path!r},
     "PATH": {path!r},
     # Marks every process of this run (servers, kernels, terminals) so that stopping finds them all.
     "PACELINE_HUB_RUN": {run_id!r},
