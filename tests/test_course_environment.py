@@ -27,7 +27,13 @@ from nbgrader.api import Gradebook
 
 from graders.authoring.check import check_course
 from graders.course.clock import SimulatedClock
-from graders.course.environment import build_environment, kernel_environment, kernel_problem, own_environment
+from graders.course.environment import (
+    CourseEnvironmentError,
+    build_environment,
+    kernel_environment,
+    kernel_problem,
+    own_environment,
+)
 from graders.course.plan import load_course
 from graders.errors import ConfigError
 from graders.exchange.collect import collect_submissions
@@ -37,6 +43,7 @@ from graders.exchange.student import StudentWorkspace, fetch_lesson, submit_less
 from graders.grading.grade import grade_attempts
 from graders.grading.task import NBGRADER_TIMESTAMP_FORMAT
 from graders.hub.permissions import blocked_for_others
+from graders.hub.settings import write_student_kernels
 from graders.sandbox import check_sandbox
 from graders.sandbox.command import sandbox_env
 
@@ -172,6 +179,29 @@ def test_check_and_grade_refuse_a_kernel_the_environment_lacks_with_one_message(
         "06-r / r.ipynb: asks for the kernel 'ir', which " + own_environment().description + " does not provide "
         "(it provides python3, python): change the notebook's kernel (Kernel > Change Kernel), or declare the "
         "course's [environment] in course.toml, with the name in its kernels"]
+
+
+def test_students_get_no_kernelspecs_without_an_environment(fixture_course: Path, tmp_path: Path) -> None:
+    data = write_student_kernels(load_course(fixture_course), tmp_path / "data")
+    assert list((data / "kernels").iterdir()) == []  # their server's own python3, as before
+
+
+@pytest.mark.e2e
+@pytest.mark.timeout(600)
+def test_students_kernels_run_the_course_environment(tmp_path: Path, course_env) -> None:
+    toml = ENVIRONMENT_TOML.replace("location", 'kernels = ["ds-course"]\nlocation')
+    course = load_course(make_course(tmp_path / "c", lessons=[], environment=toml))
+    with pytest.raises(CourseEnvironmentError, match="built from other settings.*paceline environment build"):
+        write_student_kernels(course, tmp_path / "refused")  # built without the extra kernel name: stale
+    course = load_course(make_course(tmp_path / "c2", lessons=[], environment=ENVIRONMENT_TOML))
+    data = write_student_kernels(course, tmp_path / "data")
+    names = sorted(p.name for p in (data / "kernels").iterdir())
+    assert names == ["python", "python3"]
+    argv = json.loads((data / "kernels" / "python3" / "kernel.json").read_text())["argv"]
+    assert argv[0] == kernel_environment(course).python
+    done = subprocess.run([argv[0], "-c", "import statsdemo, ipykernel; print(statsdemo.mean([1, 3]))"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "2.0", done.stderr
 
 
 # -- end to end -------------------------------------------------------------------------------------

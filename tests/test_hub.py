@@ -93,6 +93,7 @@ def test_hub_config_is_loopback_only_and_spawns_real_users(tmp_path: Path) -> No
     assert c.Spawner.environment["JUPYTER_CONFIG_PATH"](spawner) == os.pathsep.join(
         [str(settings.student_config_dir / "users" / "ada"), str(settings.student_config_dir / "common")])
     assert c.Spawner.environment["PATH"].startswith(str(settings.tools.venv / "bin") + os.pathsep)
+    assert c.Spawner.environment["JUPYTER_PATH"] == str(settings.student_config_dir / "data")  # the course environment's kernels
     [own, watch] = c.JupyterHub.services
     assert own == {"name": "paceline", "api_token": "tok"}
     assert watch["environment"] == {"PACELINE_HUB_RUN": "run1"}  # stopping the run finds it

@@ -104,8 +104,8 @@ def require_built(environment: KernelEnvironment) -> None:
             f"the course environment is not built yet ({environment.location}): run `paceline environment build`")
     if _read_stamp(layout) != _wanted_stamp(environment.plan):
         raise CourseEnvironmentError(
-            f"the course environment {environment.location} was built from other requirements than "
-            f"{environment.plan.requirements} now lists: run `paceline environment build`")
+            f"the course environment {environment.location} was built from other settings than [environment] "
+            f"and {environment.plan.requirements} now give: run `paceline environment build`")
 
 
 def notebook_kernel(metadata: Any) -> str:
