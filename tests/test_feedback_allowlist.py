@@ -361,6 +361,66 @@ def test_an_error_before_the_hidden_tests_is_shown_if_python_named_it() -> None:
     assert "StudentError" not in text and "only Python's own are named" in text
 
 
+def _ran_visible_first(cell: NotebookNode, *, visible_outputs: object, visible_reply: str) -> None:
+    """What grading's executor records for a test cell whose visible part it ran on its own."""
+    cell.metadata["paceline"] = {"execute_reply": visible_reply, "visible_outputs": visible_outputs,
+                                 "visible_reply": visible_reply}
+
+
+def test_a_failing_visible_test_before_any_hidden_one_shows_its_message() -> None:
+    nb = executed()
+    hidden = nb.cells[3]
+    hidden.outputs = [new_output("error", ename="AssertionError", evalue="add(-1, 1) should be 0",
+                                 traceback=["Cell In[3], line 1\n----> 1 assert add(-1, 1) == 0",
+                                            "AssertionError: add(-1, 1) should be 0"])]
+    _ran_visible_first(hidden, visible_outputs=1, visible_reply="error")
+    text = _visible_text(render(nb))
+    assert "AssertionError: add(-1, 1) should be 0" in text and "----> 1 assert add(-1, 1) == 0" in text
+    assert "A visible test of this cell failed, so its hidden tests did not run." in text
+    assert "Score: 0.0 / 2.0" in text
+    # Without the executor's record (a notebook graded in one piece), only the verdict, as before.
+    del hidden.metadata["paceline"]
+    text = _visible_text(render(nb))
+    assert "should be 0" not in text and "These tests did not all pass (AssertionError). Some of them are hidden" in text
+
+
+def test_what_the_hidden_part_output_is_never_shown_next_to_the_visible_part() -> None:
+    nb = executed()
+    hidden = nb.cells[3]
+    hidden.outputs = [new_output("stream", name="stdout", text="visible part ran\n"),
+                      new_output("stream", name="stdout", text=PAYLOAD),
+                      new_output("error", ename="AssertionError", evalue=PAYLOAD, traceback=[PAYLOAD])]
+    _ran_visible_first(hidden, visible_outputs=1, visible_reply="ok")
+    page = render(nb)
+    assert "visible part ran" in _visible_text(page) and found_encodings(page) == []
+    assert "These tests did not all pass (AssertionError). Some of them are hidden" in _visible_text(page)
+    for forged in (4, -1, True, "1", None):  # a count the executor cannot have written shows nothing
+        _ran_visible_first(hidden, visible_outputs=forged, visible_reply="ok")
+        page = render(nb)
+        assert "visible part ran" not in _visible_text(page) and found_encodings(page) == []
+
+
+def test_a_failing_visible_test_after_hidden_ones_ran_is_named_by_its_line_only() -> None:
+    nb = executed()
+    later = new_code_cell("assert add(3, 4) == 7\nassert add(0, 0) == 0, 'zero'\n### BEGIN HIDDEN TESTS\n"
+                          "assert add(2, 2) == 4\n### END HIDDEN TESTS",
+                          metadata={"nbgrader": {"grade": True, "solution": False, "locked": True,
+                                                 "grade_id": "later", "points": 1, "score": 0.0}},
+                          outputs=[new_output("error", ename="AssertionError", evalue=PAYLOAD,
+                                              traceback=[PAYLOAD, "\x1b[0;32mCell In[7], line 2\x1b[0m\n" + PAYLOAD])])
+    _ran_visible_first(later, visible_outputs=1, visible_reply="error")
+    nb.cells.append(later)
+    page = render(nb)
+    text = _visible_text(page)
+    assert "✗ A visible test failed (AssertionError): assert add(0, 0) == 0, 'zero'" in text
+    assert found_encodings(page) == [] and "assert add(2, 2) == 4" not in text
+    # A line number outside the visible part names no line (the hidden part is never quoted).
+    later.outputs[0]["traceback"] = ["Cell In[7], line 4"]
+    text = _visible_text(render(nb))
+    assert "✗ A visible test failed (AssertionError)\n" in text or text.count("A visible test failed (AssertionError)") == 1
+    assert "assert add(2, 2) == 4" not in text
+
+
 def test_a_line_quoting_a_hidden_test_is_redacted_even_before_they_ran() -> None:
     nb = executed()
     nb.cells[1].outputs.append(new_output("stream", name="stdout", text=f"I guess: {SECRET}\n"))

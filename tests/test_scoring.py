@@ -10,6 +10,7 @@ sandboxed path is graded in the adversarial batch (tests/test_adversarial.py).
 from __future__ import annotations
 
 import datetime as dt
+import re
 import shutil
 from pathlib import Path
 
@@ -31,6 +32,7 @@ from graders.engine.scoring import (
     ends_with_expression,
     ran_cleanly,
     recorded_replies,
+    visible_first,
 )
 from graders.exchange.release import release_lessons
 from graders.grading.record import lesson_gradebook
@@ -125,6 +127,31 @@ def test_which_cells_end_with_an_expression(source: str, expected: bool) -> None
     assert ends_with_expression(source) is expected
 
 
+MIXED = "assert add(-1, 1) == 0\n### BEGIN HIDDEN TESTS\nassert add(2.5, 2.5) == 5.0\n### END HIDDEN TESTS"
+
+
+@pytest.mark.parametrize(("source", "expected"), [
+    (MIXED, ("assert add(-1, 1) == 0\n", "### BEGIN HIDDEN TESTS\nassert add(2.5, 2.5) == 5.0\n### END HIDDEN TESTS")),
+    ("### BEGIN HIDDEN TESTS\nassert add(2.5, 2.5) == 5.0\n### END HIDDEN TESTS", None),  # nothing visible first
+    ("assert add(1, 2) == 3", None),  # no hidden tests
+    ("%%time\nassert add(-1, 1) == 0\n### BEGIN HIDDEN TESTS\nassert True\n### END HIDDEN TESTS", None),  # a cell magic
+    ("add(-1, 1)\n### BEGIN HIDDEN TESTS\nassert True\n### END HIDDEN TESTS", None),  # its value would be displayed
+    ("for x in (1, 2):\n    assert add(x, 0) == x\n    ### BEGIN HIDDEN TESTS\n    assert add(x, 0.5) == x + 0.5\n"
+     "    ### END HIDDEN TESTS", None),  # hidden tests inside a loop: the rest is no code on its own
+    ("%precision 3\nassert add(-1, 1) == 0\n### BEGIN HIDDEN TESTS\nassert True\n### END HIDDEN TESTS",
+     ("%precision 3\nassert add(-1, 1) == 0\n", "### BEGIN HIDDEN TESTS\nassert True\n### END HIDDEN TESTS")),
+])
+def test_which_test_cells_run_their_visible_part_first(source: str, expected: tuple[str, str] | None) -> None:
+    assert visible_first(graded_test_cell(source)) == expected
+
+
+def test_only_autograder_test_cells_are_split() -> None:
+    answer = graded_test_cell(MIXED)
+    answer.metadata.nbgrader["solution"] = True
+    assert visible_first(answer) is None
+    assert visible_first(new_code_cell(MIXED)) is None
+
+
 def test_ran_cleanly_reads_the_reply_the_executor_recorded() -> None:
     passed = graded_test_cell()
     passed.metadata[METADATA] = {"execute_reply": "ok"}
@@ -194,12 +221,14 @@ def released(tmp_path_factory: pytest.TempPathFactory):
     return course, lesson_gradebook(course, "01-add")
 
 
-def grade(released, fixture: str, *, kernel: Config) -> tuple[float, dict[str, float | None], nbformat.NotebookNode]:
+def grade(released, fixture: str | Path, *, kernel: Config) -> tuple[float, dict[str, float | None], nbformat.NotebookNode]:
+    """Autograde a hostile fixture (by name) or a submitted notebook (by path) as mallory's attempt of 01-add."""
     course, template = released
+    notebook = fixture if isinstance(fixture, Path) else FIXTURES / "hostile" / f"{fixture}.ipynb"
     task = GradingTask(
         attempt_id=1, course_id=course.id, lesson_id="01-add", student_id="mallory", attempt=1,
         submitted_at=dt.datetime(2026, 9, 10, 12, tzinfo=UTC), due_at=None,
-        submission=(("add.ipynb", (FIXTURES / "hostile" / f"{fixture}.ipynb").read_bytes()),), lesson_files=(),
+        submission=(("add.ipynb", notebook.read_bytes()),), lesson_files=(),
         timeout=10, late_policy=course.late_policy, kernel=kernel,
     )
     outcome = autograde(task, template)
@@ -230,3 +259,40 @@ def test_forged_outputs_fool_plain_nbgrader_but_not_paceline(released, fixture: 
         assert [c.metadata[METADATA] for c in tests] == [{"execute_reply": "not run"}] * 2
     else:
         assert recorded == ({"ok"} if expected else {"ok", "error"})
+
+
+SUBTRACTS = "def add(a, b):\n    return a - b\n"  # fails the visible test of the mixed cell
+INTEGERS_ONLY = "def add(a, b):\n    return int(a) + int(b)\n"  # passes it, fails the hidden one
+
+
+@pytest.mark.e2e
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("answer", [SUBTRACTS, INTEGERS_ONLY], ids=["visible_fails", "hidden_fails"])
+def test_the_visible_part_runs_first_and_scores_stay_nbgraders(released, tmp_path: Path, answer: str) -> None:
+    from graders.feedback.hidden_tests import feedback_notebook
+
+    course, _ = released
+    nb = nbformat.read(course.layout.release_dir / "01-add" / "add.ipynb", as_version=4)
+    [cell] = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "add"]
+    cell.source = answer
+    submission = tmp_path / "submission.ipynb"
+    nbformat.write(nb, submission)
+    plain, plain_cells, _ = grade(released, submission, kernel=Config())
+    score, cells, graded = grade(released, submission, kernel=kernel_config(GradingSettings(timeout=10), sandboxed=False))
+    assert (score, cells) == (plain, plain_cells) == (0.0 if answer == SUBTRACTS else 1.0,
+                                                      {"test_add_visible": 0.0 if answer == SUBTRACTS else 1.0,
+                                                       "test_add_hidden": 0.0})
+    [mixed] = [c for c in graded.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "test_add_hidden"]
+    recorded = mixed.metadata[METADATA]
+    assert recorded["visible_reply"] == ("error" if answer == SUBTRACTS else "ok")
+    visible_outputs = mixed.outputs[:recorded["visible_outputs"]]
+    assert "2.5" not in str(visible_outputs)  # the visible part's traceback quotes the visible part only
+    shown = [o for c in feedback_notebook(graded).cells if c.cell_type == "code" for o in c.outputs]
+    text = re.sub(r"\x1b\[[0-9;]*m", "", "".join(o.get("text", "") + "".join(o.get("traceback", [])) for o in shown))
+    if answer == SUBTRACTS:
+        assert "assert add(-1, 1) == 0" in text and any(o.get("ename") == "AssertionError" for o in shown)
+        assert "A visible test of this cell failed, so its hidden tests did not run." in text
+    else:
+        assert "These tests did not all pass (AssertionError). Some of them are hidden" in text
+    assert "2.5" not in text
+

@@ -18,6 +18,16 @@ rule and adds what the kernel's outputs cannot change:
   and partial credit only from a cell whose own source ends with an
   expression.
 
+A test cell that mixes visible tests with hidden ones (visible first) runs
+as two execute requests (:func:`visible_first`): the visible part, then, if
+it passed, the rest. The cell's outputs are both parts' outputs, its reply the
+last one sent, so it scores as nbgrader scores the whole cell, which also
+stops at the first failing line. But the kernel has not seen the hidden tests
+while the visible part runs, so its outputs (the number of them is recorded
+as ``visible_outputs`` in the cell's ``paceline`` metadata) can be shown to
+the student like those of any cell before the hidden tests
+(:mod:`graders.feedback.hidden_tests`).
+
 What stays out of reach is the student's interpreter itself: tests run in it,
 so code that replaces the kernel's reply handler, the functions under test or
 ``__eq__`` still decides its own score (see the README and
@@ -27,6 +37,7 @@ so code that replaces the kernel's reply handler, the functions under test or
 from __future__ import annotations
 
 import ast
+import copy
 import time
 from collections.abc import Mapping
 from logging import Logger
@@ -38,6 +49,7 @@ from nbgrader.converters.autograde import Autograde
 from nbgrader.preprocessors import Execute, SaveAutoGrades
 from nbgrader.utils import determine_grade, get_partial_grade, is_grade, is_solution
 
+from ..authoring.lesson import BEGIN_HIDDEN
 from ..errors import PacelineError
 from . import stages
 
@@ -82,6 +94,31 @@ class ReplyRecordingExecute(Execute):
             return super().start_new_kernel_client()
         finally:
             self._kernel_start += time.perf_counter() - started
+
+    def preprocess_cell(self, cell: NotebookNode, resources: ResourcesDict, index: int):
+        parts = visible_first(cell)
+        if parts is None or self.skip_cells_with_tag in cell.metadata.get("tags", []):
+            return super().preprocess_cell(cell, resources, index)
+        self._check_assign_resources(resources)
+        visible, rest = parts
+        source = cell.source
+        try:
+            cell.source = visible
+            self.execute_cell(cell, index, store_history=True)
+            shown = copy.deepcopy(cell.outputs)
+            visible_reply = self._replies.get(index, NOT_RUN)
+            for appearances in self._display_id_map.values():
+                appearances.pop(index, None)  # the rest of the cell cannot rewrite what the visible part showed
+            if visible_reply == "ok":
+                cell.source = rest
+                self.execute_cell(cell, index, store_history=True)
+                cell.outputs = shown + cell.outputs
+            else:
+                cell.outputs = shown  # as nbgrader: a cell stops at its first error
+        finally:
+            cell.source = source
+        cell.metadata[METADATA] = {**cell.metadata[METADATA], "visible_outputs": len(shown), "visible_reply": visible_reply}
+        return cell, self.resources
 
     def on_cell_executed(self, *, cell: NotebookNode, cell_index: int, execute_reply: dict) -> None:
         # nbgrader's: appends the reply's error when no output shows it.
@@ -164,6 +201,41 @@ def recorded_replies(nb: NotebookNode) -> dict[int, str]:
     record, not the submission's.
     """
     return {index: reply for index, cell in enumerate(nb.cells) if (reply := _recorded_reply(cell)) is not None}
+
+
+def visible_first(cell: NotebookNode) -> tuple[str, str] | None:
+    """(visible part, rest) of an autograder test cell whose hidden tests follow visible ones, else None.
+
+    Split at the first hidden-tests marker, and only where running the two
+    parts one after the other does what running the cell does: each part is
+    complete Python on its own (IPython's syntax included), the cell is no
+    cell magic, and the visible part does not end with an expression (its
+    value would be displayed, and read as partial credit).
+    """
+    if cell.get("cell_type") != "code" or not is_grade(cell) or is_solution(cell):
+        return None
+    lines = str(cell.get("source", "")).splitlines(keepends=True)
+    marker = next((index for index, line in enumerate(lines) if BEGIN_HIDDEN.match(line)), None)
+    if marker is None:
+        return None
+    visible, rest = "".join(lines[:marker]), "".join(lines[marker:])
+    if not visible.strip() or visible.lstrip().startswith("%%") or ends_with_expression(visible):
+        return None
+    # Indented hidden tests belong to a block of the visible part (IPython would also dedent them on their own).
+    first = next(line for line in lines if line.strip())
+    if lines[marker][:1].isspace() or first[:1].isspace():
+        return None
+    if not (_complete(visible) and _complete(rest)):
+        return None
+    return visible, rest
+
+
+def _complete(source: str) -> bool:
+    try:
+        ast.parse(TransformerManager().transform_cell(source))
+    except (SyntaxError, ValueError):
+        return False
+    return True
 
 
 def _recorded_reply(cell: NotebookNode) -> str | None:

@@ -23,12 +23,20 @@ removed. Per cell it keeps only:
 - for a cell with hidden tests, and every later test cell, one pass/fail line
   taken from the cell's score, naming the error only if it is a built-in
   exception (``AssertionError``);
+- for a cell whose visible tests come before its hidden ones, grading ran the
+  visible part first, on its own (:func:`graders.engine.scoring.visible_first`),
+  so what it output was sent before the kernel had the hidden tests: in the
+  first such cell, if no hidden test ran before it, those outputs are kept as
+  above (a failing visible assertion shows its message). In later cells the
+  kernel already ran hidden tests, so when the visible part failed the page
+  names only the visible line that failed, quoted from the cell's source (the
+  kernel chooses which line, among the visible ones);
 - for every later cell, the same fixed line whatever it output (whether it
   output anything is itself a bit the kernel chose).
 
 The notebook's metadata is fixed. What still reaches the student from the
 kernel after hidden tests ran: the scores, one bit per test cell (passed or
-not) and the name of a built-in exception.
+not), the name of a built-in exception and which visible line failed.
 """
 
 from __future__ import annotations
@@ -112,9 +120,10 @@ def feedback_notebook(executed: NotebookNode, *, markers: HiddenTestMarkers = NB
         source = _text(cell.get("source"))
         outputs = cell.get("outputs") if isinstance(cell.get("outputs"), list) else []
         if hidden_lines(source, markers=markers):
+            visible = _visible_part(cell, outputs, source, hidden, trusted=not seen_hidden, markers=markers)
             seen_hidden = True
             source = visible_source(source, markers=markers)
-            shown_outputs = [_verdict(outputs, grading, hidden=True)]
+            shown_outputs = [*visible, _verdict(outputs, grading, hidden=True, visible_failed=_visible_failed(cell))]
         elif seen_hidden and grading.get("grade") and not grading.get("solution"):
             shown_outputs = [_verdict(outputs, grading, hidden=False)]
         elif seen_hidden:
@@ -203,7 +212,62 @@ def _allowed_output(output: object, hidden: list[str]) -> NotebookNode | None:
     return None
 
 
-def _verdict(outputs: list, grading: dict, *, hidden: bool) -> NotebookNode:
+def _visible_part(
+    cell: dict, outputs: list, source: str, hidden: list[str], *, trusted: bool, markers: HiddenTestMarkers,
+) -> list[NotebookNode]:
+    """What feedback shows of the visible part of a cell that grading ran on its own (else nothing).
+
+    ``trusted``: no hidden test had run before it, so its outputs are shown as
+    any output before the hidden tests. Else only the failing visible line.
+    """
+    count = _recorded(cell).get("visible_outputs")
+    if not isinstance(count, int) or isinstance(count, bool) or not 0 <= count <= len(outputs):
+        return []
+    if trusted:
+        return [kept for output in outputs[:count] if (kept := _allowed_output(output, hidden)) is not None]
+    if not _visible_failed(cell):
+        return []
+    errors = [output for output in outputs[:count] if isinstance(output, dict) and output.get("output_type") == "error"]
+    ename = errors[0].get("ename") if errors else None
+    why = f" ({ename})" if _is_builtin_exception(ename) else ""
+    line = _failing_line(errors[0], source, markers=markers) if errors else None
+    where = f": {line.strip()}" if line else ""
+    return [new_output("stream", name="stdout", text=f"✗ A visible test failed{why}{where}\n")]
+
+
+def _visible_failed(cell: dict) -> bool:
+    reply = _recorded(cell).get("visible_reply")
+    return isinstance(reply, str) and reply != "ok"
+
+
+def _recorded(cell: dict) -> dict:
+    """The ``paceline`` cell metadata grading's executor wrote (it replaces whatever the submission had)."""
+    metadata = cell.get("metadata") if isinstance(cell.get("metadata"), dict) else {}
+    recorded = metadata.get("paceline")
+    return recorded if isinstance(recorded, dict) else {}
+
+
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+CELL_FRAME = re.compile(r"^Cell In\[\d+\], line (\d+)")  # IPython's first frame: the cell itself
+
+
+def _failing_line(error: dict, source: str, *, markers: HiddenTestMarkers) -> str | None:
+    """The line of the visible part (quoted from ``source``, never from the kernel) that the error's traceback names."""
+    traceback = error.get("traceback") if isinstance(error.get("traceback"), list) else []
+    visible = []
+    for line in source.splitlines():
+        if markers.opens(line):
+            break
+        visible.append(line)
+    for entry in traceback:
+        found = CELL_FRAME.match(ANSI.sub("", entry)) if isinstance(entry, str) else None
+        if found:
+            number = int(found.group(1))
+            return visible[number - 1] if 1 <= number <= len(visible) else None
+    return None
+
+
+def _verdict(outputs: list, grading: dict, *, hidden: bool, visible_failed: bool = False) -> NotebookNode:
     """One pass/fail line for a test cell: from its score where graded, else as nbgrader grades (error or stderr fails)."""
     errors = [output for output in outputs if isinstance(output, dict) and output.get("output_type") == "error"]
     score = grading.get("score")
@@ -214,7 +278,9 @@ def _verdict(outputs: list, grading: dict, *, hidden: bool) -> NotebookNode:
                                      and output.get("name") == "stderr" for output in outputs)
     ename = errors[0].get("ename") if errors else None
     why = f" ({ename})" if failed and _is_builtin_exception(ename) else ""
-    if hidden:
+    if hidden and failed and visible_failed:
+        text = "✗ A visible test of this cell failed, so its hidden tests did not run.\n"
+    elif hidden:
         text = (f"✗ These tests did not all pass{why}. Some of them are hidden, so details are not shown: "
                 "check your answer against the visible tests.\n" if failed else
                 "✓ All tests in this cell passed, including the hidden ones.\n")
