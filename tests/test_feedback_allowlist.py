@@ -376,7 +376,7 @@ def test_a_failing_visible_test_before_any_hidden_one_shows_its_message() -> Non
     _ran_visible_first(hidden, visible_outputs=1, visible_reply="error")
     text = _visible_text(render(nb))
     assert "AssertionError: add(-1, 1) should be 0" in text and "----> 1 assert add(-1, 1) == 0" in text
-    assert "A visible test of this cell failed, so its hidden tests did not run." in text
+    assert "These tests did not all pass: a visible test failed, so the hidden tests of this cell did not run." in text
     assert "Score: 0.0 / 2.0" in text
     # Without the executor's record (a notebook graded in one piece), only the verdict, as before.
     del hidden.metadata["paceline"]

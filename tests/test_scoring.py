@@ -291,7 +291,7 @@ def test_the_visible_part_runs_first_and_scores_stay_nbgraders(released, tmp_pat
     text = re.sub(r"\x1b\[[0-9;]*m", "", "".join(o.get("text", "") + "".join(o.get("traceback", [])) for o in shown))
     if answer == SUBTRACTS:
         assert "assert add(-1, 1) == 0" in text and any(o.get("ename") == "AssertionError" for o in shown)
-        assert "A visible test of this cell failed, so its hidden tests did not run." in text
+        assert "These tests did not all pass: a visible test failed, so the hidden tests of this cell did not run." in text
     else:
         assert "These tests did not all pass (AssertionError). Some of them are hidden" in text
     assert "2.5" not in text

@@ -279,7 +279,7 @@ def _verdict(outputs: list, grading: dict, *, hidden: bool, visible_failed: bool
     ename = errors[0].get("ename") if errors else None
     why = f" ({ename})" if failed and _is_builtin_exception(ename) else ""
     if hidden and failed and visible_failed:
-        text = "✗ A visible test of this cell failed, so its hidden tests did not run.\n"
+        text = "✗ These tests did not all pass: a visible test failed, so the hidden tests of this cell did not run.\n"
     elif hidden:
         text = (f"✗ These tests did not all pass{why}. Some of them are hidden, so details are not shown: "
                 "check your answer against the visible tests.\n" if failed else
