@@ -10,12 +10,10 @@ import contextlib
 import datetime as dt
 import sys
 import warnings
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
 
 import click
-from rich.console import Console
 from rich.markup import escape
 from rich.text import Text  # rich.console loads it anyway
 
@@ -24,38 +22,8 @@ from analytics.errors import AnalyticsError
 from .course.plan import CourseConfig, load_course
 from .course.toml_reader import parse_local_datetime
 from .errors import BatchError, PacelineError
+from .terminal import RichProgress, err, narrow_table, out, plain_table, print_cohort_overview, print_student_status
 
-if TYPE_CHECKING:
-    from zoneinfo import ZoneInfo
-
-    from rich.table import Table
-
-    from analytics import CohortStatus
-
-T = TypeVar("T")
-out = Console()
-err = Console(stderr=True)
-
-
-class RichProgress:
-    """Progress bars on stderr, so stdout stays a clean summary."""
-
-    def track(self, items: Iterable[T], *, description: str, total: int | None = None) -> Iterator[T]:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-        with Progress(*columns, console=err, transient=True) as bar:
-            task = bar.add_task(description, total=total if total is not None else len(items))
-            for item in items:
-                yield item
-                bar.advance(task)
-
-
-def _table(*headers: str, title: str | None = None) -> Table:
-    # rich's tables (and progress bars) load when a command prints one: `--help` and `new` never do.
-    from rich.table import Table
-
-    return Table(*headers, title=title)
 
 
 def _course(ctx: click.Context) -> CourseConfig:
@@ -134,7 +102,7 @@ def release(ctx: click.Context, lesson_ids: tuple[str, ...], due: bool, early: t
         else:
             report = release_lessons(course, lesson_ids=list(lesson_ids), early=list(early), progress=RichProgress())
         _refresh_progress(course)
-    table = _narrow_table(f"Released to {course.exchange_root}", [("lesson", True), ("files published", False),
+    table = narrow_table(f"Released to {course.exchange_root}", [("lesson", True), ("files published", False),
                                                                    ("points", True), ("to", False)])
     for lesson in report.released:
         table.add_row(lesson.lesson_id, Text("\n".join(lesson.files)), f"{lesson.max_score:g}",
@@ -231,7 +199,7 @@ def grade(ctx: click.Context, lesson_ids: tuple[str, ...], regrade: bool, schedu
             sys.exit(130)  # the shell's code for a command ended by Ctrl-C
         _refresh_progress(course)
     # "late" as nbgrader penalises it: after the student's due date, extensions and grace days counted.
-    table = _narrow_table("Grading", [("lesson", True), ("attempts\ngraded", False), ("mean score", True),
+    table = narrow_table("Grading", [("lesson", True), ("attempts\ngraded", False), ("mean score", True),
                                       ("penalised\nlate", False)],
                           caption="Penalised late: received after the student's due date (extensions, grace days counted).")
     by_lesson: dict[str, list] = {}
@@ -278,7 +246,7 @@ def export_cmd(ctx: click.Context, directory: Path | None, no_wait: bool) -> Non
     course = _course(ctx)
     with _writing(ctx, course, no_wait=no_wait):
         result = export_tables(course, directory=directory)
-    table = _narrow_table(f"Exported to {result.directory}", [("table", True), ("rows", True), ("files", False)])
+    table = narrow_table(f"Exported to {result.directory}", [("table", True), ("rows", True), ("files", False)])
     for name, rows in result.rows.items():
         table.add_row(name, str(rows), ", ".join(p.name for p in result.files[name]))
     out.print(table)
@@ -462,7 +430,7 @@ def simulate(ctx: click.Context, students: int, seed: int, until: str | None, no
     with _writing(ctx, course, no_wait=no_wait):
         report = run_simulation(course, students=students, seed=seed, until=parse_as_of(course, until),
                                 progress=RichProgress())
-    table = _table("persona", "students", title=f"Simulated {report.students} students until {report.until:%Y-%m-%d}")
+    table = plain_table("persona", "students", title=f"Simulated {report.students} students until {report.until:%Y-%m-%d}")
     for persona, count in sorted(report.personas.items()):
         table.add_row(persona, str(count))
     out.print(table)
@@ -518,159 +486,10 @@ def status(ctx: click.Context, student_id: str | None, as_of: str | None) -> Non
     from .operations import status as views
 
     course = _course(ctx)
-    tz = course.timezone
-
-    def when(value: dt.datetime | None) -> str:
-        return value.astimezone(tz).strftime("%Y-%m-%d %H:%M") if value else "—"
-
     if student_id is None:
-        overview = views.cohort_overview(course, as_of=parse_as_of(course, as_of))
-        _print_cohort(overview.status, course=course)
-        for student, lesson, attempt in overview.awaiting_manual:
-            out.print(f"[yellow]Awaiting manual grading:[/] {student} / {lesson} attempt {attempt}", highlight=False)
+        print_cohort_overview(views.cohort_overview(course, as_of=parse_as_of(course, as_of)), course=course)
         return
-    report = views.student_status(course, student_id, as_of=parse_as_of(course, as_of))
-    s = report.student
-    out.print(f"[bold]{escape(s.name)}[/] ({s.id}, {s.email}), enrolled {when(s.enrolled_at)}"
-              + (f", withdrew {when(s.withdrawn_at)}" if s.withdrawn_at else "") + f"  [dim]times in {tz.key}[/]")
-    out.print(f"[dim]What {s.id} sees in JupyterLab (their progress document):[/]")
-    _print_progress(report.document)
-    out.print("[dim]For the instructor only:[/]")
-    for lesson in report.lessons:
-        for a in lesson.attempts:
-            if a.id in report.awaiting_manual:
-                out.print(f"[yellow]Awaiting manual grading:[/] {a.lesson_id} attempt {a.attempt} (formgrader)", highlight=False)
-            if a.origin == "imported":
-                out.print(f"{a.lesson_id} attempt {a.attempt}: imported from nbgrader, submitted {when(a.received_at)}",
-                          highlight=False)
-    from .exchange.ledger import ExtensionRevoked
-
-    for e in report.extensions:
-        if isinstance(e, ExtensionRevoked):
-            out.print(f"Extension {e.lesson_id} revoked (due {when(e.planned_due_at)} as planned) by {e.revoked_by} "
-                      f"on {when(e.revoked_at)}: {escape(e.reason)}", highlight=False)
-            continue
-        shared = "shared with the student" if e.shareable else "not shared"
-        out.print(f"Extension {e.lesson_id}: due {when(e.due_at)}, granted by {e.granted_by} on {when(e.granted_at)}: "
-                  f"{escape(e.reason)} ({shared})", highlight=False)
-    claims = [(a.lesson_id, a.attempt, a.claimed_at) for lesson in report.lessons for a in lesson.attempts
-              if a.claimed_at and abs((a.claimed_at - a.received_at).total_seconds()) > 60]
-    for lesson_id, number, claimed in claims:
-        out.print(f"{lesson_id} attempt {number}: the student's own timestamp says {when(claimed)} (not trusted)")
-    for lesson in report.lessons:
-        for a in lesson.attempts:
-            if a.status == "failed" and a.error:
-                out.print(f"[red]Failed[/] {a.lesson_id} attempt {a.attempt}: {escape(a.error)}", highlight=False)
-            if a.feedback_error:
-                out.print(f"[red]Feedback not released[/] {a.lesson_id} attempt {a.attempt}: {escape(a.feedback_error)}",
-                          highlight=False)
-    for name, seen, why in report.refused:
-        out.print(f"[red]Refused[/] {when(seen)}: {escape(why)}", highlight=False)
-    if report.pacing is not None:
-        summary = {row.measure: row.value for row in report.pacing.summary.itertuples()}
-        out.print(f"Pace as of {when(report.pacing.as_of)}: {summary['pace']}, {summary['status']}; "
-                  f"projected finish {summary['projected finish']} (course end {summary['course end']}).", highlight=False)
-        for reason in report.pacing.reasons["reason"]:
-            out.print(f"[yellow]At risk:[/] {reason}", highlight=False)
-
-
-def _print_progress(document: dict) -> None:
-    """A progress document as the student's panel shows it, in tables that stay readable at 80 columns."""
-    summary, grace = document["summary"], document["student"]["grace_days"]
-    out.print(f"Pace: {summary['pace_text']}. Projected finish {summary['projected_finish'] or '—'} "
-              f"(course end {summary['course_end']}). Grace days: {grace['used']} of {grace['total']} used, "
-              f"{grace['left']} left.", highlight=False)
-    out.print(f"Next: {escape(summary['next']['text'])}", highlight=False)
-    lessons = _table(title="Lessons")
-    lessons.add_column("lesson", no_wrap=True)
-    lessons.add_column("status", ratio=3)
-    lessons.add_column("due", ratio=2)
-    lessons.add_column("score", no_wrap=True)
-    notes: list[str] = []
-    for lesson in document["lessons"]:
-        due = lesson["due"] or lesson["target"]
-        due_cell = (due[:16].replace("T", " ") if due else "—") + (f"\n{lesson['due_text']}" if lesson["due_text"] else "")
-        score = ("—" if lesson["grade_score"] is None else
-                 f"{lesson['grade_score']:g}/{lesson['max_score']:g}" + (
-                     f"\nbest {lesson['best_score']:g}" if lesson["best_score"] != lesson["grade_score"] else ""))
-        lessons.add_row(lesson["id"], lesson["state_text"], due_cell, score)
-        if lesson["extension"]:
-            reason = f": {lesson['extension']['reason']}" if lesson["extension"]["reason"] else ""
-            notes.append(f"{lesson['id']}: extended to {lesson['extension']['due'][:16].replace('T', ' ')}{reason}")
-        if lesson["late_penalty"]:
-            notes.append(f"{lesson['id']}: {lesson['late_penalty']['text']}")
-    out.print(lessons)
-    for note in notes:
-        out.print(escape(note), highlight=False)
-    attempts = _table("lesson", "#", "received", "result", "counts for", title="Attempts")
-    for lesson in document["lessons"]:
-        for a in lesson["attempts"]:
-            result = {"grading": "grading…", "failed": "not graded"}.get(a["state"]) or f"{a['score']:g}/{a['max_score']:g}"
-            if a["points_deducted"]:
-                result += f" (-{a['points_deducted']:g} late)"
-            counts = ", ".join(what for what, flag in (("grade", a["counts_for_grade"]), ("unlock", a["counts_for_unlock"]))
-                               if flag)
-            attempts.add_row(lesson["id"], str(a["number"]), a["received_at"][:16].replace("T", " "), result, counts)
-    out.print(attempts if attempts.row_count else "No attempts yet.")
-
-
-def _narrow_table(title: str, columns: Sequence[tuple[str, bool]], *, caption: str | None = None) -> Table:
-    """A table that fits an 80-column terminal: no vertical rules; ``(header, whole)`` columns, where a whole
-    column (ids, dates) is never wrapped or cut and the others give way."""
-    from rich import box
-
-    table = _table(title=title)
-    # Two spaces between columns and none at the edges: a rule under the headers is the only line drawn.
-    table.box, table.show_edge, table.pad_edge, table.collapse_padding = box.SIMPLE_HEAD, False, False, True
-    table.caption = caption
-    for header, whole in columns:
-        table.add_column(header, no_wrap=whole)
-    return table
-
-
-def plan_date(value: dt.datetime | None, timezone: ZoneInfo) -> str:
-    """A planned date as course.toml writes it: the day alone when it ends at 23:59, else with its time."""
-    if value is None:
-        return "—"
-    local = value.astimezone(timezone)
-    return f"{local:%Y-%m-%d}" if (local.hour, local.minute) == (23, 59) else f"{local:%Y-%m-%d %H:%M}"
-
-
-
-
-def _print_cohort(cohort: CohortStatus, *, course: CourseConfig) -> None:
-    """The cohort summary: headline numbers, one row per lesson, the top of the at-risk list."""
-    headline, lessons, at_risk = cohort_tables(cohort, course=course)
-    out.print(headline)
-    out.print(lessons)
-    out.print(at_risk if len(cohort.at_risk) else "Nobody is at risk.")
-
-
-def cohort_tables(cohort: CohortStatus, *, course: CourseConfig) -> tuple[Table, Table, Table]:
-    """Headline numbers, lessons and the at-risk list, each readable whole in 80 columns."""
-    tz = course.timezone
-    headline = _narrow_table(f"{course.title}, as of {cohort.as_of.astimezone(tz):%Y-%m-%d %H:%M %Z}",
-                             [("measure", False), ("value", True)])
-    for row in cohort.headline.itertuples():
-        headline.add_row(row.measure, "—" if row.value != row.value else f"{row.value:g}")
-    # "late" here is pacing's: a first submission after the student's target. Late penalties (after the
-    # due date, extensions and grace days counted) are what `paceline grade` and `status STUDENT` count.
-    lessons = _narrow_table("Lessons", [("lesson", True), ("target", True), ("sub-\nmitted", False),
-                                        ("by\ntarget", False), ("after\ntarget", False), ("missing", False),
-                                        ("pass\nrate", False), ("mean\nattempts", False)],
-                            caption="First submissions by / after each student's target date (pacing, not penalties).")
-    for column in lessons.columns[2:]:
-        column.justify = "right"
-    for row in cohort.lessons.itertuples():
-        lessons.add_row(row.lesson_id, plan_date(row.target_at, tz), str(row.submitted), str(row.on_time),
-                        str(row.late), str(row.missing), "—" if row.pass_rate != row.pass_rate else f"{row.pass_rate:.0%}",
-                        "—" if row.mean_attempts != row.mean_attempts else f"{row.mean_attempts:.1f}")
-    at_risk = _narrow_table(f"At risk (top {len(cohort.at_risk)})", [("#", True), ("student", True), ("status", True),
-                                                                      ("passed", True), ("reasons", False)])
-    for row in cohort.at_risk.itertuples():
-        at_risk.add_row(str(row.rank), row.student_id, str(row.label).replace("_", " "),
-                        f"{row.lessons_passed}/{row.lessons}", row.reasons)
-    return headline, lessons, at_risk
+    print_student_status(views.student_status(course, student_id, as_of=parse_as_of(course, as_of)), course=course)
 
 
 @main.command()

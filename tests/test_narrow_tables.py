@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from rich.console import Console
 
 import graders.cli
+import graders.terminal
 from graders.course.clock import SimulatedClock
 from graders.course.plan import load_course
 from graders.exchange.ledger import CellScore, Ledger
@@ -42,7 +43,9 @@ def long_ids(fixture_course: Path) -> Path:
 
 def render(course_dir: Path, *args: str, monkeypatch: pytest.MonkeyPatch) -> str:
     screen = io.StringIO()
-    monkeypatch.setattr(graders.cli, "out", Console(width=80, file=screen, color_system=None))
+    console = Console(width=80, file=screen, color_system=None)
+    monkeypatch.setattr(graders.cli, "out", console)  # the commands' own lines
+    monkeypatch.setattr(graders.terminal, "out", console)  # the tables and status views
     result = CliRunner().invoke(graders.cli.main, ["--course", str(course_dir), *args])
     assert result.exit_code == 0, result.output
     text = screen.getvalue()
