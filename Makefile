@@ -14,9 +14,9 @@ DEMO_AS_OF ?= 2026-11-15
 # without grading for ten minutes (36 students made about 300 attempts).
 DEMO_STUDENTS ?= 10
 
-.PHONY: env sandbox hub-tools browser demo demo-clean test bench clean
+.PHONY: env labextension sandbox hub-tools browser demo demo-clean test bench clean
 
-env: $(STAMP)
+env: $(STAMP) labextension
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "paceline needs Python 3.11 or newer")'
@@ -25,6 +25,23 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --config-settings editable_mode=compat -e '.[test]'
 	touch $(STAMP)
 
+# The students' "My course" JupyterLab extension, prebuilt from TypeScript with JupyterLab's extension
+# builder (@jupyter/builder; npm packages pinned by package-lock.json, @jupyterlab/core-meta at the
+# students' JupyterLab version) into graders/hub/labextension/prebuilt/ (git-ignored), which the paceline
+# wheel ships: students' environments need no Node. Build it before building a wheel.
+LABEXT := graders/hub/labextension
+LABEXT_BUILT := $(LABEXT)/prebuilt/package.json
+
+labextension: $(LABEXT_BUILT)
+
+$(LABEXT_BUILT): $(LABEXT)/package.json $(LABEXT)/package-lock.json $(LABEXT)/tsconfig.json $(wildcard $(LABEXT)/src/*.ts $(LABEXT)/style/*)
+	@command -v npm >/dev/null 2>&1 || { echo "make labextension: npm is missing (apt-get install nodejs npm)" >&2; exit 1; }
+	cd $(LABEXT) && npm ci --no-audit --no-fund --loglevel=error
+	cd $(LABEXT) && rm -rf lib prebuilt tsconfig.tsbuildinfo && npx tsc
+	cd $(LABEXT) && node node_modules/@jupyter/builder/lib/build-labextension.js \
+		--core-package-file node_modules/@jupyterlab/core-meta/core.package.json . >/dev/null
+	touch $@
+
 # The kernel sandbox (bubblewrap, an unprivileged user pool): needs root, as CI has.
 sandbox: env
 	sh graders/sandbox/install.sh
@@ -32,7 +49,7 @@ sandbox: env
 
 # `paceline hub`'s tools in .hub-tools/: configurable-http-proxy from npm, and a Python environment
 # for the students' servers built from Debian's python3 (students cannot run a venv under /root).
-hub-tools: env
+hub-tools: env labextension
 	@command -v npm >/dev/null 2>&1 || { echo "make hub-tools: npm is missing (apt-get install nodejs npm)" >&2; exit 1; }
 	@/usr/bin/python3 -c 'import ensurepip, venv' 2>/dev/null || \
 		{ DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv; }
@@ -63,4 +80,4 @@ test: env sandbox hub-tools browser
 	$(BIN)/python -m pytest
 
 clean: demo-clean
-	rm -rf $(VENV) *.egg-info
+	rm -rf $(VENV) *.egg-info $(LABEXT)/node_modules $(LABEXT)/lib $(LABEXT)/prebuilt $(LABEXT)/tsconfig.tsbuildinfo

@@ -171,3 +171,20 @@ def test_blocked_for_others_names_the_first_closed_folder(shared_dir: Path) -> N
     assert permissions.blocked_for_others(closed / "file", want="r") is None
     assert permissions.blocked_for_others(closed, want="r") == f"{closed} is mode drwx--x--x (others need r)"
     assert permissions.blocked_for_others(Path("/usr/bin/env"), want="x") is None
+
+
+def test_the_students_panel_must_be_built_before_paceline_is_installed_for_students(tmp_path: Path) -> None:
+    from graders.hub.tools import _not_shipped, labextension_build
+
+    with pytest.raises(HubError, match=r"not built in .*prebuilt: run `make labextension`"):
+        labextension_build(tmp_path)
+    (tmp_path / "prebuilt" / "static").mkdir(parents=True)
+    (tmp_path / "prebuilt" / "package.json").write_text("{}")
+    with pytest.raises(HubError, match="not built"):
+        labextension_build(tmp_path)  # no federated entry point: a failed build
+    (tmp_path / "prebuilt" / "static" / "remoteEntry.0123abcd.js").write_text("")
+    assert labextension_build(tmp_path) == tmp_path / "prebuilt"
+    # Only the prebuilt panel is shipped: not its Node tooling or TypeScript output, and nothing else named lib.
+    names = ["node_modules", "lib", "prebuilt", "src", "tsconfig.tsbuildinfo", "__pycache__"]
+    assert _not_shipped("/x/graders/hub/labextension", names) == {"node_modules", "lib", "tsconfig.tsbuildinfo", "__pycache__"}
+    assert _not_shipped("/x/graders/course", names) == {"__pycache__"}

@@ -27,6 +27,10 @@ OUTSIDE_TOOLS_ROOT = Path("/opt/paceline-hub-tools")
 # nodejs is 18, where the last 4.x (which JupyterHub 6 also drives) is used.
 CHP_PACKAGE = "configurable-http-proxy@5.3.0"
 CHP_PACKAGE_OLD_NODE = "configurable-http-proxy@4.6.3"
+# The students' "My course" JupyterLab extension: TypeScript source here, built by `make labextension`
+# into prebuilt/, which pyproject.toml ships as share/jupyter/labextensions/paceline-my-course/.
+LABEXTENSION_SOURCE = Path(__file__).resolve().parent / "labextension"
+LABEXTENSION_NAME = "paceline-my-course"
 # The students' environment gets these at the instructor environment's exact versions: the
 # single-user server must match the hub, nbgrader's lab extension its server extension, and the
 # libraries must be the ones lessons are graded with.
@@ -115,9 +119,20 @@ def paceline_source() -> Path:
     return root
 
 
+def labextension_build(source: Path = LABEXTENSION_SOURCE) -> Path:
+    """The prebuilt "My course" extension (``make labextension``); a HubError if it is not built."""
+    built = source / "prebuilt"
+    if not (built / "package.json").is_file() or not any((built / "static").glob("remoteEntry.*.js")):
+        raise HubError(f"the students' JupyterLab extension is not built in {built}: run `make labextension` "
+                       "(needs Node.js 18+ and npm)")
+    return built
+
+
 def _source_digest(root: Path) -> str:
     digest = hashlib.sha256()
-    for path in sorted([root / "pyproject.toml", *(root / "graders").rglob("*.py")]):
+    built = root / "graders" / "hub" / "labextension" / "prebuilt"
+    for path in sorted([root / "pyproject.toml", *(root / "graders").rglob("*.py"),
+                        *(p for p in built.rglob("*") if p.is_file())]):
         digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
 
@@ -132,6 +147,7 @@ def ensure_student_paceline(tools: HubTools) -> bool:
     rewrite the egg-info the instructor's editable install reads.
     """
     source = paceline_source()
+    labextension_build(source / "graders" / "hub" / "labextension")
     if tools.paceline_marker.is_file() and tools.paceline_marker.read_text().strip() == _source_digest(source):
         return False
     with tempfile.TemporaryDirectory(prefix="paceline-build-") as scratch_dir:
@@ -139,13 +155,22 @@ def ensure_student_paceline(tools: HubTools) -> bool:
         for name in ("pyproject.toml", "README.md"):
             shutil.copy2(source / name, scratch / name)
         for package in ("graders", "analytics"):
-            shutil.copytree(source / package, scratch / package, ignore=shutil.ignore_patterns("__pycache__"))
+            shutil.copytree(source / package, scratch / package, ignore=_not_shipped)
         digest = _source_digest(scratch)  # what is installed, even if the checkout changes meanwhile
         run_checked([str(tools.venv / "bin" / "python"), "-m", "pip", "--disable-pip-version-check", "install", "--quiet",
               "--no-deps", "--force-reinstall", str(scratch)], "pip install paceline (students' environment)")
     run_checked(["chmod", "-R", "go+rX,go-w", str(tools.venv)], "chmod")
     write_public(tools.paceline_marker, digest + "\n")
     return True
+
+
+def _not_shipped(folder: str, names: list[str]) -> set[str]:
+    """What a build of paceline leaves behind: caches, and the extension's Node tooling and TypeScript
+    output (only its prebuilt/ is shipped)."""
+    skip = {"__pycache__"}
+    if Path(folder).name == LABEXTENSION_SOURCE.name:
+        skip |= {"node_modules", "lib", "tsconfig.tsbuildinfo"}
+    return skip & set(names)
 
 
 def proxy_package(*, node: str = "node") -> str:

@@ -1,0 +1,349 @@
+/**
+ * The "My course" panel: the student's own progress document, rendered with textContent only
+ * (every string in the document may come from a course author or a student's work), refreshed by
+ * polling the local server extension, with nbgrader's own fetch / submit / fetch-feedback calls.
+ */
+
+import { Notification } from '@jupyterlab/apputils';
+import { URLExt } from '@jupyterlab/coreutils';
+import { ServerConnection } from '@jupyterlab/services';
+import { Widget } from '@lumino/widgets';
+
+import {
+  Attempt,
+  checkDocument,
+  courseEvents,
+  courseTime,
+  feedbackPath,
+  Lesson,
+  percent,
+  ProgressDocument,
+  score
+} from './document';
+
+// The document is a small local file: cheap to poll. Right after a submit, poll fast, so that the
+// score shows as soon as the grader has written it.
+const POLL_MS = 2000;
+const EAGER_POLL_MS = 250;
+const EAGER_FOR_MS = 180000;
+const ACTIVE_STATES: ReadonlySet<string> = new Set(['fetched', 'submitted', 'graded', 'passed']);
+
+type Child = Node | string | null | undefined | false;
+
+/** An element with text children only: never innerHTML. */
+function el(tag: string, attrs: Record<string, string>, ...children: Child[]): HTMLElement {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs)) {
+    node.setAttribute(name, value);
+  }
+  for (const child of children) {
+    if (child === null || child === undefined || child === false) {
+      continue;
+    }
+    node.appendChild(typeof child === 'string' ? document.createTextNode(child) : child);
+  }
+  return node;
+}
+
+function line(field: string, label: string, ...value: Child[]): HTMLElement {
+  return el(
+    'div',
+    { class: 'pl-line', 'data-field': field },
+    el('span', { class: 'pl-label' }, label),
+    el('span', { class: 'pl-value' }, ...value)
+  );
+}
+
+export interface PanelOptions {
+  openPath: (path: string) => Promise<void>;
+}
+
+export class MyCoursePanel extends Widget {
+  private doc: ProgressDocument | null = null;
+  private timer: number | null = null;
+  private busy = new Set<string>();
+  private eagerUntil = 0;
+  private readonly settings = ServerConnection.makeSettings();
+
+  constructor(private readonly options: PanelOptions) {
+    super();
+    this.id = 'paceline-my-course';
+    this.addClass('pl-MyCourse');
+    this.title.caption = 'My course';
+    this.node.appendChild(el('p', { class: 'pl-message' }, 'Loading your course…'));
+  }
+
+  /** Start polling; the first answer is shown at once. */
+  start(): void {
+    if (this.timer === null) {
+      void this.refresh();
+    }
+  }
+
+  dispose(): void {
+    if (this.timer !== null) {
+      window.clearTimeout(this.timer);
+    }
+    super.dispose();
+  }
+
+  async refresh(): Promise<void> {
+    if (this.timer !== null) {
+      window.clearTimeout(this.timer);
+    }
+    try {
+      await this.load();
+    } finally {
+      if (!this.isDisposed) {
+        const wait = Date.now() < this.eagerUntil ? EAGER_POLL_MS : POLL_MS;
+        this.timer = window.setTimeout(() => void this.refresh(), wait);
+      }
+    }
+  }
+
+  private async load(): Promise<void> {
+    let response: Response;
+    try {
+      response = await ServerConnection.makeRequest(
+        URLExt.join(this.settings.baseUrl, 'paceline', 'progress'),
+        { cache: 'no-store' },
+        this.settings
+      );
+    } catch (error) {
+      this.showMessage(`Cannot reach your server: ${String(error)}`);
+      return;
+    }
+    if (response.status === 404) {
+      this.showMessage('Your course record is not there yet: it appears when the course is released to you.');
+      return;
+    }
+    let doc: ProgressDocument;
+    try {
+      const body = await response.json();
+      if (!response.ok) {
+        throw new Error(typeof body?.message === 'string' ? body.message : `HTTP ${response.status}`);
+      }
+      doc = checkDocument(body);
+    } catch (error) {
+      this.showMessage(`Your course record cannot be shown: ${String((error as Error).message ?? error)}`);
+      return;
+    }
+    const changed = this.doc === null || this.doc.revision !== doc.revision;
+    this.doc = doc;
+    if (changed) {
+      this.render(doc);
+      this.announce(doc);
+    }
+  }
+
+  private showMessage(text: string): void {
+    this.doc = null;
+    this.node.replaceChildren(el('p', { class: 'pl-message' }, text));
+  }
+
+  /**
+   * A notification for each lesson that opened and each attempt graded since this browser last
+   * looked (remembered per course and student); the first visit only remembers. New feedback is
+   * fetched into the student's folder at once, as nbgrader's Fetch Feedback would.
+   */
+  private announce(doc: ProgressDocument): void {
+    const key = `paceline-my-course:${doc.course.id}:${doc.student.id}`;
+    const events = courseEvents(doc);
+    let seen: Set<string> | null = null;
+    try {
+      const stored = window.localStorage.getItem(key);
+      seen = stored === null ? null : new Set(JSON.parse(stored) as string[]);
+    } catch {
+      seen = null;
+    }
+    const fresh = seen === null ? [] : events.filter(event => !seen!.has(event.key));
+    const all = new Set([...(seen ?? []), ...events.map(event => event.key)]);
+    try {
+      window.localStorage.setItem(key, JSON.stringify([...all]));
+    } catch {
+      // private mode: notifications then repeat per page load, nothing worse
+    }
+    for (const event of fresh) {
+      if (event.kind === 'feedback') {
+        this.eagerUntil = 0; // the submission this student waited for is graded
+        Notification.success(event.message, { autoClose: 15000 });
+      } else {
+        Notification.info(event.message, { autoClose: 15000 });
+      }
+    }
+    const feedbackFor = new Set(
+      (seen === null ? events : fresh).filter(event => event.kind === 'feedback').map(event => event.lesson)
+    );
+    for (const lesson of feedbackFor) {
+      void this.nbgrader('fetch_feedback', doc.course.id, lesson).catch(() => undefined);
+    }
+  }
+
+  private async nbgrader(action: 'fetch' | 'submit' | 'fetch_feedback', courseId: string, lessonId: string): Promise<void> {
+    const response = await ServerConnection.makeRequest(
+      URLExt.join(this.settings.baseUrl, 'assignments', action),
+      {
+        method: 'POST',
+        body: JSON.stringify({ course_id: courseId, assignment_id: lessonId }),
+        headers: { 'Content-Type': 'application/json' }
+      },
+      this.settings
+    );
+    const body = await response.json().catch(() => ({}));
+    if (!response.ok || body.success === false) {
+      throw new Error(typeof body?.value === 'string' ? body.value : `HTTP ${response.status}`);
+    }
+  }
+
+  private async act(action: 'fetch' | 'submit', lesson: Lesson): Promise<void> {
+    const doc = this.doc;
+    if (doc === null || this.busy.has(lesson.id)) {
+      return;
+    }
+    this.busy.add(lesson.id);
+    this.render(doc);
+    try {
+      await this.nbgrader(action, doc.course.id, lesson.id);
+      if (action === 'fetch') {
+        Notification.info(`Fetched ${lesson.id} into your folder ${lesson.id}/`, { autoClose: 5000 });
+        await this.options.openPath(lesson.id).catch(() => undefined);
+      } else {
+        this.eagerUntil = Date.now() + EAGER_FOR_MS;
+        Notification.info(`Submitted ${lesson.id}: grading starts by itself; your score appears here.`, {
+          autoClose: 8000
+        });
+      }
+    } catch (error) {
+      Notification.error(`Could not ${action} ${lesson.id}: ${String((error as Error).message ?? error)}`);
+    } finally {
+      this.busy.delete(lesson.id);
+      await this.refresh();
+      if (this.doc === doc) {
+        this.render(doc); // same revision: the buttons come back
+      }
+    }
+  }
+
+  private link(path: string, text: string): HTMLElement {
+    const href = URLExt.join(this.settings.baseUrl, path);
+    return el('a', { href, target: '_blank', rel: 'noopener noreferrer', class: 'pl-link' }, text);
+  }
+
+  private render(doc: ProgressDocument): void {
+    const zone = doc.course.timezone;
+    const s = doc.summary;
+    const grace = doc.student.grace_days;
+    const summary = el(
+      'section',
+      { class: 'pl-summary' },
+      el('h2', { class: 'pl-course' }, doc.course.title || doc.course.id),
+      el('div', { class: 'pl-student' }, `${doc.student.name || doc.student.id} · times in ${zone}`),
+      line('passed', 'Passed', `${s.passed} of ${s.expected_by_today} lessons expected by today`),
+      line('pace', 'Pace', s.pace_text),
+      line(
+        'projected-finish',
+        'Finish',
+        s.projected_finish ? `projected ${courseTime(s.projected_finish, zone)}` : 'no projection yet',
+        ` · course ends ${courseTime(s.course_end, zone)}`
+      ),
+      line('grace', 'Grace days', `${grace.used} of ${grace.total} used, ${grace.left} left`),
+      line('next', 'Next', s.next.text),
+      el('div', { class: 'pl-updated' }, `Updated ${courseTime(doc.generated_at, zone)}`)
+    );
+    summary.setAttribute('data-pace', s.pace);
+    const lessons = el('div', { class: 'pl-lessons' }, ...doc.lessons.map(lesson => this.renderLesson(doc, lesson)));
+    this.node.replaceChildren(summary, lessons);
+  }
+
+  private renderLesson(doc: ProgressDocument, lesson: Lesson): HTMLElement {
+    const zone = doc.course.timezone;
+    const latestFeedback = [...lesson.attempts].reverse().find(a => feedbackPath(a.feedback_url) !== null);
+    const buttons = el('div', { class: 'pl-actions' });
+    const button = (label: string, action: string, run: () => void): void => {
+      const b = el('button', { class: 'jp-Button pl-button', type: 'button', 'data-action': action }, label);
+      if (this.busy.has(lesson.id)) {
+        b.setAttribute('disabled', 'disabled');
+      }
+      b.addEventListener('click', run);
+      buttons.appendChild(b);
+    };
+    if (lesson.can_fetch) {
+      button('Fetch', 'fetch', () => void this.act('fetch', lesson));
+    }
+    if (ACTIVE_STATES.has(lesson.state)) {
+      button('Open folder', 'open', () => void this.options.openPath(lesson.id).catch(() => undefined));
+    }
+    if (lesson.can_submit) {
+      button('Submit', 'submit', () => void this.act('submit', lesson));
+    }
+    if (latestFeedback) {
+      buttons.appendChild(this.link(feedbackPath(latestFeedback.feedback_url)!, 'Open feedback'));
+    }
+    const penalty = lesson.late_penalty;
+    const extension = lesson.extension;
+    const row = el(
+      'section',
+      { class: `pl-lesson pl-state-${lesson.state}`, 'data-lesson': lesson.id, 'data-state': lesson.state },
+      el(
+        'h3',
+        { class: 'pl-lesson-title' },
+        `${lesson.position}. ${lesson.title || lesson.id}`,
+        el('span', { class: 'pl-lesson-id' }, ` ${lesson.id}`)
+      ),
+      el('div', { class: 'pl-status', 'data-field': 'status' }, lesson.state_text),
+      lesson.state === 'not_open' && lesson.opens_at ? line('opens', 'Opens', courseTime(lesson.opens_at, zone)) : null,
+      lesson.target ? line('target', 'Target', courseTime(lesson.target, zone)) : null,
+      lesson.due
+        ? line('due', 'Due', courseTime(lesson.due, zone), lesson.due_text ? ` (${lesson.due_text})` : '')
+        : null,
+      extension
+        ? line('extension', 'Extension', `until ${courseTime(extension.due, zone)}`, extension.reason ? ` — ${extension.reason}` : '')
+        : null,
+      line('grace', 'Grace days', `${lesson.grace_days_used} used here, ${doc.student.grace_days.left} left in the course`),
+      penalty ? line('penalty', 'Late penalty', penalty.text) : null,
+      lesson.attempts.length
+        ? line(
+            'scores',
+            'Score',
+            `grade ${score(lesson.grade_score, lesson.max_score)} (latest attempt)`,
+            ` · best ${score(lesson.best_score, lesson.max_score)} (unlocks at ${percent(lesson.pass_fraction)})`
+          )
+        : null,
+      lesson.attempts.length
+        ? el('div', { class: 'pl-attempts-scroll' }, this.renderAttempts(zone, lesson.attempts))
+        : null,
+      buttons.childNodes.length ? buttons : null
+    );
+    return row;
+  }
+
+  private renderAttempts(zone: string, attempts: Attempt[]): HTMLElement {
+    const head = el(
+      'tr',
+      {},
+      ...['#', 'received', 'score', 'counts for', 'feedback'].map(name => el('th', {}, name))
+    );
+    const rows = attempts.map(attempt => {
+      const counts = [attempt.counts_for_grade ? 'grade' : '', attempt.counts_for_unlock ? 'unlocking' : '']
+        .filter(Boolean)
+        .join(', ');
+      const result =
+        attempt.state === 'grading'
+          ? 'grading…'
+          : attempt.state === 'failed'
+            ? `not graded: ${attempt.failure ?? 'failed'}`
+            : score(attempt.score, attempt.max_score);
+      const path = feedbackPath(attempt.feedback_url);
+      return el(
+        'tr',
+        { 'data-attempt': String(attempt.number), 'data-state': attempt.state },
+        el('td', {}, String(attempt.number)),
+        el('td', {}, courseTime(attempt.received_at, zone)),
+        el('td', { 'data-field': 'score' }, result),
+        el('td', {}, counts || '—'),
+        el('td', {}, path ? this.link(path, `attempt ${attempt.number}`) : '—')
+      );
+    });
+    return el('table', { class: 'pl-attempts' }, el('thead', {}, head), el('tbody', {}, ...rows));
+  }
+}

@@ -1,0 +1,243 @@
+"""A student's "My course" panel in a real JupyterLab, behind a real ``paceline hub``, in Debian's chromium.
+
+One self-paced student logs in through the hub's login page; her JupyterLab
+opens on the panel. Its dates are ``paceline status``'s; the gated lesson shows
+what unlocks it. She fetches and submits from the panel; ``paceline watch``,
+running as the hub's service, collects, grades and releases feedback, and the
+score, a notification and the unlocked lesson (with its own notification)
+appear without her pressing anything. The attempt's feedback link opens its
+page; her own feedback folder fills by itself; asking the extension for a
+classmate's document is refused. Screenshots of each step are kept in
+``tests/artifacts/my_course/`` (git-ignored).
+
+Needs root, the kernel sandbox and hub tools (``make sandbox hub-tools``) and
+the browser (``make browser``); skipped with the reason without them, except
+under CI, where a missing install step must fail.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from test_feedback_browser import CHROMIUM, CHROMIUM_ARGS, _browser_problems
+from test_hub_e2e import ADD, _remove_stale_test_accounts, host_ready, run_as  # noqa: F401 (host_ready: a fixture)
+
+from graders import hub as hubmod
+from graders.course.plan import CourseConfig, load_course
+from graders.exchange.release import release_lessons
+from graders.hub.settings import watch_service
+
+FIXTURES = Path(__file__).parent / "fixtures"
+ARTIFACTS = Path(__file__).parent / "artifacts" / "my_course"
+ZONE = ZoneInfo("Europe/Berlin")
+WAIT_MS = 180_000  # a loaded two-core machine: a server start, a sandboxed grading, a feedback release
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(420)]
+
+
+def write_self_paced_course(root: Path, *, exchange: Path, today: dt.date) -> None:
+    """Self-paced from a month ago; 02-words opens to a student once her best on 01-add reaches 60%."""
+    (root / "course.toml").write_text(f"""\
+[course]
+id = "fixture"
+title = "Fixture course"
+timezone = "Europe/Berlin"
+mode = "self-paced"
+exchange = "{exchange}"
+
+[pacing]
+start = {today - dt.timedelta(days=30)}
+days_per_lesson = 7
+due_after_days = 7
+
+[late_policy]
+method = "per_day"
+per_day = 0.25
+cap = 0.5
+
+[grading]
+timeout = 10
+
+[gating]
+pass_fraction = 0.6
+
+[[lessons]]
+id = "01-add"
+title = "Adding numbers"
+
+[[lessons]]
+id = "02-words"
+title = "Counting words"
+requires = ["01-add"]
+days = 10
+""")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    problems = _browser_problems()
+    if problems:
+        message = "no browser for the My course test (make browser): " + "; ".join(problems)
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture(scope="module")
+def course(host_ready: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[CourseConfig]:
+    """The course released, with two students (real unix accounts) who enrolled three days ago."""
+    _remove_stale_test_accounts()
+    prefix = f"pl{os.urandom(3).hex()}"
+    instructor = tmp_path_factory.mktemp("my-course-instructor")
+    os.chmod(instructor, 0o700)
+    shared = Path(tempfile.mkdtemp(prefix="paceline-hub-e2e-", dir="/tmp"))
+    os.chmod(shared, 0o755)
+    (shared / "owner.pid").write_text(str(os.getpid()))
+    root = instructor / "course"
+    shutil.copytree(FIXTURES / "course", root)
+    today = dt.datetime.now(ZONE).date()
+    write_self_paced_course(root, exchange=shared / "exchange", today=today)
+    enrolled = (today - dt.timedelta(days=3)).isoformat()
+    (root / "students.csv").write_text(
+        "id,name,email,enrolled_at\n"
+        f"{prefix}-ada,Ada Lovelace,ada@example.org,{enrolled}\n"
+        f"{prefix}-brook,Brook Taylor,brook@example.org,{enrolled}\n"
+    )
+    loaded = load_course(root)
+    accounts = hubmod.student_accounts(loaded)
+    try:
+        hubmod.ensure_student_accounts(loaded, home_base=shared / "home")
+        hubmod.prepare_exchange(loaded)
+        release_lessons(loaded)
+        yield loaded
+    finally:
+        hubmod.remove_student_accounts(list(accounts.values()))
+        shutil.rmtree(shared, ignore_errors=True)
+
+
+def status_dates(course: CourseConfig, student_id: str) -> dict[str, list[str]]:
+    """Every ``YYYY-MM-DD HH:MM`` on each lesson's lines of ``paceline status STUDENT``."""
+    done = subprocess.run([str(Path(sys.executable).parent / "paceline"), "--course", str(course.root), "status", student_id],
+                          capture_output=True, text=True, timeout=120, env={**os.environ, "COLUMNS": "250"})
+    assert done.returncode == 0, done.stdout + done.stderr
+    found: dict[str, list[str]] = {lesson.id: [] for lesson in course.lessons}
+    for line in done.stdout.splitlines():
+        for lesson_id in found:
+            if lesson_id in line:
+                found[lesson_id] += re.findall(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}", line)
+    return found
+
+
+def answer(base: str, token: str, path: str, grade_id: str, source: str) -> None:
+    """Write an answer into a notebook through the Jupyter contents API, as JupyterLab's editor saves it."""
+    notebook = hubmod.http_json("GET", f"{base}/api/contents/{path}?type=notebook&content=1", token=token)["content"]
+    [cell] = [c for c in notebook["cells"] if c["metadata"].get("nbgrader", {}).get("grade_id") == grade_id]
+    cell["source"] = source
+    hubmod.http_json("PUT", f"{base}/api/contents/{path}", token=token,
+                     body={"type": "notebook", "format": "json", "content": notebook})
+
+
+def test_a_student_follows_her_course_in_the_my_course_panel(course: CourseConfig, browser) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    ada, brook = hubmod.student_accounts(course).items()
+    (ada_id, ada_account), (brook_id, _) = ada, brook
+    watch = watch_service(course, interval=1.0, workers=1)
+    with hubmod.run_hub(course, services=[watch], echo=None) as hub:
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        page = context.new_page()
+        try:
+            # She logs in on the hub's page; her JupyterLab opens with the panel.
+            page.goto(f"{hub.url}/hub/login")
+            page.fill("#username_input", ada_account)
+            page.fill("#password_input", hub.settings.password)
+            page.click("#login_submit")
+            panel = page.locator("#paceline-my-course")
+            lesson = {lid: panel.locator(f"section.pl-lesson[data-lesson='{lid}']") for lid in ("01-add", "02-words")}
+            lesson["01-add"].wait_for(timeout=WAIT_MS)
+            assert panel.is_visible()  # opened on start, not only registered
+            page.screenshot(path=ARTIFACTS / "1-panel-on-start.png")
+            assert page.locator(".jp-LauncherCard", has_text="My course").count() == 1
+
+            # Her dates are paceline status's, in the course's time zone.
+            expected = status_dates(course, ada_id)
+            for lid, row in lesson.items():
+                shown = {row.locator(f"[data-field='{field}'] .pl-value").inner_text().split(" (")[0]
+                         for field in ("target", "due")}
+                assert shown and shown <= set(expected[lid]), (lid, shown, expected[lid])
+            assert "in " in lesson["01-add"].locator("[data-field='due']").inner_text()  # "in N days"
+
+            # The gated lesson says what unlocks it, and offers no fetch.
+            assert lesson["02-words"].get_attribute("data-state") == "locked"
+            status = lesson["02-words"].locator("[data-field='status']").inner_text()
+            assert "01-add" in status and "60%" in status, status
+            assert lesson["02-words"].locator("button[data-action='fetch']").count() == 0
+
+            # Fetch and submit from the panel; nothing else is pressed afterwards.
+            lesson["01-add"].locator("button[data-action='fetch']").click()
+            home = Path(hubmod.accounts.student_account(ada_account).pw_dir)
+            deadline = time.monotonic() + 60
+            while not (home / "01-add" / "add.ipynb").exists():
+                assert time.monotonic() < deadline, "the panel's Fetch did not fetch 01-add"
+                time.sleep(0.2)
+            base = f"{hub.url}/user/{ada_account}"
+            token = hub.api.user_token(ada_account, note="my-course e2e")
+            answer(base, token, "01-add/add.ipynb", "add", ADD)
+            lesson["01-add"].locator("button[data-action='submit']").click()
+            page.screenshot(path=ARTIFACTS / "2-submitted.png")
+
+            # The score and a notification arrive by themselves; so does the unlocked lesson, with its notice.
+            graded = lesson["01-add"].locator("tr[data-attempt='1'][data-state='graded']")
+            graded.wait_for(timeout=WAIT_MS)
+            assert graded.locator("[data-field='score']").inner_text() == "3 / 3"
+            page.locator(".Toastify__toast", has_text="Feedback for 01-add, attempt 1: 3 / 3").wait_for(timeout=30_000)
+            page.screenshot(path=ARTIFACTS / "3-feedback-arrived.png")
+            page.locator(f"section.pl-lesson[data-lesson='02-words']:not([data-state='locked'])").wait_for(timeout=WAIT_MS)
+            page.locator(".Toastify__toast", has_text="02-words (Counting words) is open for you").wait_for(timeout=30_000)
+            assert lesson["02-words"].locator("button[data-action='fetch']").count() == 1
+            page.screenshot(path=ARTIFACTS / "4-lesson-unlocked.png")
+
+            # Her feedback is fetched into her folder without her pressing Fetch Feedback.
+            deadline = time.monotonic() + 60
+            while not list((home / "01-add" / "feedback").rglob("add.html")):
+                assert time.monotonic() < deadline, "feedback was not fetched into her folder"
+                time.sleep(0.5)
+
+            # The attempt's link opens that attempt's feedback page.
+            with context.expect_page() as opened:
+                graded.locator("a.pl-link").click()
+            feedback = opened.value
+            feedback.wait_for_load_state()
+            assert "add(1, 2)" in feedback.content()
+            feedback.screenshot(path=ARTIFACTS / "5-feedback-page.png")
+
+            # Through the extension's API she can read her own document, never a classmate's.
+            def progress(query: str) -> tuple[int, dict]:
+                return tuple(page.evaluate("""async (url) => {
+                    const r = await fetch(url, {credentials: 'same-origin'});
+                    return [r.status, await r.json().catch(() => ({}))]; }""", f"{base}/paceline/progress{query}"))
+            mine_status, mine = progress("")
+            assert mine_status == 200 and mine["student"]["id"] == ada_id
+            theirs_status, theirs = progress(f"?student={brook_id}")
+            assert theirs_status == 403 and brook_id not in json.dumps(theirs)
+        finally:
+            context.close()
