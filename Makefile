@@ -34,9 +34,12 @@ LABEXT_BUILT := $(LABEXT)/prebuilt/package.json
 
 labextension: $(LABEXT_BUILT)
 
-$(LABEXT_BUILT): $(LABEXT)/package.json $(LABEXT)/package-lock.json $(LABEXT)/tsconfig.json $(wildcard $(LABEXT)/src/*.ts $(LABEXT)/style/*)
+$(LABEXT)/node_modules/.package-lock.json: $(LABEXT)/package.json $(LABEXT)/package-lock.json
 	@command -v npm >/dev/null 2>&1 || { echo "make labextension: npm is missing (apt-get install nodejs npm)" >&2; exit 1; }
 	cd $(LABEXT) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(LABEXT_BUILT): $(LABEXT)/node_modules/.package-lock.json $(LABEXT)/tsconfig.json $(wildcard $(LABEXT)/src/*.ts $(LABEXT)/style/*)
 	cd $(LABEXT) && rm -rf lib prebuilt tsconfig.tsbuildinfo && npx tsc
 	cd $(LABEXT) && node node_modules/@jupyter/builder/lib/build-labextension.js \
 		--core-package-file node_modules/@jupyterlab/core-meta/core.package.json . >/dev/null

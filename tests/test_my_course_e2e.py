@@ -37,6 +37,7 @@ from test_hub_e2e import ADD, _remove_stale_test_accounts, host_ready, run_as  #
 from graders import hub as hubmod
 from graders.course.plan import CourseConfig, load_course
 from graders.exchange.release import release_lessons
+from graders.hub.accounts import student_account
 from graders.hub.settings import watch_service
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -176,12 +177,18 @@ def test_a_student_follows_her_course_in_the_my_course_panel(course: CourseConfi
             lesson["01-add"].wait_for(timeout=WAIT_MS)
             assert panel.is_visible()  # opened on start, not only registered
             page.screenshot(path=ARTIFACTS / "1-panel-on-start.png")
-            assert page.locator(".jp-LauncherCard", has_text="My course").count() == 1
+            # A launcher card brings the panel back after the student closes the sidebar.
+            page.locator(".jp-SideBar .lm-TabBar-tab[data-id='paceline-my-course']").click()
+            panel.wait_for(state="hidden")
+            page.get_by_role("menuitem", name="File").click()
+            page.get_by_text("New Launcher", exact=True).click()
+            page.locator(".jp-LauncherCard", has_text="My course").click()
+            assert panel.is_visible()
 
             # Her dates are paceline status's, in the course's time zone.
             expected = status_dates(course, ada_id)
             for lid, row in lesson.items():
-                shown = {row.locator(f"[data-field='{field}'] .pl-value").inner_text().split(" (")[0]
+                shown = {row.locator(f"[data-field='{field}'] .pl-value").inner_text().split(" · ")[0]
                          for field in ("target", "due")}
                 assert shown and shown <= set(expected[lid]), (lid, shown, expected[lid])
             assert "in " in lesson["01-add"].locator("[data-field='due']").inner_text()  # "in N days"
@@ -194,7 +201,7 @@ def test_a_student_follows_her_course_in_the_my_course_panel(course: CourseConfi
 
             # Fetch and submit from the panel; nothing else is pressed afterwards.
             lesson["01-add"].locator("button[data-action='fetch']").click()
-            home = Path(hubmod.accounts.student_account(ada_account).pw_dir)
+            home = Path(student_account(ada_account).pw_dir)
             deadline = time.monotonic() + 60
             while not (home / "01-add" / "add.ipynb").exists():
                 assert time.monotonic() < deadline, "the panel's Fetch did not fetch 01-add"
@@ -239,5 +246,9 @@ def test_a_student_follows_her_course_in_the_my_course_panel(course: CourseConfi
             assert mine_status == 200 and mine["student"]["id"] == ada_id
             theirs_status, theirs = progress(f"?student={brook_id}")
             assert theirs_status == 403 and brook_id not in json.dumps(theirs)
+            # Nor from her terminal: the classmate's document is there, and not hers to read.
+            classmate = course.layout.exchange.progress_document(brook_id)
+            assert classmate.is_file()
+            assert run_as(ada_account, "cat", str(classmate)).returncode != 0
         finally:
             context.close()

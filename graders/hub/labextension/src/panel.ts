@@ -294,7 +294,7 @@ export class MyCoursePanel extends Widget {
       lesson.state === 'not_open' && lesson.opens_at ? line('opens', 'Opens', courseTime(lesson.opens_at, zone)) : null,
       lesson.target ? line('target', 'Target', courseTime(lesson.target, zone)) : null,
       lesson.due
-        ? line('due', 'Due', courseTime(lesson.due, zone), lesson.due_text ? ` (${lesson.due_text})` : '')
+        ? line('due', 'Due', courseTime(lesson.due, zone), lesson.due_text ? ` · ${lesson.due_text}` : '')
         : null,
       extension
         ? line('extension', 'Extension', `until ${courseTime(extension.due, zone)}`, extension.reason ? ` — ${extension.reason}` : '')
