@@ -106,11 +106,11 @@ def panel_latencies(course, ws: StudentWorkspace, scratch: Path, *, submissions:
             row = page.locator("section.pl-lesson[data-lesson='01-add']")
             row.wait_for(timeout=120_000)
             for _ in range(submissions):
-                done = row.locator("tr[data-attempt]").count()
+                done = row.locator("li[data-attempt]").count()
                 time.sleep(1.1)  # nbgrader names submissions by the second
                 started = time.monotonic()
                 row.locator("button[data-action='submit']").click()
-                row.locator(f"tr[data-attempt='{done + 1}'][data-state='graded'] [data-field='score']").wait_for(timeout=300_000)
+                row.locator(f"li[data-attempt='{done + 1}'][data-state='graded'] [data-field='score']").wait_for(timeout=300_000)
                 latencies.append(time.monotonic() - started)
                 print(f"panel submission {len(latencies)}: score visible after {latencies[-1]:.2f} s", flush=True)
             browser.close()

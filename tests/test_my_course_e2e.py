@@ -213,7 +213,7 @@ def test_a_student_follows_her_course_in_the_my_course_panel(course: CourseConfi
             page.screenshot(path=ARTIFACTS / "2-submitted.png")
 
             # The score and a notification arrive by themselves; so does the unlocked lesson, with its notice.
-            graded = lesson["01-add"].locator("tr[data-attempt='1'][data-state='graded']")
+            graded = lesson["01-add"].locator("li[data-attempt='1'][data-state='graded']")
             graded.wait_for(timeout=WAIT_MS)
             assert graded.locator("[data-field='score']").inner_text() == "3 / 3"
             page.locator(".Toastify__toast", has_text="Feedback for 01-add, attempt 1: 3 / 3").wait_for(timeout=30_000)

@@ -309,24 +309,18 @@ export class MyCoursePanel extends Widget {
             ` · best ${score(lesson.best_score, lesson.max_score)} (unlocks at ${percent(lesson.pass_fraction)})`
           )
         : null,
-      lesson.attempts.length
-        ? el('div', { class: 'pl-attempts-scroll' }, this.renderAttempts(zone, lesson.attempts))
-        : null,
+      lesson.attempts.length ? this.renderAttempts(zone, lesson.attempts) : null,
       buttons.childNodes.length ? buttons : null
     );
     return row;
   }
 
   private renderAttempts(zone: string, attempts: Attempt[]): HTMLElement {
-    const head = el(
-      'tr',
-      {},
-      ...['#', 'received', 'score', 'counts for', 'feedback'].map(name => el('th', {}, name))
-    );
+    // A list, not a table: the sidebar is narrow, and each attempt's facts wrap as a sentence.
     const rows = attempts.map(attempt => {
       const counts = [attempt.counts_for_grade ? 'grade' : '', attempt.counts_for_unlock ? 'unlocking' : '']
         .filter(Boolean)
-        .join(', ');
+        .join(' and ');
       const result =
         attempt.state === 'grading'
           ? 'grading…'
@@ -335,15 +329,16 @@ export class MyCoursePanel extends Widget {
             : score(attempt.score, attempt.max_score);
       const path = feedbackPath(attempt.feedback_url);
       return el(
-        'tr',
-        { 'data-attempt': String(attempt.number), 'data-state': attempt.state },
-        el('td', {}, String(attempt.number)),
-        el('td', {}, courseTime(attempt.received_at, zone)),
-        el('td', { 'data-field': 'score' }, result),
-        el('td', {}, counts || '—'),
-        el('td', {}, path ? this.link(path, `attempt ${attempt.number}`) : '—')
+        'li',
+        { class: 'pl-attempt', 'data-attempt': String(attempt.number), 'data-state': attempt.state },
+        el('span', { class: 'pl-attempt-number' }, `#${attempt.number}`),
+        ` received ${courseTime(attempt.received_at, zone)} · `,
+        el('span', { 'data-field': 'score' }, result),
+        counts ? el('span', { class: 'pl-counts' }, ` · counts for ${counts}`) : null,
+        path ? ' · ' : null,
+        path ? this.link(path, 'feedback') : null
       );
     });
-    return el('table', { class: 'pl-attempts' }, el('thead', {}, head), el('tbody', {}, ...rows));
+    return el('ol', { class: 'pl-attempts' }, ...rows);
   }
 }
