@@ -36,6 +36,8 @@ labextension: $(LABEXT_BUILT)
 
 $(LABEXT)/node_modules/.package-lock.json: $(LABEXT)/package.json $(LABEXT)/package-lock.json
 	@command -v npm >/dev/null 2>&1 || { echo "make labextension: npm is missing (apt-get install nodejs npm)" >&2; exit 1; }
+	@node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a == 20 && b >= 19) ? 0 : 1)' || \
+		{ echo "make labextension: JupyterLab's extension builder needs Node.js 20.19 or newer, not $$(node --version)" >&2; exit 1; }
 	cd $(LABEXT) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 

@@ -124,7 +124,7 @@ def labextension_build(source: Path = LABEXTENSION_SOURCE) -> Path:
     built = source / "prebuilt"
     if not (built / "package.json").is_file() or not any((built / "static").glob("remoteEntry.*.js")):
         raise HubError(f"the students' JupyterLab extension is not built in {built}: run `make labextension` "
-                       "(needs Node.js 18+ and npm)")
+                       "(needs Node.js 20.19 or newer and npm)")
     return built
 
 
