@@ -205,8 +205,8 @@ export class MyCoursePanel extends Widget {
     try {
       await this.nbgrader(action, doc.course.id, lesson.id);
       if (action === 'fetch') {
+        // The panel stays in front (the file browser would replace it): Open folder shows the files.
         Notification.info(`Fetched ${lesson.id} into your folder ${lesson.id}/`, { autoClose: 5000 });
-        await this.options.openPath(lesson.id).catch(() => undefined);
       } else {
         this.eagerUntil = Date.now() + EAGER_FOR_MS;
         Notification.info(`Submitted ${lesson.id}: grading starts by itself; your score appears here.`, {
