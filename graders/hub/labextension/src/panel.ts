@@ -218,8 +218,8 @@ export class MyCoursePanel extends Widget {
     } finally {
       this.busy.delete(lesson.id);
       await this.refresh();
-      if (this.doc === doc) {
-        this.render(doc); // same revision: the buttons come back
+      if (this.doc !== null) {
+        this.render(this.doc); // the buttons come back even when the revision did not change
       }
     }
   }
