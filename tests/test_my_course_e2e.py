@@ -189,7 +189,7 @@ def test_a_student_follows_her_course_in_the_my_course_panel(course: CourseConfi
             panel.wait_for(state="hidden")
             page.get_by_role("menuitem", name="File").click()
             page.get_by_text("New Launcher", exact=True).click()
-            page.locator(".jp-LauncherCard", has_text="My course").click()
+            page.locator(".jp-LauncherCard:visible", has_text="My course").click()  # the launcher just opened
             assert panel.is_visible()
 
             # Her due dates are paceline status's, in the course's time zone, with how far off they are.
@@ -247,8 +247,10 @@ def test_a_student_follows_her_course_in_the_my_course_panel(course: CourseConfi
 
             # Through the extension's API she can read her own document, never a classmate's.
             def progress(query: str) -> tuple[int, dict]:
+                # As JupyterLab's own requests do: the session cookie plus the XSRF token jupyter_server asks of them.
                 return tuple(page.evaluate("""async (url) => {
-                    const r = await fetch(url, {credentials: 'same-origin'});
+                    const xsrf = (document.cookie.match(/(?:^|; )_xsrf=([^;]*)/) || [])[1] || '';
+                    const r = await fetch(url, {credentials: 'same-origin', headers: {'X-XSRFToken': decodeURIComponent(xsrf)}});
                     return [r.status, await r.json().catch(() => ({}))]; }""", f"{base}/paceline/progress{query}"))
             mine_status, mine = progress("")
             assert mine_status == 200 and mine["student"]["id"] == ada_id
