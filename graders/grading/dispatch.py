@@ -21,6 +21,7 @@ import multiprocessing
 import os
 import pickle
 import signal
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
@@ -196,10 +197,13 @@ def _reported(function: Callable[[T, S], R], task: T, shared: S) -> R | BaseExce
 @contextmanager
 def executor_for(*, task_count: int, scheduler: str | None, workers: int | None) -> Iterator[Executor]:
     """Where ``task_count`` tasks run: on the Dask cluster at ``scheduler`` if given; else, for a batch no
-    bigger than the local workers, on forked processes (a local Dask cluster takes longer to start than
-    such a batch takes to grade); else on a local Dask cluster."""
+    bigger than the local workers in a process with no other thread, on forked processes (a local Dask
+    cluster takes longer to start than such a batch takes to grade); else on a local Dask cluster."""
     n = default_workers(workers)
-    if scheduler is None and task_count <= n:
+    # Forking copies only the calling thread: a lock another thread held at that moment (logging's, an event
+    # loop's) stays held in the child forever. `paceline grade` forks before it starts any thread; a caller
+    # that already runs threads (a test runner, an application embedding paceline) gets spawned workers.
+    if scheduler is None and task_count <= n and threading.active_count() == 1:
         with fork_executor(workers=max(1, task_count)) as executor:
             yield executor
         return
