@@ -39,7 +39,9 @@ class ErrorHints:
     """What check knows about where lessons run, to say why a cell failed."""
 
     network_off: bool = False  # kernels ran in the grading sandbox, which has no network
-    environment: str = "the course environment"  # a description, for a missing module
+    # A description of the course environment, for a missing module; None where a missing module says
+    # something else (a student version missing a file the source had: the module is a file not published).
+    environment: str | None = None
 
 
 @dataclass(frozen=True)
@@ -132,7 +134,7 @@ def error_output(cell: NotebookNode, *, timeout: int, hints: ErrorHints = ErrorH
 
 def error_hint(name: str, value: str, *, hints: ErrorHints) -> str | None:
     """Why a cell failed, when the reason is where lessons run: a missing package, or no network."""
-    missing = MISSING_MODULE.search(value) if name == "ModuleNotFoundError" else None
+    missing = MISSING_MODULE.search(value) if name == "ModuleNotFoundError" and hints.environment else None
     if missing:
         return (f"module {missing.group(1)!r} is not in {hints.environment}: add it to the course's requirements "
                 "([environment] requirements in course.toml), then run `paceline environment build`")
