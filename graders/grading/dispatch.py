@@ -16,6 +16,7 @@ process group, and only the coordinator decides what an interruption means
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import multiprocessing
 import os
@@ -180,6 +181,10 @@ def _ignore_sigint() -> None:
     # main thread, so ignoring the signal is not enough to keep the terminal's Ctrl-C from this process.
     os.setpgrp()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # An event loop the coordinator already had (it ran a kernel before: a watch cycle, a test) came along
+    # with the fork, sharing its epoll descriptor with the coordinator's: waiting on it, the worker's kernel
+    # start never saw its replies. Each worker starts kernels on a loop of its own.
+    asyncio.set_event_loop(asyncio.new_event_loop())
 
 
 def _reported(function: Callable[[T, S], R], task: T, shared: S) -> R | BaseException:
