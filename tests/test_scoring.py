@@ -278,7 +278,8 @@ def test_the_visible_part_runs_first_and_scores_stay_nbgraders(released, tmp_pat
     submission = tmp_path / "submission.ipynb"
     nbformat.write(nb, submission)
     plain, plain_cells, _ = grade(released, submission, kernel=Config())
-    score, cells, graded = grade(released, submission, kernel=kernel_config(GradingSettings(timeout=10), sandboxed=False))
+    score, cells, graded = grade(released, submission, kernel=kernel_config(GradingSettings(timeout=10), sandboxed=False,
+                                                                                   environment=own_environment()))
     assert (score, cells) == (plain, plain_cells) == (0.0 if answer == SUBTRACTS else 1.0,
                                                       {"test_add_visible": 0.0 if answer == SUBTRACTS else 1.0,
                                                        "test_add_hidden": 0.0})
