@@ -131,11 +131,22 @@ def student_html_config() -> Config:
 
 
 def recorded_score(grade) -> float | None:
-    """A gradebook cell's score as paceline records it: None while a teacher still has to mark it
-    (nbgrader's ``score`` reads 0 then, which would export a zero nobody gave)."""
-    if grade.needs_manual_grade and grade.manual_score is None:
+    """A gradebook cell's score as paceline records it: None while a teacher still has to mark a
+    manually graded cell (nbgrader's ``score`` reads 0 then, which would export a zero nobody gave).
+
+    An autograder test the student deleted also waits for a teacher in nbgrader's eyes (its auto
+    score is None), but nobody is meant to mark it: it scores 0 until a teacher overrides it.
+    """
+    if grade.needs_manual_grade and grade.manual_score is None and _marked_by_a_teacher(grade):
         return None
     return grade.score
+
+
+def _marked_by_a_teacher(grade) -> bool:
+    # nbgrader's manually graded cells are the graded answers: Markdown, or code that is also a
+    # solution cell. A graded code cell without a solution is an autograder test.
+    cell = grade.cell
+    return cell.cell_type == "markdown" or any(s.name == cell.name for s in cell.notebook.solution_cells)
 
 
 def open_gradebook(course: CourseConfig) -> Gradebook:
