@@ -1,16 +1,22 @@
 """Median time from a student's submit to their feedback being fetchable, and to the score showing in
-their "My course" panel, with `paceline watch` running.
+their "My course" panel, with `paceline watch` running, and where that time goes.
 
-Usage: .venv/bin/python benchmarks/feedback_latency.py [--submissions 10] [--panel-submissions 5] [--interval 1]
+Usage: .venv/bin/python benchmarks/feedback_latency.py [--submissions 10] [--panel-submissions 5] [--interval 5]
 
 Copies the small fixture course into a temporary folder, releases it, starts
-`paceline watch` (sandboxed, default workers), then submits one correct
-notebook at a time through the real exchange and polls the student's
-Fetch Feedback until the new page arrives. Then the whole path a student
-sees: JupyterLab (the student's server with paceline's server extension and
-the prebuilt panel, `make labextension`) in Debian's chromium; the panel's
-Submit button is pressed and the clock stops when the panel shows that
-attempt's score. Prints every latency and the medians.
+paceline's watch loop (the library call `paceline watch` makes: sandboxed,
+default workers, in a process of its own that reports each cycle's step
+times), then submits one correct notebook at a time through the real exchange
+and polls the student's Fetch Feedback until the new page arrives. Then the
+whole path a student sees: JupyterLab (the student's server with paceline's
+server extension and the prebuilt panel, `make labextension`) in Debian's
+chromium; the panel's Submit button is pressed and the clock stops when the
+panel shows that attempt's score (goal: median <= 2 s on an idle 2-core
+machine). Prints every latency, the medians, and the median seconds per stage
+of the panel path: nbgrader's submit in the student's server, watch noticing
+the new folder, each step of the cycle that collected and graded it (with the
+grading worker's own stages), and the panel's poll after the document was
+rewritten. Prints the machine's load average before and after.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -48,6 +55,79 @@ from graders.hub.tools import LABEXTENSION_NAME, labextension_build  # noqa: E40
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
+
+
+# The loop `paceline watch` runs, in a process of its own that prints each cycle as one JSON line.
+WATCH = """
+import json, signal, sys, threading, time
+from pathlib import Path
+from graders.course.plan import load_course
+from graders.operations.watch import watch
+stop = threading.Event()
+signal.signal(signal.SIGTERM, lambda *_: stop.set())
+def report(cycle):
+    ended = time.time()
+    print(json.dumps({"ended": ended, "started": ended - sum(cycle.seconds.values()), "seconds": cycle.seconds,
+                      "grading": cycle.grading_seconds, "collected": cycle.collected, "graded": cycle.graded,
+                      "problems": cycle.problems}), flush=True)
+watch(load_course(Path(sys.argv[1])), interval=float(sys.argv[2]), stop=stop, on_cycle=report)
+"""
+
+
+class WatchProcess:
+    """The watch loop's process and the cycles it reported so far."""
+
+    def __init__(self, root: Path, interval: float) -> None:
+        self.cycles: list[dict] = []
+        self.process = subprocess.Popen([sys.executable, "-c", WATCH, str(root), str(interval)], cwd=root,
+                                        env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE,
+                                        stderr=subprocess.DEVNULL, text=True, start_new_session=True)
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        for line in self.process.stdout:
+            cycle = json.loads(line)
+            for problem in cycle["problems"]:
+                print(f"watch problem: {problem}", file=sys.stderr, flush=True)
+            self.cycles.append(cycle)
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait(timeout=60)
+
+    def stages(self, *, submitted: float, arrived: float, visible: float) -> dict[str, float] | None:
+        """Where the time from ``submitted`` (wall clock) to ``visible`` went, by the cycles that collected and graded it."""
+        collecting = next((c for c in self.cycles if c["collected"]
+                           and c["started"] + c["seconds"].get("release", 0) + c["seconds"].get("collect", 0) >= arrived), None)
+        if collecting is None:
+            return None
+        grading = next((c for c in self.cycles if c["graded"] and c["started"] >= collecting["started"]), None)
+        if grading is None:
+            return None
+        stages = {"submit (nbgrader's, in her server)": arrived - submitted,
+                  "watch notices the folder": max(0.0, collecting["started"] - arrived)}
+        stages["cycle: release"] = collecting["seconds"].get("release", 0.0)
+        stages["cycle: collect"] = collecting["seconds"].get("collect", 0.0)
+        if grading is not collecting:  # collected while another attempt was graded: its grading came a cycle later
+            rest = sum(collecting["seconds"].get(step, 0.0) for step in ("grade", "feedback", "progress"))
+            stages["next cycle (collecting cycle's other steps, gap)"] = rest + grading["started"] - collecting["ended"]
+        for step in ("grade", "feedback", "progress"):
+            stages[f"cycle: {step}"] = grading["seconds"].get(step, 0.0)
+        # The worker's stages, per attempt graded in that cycle; nbgrader's autograde includes kernel start,
+        # execute and scoring, so it shows here as its rest.
+        worker = {stage: seconds / grading["graded"] for stage, seconds in grading["grading"].items()}
+        nested = sum(worker.get(stage, 0.0) for stage in ("kernel start", "execute", "scoring"))
+        if "nbgrader autograde" in worker:
+            worker["nbgrader autograde"] -= nested
+        for stage, seconds in worker.items():
+            stages[f"  of grade: {'rest of nbgrader autograde' if stage == 'nbgrader autograde' else stage}"] = seconds
+        # What the grade step spent outside the worker's stages: planning, dispatch, grace days, unlocks.
+        stages["  of grade: coordinator (plan, dispatch, unlocks)"] = (
+            grading["seconds"].get("grade", 0.0) - sum(worker.values()))
+        # The steps run in order, so the document was rewritten when the grading cycle ended.
+        stages["panel sees the document"] = visible - grading["ended"]
+        return stages
 
 
 def pages(ws: StudentWorkspace) -> int:
@@ -92,12 +172,24 @@ def student_lab(course, ws: StudentWorkspace, scratch: Path) -> tuple[subprocess
             time.sleep(0.3)
 
 
-def panel_latencies(course, ws: StudentWorkspace, scratch: Path, *, submissions: int) -> list[float]:
+def new_folder(inbound: Path, before: set[str], *, timeout: float = 60) -> float:
+    """Wall-clock time at which a folder not in ``before`` appeared in ``inbound`` (polled every 10 ms)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if set(os.listdir(inbound)) - before:
+            return time.time()
+        time.sleep(0.01)
+    raise SystemExit("the panel's Submit left no submission in the exchange")
+
+
+def panel_latencies(course, ws: StudentWorkspace, scratch: Path, *, submissions: int,
+                    watch: WatchProcess) -> tuple[list[float], list[dict[str, float]]]:
     """Press Submit in the panel; time until the panel shows that attempt graded with its score."""
     from playwright.sync_api import sync_playwright
 
     lab, url = student_lab(course, ws, scratch)
-    latencies = []
+    latencies, breakdowns = [], []
+    inbound = course.layout.exchange.inbound
     try:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -108,23 +200,32 @@ def panel_latencies(course, ws: StudentWorkspace, scratch: Path, *, submissions:
             for _ in range(submissions):
                 done = row.locator("li[data-attempt]").count()
                 time.sleep(1.1)  # nbgrader names submissions by the second
-                started = time.monotonic()
+                before = set(os.listdir(inbound))
+                started, submitted = time.monotonic(), time.time()
                 row.locator("button[data-action='submit']").click()
+                arrived = new_folder(inbound, before)
                 row.locator(f"li[data-attempt='{done + 1}'][data-state='graded'] [data-field='score']").wait_for(timeout=300_000)
                 latencies.append(time.monotonic() - started)
-                print(f"panel submission {len(latencies)}: score visible after {latencies[-1]:.2f} s", flush=True)
+                visible = submitted + latencies[-1]
+                time.sleep(0.2)  # the watch process's report of the grading cycle is one pipe away
+                stages = watch.stages(submitted=submitted, arrived=arrived, visible=visible)
+                if stages:
+                    breakdowns.append(stages)
+                print(f"panel submission {len(latencies)}: score visible after {latencies[-1]:.2f} s"
+                      + (" (" + ", ".join(f"{k.strip()} {v:.2f}" for k, v in stages.items()) + ")" if stages else ""),
+                      flush=True)
             browser.close()
     finally:
         lab.terminate()
         lab.wait(timeout=60)
-    return latencies
+    return latencies, breakdowns
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--submissions", type=int, default=10)
     parser.add_argument("--panel-submissions", type=int, default=5, help="through the My course panel (0: skip)")
-    parser.add_argument("--interval", type=float, default=1.0)
+    parser.add_argument("--interval", type=float, default=5.0, help="watch's interval (it also reacts to each submission)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="paceline-latency-") as scratch:
@@ -142,8 +243,8 @@ def main() -> None:
                 cell["source"] = "def add(a, b):\n    return a + b\n"
         notebook.write_text(json.dumps(nb))
 
-        watch = subprocess.Popen([str(Path(sys.executable).parent / "paceline"), "watch", "--interval", str(args.interval)],
-                                 cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        print(f"load average at the start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
+        watch = WatchProcess(root, args.interval)
         latencies = []
         try:
             time.sleep(5)  # let the Dask cluster start: a running service is already warm
@@ -158,15 +259,21 @@ def main() -> None:
                     time.sleep(0.1)
                 latencies.append(time.monotonic() - started)
                 print(f"submission {i + 1}: feedback after {latencies[-1]:.2f} s", flush=True)
-            panel = panel_latencies(course, ws, Path(scratch), submissions=args.panel_submissions) if args.panel_submissions else []
+            panel, breakdowns = (panel_latencies(course, ws, Path(scratch), submissions=args.panel_submissions, watch=watch)
+                                 if args.panel_submissions else ([], []))
         finally:
-            watch.send_signal(signal.SIGTERM)
-            watch.wait(timeout=60)
+            watch.stop()
+        print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         print(f"median submit-to-feedback: {statistics.median(latencies):.2f} s "
               f"(min {min(latencies):.2f}, max {max(latencies):.2f}, n={len(latencies)}, watch interval {args.interval:g} s)")
         if panel:
             print(f"median submit-to-score-in-panel: {statistics.median(panel):.2f} s "
                   f"(min {min(panel):.2f}, max {max(panel):.2f}, n={len(panel)}, watch interval {args.interval:g} s)")
+        if breakdowns:
+            print(f"where the panel path's time goes (median seconds over {len(breakdowns)} submissions):")
+            for stage in dict.fromkeys(stage for b in breakdowns for stage in b):
+                values = [b[stage] for b in breakdowns if stage in b]
+                print(f"  {stage:<52} {statistics.median(values):6.2f}" + (f"  (in {len(values)})" if len(values) < len(breakdowns) else ""))
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import pwd
+import time
 from pathlib import Path
 
 import pytest
@@ -146,3 +147,32 @@ def test_links_swapped_in_after_the_check_are_not_followed(course, monkeypatch) 
     assert "changed while it was collected" in reasons[swapped_folder.name]
     for student in ("ada", "brook"):
         assert not course.layout.attempt_dir(student_id=student, lesson_id="01-add", attempt=1).exists()
+
+
+def test_a_submission_still_being_written_waits_and_a_stale_one_is_refused(course) -> None:
+    """paceline watch looks as soon as a folder appears: nbgrader's submit may not have written the
+    secret yet (it writes it last). Such a folder waits for the next run; one left so for longer, or
+    dated in the future by its owner, is refused for its missing secret as before."""
+    writing = submit(course, "ada")
+    secret = (writing / "submission_secret.txt").read_bytes()
+    (writing / "submission_secret.txt").unlink()
+    stale = submit(course, "brook")
+    (stale / "submission_secret.txt").unlink()
+    minute_ago = time.time() - 60
+    os.utime(stale, (minute_ago, minute_ago))
+    future = submit(course, "cyd")
+    (future / "submission_secret.txt").write_bytes(b"")
+    in_a_year = time.time() + 365 * 86400
+    os.utime(future, (in_a_year, in_a_year))
+    os.utime(future / "submission_secret.txt", (in_a_year, in_a_year))
+
+    first = collect_submissions(course, clock=SimulatedClock(NOW))
+    assert first.collected == [] and first.arriving == 1
+    reasons = rejections(course)
+    assert writing.name not in reasons
+    assert "no submission_secret.txt" in reasons[stale.name]
+    assert "submission_secret.txt is empty" in reasons[future.name]
+
+    (writing / "submission_secret.txt").write_bytes(secret)
+    second = collect_submissions(course, clock=SimulatedClock(NOW + dt.timedelta(seconds=1)))
+    assert [(a.student_id, a.attempt) for a in second.collected] == [("ada", 1)] and second.arriving == 0

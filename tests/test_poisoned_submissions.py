@@ -24,6 +24,7 @@ import json
 import os
 import shutil
 import threading
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
@@ -226,6 +227,10 @@ def _secret(content: bytes | None):
             secret.unlink()
         else:
             secret.write_bytes(content)
+        # Left like this for a minute: not a submission nbgrader is still writing, which waits.
+        minute_ago = time.time() - 60
+        for path in ([secret] if secret.exists() else []) + [inbound]:
+            os.utime(path, (minute_ago, minute_ago))
         return inbound
     return poison
 

@@ -12,8 +12,10 @@ A course folder is nbgrader's course directory plus paceline's own files::
 and the exchange (``[course] exchange``, default ``.paceline/exchange``) holds,
 under ``<root>/<course id>/``, nbgrader's ``inbound``, ``outbound`` and
 ``feedback`` folders, paceline's ``personal/<student>/`` (gated lessons
-unlocked for one student, that student's progress document and their
-feedback pages by attempt) and the hub's students' Jupyter config.
+unlocked for one student, that student's progress document, their feedback
+pages and submitted notebooks by attempt) and the hub's students' Jupyter
+config. A student's own server copies a lesson to review into ``review/``
+in their home.
 
 Only this module joins names into paths; every stage asks a
 :class:`CourseLayout` (``course.layout``) or, for a grading task's private
@@ -61,6 +63,28 @@ STUDENT_CONFIG = ".paceline-jupyter"
 # nbgrader's list (it globs ``*``) and can never be a lesson id.
 PROGRESS_DOCUMENT = ".paceline-progress.json"
 PERSONAL_FEEDBACK = ".paceline-feedback"
+PERSONAL_SUBMISSIONS = ".paceline-submissions"
+# In a student's home: the read-only copies My course's Review button makes of one lesson.
+REVIEW = "review"
+
+
+def personal_submission_parts(lesson_id: str, attempt: int) -> tuple[str, str, str]:
+    """Where the notebooks one attempt submitted are kept for their student, relative to the personal folder."""
+    return PERSONAL_SUBMISSIONS, lesson_id, str(attempt)
+
+
+REVIEW_RELEASED = "released"  # in a review folder: the lesson as released to the student
+
+
+def review_parts(lesson_id: str) -> tuple[str, str]:
+    """The folder, relative to the student's home, a review of the lesson is copied to: the lesson as
+    released (:data:`REVIEW_RELEASED`), the last attempt as submitted and its feedback (:func:`review_attempt_folders`)."""
+    return REVIEW, lesson_id
+
+
+def review_attempt_folders(attempt: int) -> tuple[str, str]:
+    """A review folder's subfolders for one attempt: its notebooks as submitted, its feedback pages."""
+    return f"attempt {attempt} submitted", f"attempt {attempt} feedback"
 
 
 def personal_feedback_parts(lesson_id: str, attempt: int) -> tuple[str, str, str]:
@@ -113,6 +137,10 @@ class ExchangeLayout:
     def progress_document(self, student_id: str) -> Path:
         """The student's progress document (JSON), readable by their account only."""
         return self.personal(student_id) / PROGRESS_DOCUMENT
+
+    def personal_submission(self, student_id: str, *, lesson_id: str, attempt: int) -> Path:
+        """The notebooks that attempt submitted, as the student's server copies them for a review."""
+        return self.personal(student_id).joinpath(*personal_submission_parts(lesson_id, attempt))
 
     def personal_feedback(self, student_id: str, *, lesson_id: str, attempt: int) -> Path:
         """That attempt's released feedback pages, as the student's server serves them."""

@@ -24,7 +24,9 @@ size) or refuses it and records why:
   (nbgrader's hexadecimal secret, which names the student's feedback);
 - whatever goes wrong with one submission, even an exception nobody foresaw,
   refuses that submission once, with the reason, and collection goes on;
-- the time that counts is paceline's receipt time, never the student's own.
+- the time that counts is paceline's receipt time, never the student's own;
+- a folder nbgrader's submit is still writing (no secret yet, changed moments
+  ago) is left for the next run, not refused half-written.
 
 After collection the submission folder is made readable by its owner only.
 """
@@ -37,6 +39,7 @@ import os
 import pwd
 import shutil
 import stat
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,12 +48,17 @@ from nbgrader.utils import parse_utc
 from analytics.progress import Progress, Silent
 
 from ..course.clock import Clock, SystemClock
+from ..course.layout import personal_submission_parts
 from ..course.plan import CourseConfig
 from ..course.roster import account_name, validate_student_id
 from ..errors import PacelineError, StudentIdError, SubmissionError, describe
 from .ledger import Attempt, Ledger, storable_text
+from .personal_folder import personal_folder, write_personal_file
 from .quotas import enforce_student_limits
 from .submission_checks import MAX_FOLDER_DEPTH, SECRET_NAME, entry_name_problem, inbound_name_problem, secret_problem, shown
+
+# nbgrader's submit writes a folder in milliseconds; a folder missing its secret for this long is refused.
+ARRIVAL_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -71,6 +79,7 @@ class InboundSubmission:
 class CollectReport:
     collected: list[Attempt] = field(default_factory=list)
     already_collected: int = 0  # collected or refused in an earlier run
+    arriving: int = 0  # still being written by nbgrader's submit: left for the next run
     problems: list[PacelineError] = field(default_factory=list)  # refused now, each with its reason
 
 
@@ -128,6 +137,9 @@ def collect_submissions(
                     raise SubmissionError(submission.student_id, submission.lesson_id, None,
                                           f"refused {path.name!r}: not a folder (a symbolic link or a file)")
                 check_owner(path, student_id=submission.student_id)
+                if still_arriving(path, now=time.time()):
+                    report.arriving += 1
+                    continue
                 fresh.append(submission)
             except Exception as exc:  # noqa: BLE001 - whatever one submission raises refuses it, once
                 _refuse(ledger, report, path, exc, received_at=received_at)
@@ -142,11 +154,28 @@ def collect_submissions(
                 _refuse(ledger, report, submission.path, exc, received_at=received_at)
                 continue
             try:
+                keep_for_review(course, report.collected[-1])
+            except Exception as exc:  # noqa: BLE001 - collected and graded all the same; only the review copy is missing
+                report.problems.append(PacelineError(
+                    f"{shown(submission.exchange_name)}: collected, but no copy for the student's review: {describe(exc)}"))
+            try:
                 _owner_only(submission.path)
             except OSError as exc:  # the student changed the folder meanwhile: it is collected all the same
                 report.problems.append(PacelineError(
                     f"{shown(submission.exchange_name)}: collected, but not made private: {exc.strerror}"))
     return report
+
+
+def keep_for_review(course: CourseConfig, attempt: Attempt) -> None:
+    """The attempt's notebooks, as archived, in the student's personal folder, where their own server
+    copies them when they review the lesson (the archive itself is the instructor's only)."""
+    archived = course.layout.attempt_dir(student_id=attempt.student_id, lesson_id=attempt.lesson_id, attempt=attempt.attempt)
+    mine = personal_folder(course, attempt.student_id)
+    for name in course.lesson(attempt.lesson_id).notebooks:
+        notebook = archived / name
+        if notebook.is_file():  # a notebook the student did not submit is simply not there to review
+            write_personal_file(mine, [*personal_submission_parts(attempt.lesson_id, attempt.attempt), *Path(name).parts],
+                                notebook.read_bytes())
 
 
 def check_owner(path: Path, *, student_id: str) -> None:
@@ -164,6 +193,27 @@ def check_owner(path: Path, *, student_id: str) -> None:
         except KeyError:
             who = f"uid {owner}"
         raise PacelineError(f"{shown(path.name)}: refused: it claims to be from {student_id!r} but was submitted by {who!r}")
+
+
+def still_arriving(path: Path, *, now: float) -> bool:
+    """Whether nbgrader's submit may still be writing this folder: it copies the lesson, then writes
+    timestamp.txt, and the secret last. A folder with no secret yet that changed less than
+    :data:`ARRIVAL_SECONDS` ago is left for a later run rather than refused (``paceline watch`` looks
+    as soon as a folder appears); an older one is refused for its missing secret as before."""
+    try:
+        secret = (path / SECRET_NAME).lstat()
+        if stat.S_ISREG(secret.st_mode) and secret.st_size > 0:
+            return False
+        changed = max(path.lstat().st_mtime, secret.st_mtime)
+    except FileNotFoundError:
+        try:
+            changed = path.lstat().st_mtime
+        except OSError:
+            return False  # gone meanwhile: archiving refuses it, on its own
+    except OSError:
+        return False
+    # Its owner can set the mtime: a time in the future is not "moments ago", so it never defers for long.
+    return abs(now - changed) < ARRIVAL_SECONDS
 
 
 def _arrival(submission: InboundSubmission) -> tuple[int, str]:

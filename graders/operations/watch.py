@@ -1,7 +1,8 @@
 """Watch: feedback minutes after a 3 a.m. submission, not after the next grading run.
 
-One loop, every few seconds: release lessons that have opened, collect new
-submissions (their receipt time is when this loop saw them), grade them
+One loop, every few seconds and at once when a submission arrives: release
+lessons that have opened, collect new submissions (their receipt time is when
+this loop saw them), grade them
 sandboxed on a Dask cluster kept warm for the whole run, release their
 feedback and any lessons they unlocked, and rewrite the progress document of
 every student whose facts changed. Every step is the same library call
@@ -17,15 +18,23 @@ again at the next interval.
 Each cycle holds the course lock (:mod:`graders.course.lock`) and lets go
 between cycles, so an instructor's ``extend`` or ``grade`` waits seconds for
 the loop, not for as long as it runs; a cycle waits for them in turn.
+
+Between cycles the loop looks at the exchange's inbound folder ten times a
+second (one ``stat``: a new submission folder changes its modification time)
+and starts the next cycle as soon as it changed, so a student's score does
+not wait out the interval. A plain ``stat`` rather than inotify, because
+exchanges often live on network filesystems, where inotify sees nothing.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from ..course.clock import Clock, SystemClock
 from ..course.lock import CourseBusy, LockHolder, course_lock
@@ -49,7 +58,10 @@ class Cycle:
     feedback: int = 0
     unlocked: list[tuple[str, str]] = field(default_factory=list)
     progress: int = 0  # progress documents rewritten
+    arriving: int = 0  # submissions nbgrader's submit was still writing: collected by a later cycle
     problems: list[str] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)  # wall time of each step
+    grading_seconds: dict[str, float] = field(default_factory=dict)  # grading stages, summed over attempts
 
     @property
     def busy(self) -> bool:
@@ -71,13 +83,21 @@ def run_cycle(course: CourseConfig, *, scheduler: str | None, sandboxed: bool, c
     def collect() -> None:
         collected = collect_submissions(course, clock=clock)
         cycle.collected = len(collected.collected)
+        cycle.arriving = collected.arriving
         cycle.problems += [str(p) for p in collected.problems]
+        if collected.collected:
+            # "submitted — grading…" at once: the student's panel then polls fast until the score is there.
+            report = refresh_progress_documents(course, student_ids={a.student_id for a in collected.collected}, clock=clock)
+            cycle.problems += [str(p) for p in report.problems]
 
     def grade() -> None:
         # One round per cycle (each student's oldest pending attempt): a student's flood is graded a
         # slice at a time, with everyone else's feedback released in between.
         graded = grade_attempts(course, sandboxed=sandboxed, scheduler=scheduler, rounds=1, clock=clock)
         cycle.graded = len(graded.graded)
+        for attempt in graded.graded:
+            for stage, seconds in attempt.stages:
+                cycle.grading_seconds[stage] = cycle.grading_seconds.get(stage, 0.0) + seconds
         cycle.unlocked += graded.unlocked
         cycle.problems += [str(p) for p in graded.problems]
 
@@ -94,10 +114,12 @@ def run_cycle(course: CourseConfig, *, scheduler: str | None, sandboxed: bool, c
 
     steps = (("release", release), ("collect", collect), ("grade", grade), ("feedback", feedback), ("progress", progress))
     for name, step in steps:
+        started = time.perf_counter()
         try:
             step()
         except Exception as exc:  # noqa: BLE001 - one failed step must not starve the others
             cycle.problems.append(failure_report(f"{name} failed, will retry", exc))
+        cycle.seconds[name] = time.perf_counter() - started
     return cycle
 
 
@@ -121,7 +143,7 @@ def watch(
     on_wait: Callable[[LockHolder | None], None] | None = None,
     clock: Clock = SystemClock(),
 ) -> None:
-    """Run cycles every ``interval`` seconds until ``stop`` is set.
+    """Run cycles every ``interval`` seconds, and at once when a submission arrives, until ``stop`` is set.
 
     A cycle that fails as a whole (the exchange unreachable, a broken
     course.toml edit) is reported through ``on_cycle`` and retried next time.
@@ -129,10 +151,12 @@ def watch(
     any other command writing the course.
     """
     stop = stop or threading.Event()
+    inbound = course.layout.exchange.inbound
     with dask_executor(scheduler=scheduler, workers=workers) as cluster:
         address = cluster.address  # grading connects to this warm cluster every cycle
         while not stop.is_set():
             started = time.monotonic()
+            seen = folder_state(inbound)  # before collect: what arrives during the cycle starts the next
             try:
                 with course_lock(course.layout, command="paceline watch", timezone=course.timezone, on_wait=on_wait,
                                  cancel=stop):
@@ -143,4 +167,31 @@ def watch(
                 cycle = Cycle(problems=[failure_report("cycle failed, will retry", exc)])
             if on_cycle is not None:
                 on_cycle(cycle)
-            stop.wait(max(0.0, interval - (time.monotonic() - started)))
+            if cycle.graded:
+                continue  # one round per cycle: a flood's next round, or nothing left, found at once
+            # A submission nbgrader is still writing is looked at again in a second, not at once: its
+            # owner could keep it "arriving" to make the loop spin.
+            wait = min(interval, ARRIVING_RETRY_SECONDS) if cycle.arriving else interval
+            wait_for_submission(inbound, seen=seen, stop=stop, until=started + wait)
+
+
+ARRIVING_RETRY_SECONDS = 1.0
+INBOUND_POLL_SECONDS = 0.1
+
+
+def folder_state(folder: Path) -> tuple[int, int] | None:
+    """What changes when an entry is added to or removed from ``folder``; None while it does not exist."""
+    try:
+        info = os.stat(folder)
+    except OSError:
+        return None
+    return info.st_ino, info.st_mtime_ns
+
+
+def wait_for_submission(inbound: Path, *, seen: tuple[int, int] | None, stop: threading.Event, until: float) -> None:
+    """Until the monotonic time ``until``, ``stop``, or ``inbound`` no longer being as ``seen`` (a submission arrived)."""
+    while not stop.is_set():
+        left = until - time.monotonic()
+        if left <= 0 or folder_state(inbound) != seen:
+            return
+        stop.wait(min(INBOUND_POLL_SECONDS, left))
