@@ -7,8 +7,9 @@ what unlocks it. She fetches and submits from the panel; ``paceline watch``,
 running as the hub's service, collects, grades and releases feedback, and the
 score, a notification and the unlocked lesson (with its own notification)
 appear without her pressing anything. The attempt's feedback link opens its
-page; her own feedback folder fills by itself; asking the extension for a
-classmate's document is refused. Screenshots of each step are kept in
+page; her own feedback folder fills by itself; Review copies the lesson as
+released, her submission and its feedback into her home; asking the
+extension for a classmate's document is refused. Screenshots of each step are kept in
 ``tests/artifacts/my_course/`` (git-ignored).
 
 Needs root, the kernel sandbox and hub tools (``make sandbox hub-tools``) and
@@ -244,6 +245,23 @@ def test_a_student_follows_her_course_in_the_my_course_panel(course: CourseConfi
             feedback.wait_for_load_state()
             assert "add(1, 2)" in feedback.content()
             feedback.screenshot(path=ARTIFACTS / "5-feedback-page.png")
+            feedback.close()
+
+            # She reopens the lesson to review it: read-only copies in her home of the lesson as released,
+            # her last attempt as she submitted it and its feedback, shown in the file browser.
+            lesson["01-add"].locator("button[data-action='review']").click()
+            page.locator(".Toastify__toast", has_text="Review of 01-add in review/01-add/").wait_for(timeout=30_000)
+            page.locator(".jp-DirListing-content", has_text="attempt 1 submitted").wait_for(timeout=30_000)
+            page.screenshot(path=ARTIFACTS / "6-review.png")
+            review = home / "review" / "01-add"
+            released, submitted = (json.loads((review / folder / "add.ipynb").read_text())
+                                   for folder in ("released", "attempt 1 submitted"))
+            sources = [["".join(c["source"]) for c in nb["cells"] if c["metadata"].get("nbgrader", {}).get("grade_id") == "add"]
+                       for nb in (released, submitted)]
+            assert sources[1] == [ADD] and sources[0] != [ADD]
+            assert "add(1, 2)" in (review / "attempt 1 feedback" / "add.html").read_text()
+            mine = review / "attempt 1 submitted" / "add.ipynb"
+            assert (mine.stat().st_uid, mine.stat().st_mode & 0o777) == (student_account(ada_account).pw_uid, 0o444)
 
             # Through the extension's API she can read her own document, never a classmate's.
             def progress(query: str) -> tuple[int, dict]:

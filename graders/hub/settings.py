@@ -192,7 +192,8 @@ def write_student_config(course: CourseConfig, settings: HubSettings) -> Path:
 def student_server_config(course: CourseConfig, student_id: str) -> dict[str, Any]:
     """Whose server it is, for paceline's server extension (JSON config: Jupyter merges it with ``common/``'s)."""
     return {"StudentProgress": {"student_id": student_id,
-                                "personal_folder": str(course.layout.exchange.personal(student_id))}}
+                                "personal_folder": str(course.layout.exchange.personal(student_id)),
+                                "released_folder": str(course.layout.exchange.outbound)}}
 
 
 def write_student_kernels(course: CourseConfig, data_dir: Path) -> Path:

@@ -7,7 +7,12 @@ panel; the document's schema is in the README):
   404 while none is written yet; 403 for ``?student=`` anyone else;
 - ``GET paceline/feedback/<lesson>/<attempt>[/<notebook>]``: that attempt's
   released feedback page (the lesson's first notebook's without a notebook),
-  served with paceline's Content-Security-Policy (:mod:`graders.page_policy`).
+  served with paceline's Content-Security-Policy (:mod:`graders.page_policy`);
+- ``POST paceline/review/<lesson>``: read-only copies, in ``review/<lesson>/``
+  of the student's home, of the lesson as released to them, their last
+  attempt's notebooks as submitted and that attempt's feedback pages (each
+  Review replaces the previous copies); the lesson must be one of their
+  document's and open to them. Answers what was copied (JSON).
 
 Who the student is comes from the server's configuration, written by the hub
 into the student's own Jupyter config folder (:class:`StudentProgress`), never
@@ -23,6 +28,9 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
+import stat
+import tempfile
 from pathlib import Path
 
 from jupyter_server.auth.decorator import authorized
@@ -32,7 +40,14 @@ from tornado import web
 from traitlets import Unicode
 from traitlets.config import Configurable
 
-from ..course.layout import PERSONAL_FEEDBACK, PROGRESS_DOCUMENT
+from ..course.layout import (
+    PROGRESS_DOCUMENT,
+    REVIEW_RELEASED,
+    personal_feedback_parts,
+    personal_submission_parts,
+    review_attempt_folders,
+    review_parts,
+)
 from ..course.toml_reader import SAFE_ID
 from ..page_policy import CONTENT_SECURITY_POLICY
 
@@ -45,13 +60,24 @@ class StudentProgress(Configurable):
 
     student_id = Unicode("", help="The roster id of the student this server belongs to.").tag(config=True)
     personal_folder = Unicode("", help="The student's personal exchange folder.").tag(config=True)
+    released_folder = Unicode("", help="The exchange's folder of lessons released to everyone (nbgrader's outbound).").tag(config=True)
 
     @property
     def document(self) -> Path:
         return Path(self.personal_folder) / PROGRESS_DOCUMENT
 
     def feedback_attempt(self, lesson_id: str, attempt: int) -> Path:
-        return Path(self.personal_folder) / PERSONAL_FEEDBACK / lesson_id / str(attempt)
+        return Path(self.personal_folder).joinpath(*personal_feedback_parts(lesson_id, attempt))
+
+    def submitted_attempt(self, lesson_id: str, attempt: int) -> Path:
+        return Path(self.personal_folder).joinpath(*personal_submission_parts(lesson_id, attempt))
+
+    def released_lesson(self, lesson_id: str) -> Path | None:
+        """The lesson as released to this student: unlocked for them alone, or released to everyone."""
+        for folder in (Path(self.personal_folder) / lesson_id, Path(self.released_folder) / lesson_id if self.released_folder else None):
+            if folder is not None and folder.is_dir() and not folder.is_symlink():
+                return folder
+        return None
 
 
 class _Paceline:
@@ -115,6 +141,91 @@ class FeedbackHandler(_Paceline, JupyterHandler):  # a page, not an API answer (
         self.finish(data)
 
 
+class ReviewHandler(_Paceline, APIHandler):
+    @web.authenticated
+    @authorized
+    async def post(self, lesson_id: str) -> None:
+        if not self.progress.student_id or not self.progress.personal_folder:
+            self._fail(404, "paceline is not configured for this server (no student id): ask your instructor")
+        if not SAFE_ID.match(lesson_id) or ".." in lesson_id:
+            self._fail(404, "no such lesson")
+        try:
+            document = json.loads(_read(self.progress.document, missing="no progress document yet"))
+            lesson = next((entry for entry in document["lessons"] if entry["id"] == lesson_id), None)
+        except (ValueError, KeyError, TypeError):
+            self._fail(503, "the progress document is being rewritten: try again in a moment")
+        if lesson is None:
+            self._fail(404, f"no lesson {lesson_id} in your course")
+        if lesson["state"] in CLOSED_STATES:
+            self._fail(403, f"{lesson_id} is not open to you yet: {lesson['state_text']}")
+        released = self.progress.released_lesson(lesson_id)
+        attempt = max((a["number"] for a in lesson["attempts"]), default=None)
+        sources: list[tuple[str, Path | None]] = [(REVIEW_RELEASED, released)]
+        if attempt is not None:
+            submitted, feedback = review_attempt_folders(attempt)
+            sources += [(submitted, self.progress.submitted_attempt(lesson_id, attempt)),
+                        (feedback, self.progress.feedback_attempt(lesson_id, attempt))]
+        home = Path(self.contents_manager.root_dir)
+        try:
+            copied, missing = copy_for_review(home, lesson_id, sources)
+        except PermissionError:
+            self._fail(403, "this is not yours to read")
+        self.finish(json.dumps({"folder": "/".join(review_parts(lesson_id)), "attempt": attempt,
+                                "copied": copied, "missing": missing}))
+
+
+# A lesson in these states is not open to the student: nothing of it to review.
+CLOSED_STATES = frozenset({"locked", "not_open"})
+MAX_REVIEW_BYTES = 200 * 1024 * 1024
+
+
+def copy_for_review(home: Path, lesson_id: str, sources: list[tuple[str, Path | None]]) -> tuple[list[str], list[str]]:
+    """Copy each source folder's regular files (no link followed) into ``review/<lesson>/<name>/`` of the
+    student's ``home``, read-only, replacing an earlier review; returns the copied paths (relative to the
+    home) and the names of the sources that are not there."""
+    review = home.joinpath(*review_parts(lesson_id))
+    review.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{lesson_id}-", dir=review.parent))
+    copied: list[str] = []
+    missing: list[str] = []
+    budget = MAX_REVIEW_BYTES
+    try:
+        for name, source in sources:
+            files = _regular_files(source) if source is not None else []
+            if not files:
+                missing.append(name)
+                continue
+            for relative in files:
+                data = _read(source / relative, missing="gone meanwhile")
+                budget -= len(data)
+                if budget < 0:
+                    raise web.HTTPError(413, "this lesson is too large to copy for a review")
+                target = staging / name / relative
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(data)
+                target.chmod(0o444)  # a copy to look at: JupyterLab opens it read-only
+                copied.append("/".join([*review_parts(lesson_id), name, *relative.parts]))
+        if review.exists():
+            shutil.rmtree(review)
+        os.rename(staging, review)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return sorted(copied), missing
+
+
+def _regular_files(folder: Path) -> list[Path]:
+    """The regular files under ``folder`` (relative), skipping links and hidden names (nbgrader's too)."""
+    found: list[Path] = []
+    for parent, folders, names in os.walk(folder):  # os.walk does not descend into linked folders
+        folders[:] = sorted(f for f in folders if not f.startswith(".") and not os.path.islink(os.path.join(parent, f)))
+        for name in sorted(names):
+            path = Path(parent) / name
+            if not name.startswith(".") and stat.S_ISREG(path.lstat().st_mode):
+                found.append(path.relative_to(folder))
+    return found
+
+
 def _read(path: Path, *, missing: str) -> bytes:
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
@@ -138,5 +249,6 @@ def _load_jupyter_server_extension(serverapp) -> None:
     serverapp.web_app.add_handlers(".*$", [
         (url_path_join(base, "paceline/progress"), ProgressHandler, {"settings": settings}),
         (url_path_join(base, r"paceline/feedback/([^/]+)/(\d{1,6})(?:/([^/]+))?"), FeedbackHandler, {"settings": settings}),
+        (url_path_join(base, r"paceline/review/([^/]+)"), ReviewHandler, {"settings": settings}),
     ])
     serverapp.log.info("paceline: progress for student %r from %s", settings.student_id, settings.personal_folder)

@@ -21,12 +21,26 @@ import {
   score
 } from './document';
 
-// The document is a small local file: cheap to poll. Right after a submit, poll fast, so that the
-// score shows as soon as the grader has written it.
+// The document is a small local file, and an unchanged one costs a 304 with no body (the panel
+// sends the last answer's ETag): cheap to poll. Right after a submit, and while any attempt is
+// being graded, poll fast, so that the score shows as soon as the grader has written it.
 const POLL_MS = 2000;
-const EAGER_POLL_MS = 250;
+const EAGER_POLL_MS = 200;
 const EAGER_FOR_MS = 180000;
 const ACTIVE_STATES: ReadonlySet<string> = new Set(['fetched', 'submitted', 'graded', 'passed']);
+
+/** Whether an attempt of this document is still being graded. */
+function grading(doc: ProgressDocument | null): boolean {
+  return doc !== null && doc.lessons.some(lesson => lesson.attempts.some(attempt => attempt.state === 'grading'));
+}
+
+/** What the server answers to a Review: read-only copies in the student's home. */
+interface ReviewCopy {
+  folder: string;
+  attempt: number | null;
+  copied: string[];
+  missing: string[];
+}
 
 type Child = Node | string | null | undefined | false;
 
@@ -60,6 +74,7 @@ export interface PanelOptions {
 
 export class MyCoursePanel extends Widget {
   private doc: ProgressDocument | null = null;
+  private etag: string | null = null;
   private timer: number | null = null;
   private busy = new Set<string>();
   private eagerUntil = 0;
@@ -95,7 +110,7 @@ export class MyCoursePanel extends Widget {
       await this.load();
     } finally {
       if (!this.isDisposed) {
-        const wait = Date.now() < this.eagerUntil ? EAGER_POLL_MS : POLL_MS;
+        const wait = Date.now() < this.eagerUntil || grading(this.doc) ? EAGER_POLL_MS : POLL_MS;
         this.timer = window.setTimeout(() => void this.refresh(), wait);
       }
     }
@@ -106,13 +121,20 @@ export class MyCoursePanel extends Widget {
     try {
       response = await ServerConnection.makeRequest(
         URLExt.join(this.settings.baseUrl, 'paceline', 'progress'),
-        { cache: 'no-store' },
+        {
+          cache: 'no-store',
+          headers: this.doc !== null && this.etag !== null ? { 'If-None-Match': this.etag } : {}
+        },
         this.settings
       );
     } catch (error) {
       this.showMessage(`Cannot reach your server: ${String(error)}`);
       return;
     }
+    if (response.status === 304 && this.doc !== null) {
+      return; // the document shown is the current one
+    }
+    this.etag = response.ok ? response.headers.get('ETag') : null;
     if (response.status === 404) {
       this.showMessage('Your course record is not there yet: it appears when the course is released to you.');
       return;
@@ -138,6 +160,7 @@ export class MyCoursePanel extends Widget {
 
   private showMessage(text: string): void {
     this.doc = null;
+    this.etag = null;
     this.node.replaceChildren(el('p', { class: 'pl-message' }, text));
   }
 
@@ -224,6 +247,48 @@ export class MyCoursePanel extends Widget {
     }
   }
 
+  /**
+   * Read-only copies of a lesson to look back at (as released, the last attempt as submitted, its
+   * feedback), made by the server in review/<lesson>/ of the student's home, then shown in the file browser.
+   */
+  private async review(lesson: Lesson): Promise<void> {
+    if (this.busy.has(lesson.id)) {
+      return;
+    }
+    this.busy.add(lesson.id);
+    if (this.doc !== null) {
+      this.render(this.doc);
+    }
+    try {
+      const response = await ServerConnection.makeRequest(
+        URLExt.join(this.settings.baseUrl, 'paceline', 'review', encodeURIComponent(lesson.id)),
+        { method: 'POST' },
+        this.settings
+      );
+      const body = await response.json().catch(() => ({}));
+      if (!response.ok) {
+        throw new Error(typeof body?.message === 'string' ? body.message : `HTTP ${response.status}`);
+      }
+      const copy = body as ReviewCopy;
+      const what = ['the lesson as released'];
+      if (copy.attempt !== null) {
+        what.push(`attempt ${copy.attempt} as you submitted it`, 'its feedback');
+      }
+      const missing = copy.missing.length ? ` (not there: ${copy.missing.join(', ')})` : '';
+      Notification.info(`Review of ${lesson.id} in ${copy.folder}/: ${what.join(', ')}, read-only${missing}`, {
+        autoClose: 10000
+      });
+      await this.options.openPath(copy.folder);
+    } catch (error) {
+      Notification.error(`Could not copy ${lesson.id} for review: ${String((error as Error).message ?? error)}`);
+    } finally {
+      this.busy.delete(lesson.id);
+      if (this.doc !== null) {
+        this.render(this.doc);
+      }
+    }
+  }
+
   private link(path: string, text: string): HTMLElement {
     const href = URLExt.join(this.settings.baseUrl, path);
     return el('a', { href, target: '_blank', rel: 'noopener noreferrer', class: 'pl-link' }, text);
@@ -278,6 +343,9 @@ export class MyCoursePanel extends Widget {
     }
     if (latestFeedback) {
       buttons.appendChild(this.link(feedbackPath(latestFeedback.feedback_url)!, 'Open feedback'));
+    }
+    if (lesson.attempts.length) {
+      button('Review', 'review', () => void this.review(lesson));
     }
     const penalty = lesson.late_penalty;
     const extension = lesson.extension;
