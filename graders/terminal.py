@@ -81,7 +81,8 @@ def print_progress(document: dict) -> None:
     attempts = plain_table("lesson", "#", "received", "result", "counts for", title="Attempts")
     for lesson in document["lessons"]:
         for a in lesson["attempts"]:
-            result = {"grading": "grading…", "failed": "not graded"}.get(a["state"]) or f"{a['score']:g}/{a['max_score']:g}"
+            result = ({"grading": "grading…", "failed": "not graded"}.get(a["state"])
+                      or ("awaiting marks" if a["awaiting_manual_grading"] else f"{a['score']:g}/{a['max_score']:g}"))
             if a["points_deducted"]:
                 result += f" (-{a['points_deducted']:g} late)"
             counts = ", ".join(what for what, flag in (("grade", a["counts_for_grade"]), ("unlock", a["counts_for_unlock"]))

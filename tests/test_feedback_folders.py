@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 from pathlib import Path
 
 from graders.course.clock import SimulatedClock
@@ -51,6 +52,18 @@ def test_fetched_feedback_is_named_by_attempt_and_local_time(fixture_course: Pat
         assert folder / "add.html" in pages and len(pages) == number  # each page once: links are not walked
         # nbgrader's own name is a link to it, so its list sees the feedback as fetched.
         assert os.readlink(ada.feedback_dir("01-add") / stamp) == folder.name
+    # Collection kept each attempt's notebook, as submitted, for the student's Review.
+    for number in (1, 2):
+        kept = course.layout.exchange.personal_submission("ada", lesson_id="01-add", attempt=number) / "add.ipynb"
+        assert kept.read_bytes() == (course.layout.attempt_dir(student_id="ada", lesson_id="01-add", attempt=number)
+                                     / "add.ipynb").read_bytes()
+    # Feedback released before the students' folders held it gets its copy there; nothing goes out again.
+    personal = course.layout.exchange.personal_feedback("ada", lesson_id="01-add", attempt=1)
+    shutil.rmtree(personal)
+    again = release_attempt_feedback(course)
+    assert (again.released, again.personal_copies, again.problems) == ({}, 1, [])
+    assert (personal / "add.html").read_text() == "<html>feedback 1</html>"
+    assert release_attempt_feedback(course).personal_copies == 0
     listing = _app(ada, "List", lesson_id="01-add")
     listing.cached = True  # the submitted list, as the Assignments panel asks for it
     [lesson] = listing.start()

@@ -50,7 +50,7 @@ POINTS = {"01-intro": 3.0, "02-control-flow": 2.0, "03-functions": 4.0}
 
 def attempt(number: int, lesson_id: str, received: dt.datetime, *, status: str = "graded", score: float | None = None,
             max_score: float | None = None, penalty: float | None = None, error: str | None = None,
-            feedback: bool = True, student_id: str = "ada") -> Attempt:
+            feedback: bool = True, student_id: str = "ada", origin: str = "collected") -> Attempt:
     graded = status == "graded"
     return Attempt(
         id=hash((student_id, lesson_id, number)) % 10_000, student_id=student_id, lesson_id=lesson_id, attempt=number,
@@ -58,14 +58,14 @@ def attempt(number: int, lesson_id: str, received: dt.datetime, *, status: str =
         size_bytes=1, file_count=1, status=status, score=score if graded else None,
         max_score=(max_score or POINTS[lesson_id]) if graded else None, late_penalty=(penalty or 0.0) if graded else None,
         graded_at=received + dt.timedelta(minutes=1) if status != "collected" else None, error=error,
-        feedback_digest="d" if graded and feedback else None,
+        feedback_digest="d" if graded and feedback else None, origin=origin,
     )
 
 
 def build(student: Student = ADA, attempts: list[Attempt] = (), extensions: dict | None = None,
-          as_of: dt.datetime = AS_OF, course: CourseConfig = COURSE) -> dict:
+          as_of: dt.datetime = AS_OF, course: CourseConfig = COURSE, awaiting_manual: frozenset[int] = frozenset()) -> dict:
     return progress_document(course, student=student, attempts=list(attempts), extensions=extensions or {},
-                             released=RELEASED, max_scores=POINTS, as_of=as_of)
+                             released=RELEASED, max_scores=POINTS, as_of=as_of, awaiting_manual=awaiting_manual)
 
 
 def test_a_student_without_submissions_gets_the_whole_document() -> None:
@@ -142,10 +142,12 @@ def test_attempts_say_which_counts_for_the_grade_and_which_for_unlocking() -> No
         {"number": 1, "received_at": "2026-11-08T10:00:00+01:00",
          "claimed_at": "2026-11-08T10:00:00.000000+01:00", "state": "graded", "score": 3.0, "max_score": 3.0,
          "points_deducted": 0.0, "counts_for_grade": False, "counts_for_unlock": True, "failure": None,
+         "awaiting_manual_grading": False, "imported": False,
          "feedback_url": "paceline/feedback/01-intro/1"},
         {"number": 2, "received_at": "2026-11-09T10:00:00+01:00",
          "claimed_at": "2026-11-09T10:00:00.000000+01:00", "state": "graded", "score": 2.0, "max_score": 3.0,
          "points_deducted": 0.0, "counts_for_grade": True, "counts_for_unlock": False, "failure": None,
+         "awaiting_manual_grading": False, "imported": False,
          "feedback_url": None},
     ]
     assert (intro["grade_score"], intro["best_score"], intro["state"], intro["due_text"]) == (2.0, 3.0, "passed", None)
@@ -167,6 +169,7 @@ def test_an_extension_shows_its_new_date_and_its_reason_only_when_shareable(shar
             {"number": 1, "received_at": "2026-11-18T10:00:00+01:00",
              "claimed_at": "2026-11-18T10:00:00.000000+01:00", "state": "graded", "score": 3.0, "max_score": 3.0,
              "points_deducted": 0.0, "counts_for_grade": True, "counts_for_unlock": True, "failure": None,
+             "awaiting_manual_grading": False, "imported": False,
              "feedback_url": "paceline/feedback/01-intro/1"}],
         "can_fetch": True, "can_submit": True,
     }
@@ -204,14 +207,36 @@ def test_an_attempt_still_grading_and_a_failed_attempt() -> None:
         {"number": 2, "received_at": "2026-11-08T11:00:00+01:00",
          "claimed_at": "2026-11-08T11:00:00.000000+01:00", "state": "failed", "score": None, "max_score": None,
          "points_deducted": None, "counts_for_grade": False, "counts_for_unlock": False, "failure": FAILED_TEXT,
+         "awaiting_manual_grading": False, "imported": False,
          "feedback_url": None},
         {"number": 3, "received_at": "2026-11-30T13:55:00+01:00",
          "claimed_at": "2026-11-30T13:55:00.000000+01:00", "state": "grading", "score": None, "max_score": None,
          "points_deducted": None, "counts_for_grade": False, "counts_for_unlock": False, "failure": None,
+         "awaiting_manual_grading": False, "imported": False,
          "feedback_url": None},
     ]
     assert "/course" not in json.dumps(document)  # the grader's error names instructor paths: never shown
     assert document["summary"]["next"] == {"lesson": "01-intro", "text": "Wait for 01-intro to be graded (usually a minute or two)"}
+
+
+def test_an_imported_attempt_awaiting_manual_grading_has_no_score_yet() -> None:
+    """As the exported grades: a score a teacher has not finished marking is empty, never a partial number."""
+    imported = attempt(1, "01-intro", berlin(2026, 11, 8, 10, 0), score=2.0, origin="imported")
+    later = attempt(2, "01-intro", berlin(2026, 11, 9, 10, 0), score=1.0)
+    intro = build(attempts=[imported], awaiting_manual=frozenset({imported.id}))["lessons"][0]
+    assert intro["attempts"] == [
+        {"number": 1, "received_at": "2026-11-08T10:00:00+01:00",
+         "claimed_at": "2026-11-08T10:00:00.000000+01:00", "state": "graded", "score": None, "max_score": 3.0,
+         "points_deducted": 0.0, "counts_for_grade": True, "counts_for_unlock": True, "failure": None,
+         "awaiting_manual_grading": True, "imported": True, "feedback_url": "paceline/feedback/01-intro/1"}]
+    assert (intro["state"], intro["state_text"], intro["grade_score"]) == (
+        "passed", "passed (best score 67%); awaiting manual grading", None)
+    # Once a later attempt counts, or the teacher has marked it, the scores are final again.
+    resubmitted = build(attempts=[imported, later], awaiting_manual=frozenset({imported.id}))["lessons"][0]
+    assert (resubmitted["state_text"], resubmitted["grade_score"]) == ("passed (best score 67%)", 1.0)
+    assert [a["awaiting_manual_grading"] for a in resubmitted["attempts"]] == [True, False]
+    marked = build(attempts=[imported])["lessons"][0]
+    assert (marked["grade_score"], marked["attempts"][0]["score"], marked["attempts"][0]["imported"]) == (2.0, 2.0, True)
 
 
 def test_a_withdrawn_student() -> None:

@@ -393,6 +393,10 @@ class Ledger:
         """When each released lesson was last released."""
         return {row["lesson_id"]: _parse(row["released_at"]) for row in self._db.execute("SELECT * FROM releases")}
 
+    def awaiting_manual_grading(self) -> frozenset[int]:
+        """Ids of the attempts with a cell no score yet: a manually graded cell a teacher has not marked."""
+        return frozenset(row[0] for row in self._db.execute("SELECT DISTINCT attempt_id FROM cell_scores WHERE score IS NULL"))
+
     def cell_scores(self, attempt_id: int) -> list[CellScore]:
         rows = self._db.execute(
             "SELECT notebook, grade_id, score, max_score FROM cell_scores WHERE attempt_id = ? ORDER BY notebook, grade_id",

@@ -39,6 +39,7 @@ from ..exchange.submission_checks import SECRET_NAME, secret_problem
 @dataclass
 class FeedbackReport:
     released: dict[str, int] = field(default_factory=dict)  # lesson id -> attempts whose feedback was released
+    personal_copies: int = 0  # attempts released earlier whose pages were only now copied to the student's folder
     problems: list[PacelineError] = field(default_factory=list)
 
 
@@ -105,7 +106,16 @@ def release_attempt_feedback(
                 continue
             digest = hashlib.sha256(b"".join(page.name.encode() + b"\0" + page.read_bytes() for page in pages)).hexdigest()
             if digest == attempt.feedback_digest:
-                continue  # released as it is, or failed to be: either way recorded
+                # Released as it is, or failed to be: either way recorded. Feedback released before
+                # students' personal folders held it gets its copy there now (nothing goes out again).
+                if attempt.feedback_error is None and not _has_personal_copy(course, attempt, pages):
+                    try:
+                        _copy_personal(course, attempt, pages)
+                        report.personal_copies += 1
+                    except Exception as exc:  # noqa: BLE001 - one student's folder failing stops no one else's
+                        report.problems.append(at_submission(exc, student_id=attempt.student_id,
+                                                             lesson_id=attempt.lesson_id, attempt=attempt.attempt))
+                continue
             try:
                 _release_one(course, attempt, pages, outbound)
             except Exception as exc:  # noqa: BLE001 - one attempt's feedback failing stops no one else's
@@ -142,7 +152,16 @@ def _release_one(course: CourseConfig, attempt: Attempt, pages: list[Path], outb
         shutil.copyfile(page, staging)
         os.chmod(staging, 0o644)
         os.replace(staging, outbound / f"{name}.html")  # students never see a half-written page
-    # The same pages by attempt number in the student's own folder, where their JupyterLab panel opens them.
+    _copy_personal(course, attempt, pages)
+
+
+def _copy_personal(course: CourseConfig, attempt: Attempt, pages: list[Path]) -> None:
+    """The same pages by attempt number in the student's own folder, where their JupyterLab panel opens them."""
     mine = personal_folder(course, attempt.student_id)
     for page in pages:
         write_personal_file(mine, [*personal_feedback_parts(attempt.lesson_id, attempt.attempt), page.name], page.read_bytes())
+
+
+def _has_personal_copy(course: CourseConfig, attempt: Attempt, pages: list[Path]) -> bool:
+    folder = course.layout.exchange.personal_feedback(attempt.student_id, lesson_id=attempt.lesson_id, attempt=attempt.attempt)
+    return all(os.path.lexists(folder / page.name) for page in pages)

@@ -30,6 +30,7 @@ from ..grading.lateness import counted_submissions
 
 SCHEMA = "paceline-progress/1"
 FAILED_TEXT = "this attempt could not be graded; your instructor has the details"
+AWAITING_TEXT = "awaiting manual grading"
 
 
 def progress_document(
@@ -41,13 +42,16 @@ def progress_document(
     released: Collection[str],
     max_scores: Mapping[str, float],
     as_of: dt.datetime,
+    awaiting_manual: Collection[int] = frozenset(),
 ) -> dict[str, Any]:
     """The progress document of ``student`` at ``as_of``.
 
     ``attempts`` are the student's own (any order); ``released`` the lessons
     released so far (gated ones included: they reach a student on unlock);
     ``max_scores`` each lesson's points (for lessons nobody's attempt has
-    been graded on yet).
+    been graded on yet); ``awaiting_manual`` the ids of attempts with a
+    manually graded cell no teacher has marked yet (their score is not final:
+    shown empty, as the exported grades show it).
     """
     tz = course.timezone
     mine = sorted((a for a in attempts if a.student_id == student.id), key=lambda a: (a.lesson_id, a.attempt))
@@ -57,7 +61,8 @@ def progress_document(
     withdrawn = student.withdrawn_at is not None and student.withdrawn_at <= as_of
     lessons = [
         _lesson(course, lesson, due=dues[lesson.id], attempts=[a for a in mine if a.lesson_id == lesson.id], best=best,
-                released=lesson.id in released, max_score=max_scores.get(lesson.id), withdrawn=withdrawn, as_of=as_of)
+                released=lesson.id in released, max_score=max_scores.get(lesson.id), withdrawn=withdrawn, as_of=as_of,
+                awaiting_manual=awaiting_manual)
         for lesson in course.lessons
     ]
     grace_used = sum(due.grace_spent for due in dues.values())
@@ -90,7 +95,7 @@ def revision(document: Mapping[str, Any]) -> str:
 
 def _lesson(
     course: CourseConfig, lesson: LessonPlan, *, due: LessonDue, attempts: list[Attempt], best: dict[str, float],
-    released: bool, max_score: float | None, withdrawn: bool, as_of: dt.datetime,
+    released: bool, max_score: float | None, withdrawn: bool, as_of: dt.datetime, awaiting_manual: Collection[int],
 ) -> dict[str, Any]:
     tz = course.timezone
     dates = due.dates
@@ -119,6 +124,9 @@ def _lesson(
         state, text = "open", "open"
     if withdrawn and state in ("open", "not_open", "locked"):
         text += " (you have withdrawn)"
+    marking = counting is not None and counting.id in awaiting_manual
+    if marking and state in ("graded", "passed"):
+        text += f"; {AWAITING_TEXT}"
     available = state not in ("locked", "not_open")
     requirement = _requirement(course, lesson, best=best)
     return {
@@ -131,18 +139,21 @@ def _lesson(
         "grace_days_used": due.grace_spent,
         "late_penalty": _late_penalty(counting, due),
         "max_score": max_score,
-        "grade_score": _final(counting) if counting else None,
+        "grade_score": _final(counting) if counting and not marking else None,
         "best_score": _final(best_attempt) if best_attempt else None,
         "pass_fraction": course.pass_fraction,
         "unlock": requirement,
-        "attempts": [_attempt(course, a, counting=counting, best=best_attempt) for a in attempts],
+        "attempts": [_attempt(course, a, counting=counting, best=best_attempt, awaiting_manual=awaiting_manual)
+                     for a in attempts],
         "can_fetch": available,
         "can_submit": available and not withdrawn,
     }
 
 
-def _attempt(course: CourseConfig, attempt: Attempt, *, counting: Attempt | None, best: Attempt | None) -> dict[str, Any]:
+def _attempt(course: CourseConfig, attempt: Attempt, *, counting: Attempt | None, best: Attempt | None,
+             awaiting_manual: Collection[int]) -> dict[str, Any]:
     state = {"collected": "grading", "graded": "graded", "failed": "failed"}[attempt.status]
+    marking = state == "graded" and attempt.id in awaiting_manual
     has_feedback = attempt.status == "graded" and attempt.feedback_digest is not None and attempt.feedback_error is None
     return {
         "number": attempt.attempt,
@@ -152,12 +163,14 @@ def _attempt(course: CourseConfig, attempt: Attempt, *, counting: Attempt | None
         "claimed_at": (attempt.claimed_at.astimezone(course.timezone).isoformat(timespec="microseconds")
                        if attempt.claimed_at else None),
         "state": state,
-        "score": _final(attempt) if state == "graded" else None,
+        "score": _final(attempt) if state == "graded" and not marking else None,
         "max_score": attempt.max_score,
         "points_deducted": (attempt.late_penalty or 0.0) if state == "graded" else None,
         "counts_for_grade": counting is not None and attempt.id == counting.id,
         "counts_for_unlock": best is not None and attempt.id == best.id,
         "failure": FAILED_TEXT if state == "failed" else None,
+        "awaiting_manual_grading": marking,
+        "imported": attempt.origin == "imported",  # graded by the course's nbgrader before it moved to paceline
         "feedback_url": f"paceline/feedback/{attempt.lesson_id}/{attempt.attempt}" if has_feedback else None,
     }
 

@@ -45,6 +45,7 @@ class CourseFacts:
     extensions: dict
     released: frozenset[str]
     max_scores: dict[str, float]
+    awaiting_manual: frozenset[int]  # attempts with a manually graded cell not marked yet
 
 
 def read_course_facts(course: CourseConfig, *, student_ids: Iterable[str] | None = None) -> CourseFacts:
@@ -58,7 +59,9 @@ def read_course_facts(course: CourseConfig, *, student_ids: Iterable[str] | None
         extensions = ledger.extensions()
         released = frozenset(ledger.releases())
         graded_points = {a.lesson_id: a.max_score for a in ledger.attempts(statuses=["graded"]) if a.max_score}
-    return CourseFacts(roster, attempts, extensions, released, lesson_points(course, released=released, known=graded_points))
+        awaiting = ledger.awaiting_manual_grading()
+    return CourseFacts(roster, attempts, extensions, released, lesson_points(course, released=released, known=graded_points),
+                       awaiting)
 
 
 def lesson_points(course: CourseConfig, *, released: frozenset[str], known: dict[str, float]) -> dict[str, float]:
@@ -80,7 +83,8 @@ def lesson_points(course: CourseConfig, *, released: frozenset[str], known: dict
 def student_document(course: CourseConfig, facts: CourseFacts, student: Student, *, as_of: dt.datetime) -> dict[str, Any]:
     return progress_document(
         course, student=student, attempts=facts.attempts.get(student.id, []),
-        extensions=facts.extensions, released=facts.released, max_scores=facts.max_scores, as_of=as_of)
+        extensions=facts.extensions, released=facts.released, max_scores=facts.max_scores, as_of=as_of,
+        awaiting_manual=facts.awaiting_manual)
 
 
 def build_student_document(course: CourseConfig, student_id: str, *, as_of: dt.datetime) -> dict[str, Any]:

@@ -18,6 +18,9 @@ export interface Attempt {
   counts_for_grade: boolean;
   counts_for_unlock: boolean;
   failure: string | null;
+  // Newer fields of schema version 1: absent from documents written before them.
+  awaiting_manual_grading?: boolean;
+  imported?: boolean;
   feedback_url: string | null;
 }
 

@@ -394,7 +394,9 @@ export class MyCoursePanel extends Widget {
           ? 'grading…'
           : attempt.state === 'failed'
             ? `not graded: ${attempt.failure ?? 'failed'}`
-            : score(attempt.score, attempt.max_score);
+            : attempt.awaiting_manual_grading
+              ? 'awaiting manual grading'
+              : score(attempt.score, attempt.max_score);
       const path = feedbackPath(attempt.feedback_url);
       return el(
         'li',
@@ -403,6 +405,7 @@ export class MyCoursePanel extends Widget {
         ` received ${courseTime(attempt.received_at, zone)} · `,
         el('span', { 'data-field': 'score' }, result),
         counts ? el('span', { class: 'pl-counts' }, ` · counts for ${counts}`) : null,
+        attempt.imported ? ' · imported from the course\'s earlier nbgrader' : null,
         path ? ' · ' : null,
         path ? this.link(path, 'feedback') : null
       );
