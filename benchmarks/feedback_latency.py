@@ -14,9 +14,9 @@ chromium; the panel's Submit button is pressed and the clock stops when the
 panel shows that attempt's score (goal: median <= 2 s on an idle 2-core
 machine). Prints every latency, the medians, and the median seconds per stage
 of the panel path: nbgrader's submit in the student's server, watch noticing
-the new folder, each step of the cycle that collected and graded it (with the
-grading worker's own stages), and the panel's poll after the document was
-rewritten. Prints the machine's load average before and after.
+the new folder, the steps of the cycle that collected and graded it (with the
+grading worker's own stages; the grade step ends by rewriting her document),
+and the panel's poll after the document was rewritten. Prints the machine's load average before and after.
 """
 
 from __future__ import annotations
@@ -112,8 +112,9 @@ class WatchProcess:
         if grading is not collecting:  # collected while another attempt was graded: its grading came a cycle later
             rest = sum(collecting["seconds"].get(step, 0.0) for step in ("grade", "feedback", "progress"))
             stages["next cycle (collecting cycle's other steps, gap)"] = rest + grading["started"] - collecting["ended"]
-        for step in ("grade", "feedback", "progress"):
-            stages[f"cycle: {step}"] = grading["seconds"].get(step, 0.0)
+        # The grade step ends by rewriting the graded students' documents: the cycle's feedback and
+        # progress steps come after the score is there, off this path.
+        stages["cycle: grade (then her document rewritten)"] = grading["seconds"].get("grade", 0.0)
         # The worker's stages, per attempt graded in that cycle; nbgrader's autograde includes kernel start,
         # execute and scoring, so it shows here as its rest.
         worker = {stage: seconds / grading["graded"] for stage, seconds in grading["grading"].items()}
@@ -122,11 +123,11 @@ class WatchProcess:
             worker["nbgrader autograde"] -= nested
         for stage, seconds in worker.items():
             stages[f"  of grade: {'rest of nbgrader autograde' if stage == 'nbgrader autograde' else stage}"] = seconds
-        # What the grade step spent outside the worker's stages: planning, dispatch, grace days, unlocks.
-        stages["  of grade: coordinator (plan, dispatch, unlocks)"] = (
+        # What the grade step spent outside the worker's stages: planning, dispatch, grace days, unlocks, her document.
+        stages["  of grade: coordinator (plan, dispatch, unlocks, document)"] = (
             grading["seconds"].get("grade", 0.0) - sum(worker.values()))
-        # The steps run in order, so the document was rewritten when the grading cycle ended.
-        stages["panel sees the document"] = visible - grading["ended"]
+        scored = grading["started"] + sum(grading["seconds"].get(step, 0.0) for step in ("release", "collect", "grade"))
+        stages["panel sees the document"] = visible - scored
         return stages
 
 

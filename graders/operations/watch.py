@@ -95,6 +95,11 @@ def run_cycle(course: CourseConfig, *, scheduler: str | None, sandboxed: bool, c
         # slice at a time, with everyone else's feedback released in between.
         graded = grade_attempts(course, sandboxed=sandboxed, scheduler=scheduler, rounds=1, clock=clock)
         cycle.graded = len(graded.graded)
+        if graded.graded:
+            # Scores before feedback: releasing feedback hashes every graded attempt's pages, which takes
+            # long in a big course; the students just graded see their scores first.
+            report = refresh_progress_documents(course, student_ids={g.attempt.student_id for g in graded.graded}, clock=clock)
+            cycle.problems += [str(p) for p in report.problems]
         for attempt in graded.graded:
             for stage, seconds in attempt.stages:
                 cycle.grading_seconds[stage] = cycle.grading_seconds.get(stage, 0.0) + seconds
