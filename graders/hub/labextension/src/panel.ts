@@ -29,9 +29,20 @@ const EAGER_POLL_MS = 200;
 const EAGER_FOR_MS = 180000;
 const ACTIVE_STATES: ReadonlySet<string> = new Set(['fetched', 'submitted', 'graded', 'passed']);
 
-/** Whether an attempt of this document is still being graded. */
+// An attempt waiting longer than this for its score is not about to get it (no grader running?): normal pace.
+const GRADING_EAGER_MS = 600000;
+
+/** Whether an attempt of this document was received lately and is still being graded. */
 function grading(doc: ProgressDocument | null): boolean {
-  return doc !== null && doc.lessons.some(lesson => lesson.attempts.some(attempt => attempt.state === 'grading'));
+  const now = Date.now();
+  return (
+    doc !== null &&
+    doc.lessons.some(lesson =>
+      lesson.attempts.some(
+        attempt => attempt.state === 'grading' && now - Date.parse(attempt.received_at) < GRADING_EAGER_MS
+      )
+    )
+  );
 }
 
 /** What the server answers to a Review: read-only copies in the student's home. */
