@@ -57,7 +57,7 @@ from ..course.environment import KernelEnvironment, kernel_environment, kernel_p
 from ..course.plan import CourseConfig, GradingSettings
 from ..engine.isolation import TrialKernels, trial_kernels
 from ..errors import CellRef, LessonError, PacelineError
-from .lesson import BEGIN_HIDDEN, BEGIN_SOLUTION, cell_role, read_notebook, unclosed_regions
+from .lesson import NBGRADER_DEFAULT_MARKERS, RegionMarkers, cell_role, read_notebook, unclosed_regions
 from .lesson_files import instructor_markers, leak_advice, lesson_files, marker_hits, select_files, source_notebooks
 from .student_version import student_version, uncompilable_starter_cells
 from .trial_run import ErrorHints, TrialRun, error_output, expects_error, full_credit, run_in_kernel
@@ -209,7 +209,7 @@ def check_notebook(
     reported instead of running anything.
     """
     environment = environment or own_environment()
-    problems = metadata_problems(nb, lesson_id=lesson_id, notebook=notebook)
+    problems = metadata_problems(nb, lesson_id=lesson_id, notebook=notebook, markers=RegionMarkers.of(nbgrader))
     if not any(problem.code in _BLOCKS_STUDENT_VERSION for problem in problems):
         problems += student_compile_problems(nb, lesson_id=lesson_id, notebook=notebook, nbgrader=nbgrader)
     wrong_kernel = kernel_problem(kernel_name=notebook_kernel(nb.metadata), environment=environment)
@@ -228,8 +228,10 @@ def check_notebook(
     return sorted(problems, key=lambda problem: -1 if problem.where.cell_index is None else problem.where.cell_index)
 
 
-def metadata_problems(nb: NotebookNode, *, lesson_id: str, notebook: str) -> list[Problem]:
-    """What nbgrader would reject or mis-grade, found without running anything."""
+def metadata_problems(nb: NotebookNode, *, lesson_id: str, notebook: str,
+                      markers: RegionMarkers = NBGRADER_DEFAULT_MARKERS) -> list[Problem]:
+    """What nbgrader would reject or mis-grade, found without running anything (regions marked by ``markers``:
+    the course's ``[nbgrader]`` delimiters, or nbgrader's own)."""
     problems: list[Problem] = []
     first_use: dict[str, int | None] = {}
     validator = MetadataValidator()
@@ -247,7 +249,7 @@ def metadata_problems(nb: NotebookNode, *, lesson_id: str, notebook: str) -> lis
             found += _grade_id_problems(where, role=role, grade_id=grade_id, first_use=first_use)
         if role in POINTS_ROLES:
             found += _points_problems(where, role=role, points=meta.get("points"))
-        found += _marker_problems(where, cell=cell, meta=meta or {})
+        found += _marker_problems(where, cell=cell, meta=meta or {}, markers=markers)
         if meta is not None and not found:
             found += _validation_problems(where, cell=cell, validator=validator)
         problems += found
@@ -439,22 +441,22 @@ def _points_problems(where: CellRef, *, role: str, points: Any) -> list[Problem]
     return []
 
 
-def _marker_problems(where: CellRef, *, cell: NotebookNode, meta: dict[str, Any]) -> list[Problem]:
+def _marker_problems(where: CellRef, *, cell: NotebookNode, meta: dict[str, Any], markers: RegionMarkers) -> list[Problem]:
     source = cell.get("source", "")
     problems = [
         Problem(where, "unclosed-region",
                 f"{detail}: every BEGIN marker needs its END marker on a line of its own, "
                 "or nbgrader cannot build the student version")
-        for detail in unclosed_regions(source)
+        for detail in unclosed_regions(source, markers=markers)
     ]
     lines = source.splitlines()
-    if not meta.get("solution", False) and any(BEGIN_SOLUTION.match(line) for line in lines):
+    if not meta.get("solution", False) and any(markers.begins_solution(line) for line in lines):
         problems.append(Problem(where, "solution-outside-solution-cell",
-                                "has a BEGIN SOLUTION region but is not a solution cell: make it an "
+                                f"has a {markers.solution.begin} region but is not a solution cell: make it an "
                                 "'Autograded answer' (or 'Manually graded answer'), or nbgrader refuses to build the student version"))
-    if not meta.get("grade", False) and any(BEGIN_HIDDEN.match(line) for line in lines):
+    if not meta.get("grade", False) and any(markers.begins_hidden(line) for line in lines):
         problems.append(Problem(where, "hidden-tests-outside-test-cell",
-                                "has a BEGIN HIDDEN TESTS region but is not an 'Autograder tests' cell: "
+                                f"has a {markers.hidden_tests.begin} region but is not an 'Autograder tests' cell: "
                                 "move the hidden tests into a test cell, or nbgrader refuses to build the student version"))
     return problems
 

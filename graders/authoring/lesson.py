@@ -11,11 +11,12 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Callable, Literal, NamedTuple
 
 import nbformat
 from nbformat import NotebookNode
 
+from ..course.nbgrader_table import NbgraderSettings
 from ..course.plan import CourseConfig, LessonPlan
 from ..errors import CellRef, LessonError
 
@@ -25,6 +26,73 @@ BEGIN_SOLUTION = re.compile(r"^\s*#+\s*BEGIN SOLUTION\s*$")
 END_SOLUTION = re.compile(r"^\s*#+\s*END SOLUTION\s*$")
 BEGIN_HIDDEN = re.compile(r"^\s*#+\s*BEGIN HIDDEN TESTS\s*$")
 END_HIDDEN = re.compile(r"^\s*#+\s*END HIDDEN TESTS\s*$")
+
+
+@dataclass(frozen=True)
+class RegionMarkers:
+    """The lines that open and close solution and hidden-test regions.
+
+    ``None`` is nbgrader's default, matched as a marker line of its own
+    (``### BEGIN SOLUTION``); a course's own delimiter (``[nbgrader]`` in
+    course.toml) is found anywhere in a line, as nbgrader's ``ClearSolutions``
+    and ``ClearHiddenTests`` find it, and is named by what it is in messages.
+    """
+
+    begin_solution: str | None = None
+    end_solution: str | None = None
+    begin_hidden: str | None = None
+    end_hidden: str | None = None
+
+    @classmethod
+    def of(cls, settings: NbgraderSettings) -> RegionMarkers:
+        return cls(settings.begin_solution_delimiter, settings.end_solution_delimiter,
+                   settings.begin_hidden_tests_delimiter, settings.end_hidden_tests_delimiter)
+
+    def begins_solution(self, line: str) -> bool:
+        return _marks(line, self.begin_solution, BEGIN_SOLUTION)
+
+    def ends_solution(self, line: str) -> bool:
+        return _marks(line, self.end_solution, END_SOLUTION)
+
+    def begins_hidden(self, line: str) -> bool:
+        return _marks(line, self.begin_hidden, BEGIN_HIDDEN)
+
+    def ends_hidden(self, line: str) -> bool:
+        return _marks(line, self.end_hidden, END_HIDDEN)
+
+    @property
+    def solution(self) -> Region:
+        return Region(*_names("SOLUTION", "solution", self.begin_solution, self.end_solution),
+                      begins=self.begins_solution, ends=self.ends_solution)
+
+    @property
+    def hidden_tests(self) -> Region:
+        return Region(*_names("HIDDEN TESTS", "hidden tests", self.begin_hidden, self.end_hidden),
+                      begins=self.begins_hidden, ends=self.ends_hidden)
+
+
+class Region(NamedTuple):
+    """A kind of region as messages name it (nbgrader's words, or the course's delimiters quoted), and its marker tests."""
+
+    name: str
+    begin: str
+    end: str
+    begins: Callable[[str], bool]
+    ends: Callable[[str], bool]
+
+
+def _names(default: str, custom: str, begin: str | None, end: str | None) -> tuple[str, str, str]:
+    if begin is None and end is None:
+        return default, f"BEGIN {default}", f"END {default}"
+    return (custom, repr(begin) if begin is not None else f"BEGIN {default}",
+            repr(end) if end is not None else f"END {default}")
+
+
+NBGRADER_DEFAULT_MARKERS = RegionMarkers()
+
+
+def _marks(line: str, delimiter: str | None, default: re.Pattern[str]) -> bool:
+    return delimiter in line if delimiter is not None else bool(default.match(line))
 
 
 @dataclass(frozen=True)
@@ -114,26 +182,28 @@ def lesson_max_score(course: CourseConfig, lesson: LessonPlan) -> float:
     return sum(notebook_points(read_notebook(p, lesson=lesson.id)) for p in lesson_notebook_paths(course, lesson))
 
 
-def strip_solution_markers(source: str) -> str:
-    """The instructor's answer: the source with the BEGIN/END SOLUTION lines removed."""
-    return "\n".join(line for line in source.splitlines() if not (BEGIN_SOLUTION.match(line) or END_SOLUTION.match(line)))
+def strip_solution_markers(source: str, *, markers: RegionMarkers = NBGRADER_DEFAULT_MARKERS) -> str:
+    """The instructor's answer: the source with the lines that open and close solution regions removed."""
+    return "\n".join(line for line in source.splitlines()
+                     if not (markers.begins_solution(line) or markers.ends_solution(line)))
 
 
-def unclosed_regions(source: str) -> list[str]:
-    """Problems with BEGIN/END SOLUTION and HIDDEN TESTS markers, as readable strings."""
+def unclosed_regions(source: str, *, markers: RegionMarkers = NBGRADER_DEFAULT_MARKERS) -> list[str]:
+    """Problems with the markers of solution and hidden-test regions, as readable strings."""
     problems = []
-    for name, begin, end in (("SOLUTION", BEGIN_SOLUTION, END_SOLUTION), ("HIDDEN TESTS", BEGIN_HIDDEN, END_HIDDEN)):
+    for region in (markers.solution, markers.hidden_tests):
         depth = 0
         for number, line in enumerate(source.splitlines(), start=1):
-            if begin.match(line):
+            # nbgrader tries the begin delimiter first: a line holding both opens a region
+            if region.begins(line):
                 if depth:
-                    problems.append(f"line {number}: BEGIN {name} inside an open {name} region")
+                    problems.append(f"line {number}: {region.begin} inside an open {region.name} region")
                 depth += 1
-            elif end.match(line):
+            elif region.ends(line):
                 if not depth:
-                    problems.append(f"line {number}: END {name} without a BEGIN {name}")
+                    problems.append(f"line {number}: {region.end} without a {region.begin}")
                 else:
                     depth -= 1
         if depth:
-            problems.append(f"BEGIN {name} is never closed by END {name}")
+            problems.append(f"{region.begin} is never closed by {region.end}")
     return problems

@@ -35,7 +35,7 @@ from pathlib import Path
 
 from analytics.progress import Progress, Silent
 
-from ..authoring.lesson import lesson_max_score, lesson_notebook_paths, read_notebook
+from ..authoring.lesson import RegionMarkers, lesson_max_score, lesson_notebook_paths, read_notebook
 from ..authoring.lesson_files import MarkerHit, instructor_markers, lesson_files, marker_hits, published_files
 from ..course.clock import Clock, SystemClock
 from ..course.plan import CourseConfig, LessonPlan
@@ -203,7 +203,8 @@ def _refuse_what_nbgrader_refuses(course: CourseConfig, lesson: LessonPlan) -> N
 
     problems = [
         problem for path in lesson_notebook_paths(course, lesson)
-        for problem in metadata_problems(read_notebook(path, lesson=lesson.id), lesson_id=lesson.id, notebook=path.name)
+        for problem in metadata_problems(read_notebook(path, lesson=lesson.id), lesson_id=lesson.id, notebook=path.name,
+                                         markers=RegionMarkers.of(course.nbgrader))
         if problem.code in NBGRADER_REFUSES
     ]
     if problems:

@@ -19,7 +19,14 @@ from typing import Literal
 import nbformat
 import numpy as np
 
-from ..authoring.lesson import BEGIN_SOLUTION, graded_cells, lesson_notebook_paths, read_notebook, strip_solution_markers
+from ..authoring.lesson import (
+    NBGRADER_DEFAULT_MARKERS,
+    RegionMarkers,
+    graded_cells,
+    lesson_notebook_paths,
+    read_notebook,
+    strip_solution_markers,
+)
 from ..course.plan import CourseConfig, LessonPlan
 
 AnswerQuality = Literal["correct", "partial", "error", "blank"]
@@ -41,6 +48,7 @@ class AnswerKey:
     grade_id: str
     cell_type: str  # "code" (autograded) or "markdown" (manually graded)
     solution: str
+    markers: RegionMarkers = NBGRADER_DEFAULT_MARKERS  # how the solution's regions are marked (course.toml's [nbgrader])
 
     @property
     def ref(self) -> AnswerRef:
@@ -50,19 +58,20 @@ class AnswerKey:
 def load_answer_keys(course: CourseConfig, lesson: LessonPlan) -> tuple[AnswerKey, ...]:
     """Every answer cell of a lesson's source notebooks, in notebook order."""
     keys: list[AnswerKey] = []
+    markers = RegionMarkers.of(course.nbgrader)
     for path in lesson_notebook_paths(course, lesson):
         nb = read_notebook(path, lesson=lesson.id)
         for cell in graded_cells(nb):
             if cell.role in ("autograded answer", "manually graded answer"):
-                keys.append(AnswerKey(path.name, cell.grade_id, cell.cell_type, cell.source))
+                keys.append(AnswerKey(path.name, cell.grade_id, cell.cell_type, cell.source, markers))
     return tuple(keys)
 
 
-def correct_answer(solution: str) -> str:
-    return strip_solution_markers(solution)
+def correct_answer(solution: str, *, markers: RegionMarkers = NBGRADER_DEFAULT_MARKERS) -> str:
+    return strip_solution_markers(solution, markers=markers)
 
 
-def broken_answer(solution: str) -> str:
+def broken_answer(solution: str, *, markers: RegionMarkers = NBGRADER_DEFAULT_MARKERS) -> str:
     """The solution with a NameError planted at the start of every solution region.
 
     The bug line takes the indentation of its BEGIN SOLUTION line, so a region
@@ -74,12 +83,12 @@ def broken_answer(solution: str) -> str:
     planted = False
     for line in lines:
         out.append(line)
-        if BEGIN_SOLUTION.match(line):
+        if markers.begins_solution(line):
             out.append(_INDENT.match(line).group(0) + BUG_LINE)
             planted = True
     if not planted:
         out.insert(0, BUG_LINE)
-    return strip_solution_markers("\n".join(out))
+    return strip_solution_markers("\n".join(out), markers=markers)
 
 
 def cell_answer(key: AnswerKey, quality: CellQuality) -> str | None:
@@ -87,10 +96,10 @@ def cell_answer(key: AnswerKey, quality: CellQuality) -> str | None:
     if quality == "blank":
         return None
     if quality == "correct":
-        return correct_answer(key.solution)
+        return correct_answer(key.solution, markers=key.markers)
     if key.cell_type == "markdown":
         return UNSURE_TEXT
-    return broken_answer(key.solution)
+    return broken_answer(key.solution, markers=key.markers)
 
 
 def cell_qualities(keys: tuple[AnswerKey, ...], quality: AnswerQuality, *, rng: np.random.Generator) -> dict[AnswerRef, CellQuality]:
