@@ -19,7 +19,8 @@ a cell that raised: reported once, not as a cascade of ``NameError``),
 published files are),
 ``test-passes-on-student-version``, ``instructor-only-file`` (a file of the lesson
 folder other than its notebooks holds a solution or hidden-test marker: see
-:mod:`graders.authoring.lesson_files`).
+:mod:`graders.authoring.lesson_files`), ``data-not-fetched`` (a file of ``[[lessons]] data``
+could not be fetched: :mod:`graders.authoring.lesson_data`; the lesson is not run).
 
 Cells tagged ``raises-exception`` (nbclient's convention) are meant to raise: their
 errors are not problems.
@@ -42,7 +43,7 @@ import re
 import shutil
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -58,6 +59,7 @@ from ..course.plan import CourseConfig, GradingSettings
 from ..engine.isolation import TrialKernels, trial_kernels
 from ..errors import CellRef, LessonError, PacelineError
 from .lesson import NBGRADER_DEFAULT_MARKERS, RegionMarkers, cell_role, read_notebook, unclosed_regions
+from .lesson_data import fetch_lesson_data
 from .lesson_files import instructor_markers, leak_advice, lesson_files, marker_hits, select_files, source_notebooks
 from .student_version import student_version, uncompilable_starter_cells
 from .trial_run import ErrorHints, TrialRun, error_output, expects_error, full_credit, run_in_kernel
@@ -132,11 +134,20 @@ def check_course(
     environment = kernel_environment(course)
     if execute:
         require_built(environment)
-    plan = [_LessonFolder(lesson.id, course.layout.lesson_source(lesson.id), lesson.notebooks,
-                          include=lesson.include, exclude=lesson.exclude, nbgrader=course.nbgrader,
-                          grading=lesson.grading) for lesson in lessons]
+    plan, unfetched = [], []
+    for lesson in lessons:
+        try:
+            if execute:  # the lesson runs as grading runs it: with its data, fetched once into the folder
+                fetch_lesson_data(course, lesson)
+        except LessonError as exc:
+            unfetched.append(Problem(exc.where, "data-not-fetched", exc.problem))
+            continue
+        plan.append(_LessonFolder(lesson.id, course.layout.lesson_source(lesson.id), lesson.notebooks,
+                                  include=(*lesson.include, *(data.name for data in lesson.data)), exclude=lesson.exclude,
+                                  nbgrader=course.nbgrader, grading=lesson.grading))
     markers = instructor_markers(nbgrader_config(course))
-    return _check_lessons(plan, execute=execute, progress=progress, markers=markers, environment=environment)
+    report = _check_lessons(plan, execute=execute, progress=progress, markers=markers, environment=environment)
+    return replace(report, problems=(*unfetched, *report.problems), lessons=report.lessons + len(unfetched))
 
 
 def check_source_tree(

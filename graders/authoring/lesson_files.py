@@ -134,7 +134,7 @@ def select_files(
 def published_files(course: CourseConfig, lesson: LessonPlan) -> FileSelection:
     """What a release of the lesson publishes: what students get, and all a grading kernel gets beside their notebooks."""
     return select_files(lesson_files(course.layout.lesson_source(lesson.id)), notebooks=lesson.notebooks,
-                        include=lesson.include, exclude=lesson.exclude)
+                        include=(*lesson.include, *(data.name for data in lesson.data)), exclude=lesson.exclude)
 
 
 def find_markers(path: Path, *, markers: Sequence[str], shown_as: str) -> MarkerHit | None:

@@ -94,6 +94,16 @@ class EnvironmentPlan:
 
 
 @dataclass(frozen=True)
+class DataFile:
+    """A file a lesson reads, fetched from ``url`` into the lesson folder by the instructor (``[[lessons]] data``):
+    grading has no network, so the lesson ships it."""
+
+    url: str
+    name: str  # file name in the lesson folder
+    sha256: str | None = None  # when given: the file must have this hash (a present file with it is not fetched again)
+
+
+@dataclass(frozen=True)
 class LessonPlan:
     """One lesson as scheduled: dates are aware UTC datetimes.
 
@@ -116,6 +126,7 @@ class LessonPlan:
     # data and asset defaults, and files held back even so. Hidden files and checkpoints never go out.
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
+    data: tuple[DataFile, ...] = ()  # fetched at release (graders.authoring.lesson_data), published with the lesson
 
 
 @dataclass(frozen=True)
@@ -371,7 +382,7 @@ def _parse_lesson(
 ) -> LessonPlan:
     where = f"lessons[{index}]"
     table = reader.table({where: raw}, where)
-    common = {"notebooks", "grading", "requires", "include", "exclude"}
+    common = {"notebooks", "grading", "requires", "include", "exclude", "data"}
     if pacing is None:
         reader.keys(table, where, required={"id", "title", "opens", "target"}, optional={"due"} | common)
     else:
@@ -428,7 +439,43 @@ def _parse_lesson(
         requires=tuple(requires), days=days,
         include=_parse_patterns(reader, table, f"{where}.include"),
         exclude=_parse_patterns(reader, table, f"{where}.exclude"),
+        data=_parse_data(reader, table.get("data", []), f"{where}.data"),
     )
+
+
+DATA_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,127}$")
+SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _parse_data(reader: Reader, entries: Any, key: str) -> tuple[DataFile, ...]:
+    """``data = ["https://...", { url = "...", name = "x.csv", sha256 = "..." }]``: files fetched into the lesson folder."""
+    from urllib.parse import unquote, urlsplit
+
+    if not isinstance(entries, list):
+        raise ConfigError(reader.path, key, 'must be a list of URLs (or tables { url = "...", name = "...", sha256 = "..." })')
+    found: dict[str, DataFile] = {}
+    for number, entry in enumerate(entries):
+        where = f"{key}[{number}]"
+        table = {"url": entry} if isinstance(entry, str) else entry
+        if not isinstance(table, dict):
+            raise ConfigError(reader.path, where, f"must be a URL or a table with url, not {entry!r}")
+        reader.keys(table, where, required={"url"}, optional={"name", "sha256"})
+        url = reader.string(table, f"{where}.url")
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in url):
+            raise ConfigError(reader.path, f"{where}.url", f"{url!r} is not an http:// or https:// URL")
+        name = reader.string(table, f"{where}.name") if "name" in table else unquote(parts.path.rsplit("/", 1)[-1])
+        if not DATA_NAME.match(name) or ".." in name or name.endswith(".ipynb"):
+            what = f"{where}.name" if "name" in table else f"{where}.url"
+            raise ConfigError(reader.path, what, f"the file name {name!r} is not a plain file name for the lesson folder "
+                                                 "(letters, digits, . _ + -; not a notebook): give one with name = \"...\"")
+        if name in found:
+            raise ConfigError(reader.path, where, f"{name!r} is already fetched from {found[name].url}")
+        sha256 = reader.string(table, f"{where}.sha256").lower() if "sha256" in table else None
+        if sha256 is not None and not SHA256.match(sha256):
+            raise ConfigError(reader.path, f"{where}.sha256", "must be 64 hexadecimal digits (sha256sum's output)")
+        found[name] = DataFile(url=url, name=name, sha256=sha256)
+    return tuple(found.values())
 
 
 def _parse_patterns(reader: Reader, table: dict[str, Any], key: str) -> tuple[str, ...]:

@@ -36,6 +36,7 @@ from pathlib import Path
 from analytics.progress import Progress, Silent
 
 from ..authoring.lesson import RegionMarkers, lesson_max_score, lesson_notebook_paths, read_notebook
+from ..authoring.lesson_data import fetch_lesson_data
 from ..authoring.lesson_files import MarkerHit, instructor_markers, lesson_files, marker_hits, published_files
 from ..course.clock import Clock, SystemClock
 from ..course.plan import CourseConfig, LessonPlan
@@ -168,6 +169,7 @@ def source_hash(course: CourseConfig, lesson: LessonPlan) -> str:
 def _release_one(course: CourseConfig, lesson: LessonPlan, *, api, markers: tuple[str, ...]) -> ReleasedLesson:
     max_score = lesson_max_score(course, lesson)  # fails early, naming the notebook, on broken JSON
     _refuse_what_nbgrader_refuses(course, lesson)
+    fetch_lesson_data(course, lesson)  # here, with the instructor's network: grading has none
     selection = published_files(course, lesson)
     _refuse_leaks(lesson, marker_hits(course.layout.lesson_source(lesson.id), selection.files, markers=markers),
                   where="would be published")
