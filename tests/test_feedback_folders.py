@@ -11,6 +11,7 @@ import shutil
 from pathlib import Path
 
 from graders.course.clock import SimulatedClock
+from graders.course.layout import personal_feedback_parts
 from graders.course.plan import load_course
 from graders.exchange.collect import collect_submissions
 from graders.exchange.ledger import Ledger
@@ -80,3 +81,24 @@ def test_without_a_progress_document_the_folder_keeps_nbgraders_name() -> None:
     assert attempt_folder_names(document, lesson_id="01-add", timestamps={stamp, "2026-09-17 09:00:00.000000 UTC"}) == {
         stamp: "attempt-4 (2026-09-16 14-02)"}
     assert attempt_folder_names(document, lesson_id="02-words", timestamps={stamp}) == {}
+
+
+def test_an_imported_attempt_without_a_secret_gets_its_feedback_in_the_students_own_folder(fixture_course: Path) -> None:
+    """Older nbgrader kept no submission_secret.txt: nbgrader's Fetch Feedback cannot name such a page, so it
+    goes to the student's own folder alone; a collected attempt without one is still refused."""
+    course = load_course(fixture_course)
+    with Ledger.open(course.layout.ledger_path) as ledger:
+        for attempt, origin in ((1, "imported"), (2, "collected")):
+            ledger.add_attempt(student_id="ada", lesson_id="01-add", attempt=attempt, exchange_name=f"{origin}-{attempt}",
+                               received_at=SUBMITTED, claimed_at=None, content_hash="0" * 64, size_bytes=1,
+                               file_count=1, origin=origin)
+    _grade(course, 1, "<html>imported feedback</html>")
+    _grade(course, 2, "<html>collected feedback</html>")
+    report = release_attempt_feedback(course)
+    assert report.released == {"01-add": 1}
+    assert [str(problem) for problem in report.problems] == [
+        "ada / 01-add / attempt 2: feedback not released: no submission_secret.txt in the submission: "
+        "nbgrader cannot match feedback to it"]
+    mine = course.layout.exchange.personal("ada").joinpath(*personal_feedback_parts("01-add", 1), "add.html")
+    assert mine.read_text() == "<html>imported feedback</html>"
+    assert list(course.layout.exchange.feedback.iterdir()) == []  # nothing under a name nbgrader would look for

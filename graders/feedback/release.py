@@ -9,7 +9,9 @@ personal folder, where their server's ``paceline/feedback`` route serves it. The
 the gradebook first, so manual grades and comments from formgrader appear.
 Hidden tests show only whether they passed (:mod:`graders.feedback.hidden_tests`).
 
-One attempt whose feedback cannot be released (a secret that is not
+An attempt imported from an nbgrader course without a secret (older
+nbgrader kept none) gets its feedback in the student's own folder only. One
+attempt whose feedback cannot be released (a secret that is not
 nbgrader's, anything unforeseen) is recorded in the ledger with the reason and
 not tried again until its feedback changes; every other attempt's goes out.
 """
@@ -136,22 +138,25 @@ def feedback_pages(folder: Path, lesson: LessonPlan) -> list[Path]:
 def _release_one(course: CourseConfig, attempt: Attempt, pages: list[Path], outbound: Path) -> None:
     secret_file = course.layout.attempt_dir(student_id=attempt.student_id, lesson_id=attempt.lesson_id,
                                            attempt=attempt.attempt) / SECRET_NAME
-    if not secret_file.is_file():
-        raise SubmissionError(attempt.student_id, attempt.lesson_id, attempt.attempt,
-                              f"feedback not released: no {SECRET_NAME} in the submission: nbgrader cannot match feedback to it")
-    with secret_file.open("rb") as fh:
-        data = fh.read(1024)
-    # Collection checks the secret; attempts collected before it did are checked here.
-    problem = secret_problem(data)
-    if problem:
-        raise SubmissionError(attempt.student_id, attempt.lesson_id, attempt.attempt, f"feedback not released: {problem}")
-    secret = data.decode("ascii")
-    for page in pages:
-        name = notebook_hash(secret=secret, notebook_id=page.stem)
-        staging = outbound / f"{name}-tmp.html"
-        shutil.copyfile(page, staging)
-        os.chmod(staging, 0o644)
-        os.replace(staging, outbound / f"{name}.html")  # students never see a half-written page
+    # An attempt imported from an nbgrader course that kept no secret (older nbgrader) has no page
+    # nbgrader's Fetch Feedback could find: its feedback goes to the student's own folder alone.
+    if secret_file.is_file() or attempt.origin != "imported":
+        if not secret_file.is_file():
+            raise SubmissionError(attempt.student_id, attempt.lesson_id, attempt.attempt,
+                                  f"feedback not released: no {SECRET_NAME} in the submission: nbgrader cannot match feedback to it")
+        with secret_file.open("rb") as fh:
+            data = fh.read(1024)
+        # Collection checks the secret; attempts collected before it did are checked here.
+        problem = secret_problem(data)
+        if problem:
+            raise SubmissionError(attempt.student_id, attempt.lesson_id, attempt.attempt, f"feedback not released: {problem}")
+        secret = data.decode("ascii")
+        for page in pages:
+            name = notebook_hash(secret=secret, notebook_id=page.stem)
+            staging = outbound / f"{name}-tmp.html"
+            shutil.copyfile(page, staging)
+            os.chmod(staging, 0o644)
+            os.replace(staging, outbound / f"{name}.html")  # students never see a half-written page
     _copy_personal(course, attempt, pages)
 
 
