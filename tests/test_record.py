@@ -6,7 +6,9 @@ test_pipeline_e2e and test_nbgrader_equivalence for that half), so these run on 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import re
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -48,7 +50,8 @@ def outcome(attempt_id: int, *, error: str | None = None) -> GradingOutcome:
     return GradingOutcome(
         attempt_id=attempt_id, lesson_id="01-a", student_id="ada", attempt=1, autograded=(("n.ipynb", b"{}"),),
         feedback=(("n.html", b"<p>well done</p>"),), score=2.0, max_score=3.0, late_penalty=0.5,
-        cells=(CellResult("n", "test_a", 2.0, 2.0), CellResult("n", "test_b", 0.0, 1.0)), log="", error=error,
+        cells=(CellResult("n", "test_a", 2.0, 2.0, auto_score=2.0), CellResult("n", "test_b", 0.0, 1.0, auto_score=0.0)),
+        log="", error=error,
     )
 
 
@@ -83,3 +86,81 @@ def test_a_failed_task_records_nothing(course: CourseConfig, ledger: Ledger, res
     assert str(info.value) == message
     assert ledger.get(attempt.id).status == "collected"  # the caller marks it failed, with this reason
     assert not course.layout.state_dir.joinpath("feedback").exists()
+
+
+def lesson_in_gradebook(course: CourseConfig, *, due: dt.datetime) -> None:
+    """A released lesson as nbgrader's gradebook holds it: notebook n, tests test_a (2 points) and test_b
+    (1 point), and a written answer (2 points, marked by a teacher)."""
+    from graders.engine.wiring import open_gradebook
+
+    with open_gradebook(course) as gb:
+        gb.update_or_create_assignment("01-a", duedate=due.replace(tzinfo=None))
+        gb.add_notebook("n", "01-a")
+        gb.add_grade_cell("test_a", "n", "01-a", max_score=2.0, cell_type="code")
+        gb.add_grade_cell("test_b", "n", "01-a", max_score=1.0, cell_type="code")
+        gb.add_grade_cell("essay", "n", "01-a", max_score=2.0, cell_type="markdown")
+        gb.add_solution_cell("essay", "n", "01-a")
+
+
+def latest_outcome(attempt_id: int, *, cells: tuple[CellResult, ...], score: float) -> GradingOutcome:
+    from graders.grading.task import CommentResult
+
+    return GradingOutcome(
+        attempt_id=attempt_id, lesson_id="01-a", student_id="ada", attempt=1, autograded=(("n.ipynb", b"{}"),),
+        feedback=(), score=score, max_score=5.0, late_penalty=0.0, cells=cells, log="",
+        comments=(CommentResult("n", "essay", "No response."),),
+    )
+
+
+WORKER_CELLS = (CellResult("n", "test_a", 2.0, 2.0, auto_score=2.0), CellResult("n", "test_b", 0.0, 1.0, auto_score=0.0),
+                CellResult("n", "essay", None, 2.0, auto_score=None))
+
+
+def test_the_latest_attempt_goes_into_the_gradebook_as_the_worker_scored_it(course: CourseConfig, ledger: Ledger) -> None:
+    from graders.engine.wiring import open_gradebook
+
+    lesson_in_gradebook(course, due=NOW - dt.timedelta(days=3))
+    attempt = collected(ledger)  # received a day late
+    course = dataclasses.replace(course, late_policy=LatePolicy(method="per_day", per_day=0.5, cap=1.0))
+    graded = record_attempt(course, ledger, attempt, latest_outcome(attempt.id, cells=WORKER_CELLS, score=2.0),
+                            is_latest=True, due_at=NOW - dt.timedelta(days=2), clock=SimulatedClock(NOW))
+    with open_gradebook(course) as gb:
+        submission = gb.find_submission("01-a", "ada")
+        grades = {g.name: (g.auto_score, g.needs_manual_grade) for g in submission.notebooks[0].grades}
+        comments = {c.name: c.auto_comment for c in submission.notebooks[0].comments}
+        assert grades == {"test_a": (2.0, False), "test_b": (0.0, False), "essay": (None, True)}
+        assert comments == {"essay": "No response."}
+        assert submission.late_submission_penalty == 1.0  # nbgrader's AssignLatePenalties: half the score, a day late
+    assert (graded.score, graded.late_penalty) == (2.0, 1.0)
+    assert course.layout.autograded(student_id="ada", lesson_id="01-a").joinpath("n.ipynb").read_bytes() == b"{}"
+
+    # A teacher marks the essay; a regrade keeps the mark, flags the cell for review, and penalises the new total.
+    with open_gradebook(course) as gb:
+        gb.find_grade("essay", "n", "01-a", "ada").manual_score = 2.0
+        gb.db.commit()
+    graded = record_attempt(course, ledger, attempt, latest_outcome(attempt.id, cells=WORKER_CELLS, score=2.0),
+                            is_latest=True, due_at=NOW - dt.timedelta(days=2), clock=SimulatedClock(NOW))
+    with open_gradebook(course) as gb:
+        essay = gb.find_grade("essay", "n", "01-a", "ada")
+        assert (essay.manual_score, essay.needs_manual_grade) == (2.0, True)
+    assert (graded.score, graded.late_penalty) == (4.0, 2.0)
+
+
+@pytest.mark.parametrize(
+    ("cells", "score", "message"),
+    [
+        (WORKER_CELLS[:2], 2.0, "the grader's result for n cell 'essay' does not match the gradebook's lesson"),
+        ((WORKER_CELLS[0], CellResult("n", "test_b", 0.0, 4.0, auto_score=0.0), WORKER_CELLS[2]), 2.0,
+         "the grader's result for n cell 'test_b' does not match the gradebook's lesson"),
+        ((*WORKER_CELLS, CellResult("n", "test_c", 1.0, 1.0, auto_score=1.0)), 3.0,
+         "the grader reported cells the gradebook's lesson does not have"),
+        (WORKER_CELLS, 3.0, "recorded autograde score 2.0 differs from the grader's 3.0"),
+    ],
+)
+def test_a_result_that_does_not_match_the_lesson_is_refused(course: CourseConfig, ledger: Ledger, cells, score, message) -> None:
+    lesson_in_gradebook(course, due=NOW)
+    attempt = collected(ledger)
+    with pytest.raises(SubmissionError, match=re.escape(message)):
+        record_attempt(course, ledger, attempt, latest_outcome(attempt.id, cells=cells, score=score),
+                       is_latest=True, due_at=None, clock=SimulatedClock(NOW))
+    assert ledger.get(attempt.id).status == "collected"

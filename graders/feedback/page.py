@@ -20,6 +20,8 @@ the instructor's own Jupyter server) renders attacker-written HTML. Two layers:
 
 from __future__ import annotations
 
+import functools
+import json
 import re
 import secrets
 
@@ -103,6 +105,22 @@ def markdown_to_safe_html(context: Context, source: str) -> str:
     """
     cell = context.get("cell") or {}
     attachments = cell.get("attachments") if isinstance(cell, dict) else None
-    renderer = MathMLRenderer(escape=False, attachments=attachments or {}, embed_images=False)
-    return renderer.put_formulas(safe_html(MarkdownWithMath(renderer=renderer).render(str(source))))
+    key = (str(source), json.dumps(attachments or {}, sort_keys=True))
+    if sum(map(len, key)) > CACHED_CELL_CHARS:
+        return _render(*key)
+    return _cached_render(*key)
 
+
+# Most Markdown cells of a lesson reach every student's page unchanged, and rendering them (mistune, then
+# bleach's HTML parser) cost a grading worker about a second per page: a worker renders each text once.
+# The result depends on nothing but the cell's source and attachments, the key; big cells (embedded
+# images) are rendered every time rather than kept.
+CACHED_CELL_CHARS = 20_000
+
+
+def _render(source: str, attachments: str) -> str:
+    renderer = MathMLRenderer(escape=False, attachments=json.loads(attachments), embed_images=False)
+    return renderer.put_formulas(safe_html(MarkdownWithMath(renderer=renderer).render(source)))
+
+
+_cached_render = functools.lru_cache(maxsize=1024)(_render)

@@ -4,10 +4,10 @@ Workers get a copy of the gradebook that holds the lesson's definition and no
 student data (:func:`lesson_gradebook`). When a graded result comes back,
 :func:`record_attempt` keeps its score in the ledger and its feedback pages
 with the attempt; for a student's latest attempt, :func:`record_outcome`
-writes it into the course's gradebook with nbgrader's own ``AssignLatePenalties``
-and the ``SaveAutoGrades`` that grading uses
-(:class:`graders.engine.scoring.StrictSaveAutoGrades`, reading the execute
-replies recorded in the graded notebooks), and puts the graded notebooks where
+copies the scores and comments the worker's nbgrader wrote (with the
+``SaveAutoGrades`` that grading uses, :class:`graders.engine.scoring.StrictSaveAutoGrades`)
+into the course's gradebook, checked cell by cell against the lesson, runs
+nbgrader's own ``AssignLatePenalties``, and puts the graded notebooks where
 formgrader looks for them, so the gradebook ends up exactly as
 ``nbgrader autograde`` with the course's configuration would have left it.
 """
@@ -30,7 +30,6 @@ from ..course.clock import Clock
 from ..course.layout import ScratchCourse
 from ..course.plan import CourseConfig
 from ..engine.stages import Stages
-from ..engine.scoring import REPLIES, StrictSaveAutoGrades, recorded_replies
 from ..engine.wiring import naive_utc, nbgrader_config, open_gradebook
 from ..errors import SubmissionError
 from ..exchange.ledger import Attempt, CellScore, Ledger
@@ -113,8 +112,15 @@ def record_outcome(
 ) -> tuple[float, float]:
     """Write a graded attempt into the gradebook and ``autograded/``; returns (score, late penalty).
 
-    The result is recomputed from the graded notebooks by nbgrader's
-    preprocessors and must equal what the worker's nbgrader reported.
+    The worker's nbgrader scored the attempt (StrictSaveAutoGrades, from the
+    execute replies) in a gradebook holding the lesson's definition alone, so
+    its scores and automatic comments are copied as they are, in one
+    transaction, instead of executing nbgrader's scoring pass again here (the
+    coordinator records every attempt in turn: a second pass cost it about a
+    second per attempt). The copy is strict: the worker must report exactly the
+    lesson's graded cells, with the gradebook's points, and their sum must be
+    the score it reported. nbgrader's ``AssignLatePenalties`` then runs on the
+    course's gradebook, whose score may include a teacher's manual grades.
     """
     student, lesson = outcome.student_id, outcome.lesson_id
     dest = course.layout.autograded(student_id=student, lesson_id=lesson)
@@ -122,34 +128,44 @@ def record_outcome(
         shutil.rmtree(dest)
     write_files(dest, outcome.autograded)
 
-    config = nbgrader_config(course)
-    db_url = course.layout.gradebook_url
-    graded_notebooks = {Path(name).stem: content for name, content in outcome.autograded if name.endswith(".ipynb") and "/" not in name}
-    with open_gradebook(course) as gb:
-        gb.update_or_create_student(student)
-        submission = gb.update_or_create_submission(lesson, student, timestamp=naive_utc(submitted_at))
-        set_due(submission, due_at)
-        # As nbgrader's autograde does: a notebook that was not submitted scores zero.
-        for notebook in gb.find_assignment(lesson).notebooks:
-            if notebook.name not in graded_notebooks:
-                for grade in gb.find_submission_notebook(notebook.name, lesson, student).grades:
-                    grade.auto_score = 0
-                    grade.needs_manual_grade = False
-        gb.db.commit()
-        known = {notebook.name for notebook in gb.find_assignment(lesson).notebooks}
-
+    submitted = {Path(name).stem for name, _ in outcome.autograded if name.endswith(".ipynb") and "/" not in name}
+    reported = {(cell.notebook, cell.grade_id): cell for cell in outcome.cells}
+    comments = {(comment.notebook, comment.comment_id): comment.auto_comment for comment in outcome.comments}
     with warnings.catch_warnings():
         # As on the grading workers: nbgrader's harmless "not in session" warning on a submission
         # that lacks cells (deleted tests, blank work) would flood paceline grade's output.
         warnings.filterwarnings("ignore", module=r"nbgrader\.api")
-        for name, content in sorted(graded_notebooks.items()):
-            if name not in known:
-                continue  # nbgrader skips notebooks the lesson does not have
-            nb = nbformat.reads(content.decode("utf-8"), as_version=4)
-            resources = {"nbgrader": {"db_url": db_url, "assignment": lesson, "notebook": name, "student": student},
-                         REPLIES: recorded_replies(nb)}
-            StrictSaveAutoGrades(config=config).preprocess(nb, resources)
-            AssignLatePenalties(config=config).preprocess(nb, resources)
+        with open_gradebook(course) as gb:
+            gb.update_or_create_student(student)
+            submission = gb.update_or_create_submission(lesson, student, timestamp=naive_utc(submitted_at))
+            set_due(submission, due_at)
+            expected = set()
+            for notebook in submission.notebooks:
+                for grade in notebook.grades:
+                    expected.add((notebook.name, grade.name))
+                    cell = reported.get((notebook.name, grade.name))
+                    if cell is None or abs(cell.max_score - float(grade.max_score)) > 1e-9:
+                        raise SubmissionError(student, lesson, outcome.attempt, f"the grader's result for {notebook.name} "
+                                              f"cell {grade.name!r} does not match the gradebook's lesson")
+                    grade.auto_score = cell.auto_score
+                    # nbgrader's rules: a notebook not submitted scores zero and needs no review; a manual
+                    # grade a teacher gave an earlier attempt is kept and flagged for review.
+                    grade.needs_manual_grade = notebook.name in submitted and (
+                        grade.manual_score is not None or grade.auto_score is None)
+                for comment in notebook.comments:
+                    if (notebook.name, comment.name) in comments:
+                        comment.auto_comment = comments[(notebook.name, comment.name)]
+            if expected != set(reported):
+                raise SubmissionError(student, lesson, outcome.attempt,
+                                      "the grader reported cells the gradebook's lesson does not have")
+            gb.db.commit()
+            known = {notebook.name for notebook in submission.notebooks}
+
+        config = nbgrader_config(course)
+        for name in sorted(submitted & known):  # nbgrader skips notebooks the lesson does not have
+            resources = {"nbgrader": {"db_url": course.layout.gradebook_url, "assignment": lesson, "notebook": name,
+                                      "student": student}}
+            AssignLatePenalties(config=config).preprocess(nbformat.v4.new_notebook(), resources)
 
     with open_gradebook(course) as gb:
         submission = gb.find_submission(lesson, student)

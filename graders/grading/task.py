@@ -14,14 +14,20 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
-import time
 import re
+import sqlite3
 import tempfile
+import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 from nbgrader.apps import NbGraderAPI
 from nbgrader.coursedir import CourseDirectory
 from traitlets.config import Config
@@ -62,8 +68,18 @@ class GradingTask:
 class CellResult:
     notebook: str
     grade_id: str
-    score: float | None
+    score: float | None  # as the ledger records it: None while a teacher still has to mark the cell
     max_score: float
+    auto_score: float | None  # nbgrader's gradebook value, as the worker's SaveAutoGrades wrote it
+
+
+@dataclass(frozen=True)
+class CommentResult:
+    """nbgrader's automatic comment on a solution cell ("No response." for an unchanged one)."""
+
+    notebook: str
+    comment_id: str
+    auto_comment: str | None
 
 
 @dataclass(frozen=True)
@@ -81,6 +97,7 @@ class GradingOutcome:
     late_penalty: float
     cells: tuple[CellResult, ...]
     log: str
+    comments: tuple[CommentResult, ...] = ()
     error: str | None = None
     stages: Stages = ()  # where the worker's time went: private course, kernel start, execute, scoring, feedback...
 
@@ -104,44 +121,51 @@ def _autograde(task: GradingTask, gradebook_template: bytes) -> GradingOutcome:
         write_files(course.submitted(**who), task.submission)
         (course.submitted(**who) / TIMESTAMP).write_text(task.submitted_at.strftime(NBGRADER_TIMESTAMP_FORMAT))
         course.gradebook_path.write_bytes(gradebook_template)
+        with _unsynced(course.gradebook_path):
+            return _grade_in(course, task, who=who, setup_started=setup_started)
 
-        config = _task_config(course, task)
-        with Gradebook(config.CourseDirectory.db_url, course_id=task.course_id) as gb:
-            # The private gradebook is this student's alone: its due date can be theirs.
-            gb.update_or_create_assignment(task.lesson_id, duedate=naive_utc(task.due_at) if task.due_at else None)
-        api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
-        api.log.setLevel(logging.WARNING)
-        stages.add("private course", time.perf_counter() - setup_started)
-        with stages.timed("nbgrader autograde"):  # includes kernel start, execute and scoring, reported apart
-            result = api.autograde(task.lesson_id, task.student_id, force=True, create=True)
-        log = (result.get("log") or "") + (result.get("error") or "")
-        if not result.get("success"):
-            return _failed(task, log=log, error=failure_reason(log))
-        autograded = read_files(course.autograded(**who))
-        with stages.timed("feedback"):
-            feedback_result = api.generate_feedback(task.lesson_id, task.student_id)
-        if not feedback_result.get("success"):
-            log += (feedback_result.get("log") or "") + (feedback_result.get("error") or "")
-            return _failed(task, log=log, error="nbgrader could not render feedback: " + failure_reason(log))
-        with Gradebook(config.CourseDirectory.db_url, course_id=task.course_id) as gb:
-            try:
-                submission = gb.find_submission(task.lesson_id, task.student_id)
-            except MissingEntry:
-                return _failed(task, log=log, error="nbgrader recorded no submission")
-            # nbgrader copies every other file of the submission into its feedback folder too: a
-            # student's own evil.html must not be released as a feedback page (it has no CSP).
-            pages = {f"{notebook.name}.html" for notebook in submission.notebooks}
-            feedback = tuple(f for f in read_files(course.feedback(**who)) if f[0] in pages)
-            cells = tuple(
-                CellResult(notebook.name, grade.name, recorded_score(grade), float(grade.max_score))
-                for notebook in submission.notebooks
-                for grade in notebook.grades
-            )
-            return GradingOutcome(
-                attempt_id=task.attempt_id, lesson_id=task.lesson_id, student_id=task.student_id, attempt=task.attempt,
-                autograded=autograded, feedback=feedback, score=float(submission.score or 0.0), max_score=float(submission.max_score or 0.0),
-                late_penalty=float(submission.late_submission_penalty or 0.0), cells=cells, log=log,
-            )
+
+def _grade_in(course: ScratchCourse, task: GradingTask, *, who: dict[str, str], setup_started: float) -> GradingOutcome:
+    config = _task_config(course, task)
+    with Gradebook(config.CourseDirectory.db_url, course_id=task.course_id) as gb:
+        # The private gradebook is this student's alone: its due date can be theirs.
+        gb.update_or_create_assignment(task.lesson_id, duedate=naive_utc(task.due_at) if task.due_at else None)
+    api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
+    api.log.setLevel(logging.WARNING)
+    stages.add("private course", time.perf_counter() - setup_started)
+    with stages.timed("nbgrader autograde"):  # includes kernel start, execute and scoring, reported apart
+        result = api.autograde(task.lesson_id, task.student_id, force=True, create=True)
+    log = (result.get("log") or "") + (result.get("error") or "")
+    if not result.get("success"):
+        return _failed(task, log=log, error=failure_reason(log))
+    autograded = read_files(course.autograded(**who))
+    with stages.timed("feedback"):
+        feedback_result = api.generate_feedback(task.lesson_id, task.student_id)
+    if not feedback_result.get("success"):
+        log += (feedback_result.get("log") or "") + (feedback_result.get("error") or "")
+        return _failed(task, log=log, error="nbgrader could not render feedback: " + failure_reason(log))
+    with Gradebook(config.CourseDirectory.db_url, course_id=task.course_id) as gb:
+        try:
+            submission = gb.find_submission(task.lesson_id, task.student_id)
+        except MissingEntry:
+            return _failed(task, log=log, error="nbgrader recorded no submission")
+        # nbgrader copies every other file of the submission into its feedback folder too: a
+        # student's own evil.html must not be released as a feedback page (it has no CSP).
+        pages = {f"{notebook.name}.html" for notebook in submission.notebooks}
+        feedback = tuple(f for f in read_files(course.feedback(**who)) if f[0] in pages)
+        cells = tuple(
+            CellResult(notebook.name, grade.name, recorded_score(grade), float(grade.max_score),
+                       auto_score=None if grade.auto_score is None else float(grade.auto_score))
+            for notebook in submission.notebooks
+            for grade in notebook.grades
+        )
+        comments = tuple(CommentResult(notebook.name, comment.name, comment.auto_comment)
+                         for notebook in submission.notebooks for comment in notebook.comments)
+        return GradingOutcome(
+            attempt_id=task.attempt_id, lesson_id=task.lesson_id, student_id=task.student_id, attempt=task.attempt,
+            autograded=autograded, feedback=feedback, score=float(submission.score or 0.0), max_score=float(submission.max_score or 0.0),
+            late_penalty=float(submission.late_submission_penalty or 0.0), cells=cells, comments=comments, log=log,
+        )
 
 
 GENERIC_ERRORS = ("see the the above traceback", "There was an error processing assignment", "Traceback (most recent call last)")
@@ -188,6 +212,30 @@ def _traceback_exception(lines: list[str]) -> str | None:
             if following.startswith("The message was:"):
                 found += " " + following
     return found
+
+
+# nbgrader commits once per graded cell, and SQLite waits for the disk at every commit (13 ms each on this
+# busy host, several tenths of a second per attempt). The private gradebook is thrown away with its folder,
+# so its connections do not wait: set on every connection SQLAlchemy opens to that file while grading runs.
+_UNSYNCED_GRADEBOOK: ContextVar[str | None] = ContextVar("paceline_unsynced_gradebook", default=None)
+
+
+@contextmanager
+def _unsynced(gradebook: Path) -> Iterator[None]:
+    token = _UNSYNCED_GRADEBOOK.set(str(gradebook.resolve()))
+    try:
+        yield
+    finally:
+        _UNSYNCED_GRADEBOOK.reset(token)
+
+
+@event.listens_for(Engine, "connect")
+def _skip_disk_waits_in_private_gradebook(dbapi_connection, connection_record) -> None:
+    path = _UNSYNCED_GRADEBOOK.get()
+    if path is None or not isinstance(dbapi_connection, sqlite3.Connection):
+        return
+    if any(row[2] == path for row in dbapi_connection.execute("PRAGMA database_list")):
+        dbapi_connection.execute("PRAGMA synchronous=OFF")
 
 
 def _task_config(course: ScratchCourse, task: GradingTask) -> Config:
