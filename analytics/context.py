@@ -13,7 +13,7 @@ import datetime as dt
 import os
 import pickle
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -220,9 +220,15 @@ def save_report(context: ReportContext, path: Path) -> None:
 
     The file is a pickle, so it is only for the process that wrote it (and kernels it starts) to read: it
     belongs in a private temporary folder, never beside the reports.
+
+    The per-cell scores are left out (``tables.cell_scores`` is None in the report read back): the analysis
+    already summarises them (``analysis.cells`` of every cohort), no notebook reads them again, and they are
+    by far the biggest table (about 60% of the file at 50,000 students, the rest of the time spent writing
+    and reading it).
     """
+    slim = replace(context, tables=replace(context.tables, cell_scores=None))
     with open(path, "wb") as sink:
-        pickle.dump(context, sink, protocol=pickle.HIGHEST_PROTOCOL)
+        pickle.dump(slim, sink, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def load_report(path: str | Path) -> ReportContext:

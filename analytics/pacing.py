@@ -29,7 +29,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from .columns import NAT, days_between, document, empty, ns, typed, utc_times
+from .columns import DAY_NS, NAT, days_between, document, empty, ns, typed, utc_times
 from .keys import positions
 from .tables import FLOAT, INT, STR, TIME, Column, CourseTables
 
@@ -275,8 +275,11 @@ def cumulative_completions(pacing: pd.DataFrame, tables: CourseTables, *, as_of:
 
 
 def _utc_days(times: pd.Series) -> np.ndarray:
-    """UTC calendar days (midnight) as zone-less datetime64[ns] values."""
-    return times.dt.tz_convert("UTC").dt.floor("D").dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")
+    """UTC calendar days (midnight) as zone-less datetime64[ns] values; NaT stays NaT."""
+    # Integer arithmetic on the nanoseconds (Python's % floors towards the past, as Timestamp.floor does):
+    # the Series .dt route took a second for the million rows of a big pacing table.
+    values = ns(times)
+    return np.where(values == NAT, NAT, values - values % DAY_NS).view("datetime64[ns]")
 
 
 document(pacing_table, PACING_COLUMNS)

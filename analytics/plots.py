@@ -57,10 +57,11 @@ def plot_days_vs_target(pacing: pd.DataFrame, *, max_points: int = 300, seed: in
                         title: str = "First submission relative to the target date") -> Figure:
     """Per lesson (in course order): a box of ``days_vs_target`` over first submissions,
     with up to ``max_points`` sampled students drawn as dots; 0 is the target date."""
-    submitted = pacing.loc[pacing["submitted"]]
+    days = pacing["days_vs_target"].to_numpy(dtype=np.float64)
     figure = Figure(figsize=_SIZE, layout="constrained")
     ax = figure.subplots()
-    _box_and_dots(ax, pacing, submitted, "days_vs_target", max_points=max_points, seed=seed)
+    _box_and_dots(ax, pacing, np.where(pacing["submitted"].to_numpy(dtype=bool), days, np.nan), max_points=max_points,
+                  seed=seed)
     ax.axhline(0.0, color=ORANGE, linewidth=1.2)
     ax.annotate("target", xy=(1.0, 0.0), xycoords=("axes fraction", "data"), xytext=(-4, 3),
                 textcoords="offset points", ha="right", color=ORANGE)
@@ -73,11 +74,12 @@ def plot_score_distribution(pacing: pd.DataFrame, *, pass_fraction: float = 0.5,
                             seed: int = 0, title: str = "Best score per lesson (after late penalty)") -> Figure:
     """Per lesson (in course order): a box of ``best_score / max_score`` in percent over graded
     student x lesson rows, sampled dots on top, and the pass mark as a line."""
-    graded = pacing.loc[pacing["best_score"].notna()]
-    graded = graded.assign(score_percent=100 * graded["best_score"] / graded["max_score"].where(graded["max_score"] > 0))
+    best, top = pacing["best_score"].to_numpy(dtype=np.float64), pacing["max_score"].to_numpy(dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        percent = 100 * best / np.where(top > 0, top, np.nan)
     figure = Figure(figsize=_SIZE, layout="constrained")
     ax = figure.subplots()
-    _box_and_dots(ax, pacing, graded, "score_percent", max_points=max_points, seed=seed)
+    _box_and_dots(ax, pacing, percent, max_points=max_points, seed=seed)
     ax.axhline(100 * pass_fraction, color=ORANGE, linewidth=1.2)
     ax.annotate("pass mark", xy=(1.0, 100 * pass_fraction), xycoords=("axes fraction", "data"), xytext=(-4, 3),
                 textcoords="offset points", ha="right", color=ORANGE)
@@ -223,22 +225,33 @@ def plot_cohort_lessons(lessons: pd.DataFrame, *, column: str = "median_days_vs_
     return figure
 
 
-def _box_and_dots(ax: Axes, pacing: pd.DataFrame, rows: pd.DataFrame, column: str, *, max_points: int, seed: int) -> None:
-    """One box per lesson of ``pacing`` (course order, empty lessons kept), dots for a sample of ``rows``."""
-    lessons = pacing[["lesson_id", "order"]].drop_duplicates().sort_values("order")["lesson_id"].tolist()
-    values = rows[["lesson_id", column]].dropna()
-    groups = values.groupby("lesson_id")[column]
-    data = [groups.get_group(lesson).to_numpy() if lesson in groups.groups else np.array([]) for lesson in lessons]
+def _box_and_dots(ax: Axes, pacing: pd.DataFrame, values: np.ndarray, *, max_points: int, seed: int) -> None:
+    """One box per lesson of ``pacing`` (course order, empty lessons kept) over ``values`` (one per row of
+    ``pacing``, NaN = not shown), dots for a sample of them.
+
+    Rows are matched to lessons by their integer ``order`` (one per lesson), not by lesson id: grouping a
+    million text ids cost more than drawing the figure.
+    """
+    order = pacing["order"].to_numpy(dtype=np.int64)
+    orders, first_rows = np.unique(order, return_index=True)
+    lessons = pacing["lesson_id"].to_numpy()[first_rows].tolist()
+    shown = np.flatnonzero(~np.isnan(values))
+    lesson, values = np.searchsorted(orders, order[shown]), values[shown]  # each shown row's lesson, 0-based
+    by_lesson = np.argsort(lesson, kind="stable")
+    counts = np.bincount(lesson, minlength=len(lessons))
+    data = np.split(values[by_lesson], np.cumsum(counts)[:-1])
     ax.boxplot(data, positions=range(1, len(lessons) + 1), widths=0.6, showfliers=False,
                medianprops={"color": BLUE, "linewidth": 2}, boxprops={"color": "#333333"})
-    # A fixed-size random sample per lesson keeps the dots legible and the figure small at any cohort size.
-    dots = values.sample(frac=1.0, random_state=seed).groupby("lesson_id").head(max_points)
+    # A fixed-size random sample per lesson keeps the dots legible and the figure small at any cohort size:
+    # the first max_points of each lesson in one random permutation of the rows (DataFrame.sample's).
+    shuffled = np.random.RandomState(seed).permutation(len(values))
+    grouped = np.argsort(lesson[shuffled], kind="stable")
+    rank = np.arange(len(grouped)) - np.repeat(np.cumsum(counts) - counts, counts)
+    dots = shuffled[np.sort(grouped[rank < max_points])]
     jitter = np.random.default_rng(seed).uniform(-0.18, 0.18, size=len(dots))
-    positions = pd.Categorical(dots["lesson_id"], categories=lessons).codes + 1
-    ax.scatter(positions + jitter, dots[column], s=9, alpha=0.35, color=BLUE, linewidths=0)
-    counts = values["lesson_id"].value_counts()
+    ax.scatter(lesson[dots] + 1 + jitter, values[dots], s=9, alpha=0.35, color=BLUE, linewidths=0)
     ax.set_xticks(range(1, len(lessons) + 1),
-                  [f"{lesson}\nn={counts.get(lesson, 0):,}" for lesson in lessons],
+                  [f"{name}\nn={count:,}" for name, count in zip(lessons, counts)],
                   rotation=0 if len(lessons) <= 10 else 45, fontsize=9)
     ax.set_xlim(0.4, len(lessons) + 0.6)
     ax.grid(axis="y", alpha=0.3)

@@ -70,7 +70,6 @@ def offline_html(notebook: Path, *, title: str) -> str:
     formulas rendered; figures are embedded as they are in any nbconvert page."""
     import nbformat
     from jinja2 import DictLoader
-    from nbconvert import HTMLExporter
 
     nb = nbformat.read(notebook, as_version=4)
     for cell in nb.cells:
@@ -79,8 +78,41 @@ def offline_html(notebook: Path, *, title: str) -> str:
         for output in cell.get("outputs", []):
             if "text/markdown" in output.get("data", {}):
                 output["data"]["text/markdown"] = render_math(output["data"]["text/markdown"])
-    exporter = HTMLExporter(template_name="lab", template_file="paceline_offline.html.j2",
-                            extra_loaders=[DictLoader({"paceline_offline.html.j2": _TEMPLATE})],
-                            exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
+    exporter = _exporter_class()(template_name="lab", template_file="paceline_offline.html.j2",
+                                 extra_loaders=[DictLoader({"paceline_offline.html.j2": _TEMPLATE})],
+                                 exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
     body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
     return body
+
+
+# What nbconvert's HTMLExporter does to the page after rendering it, without parsing the page: it parses the
+# whole page with BeautifulSoup's pure-Python parser to add these two attributes, which took longer than the
+# rest of the rendering (a cohort report lists thousands of students, one element each, and embeds megabytes
+# of figures). The page is the template's output, so its tags are regular enough for an expression.
+_IMG_WITHOUT_ALT = re.compile(r"<img(?=[\s/>])(?![^>]*\salt=)")
+_OUTPUT_DIV = re.compile(r"<div(?=\s[^>]*\bclass=\"[^\"]*\bjp-OutputArea-output[\s\"])(?![^>]*\stabindex=)")
+NO_ALT = "No description has been provided for this image"
+
+
+def _exporter_class() -> type:
+    """nbconvert's HTMLExporter with its BeautifulSoup pass replaced by :data:`_IMG_WITHOUT_ALT` and
+    :data:`_OUTPUT_DIV` (same attributes: alt text on images, outputs focusable)."""
+    from nbconvert import HTMLExporter
+    from nbconvert.exporters.templateexporter import TemplateExporter
+    from nbconvert.filters.highlight import Highlight2HTML
+    from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter
+
+    class OfflineHTMLExporter(HTMLExporter):
+        def from_notebook_node(self, nb, resources=None, **kw):  # noqa: ANN001, ANN003 (nbconvert's signature)
+            langinfo = nb.metadata.get("language_info", {})
+            lexer = langinfo.get("pygments_lexer", langinfo.get("name", None))
+            self.register_filter("highlight_code", self.filters.get(
+                "highlight_code", Highlight2HTML(pygments_lexer=lexer, parent=self)))
+            resources = self._init_resources(resources)
+            self.register_filter("filter_data_type", WidgetsDataTypeFilter(
+                notebook_metadata=self._nb_metadata, parent=self, resources=resources))
+            page, resources = TemplateExporter.from_notebook_node(self, nb, resources, **kw)
+            page = _IMG_WITHOUT_ALT.sub(f'<img alt="{NO_ALT}"', page)
+            return _OUTPUT_DIV.sub('<div tabindex="0"', page), resources
+
+    return OfflineHTMLExporter

@@ -223,8 +223,28 @@ class _PerStudent:
 
 def _peer_percentile(rows: pd.DataFrame) -> np.ndarray:
     """(rank - 0.5) / n of each row's procrastination among rows of the same lesson; ties share their mean rank."""
-    by_lesson = rows.groupby("order", sort=False)["procrastination"]  # order is unique per lesson, and an integer
-    return ((by_lesson.rank(method="average") - 0.5) / by_lesson.transform("count")).to_numpy()
+    # The same numbers as groupby("order")["procrastination"].rank(method="average"), without its general
+    # machinery (a second on a million rows): sort by lesson then value, and give each run of ties the mean
+    # of its positions within the lesson. order is unique per lesson, and an integer.
+    lesson, value = rows["order"].to_numpy(dtype=np.int64), rows["procrastination"].to_numpy(dtype=np.float64)
+    percentile = np.full(len(value), np.nan)
+    known = np.flatnonzero(~np.isnan(value))
+    if not len(known):
+        return percentile
+    known = known[np.lexsort((value[known], lesson[known]))]
+    lesson, value = lesson[known], value[known]
+    position = np.arange(len(known))
+    new_lesson = np.r_[True, lesson[1:] != lesson[:-1]]
+    new_tie = new_lesson | np.r_[True, value[1:] != value[:-1]]
+    lesson_start = np.maximum.accumulate(np.where(new_lesson, position, 0))
+    tie = np.cumsum(new_tie) - 1
+    tie_first = position[new_tie]
+    tie_last = np.r_[tie_first[1:], len(known)] - 1
+    # Ranks count from 1 within the lesson; the sum of first and last rank over 2 is exact in floating point.
+    rank = ((tie_first + tie_last)[tie] - 2 * lesson_start + 2) / 2
+    count = np.diff(np.r_[np.flatnonzero(new_lesson), len(known)])
+    percentile[known] = (rank - 0.5) / np.repeat(count, count)
+    return percentile
 
 
 def _projected_finish(rows: pd.DataFrame, *, student: np.ndarray, per: _PerStudent, started: np.ndarray,

@@ -432,4 +432,7 @@ def test_kernels_get_the_analysis_made_once(course: Path, no_kernel) -> None:
         assert prepared.as_of == pd.Timestamp(AS_OF)
         pd.testing.assert_frame_equal(prepared.pooled.students, by_hand.pooled.students)
         pd.testing.assert_frame_equal(prepared.pooled.at_risk, by_hand.pooled.at_risk)
+        # The per-cell scores stay behind, summarised: the kernel needs only the hardest-tests table made of them.
+        assert prepared.tables.cell_scores is None and not by_hand.pooled.cells.empty
+        pd.testing.assert_frame_equal(prepared.pooled.cells, by_hand.pooled.cells)
     assert no_kernel.prepared[1].pooled is not no_kernel.prepared[0].pooled  # a fresh read per kernel
