@@ -90,13 +90,14 @@ def offline_html(notebook: Path, *, title: str) -> str:
 # rest of the rendering (a cohort report lists thousands of students, one element each, and embeds megabytes
 # of figures). The page is the template's output, so its tags are regular enough for an expression.
 _IMG_WITHOUT_ALT = re.compile(r"<img(?=[\s/>])(?![^>]*\salt=)")
-_OUTPUT_DIV = re.compile(r"<div(?=\s[^>]*\bclass=\"[^\"]*\bjp-OutputArea-output[\s\"])(?![^>]*\stabindex=)")
+_FOCUSABLE_DIV = re.compile(
+    r"<div(?=\s[^>]*\bclass=\"[^\"]*\b(?:jp-Cell-inputWrapper|jp-OutputArea-output)[\s\"])(?![^>]*\stabindex=)")
 NO_ALT = "No description has been provided for this image"
 
 
 def _exporter_class() -> type:
     """nbconvert's HTMLExporter with its BeautifulSoup pass replaced by :data:`_IMG_WITHOUT_ALT` and
-    :data:`_OUTPUT_DIV` (same attributes: alt text on images, outputs focusable)."""
+    :data:`_FOCUSABLE_DIV` (same attributes: alt text on images, cells' inputs and outputs focusable)."""
     from nbconvert import HTMLExporter
     from nbconvert.exporters.templateexporter import TemplateExporter
     from nbconvert.filters.highlight import Highlight2HTML
@@ -113,6 +114,6 @@ def _exporter_class() -> type:
                 notebook_metadata=self._nb_metadata, parent=self, resources=resources))
             page, resources = TemplateExporter.from_notebook_node(self, nb, resources, **kw)
             page = _IMG_WITHOUT_ALT.sub(f'<img alt="{NO_ALT}"', page)
-            return _OUTPUT_DIV.sub('<div tabindex="0"', page), resources
+            return _FOCUSABLE_DIV.sub('<div tabindex="0"', page), resources
 
     return OfflineHTMLExporter
