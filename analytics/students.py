@@ -157,7 +157,8 @@ def student_metrics(pacing: pd.DataFrame, submissions: pd.DataFrame, *, as_of: d
         "lessons_passed": lessons_passed,
         "lessons_expected": lessons_passed - pace_gap,
         "pace_gap": pace_gap,
-        "next_lesson_id": pd.Series(rows["lesson_id"].to_numpy()[np.maximum(next_row, 0)]).where(has_next),
+        # take() on the column's own array: to_numpy() would first make a Python string of every row's id.
+        "next_lesson_id": pd.Series(rows["lesson_id"].array.take(np.maximum(next_row, 0))).where(has_next),
         "days_behind": np.where(has_next, np.maximum(0.0, days_between(cutoff, next_target)), 0.0),
         "furthest_order": furthest,
         "next_target_at": utc_times(_next_target(rows, target, student=student, per=per, furthest=furthest)),
@@ -299,7 +300,12 @@ def _regularity(submissions: pd.DataFrame, *, ids: pd.Series, started: np.ndarra
     keep = who >= 0
     keep[keep] &= at[keep] <= cutoff[who[keep]]
     who, at = who[keep], at[keep]
-    order = np.lexsort((at, who))
+    # By student, then time (ties in submission order): one sort of an integer key made of the student and
+    # the time's rank, cheaper than lexsort's two passes over a million rows.
+    by_time = np.argsort(at, kind="stable")
+    rank = np.empty(len(at), dtype=np.int64)
+    rank[by_time] = np.arange(len(at))
+    order = np.argsort(who.astype(np.int64) * max(len(at), 1) + rank)
     who, at = who[order], at[order]
 
     end = np.where(finished_at != NAT, finished_at, cutoff)
