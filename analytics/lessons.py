@@ -17,7 +17,7 @@ import pandas as pd
 
 from .columns import NAT, document, empty, ns, typed
 from .pacing import to_instant
-from .keys import attempt_rows
+from .keys import attempt_rows, factorized
 from .tables import FLOAT, INT, STR, Column, CourseTables
 
 LESSON_COLUMNS: tuple[Column, ...] = (
@@ -171,7 +171,7 @@ def cell_pass_rates(tables: CourseTables, *, as_of: dt.datetime | str) -> pd.Dat
     keep = (row >= 0) & counted[np.maximum(row, 0)] & cells["score"].notna().to_numpy()
     # Group by integer codes of (lesson, notebook, grade_id): a string group-by over millions of cells is slow.
     # A cell's lesson is its attempt's: factorize the (smaller) submissions' lesson ids, not every cell's.
-    sub_lesson, lessons = pd.factorize(subs["lesson_id"])
+    sub_lesson, lessons = factorized(subs["lesson_id"])
     lesson = sub_lesson[np.maximum(row, 0)] if len(sub_lesson) else np.zeros(len(row), dtype=np.int64)
     notebook, notebooks = pd.factorize(cells["notebook"])
     grade, grades = pd.factorize(cells["grade_id"])
