@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import TableError
-from .keys import attempt_rows, positions
+from .keys import attempt_rows, factorized, positions
 
 COHORT = "cohort"
 _SEPARATOR = "\x1f"  # cannot occur in an id read from CSV or Parquet text in practice, and never shown
@@ -143,8 +143,9 @@ def check_cell_scores(cells: pd.DataFrame, *, submissions: pd.DataFrame) -> np.n
                        submissions.assign(student_id=scoped(submissions, "student_id")))
     fail_if(pd.Series(row < 0, index=cells.index), table, "attempt",
             "is not an attempt in submissions (by student_id, lesson_id, attempt)", cells["attempt"], frame=cells)
-    notebook, notebooks = pd.factorize(cells["notebook"])
-    grade, grades = pd.factorize(cells["grade_id"])
+    # Remembered (factorized): cell_pass_rates groups the same cells by the same codes.
+    notebook, notebooks = factorized(cells["notebook"])
+    grade, grades = factorized(cells["grade_id"])
     cell = (row * max(len(notebooks), 1) + notebook) * max(len(grades), 1) + grade
     if not pd.Index(cell).is_unique:  # the cheap question first: which rows only when some are duplicated
         fail_if(pd.Series(cell, index=cells.index).duplicated(keep=False), table, "grade_id",

@@ -173,8 +173,8 @@ def cell_pass_rates(tables: CourseTables, *, as_of: dt.datetime | str) -> pd.Dat
     # A cell's lesson is its attempt's: factorize the (smaller) submissions' lesson ids, not every cell's.
     sub_lesson, lessons = factorized(subs["lesson_id"])
     lesson = sub_lesson[np.maximum(row, 0)] if len(sub_lesson) else np.zeros(len(row), dtype=np.int64)
-    notebook, notebooks = pd.factorize(cells["notebook"])
-    grade, grades = pd.factorize(cells["grade_id"])
+    notebook, notebooks = factorized(cells["notebook"])
+    grade, grades = factorized(cells["grade_id"])
     code = (lesson * max(len(notebooks), 1) + notebook) * max(len(grades), 1) + grade
     group, codes = pd.factorize(code[keep])
     if len(codes) == 0:
