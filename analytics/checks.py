@@ -111,8 +111,14 @@ def check_submissions(submissions: pd.DataFrame, *, lessons: pd.DataFrame, enrol
     fail_if(subs["attempt"] < 1, table, "attempt", "must be 1 or more", subs["attempt"], frame=subs)
     cell = student.astype(np.int64) * max(len(lessons), 1) + lesson  # one code per student x lesson
     attempt = subs["attempt"].to_numpy(dtype=np.int64)
-    pairs = pd.MultiIndex.from_arrays([cell, attempt])
-    if not pairs.is_unique:
+    top = int(attempt.max()) if len(attempt) else 0
+    if 0 < top < 2**62 // max(int(cell.max()) + 1, 1):
+        # One integer per (student x lesson, attempt): a MultiIndex factorized both arrays again.
+        unique = pd.Index(cell * (top + 1) + attempt).is_unique  # attempts are >= 1 (checked above)
+    else:
+        unique = pd.MultiIndex.from_arrays([cell, attempt]).is_unique
+    if not unique:
+        pairs = pd.MultiIndex.from_arrays([cell, attempt])
         fail_if(pd.Series(pairs.duplicated(keep=False), index=subs.index), table, "attempt",
                 "is duplicated for the same student_id and lesson_id", subs["attempt"], frame=subs)
     fail_if(subs["max_score"] < 0, table, "max_score", "is negative", subs["max_score"], frame=subs)

@@ -422,7 +422,7 @@ def _is_blank(values: pd.Series) -> pd.Series:
             # One pass of two Arrow kernels: empty, or only whitespace (no stripped copy of millions of ids).
             import pyarrow.compute as pc
 
-            blank = pc.or_(pc.equal(pc.utf8_length(arrow), 0), pc.utf8_is_space(arrow))
+            blank = pc.or_(pc.equal(pc.binary_length(arrow), 0), pc.utf8_is_space(arrow))
             return pd.Series(pc.fill_null(blank, False).to_numpy(zero_copy_only=False), index=values.index)
         return text.str.strip().eq("").fillna(False).astype(bool)
     return pd.Series(False, index=values.index)
