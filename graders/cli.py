@@ -14,15 +14,22 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import click
-from rich.markup import escape
-from rich.text import Text  # rich.console loads it anyway
 
 from analytics.errors import AnalyticsError
 
 from .course.plan import CourseConfig, load_course
 from .course.toml_reader import parse_local_datetime
 from .errors import BatchError, PacelineError
-from .terminal import RichProgress, err, narrow_table, out, plain_table, print_cohort_overview, print_student_status
+from .terminal import (
+    RichProgress,
+    err,
+    escape,
+    narrow_table,
+    out,
+    plain_table,
+    print_cohort_overview,
+    print_student_status,
+)
 
 
 
@@ -102,6 +109,8 @@ def release(ctx: click.Context, lesson_ids: tuple[str, ...], due: bool, early: t
         else:
             report = release_lessons(course, lesson_ids=list(lesson_ids), early=list(early), progress=RichProgress())
         _refresh_progress(course)
+    from rich.text import Text  # file names as they are, never read as markup
+
     table = narrow_table(f"Released to {course.exchange_root}", [("lesson", True), ("files published", False),
                                                                    ("points", True), ("to", False)])
     for lesson in report.released:
@@ -323,6 +332,8 @@ def check(ctx: click.Context, lesson_ids: tuple[str, ...], source_dir: Path | No
                   "with the network, so a lesson that downloads its data passes here and fails in grading", highlight=False)
     for problem in report.problems:
         out.print(f"[red]✗[/] {problem}  [dim]\\[{problem.code}][/]", highlight=False)
+    from rich.text import Text
+
     for warning in report.warnings:  # quoted test code is not markup
         out.print(Text.assemble(("! ", "yellow"), str(warning), (f"  [{warning.code}]", "dim")))
     summary = (f"{report.lessons} lesson(s), {report.notebooks} notebook(s), "

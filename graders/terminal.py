@@ -1,22 +1,21 @@
 """What the ``paceline`` command prints: consoles, progress bars, and the tables of status, release, grade and
 export, each readable whole in an 80-column terminal (ids and dates are never cut).
 
-Rendering only: the numbers come from the library (``graders.operations.status`` and the stages); rich's
-tables load when a command prints one, so ``--help`` and ``new`` never pay for them.
+Rendering only: the numbers come from the library (``graders.operations.status`` and the stages). rich
+itself loads when a command first prints through it (a third of a second here), so ``--help`` and a
+command that succeeds quietly never pay for it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, TypeVar
-
-from rich.console import Console
-from rich.markup import escape
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
 
+    from rich.console import Console
     from rich.table import Table
 
     from analytics import CohortStatus
@@ -25,8 +24,35 @@ if TYPE_CHECKING:
     from .operations.status import CohortOverview, StudentRecord
 
 T = TypeVar("T")
-out = Console()
-err = Console(stderr=True)
+
+
+class _Console:
+    """A rich ``Console`` made the first time something is printed through it."""
+
+    def __init__(self, *, stderr: bool) -> None:
+        self._stderr = stderr
+        self._console = None
+
+    def console(self) -> Console:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(stderr=self._stderr)
+        return self._console
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.console(), name)
+
+
+out = _Console(stderr=False)
+err = _Console(stderr=True)
+
+
+def escape(text: str) -> str:
+    """``text`` shown as it is inside rich markup (a student's ``[x]`` is not a style)."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
 
 
 class RichProgress:
@@ -36,7 +62,7 @@ class RichProgress:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-        with Progress(*columns, console=err, transient=True) as bar:
+        with Progress(*columns, console=err.console(), transient=True) as bar:
             task = bar.add_task(description, total=total if total is not None else len(items))
             for item in items:
                 yield item
