@@ -214,10 +214,12 @@ def test_a_killed_grade_run_resumes_with_no_lost_or_duplicated_grades(tmp_path: 
         assert {s.student.id: s.score for s in submissions} == want
 
 
-@pytest.mark.parametrize("workers", ["1", "4"], ids=["dask", "forked"])
-def test_ctrl_c_stops_grading_in_one_line_and_loses_nothing(tmp_path: Path, workers: str) -> None:
-    # s0 is quick, the others take 8 s: Ctrl-C after s0 is graded lands while the others' kernels run.
-    answers = {f"s{i}": (f"import time\ntime.sleep({8 if i else 0})\n" + (CORRECT if i % 2 else INTEGERS_ONLY)) for i in range(4)}
+# One Dask worker grades one attempt after another: a short sleep keeps three attempts waiting at Ctrl-C.
+# Four forked workers start all four at once: the sleep must outlast s0's grading by a safe margin.
+@pytest.mark.parametrize(("workers", "sleep"), [("1", 3), ("4", 8)], ids=["dask", "forked"])
+def test_ctrl_c_stops_grading_in_one_line_and_loses_nothing(tmp_path: Path, workers: str, sleep: int) -> None:
+    # s0 is quick, the others sleep: Ctrl-C after s0 is graded lands while the others' kernels run.
+    answers = {f"s{i}": (f"import time\ntime.sleep({sleep if i else 0})\n" + (CORRECT if i % 2 else INTEGERS_ONLY)) for i in range(4)}
     course = course_with_attempts(tmp_path / "course", answers)
     env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
     command = [str(BIN / "paceline"), "--course", str(course.root), "grade", "--workers", workers]

@@ -20,7 +20,6 @@ except under CI, where a missing install step must fail.
 from __future__ import annotations
 
 import copy
-import os
 import shutil
 import threading
 from collections.abc import Iterator
@@ -46,9 +45,6 @@ from graders.feedback.hidden_tests import HideHiddenTests
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SOURCE = FIXTURES / "course" / "course_source" / "01-add" / "add.ipynb"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--disable-quic"]
 RESOURCES = {"nbgrader": {"notebook": "add", "score": 1.0, "max_score": 3.0, "late_penalty": 0.0}}
 
 
@@ -144,17 +140,6 @@ class Visit:
     text: str
 
 
-def _browser_problems() -> list[str]:
-    problems = []
-    if not CHROMIUM.exists():
-        problems.append(f"{CHROMIUM} is missing (apt-get install chromium; make browser)")
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        problems.append("the playwright package is missing (pip install -e '.[test]')")
-    return problems
-
-
 @pytest.fixture(scope="module")
 def site() -> Iterator[Site]:
     served = Site(url="")
@@ -186,24 +171,6 @@ def site() -> Iterator[Site]:
     finally:
         server.shutdown()
         server.server_close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    problems = _browser_problems()
-    if problems:
-        message = "no browser for the script tests (make browser): " + "; ".join(problems)
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 def visit(browser, site: Site, path: str, page_html: str) -> Visit:

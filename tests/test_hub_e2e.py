@@ -41,7 +41,8 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -175,25 +176,26 @@ def _hub_cgroups() -> list[Path]:
     return [] if parent is None else sorted(parent.glob(f"{CGROUP_NAME}*"))
 
 
-@pytest.fixture(scope="module")
-def prepared(host_ready: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[PreparedCourse]:
-    """The course released, its exchange prepared, its students' accounts made; all removed afterwards."""
+@contextmanager
+def hub_course(tmp_path_factory: pytest.TempPathFactory, *, label: str, write_toml: Callable[[Path, Path], None],
+               roster: Callable[[str], str]) -> Iterator[PreparedCourse]:
+    """The fixture course in a private instructor folder, its exchange in a shared one, its students' unix
+    accounts made and the course released; all removed afterwards.
+
+    ``write_toml(root, exchange)`` writes the course's course.toml; ``roster(prefix)`` the rows of its
+    students.csv, their ids starting with this run's random ``prefix`` (account names are per host).
+    """
     _remove_stale_test_accounts()
     prefix = f"pl{os.urandom(3).hex()}"
-    instructor = tmp_path_factory.mktemp("hub-instructor")
+    instructor = tmp_path_factory.mktemp(f"{label}-instructor")
     os.chmod(instructor, 0o700)
     shared = Path(tempfile.mkdtemp(prefix="paceline-hub-e2e-", dir="/tmp"))
     os.chmod(shared, 0o755)
     (shared / "owner.pid").write_text(str(os.getpid()))
     root = instructor / "course"
     shutil.copytree(FIXTURES / "course", root)
-    write_course_toml(root, exchange=shared / "exchange", now=dt.datetime.now(dt.timezone.utc))
-    (root / "students.csv").write_text(
-        "id,name,email,enrolled_at\n"
-        f"{prefix}-ada,Ada Lovelace,ada@example.org,2026-09-01\n"
-        f"{prefix}-brook,Brook Taylor,brook@example.org,2026-09-01\n"
-        f"{prefix}-cyd,Cyd Charisse,cyd@example.org,2026-09-10\n"
-    )
+    write_toml(root, shared / "exchange")
+    (root / "students.csv").write_text("id,name,email,enrolled_at\n" + roster(prefix))
     course = load_course(root)
     accounts = hubmod.student_accounts(course)
     try:
@@ -206,6 +208,18 @@ def prepared(host_ready: None, tmp_path_factory: pytest.TempPathFactory) -> Iter
         hubmod.remove_student_accounts(list(accounts.values()))
         shutil.rmtree(shared, ignore_errors=True)
     assert not [name for name in accounts.values() if _account_exists(name)]
+
+
+@pytest.fixture(scope="module")
+def prepared(host_ready: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[PreparedCourse]:
+    """The course released, its exchange prepared, its students' accounts made; all removed afterwards."""
+    now = dt.datetime.now(dt.timezone.utc)
+    with hub_course(tmp_path_factory, label="hub",
+                    write_toml=lambda root, exchange: write_course_toml(root, exchange=exchange, now=now),
+                    roster=lambda prefix: (f"{prefix}-ada,Ada Lovelace,ada@example.org,2026-09-01\n"
+                                           f"{prefix}-brook,Brook Taylor,brook@example.org,2026-09-01\n"
+                                           f"{prefix}-cyd,Cyd Charisse,cyd@example.org,2026-09-10\n")) as prepared:
+        yield prepared
 
 
 def _account_exists(name: str) -> bool:

@@ -23,32 +23,27 @@ import datetime as dt
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from test_feedback_browser import CHROMIUM, CHROMIUM_ARGS, _browser_problems
 from test_hub_e2e import (  # noqa: F401 (host_ready: a fixture)
     ADD,
-    _remove_stale_test_accounts,
     host_ready,
+    hub_course,
     run_as,
     student_passwords,
 )
 
 from graders import hub as hubmod
-from graders.course.plan import CourseConfig, load_course
-from graders.exchange.release import release_lessons
+from graders.course.plan import CourseConfig
 from graders.hub.accounts import student_account
 from graders.hub.settings import watch_service
 
-FIXTURES = Path(__file__).parent / "fixtures"
 ARTIFACTS = Path(__file__).parent / "artifacts" / "my_course"
 ZONE = ZoneInfo("Europe/Berlin")
 WAIT_MS = 180_000  # a loaded two-core machine: a server start, a sandboxed grading, a feedback release
@@ -95,53 +90,15 @@ days = 10
 
 
 @pytest.fixture(scope="module")
-def browser():
-    problems = _browser_problems()
-    if problems:
-        message = "no browser for the My course test (make browser): " + "; ".join(problems)
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
-@pytest.fixture(scope="module")
 def course(host_ready: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[CourseConfig]:
     """The course released, with two students (real unix accounts) who enrolled three days ago."""
-    _remove_stale_test_accounts()
-    prefix = f"pl{os.urandom(3).hex()}"
-    instructor = tmp_path_factory.mktemp("my-course-instructor")
-    os.chmod(instructor, 0o700)
-    shared = Path(tempfile.mkdtemp(prefix="paceline-hub-e2e-", dir="/tmp"))
-    os.chmod(shared, 0o755)
-    (shared / "owner.pid").write_text(str(os.getpid()))
-    root = instructor / "course"
-    shutil.copytree(FIXTURES / "course", root)
     today = dt.datetime.now(ZONE).date()
-    write_self_paced_course(root, exchange=shared / "exchange", today=today)
     enrolled = (today - dt.timedelta(days=3)).isoformat()
-    (root / "students.csv").write_text(
-        "id,name,email,enrolled_at\n"
-        f"{prefix}-ada,Ada Lovelace,ada@example.org,{enrolled}\n"
-        f"{prefix}-brook,Brook Taylor,brook@example.org,{enrolled}\n"
-    )
-    loaded = load_course(root)
-    accounts = hubmod.student_accounts(loaded)
-    try:
-        hubmod.ensure_student_accounts(loaded, home_base=shared / "home")
-        hubmod.prepare_exchange(loaded)
-        release_lessons(loaded)
-        yield loaded
-    finally:
-        hubmod.remove_student_accounts(list(accounts.values()))
-        shutil.rmtree(shared, ignore_errors=True)
+    with hub_course(tmp_path_factory, label="my-course",
+                    write_toml=lambda root, exchange: write_self_paced_course(root, exchange=exchange, today=today),
+                    roster=lambda prefix: (f"{prefix}-ada,Ada Lovelace,ada@example.org,{enrolled}\n"
+                                           f"{prefix}-brook,Brook Taylor,brook@example.org,{enrolled}\n")) as prepared:
+        yield prepared.course
 
 
 def status_dates(course: CourseConfig, student_id: str) -> dict[str, list[str]]:
@@ -227,7 +184,7 @@ def test_a_student_follows_her_course_in_the_my_course_panel(course: CourseConfi
             assert received in status_dates(course, ada_id)["01-add"]  # the receipt time paceline trusts
             page.locator(".Toastify__toast", has_text="Feedback for 01-add, attempt 1: 3 / 3").wait_for(timeout=30_000)
             page.screenshot(path=ARTIFACTS / "3-feedback-arrived.png")
-            page.locator(f"section.pl-lesson[data-lesson='02-words']:not([data-state='locked'])").wait_for(timeout=WAIT_MS)
+            page.locator("section.pl-lesson[data-lesson='02-words']:not([data-state='locked'])").wait_for(timeout=WAIT_MS)
             page.locator(".Toastify__toast", has_text="02-words (Counting words) is open for you").wait_for(timeout=30_000)
             assert lesson["02-words"].locator("button[data-action='fetch']").count() == 1
             page.screenshot(path=ARTIFACTS / "4-lesson-unlocked.png")
