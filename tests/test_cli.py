@@ -143,3 +143,9 @@ def test_light_commands_import_only_what_they_use(tmp_path: Path) -> None:
         assert result.returncode == 0, (args, result.stderr)
         assert result.stdout.strip().splitlines()[-1] == "[]", args
     assert (tmp_path / "course" / "course_source" / "02-more" / "02-more.ipynb").is_file()
+
+
+def test_python_dash_m_graders_is_the_paceline_command() -> None:
+    result = subprocess.run([sys.executable, "-m", "graders", "--help"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Usage: paceline ")
