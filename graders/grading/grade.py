@@ -43,6 +43,7 @@ from .lateness import refresh_lateness
 from .plan import RefusedAttempt, plan_grading
 from .record import GradedAttempt, lesson_gradebook, record_attempt
 from .task import GradingTask, autograde, read_files
+from .templates import TemplateCache
 
 # nbgrader does not copy these from a lesson's source folder either (CourseDirectory.ignore).
 
@@ -74,6 +75,7 @@ def grade_attempts(
     workers: int | None = None,
     rounds: int | None = None,
     executor: Executor | None = None,
+    template_cache: TemplateCache | None = None,
     clock: Clock = SystemClock(),
     progress: Progress = Silent(),
 ) -> GradeReport:
@@ -86,7 +88,8 @@ def grade_attempts(
     by student (:func:`graders.grading.plan.fair_order`); ``rounds`` grades
     only each student's oldest ``rounds`` and leaves the rest for the next
     call, so that ``paceline watch`` releases everyone's feedback between two
-    slices of one student's flood.
+    slices of one student's flood. ``template_cache`` keeps each lesson's
+    gradebook template from one call to the next (``paceline watch``'s).
     """
     environment = kernel_environment(course)
     require_built(environment)
@@ -125,7 +128,9 @@ def grade_attempts(
                     if isinstance(step, RefusedAttempt):
                         raise step.problem  # recorded as failed like any attempt that cannot be graded
                     if attempt.lesson_id not in templates:
-                        templates[attempt.lesson_id] = lesson_gradebook(course, attempt.lesson_id)
+                        templates[attempt.lesson_id] = (template_cache.template(course, attempt.lesson_id)
+                                                        if template_cache is not None
+                                                        else lesson_gradebook(course, attempt.lesson_id))
                     tasks.append(_task(course, attempt, kernel=kernels[attempt.lesson_id], due_at=step.due_at))
                 except Exception as exc:  # noqa: BLE001 - whatever one attempt raises fails that attempt, once
                     with interrupts.deferred():

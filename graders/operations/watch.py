@@ -6,7 +6,8 @@ this loop saw them), grade them
 sandboxed on a Dask cluster kept warm for the whole run, release their
 feedback and any lessons they unlocked, and rewrite the progress document of
 every student whose facts changed. Every step is the same library call
-the instructor's commands make, and each is idempotent, so a bad submission
+the instructor's commands make (grading keeps each lesson's gradebook template
+from one cycle to the next), and each is idempotent, so a bad submission
 only fails its own attempt and a restart picks up where the last run stopped.
 
 Nothing a student submits stops the loop: each step contains what one
@@ -45,6 +46,7 @@ from ..exchange.release import release_due_lessons
 from ..feedback.release import release_attempt_feedback
 from ..grading.dispatch import dask_executor
 from ..grading.grade import grade_attempts
+from ..grading.templates import TemplateCache
 from .progress_files import refresh_progress_documents
 
 
@@ -69,9 +71,11 @@ class Cycle:
                     or self.problems)
 
 
-def run_cycle(course: CourseConfig, *, scheduler: str | None, sandboxed: bool, clock: Clock) -> Cycle:
+def run_cycle(course: CourseConfig, *, scheduler: str | None, sandboxed: bool, clock: Clock,
+              template_cache: TemplateCache | None = None) -> Cycle:
     """One pass: release what is due, collect, grade, release feedback. Never raises for one bad item,
-    and a step that fails as a whole is reported while the steps after it still run."""
+    and a step that fails as a whole is reported while the steps after it still run. ``template_cache``
+    keeps lesson gradebook templates between passes (watch's)."""
     cycle = Cycle()
 
     def release() -> None:
@@ -93,7 +97,8 @@ def run_cycle(course: CourseConfig, *, scheduler: str | None, sandboxed: bool, c
     def grade() -> None:
         # One round per cycle (each student's oldest pending attempt): a student's flood is graded a
         # slice at a time, with everyone else's feedback released in between.
-        graded = grade_attempts(course, sandboxed=sandboxed, scheduler=scheduler, rounds=1, clock=clock)
+        graded = grade_attempts(course, sandboxed=sandboxed, scheduler=scheduler, rounds=1, template_cache=template_cache,
+                                clock=clock)
         cycle.graded = len(graded.graded)
         if graded.graded:
             # Scores before feedback: releasing feedback hashes every graded attempt's pages, which takes
@@ -157,6 +162,7 @@ def watch(
     """
     stop = stop or threading.Event()
     inbound = course.layout.exchange.inbound
+    template_cache = TemplateCache()
     with dask_executor(scheduler=scheduler, workers=workers) as cluster:
         address = cluster.address  # grading connects to this warm cluster every cycle
         while not stop.is_set():
@@ -165,7 +171,8 @@ def watch(
             try:
                 with course_lock(course.layout, command="paceline watch", timezone=course.timezone, on_wait=on_wait,
                                  cancel=stop):
-                    cycle = run_cycle(course, scheduler=address, sandboxed=sandboxed, clock=clock)
+                    cycle = run_cycle(course, scheduler=address, sandboxed=sandboxed, clock=clock,
+                                      template_cache=template_cache)
             except CourseBusy:
                 break  # stopped while waiting for another command: nothing was done, nothing to report
             except Exception as exc:  # noqa: BLE001 - watch outlives any one cycle; the next one retries
