@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -136,3 +137,67 @@ def nbgrader_course(nbgrader_course_template: Path, tmp_path: Path) -> Path:
     root = tmp_path / "nbgrader_course"
     shutil.copytree(nbgrader_course_template, root)
     return root
+
+
+# The tests' course environment ([environment] in course.toml): a venv from Debian's python3 with ipykernel and
+# statsdemo, a package paceline's own Python lacks, from a wheel written here. Outside any private home, so sandbox
+# users and students can run it; reused across sessions (building it takes about a minute).
+COURSE_ENV_HOME = Path("/var/tmp/paceline-tests/course-env")
+STATSDEMO = "def mean(xs):\n    return sum(xs) / len(xs)\n"
+
+
+@dataclass(frozen=True)
+class BuiltCourseEnvironment:
+    toml: str  # the [environment] table that names it
+    python: Path
+    built: bool  # this session's first build did the work
+    rebuilt: bool  # a second build did it again (it should not)
+
+
+def write_statsdemo_wheel(folder: Path) -> Path:
+    """statsdemo 1.0 as a pure-Python wheel (a zip with its dist-info), written here: no index needed."""
+    import base64
+    import hashlib
+    import zipfile
+
+    folder.mkdir(parents=True, exist_ok=True)
+    files = {
+        "statsdemo/__init__.py": STATSDEMO,
+        "statsdemo-1.0.dist-info/METADATA": "Metadata-Version: 2.1\nName: statsdemo\nVersion: 1.0\n",
+        "statsdemo-1.0.dist-info/WHEEL": "Wheel-Version: 1.0\nGenerator: paceline-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    record = "".join(
+        f"{name},sha256={base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b'=').decode()},{len(text.encode())}\n"
+        for name, text in files.items()) + "statsdemo-1.0.dist-info/RECORD,,\n"
+    wheel = folder / "statsdemo-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for name, text in {**files, "statsdemo-1.0.dist-info/RECORD": record}.items():
+            archive.writestr(zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0)), text)
+    return wheel
+
+
+@pytest.fixture(scope="session")
+def course_env(tmp_path_factory: pytest.TempPathFactory) -> BuiltCourseEnvironment:
+    """Build the tests' course environment once (a no-op when a past session built it)."""
+    import fcntl
+    import os
+
+    from graders.course.environment import build_environment
+    from graders.course.plan import load_course
+
+    home = COURSE_ENV_HOME
+    toml = f'\n[environment]\nrequirements = "{home}/requirements.txt"\nlocation = "{home}/venv"\n'
+    for folder in (home.parent, home):
+        folder.mkdir(exist_ok=True)
+        os.chmod(folder, 0o755)
+    with open(home.parent / "build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # other test sessions on this host use the same folder
+        write_statsdemo_wheel(home / "wheels")
+        (home / "requirements.txt").write_text(f"--find-links {home}/wheels\nstatsdemo==1.0\n")
+        root = tmp_path_factory.mktemp("env") / "course"
+        shutil.copytree(FIXTURES / "course", root)
+        (root / "course.toml").write_text((root / "course.toml").read_text() + toml)
+        course = load_course(root)
+        first = build_environment(course)
+        second = build_environment(course)
+    return BuiltCourseEnvironment(toml=toml, python=first.python, built=first.built, rebuilt=second.built)

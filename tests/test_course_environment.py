@@ -1,25 +1,21 @@
 """One environment for check, grading and students: [environment] in course.toml.
 
-The course environment is built once per session (a venv from Debian's
-python3, with a small pure-Python package ``statsdemo`` from a wheel this
-module writes itself, and ipykernel from pip's index) in a fixed folder
-outside any private home, so a second session finds it up to date. The same
+The course environment is built once per session (conftest's ``course_env``:
+a venv from Debian's python3, with a small pure-Python package ``statsdemo``
+from a wheel the fixture writes itself, and ipykernel from pip's index) in a
+fixed folder outside any private home, so a second session finds it up to date. The same
 environment runs ``paceline check`` and the sandboxed grading; scores are
 compared with plain nbgrader's, whose ``python3`` kernelspec points at it.
 """
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import fcntl
-import hashlib
 import json
 import os
 import shutil
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -29,7 +25,6 @@ from graders.authoring.check import check_course
 from graders.course.clock import SimulatedClock
 from graders.course.environment import (
     CourseEnvironmentError,
-    build_environment,
     kernel_environment,
     kernel_problem,
     own_environment,
@@ -47,15 +42,13 @@ from graders.hub.settings import write_student_kernels
 from graders.sandbox import check_sandbox
 from graders.sandbox.command import sandbox_env
 
+from conftest import BuiltCourseEnvironment
+
 FIXTURES = Path(__file__).parent / "fixtures"
-ENV_HOME = Path("/var/tmp/paceline-tests/course-env")  # outside any private home; reused across sessions
 UTC = dt.timezone.utc
 BIN = Path(sys.executable).parent
 MISSING = check_sandbox()
 needs_sandbox = pytest.mark.skipif(bool(MISSING), reason="kernel sandbox not ready: " + "; ".join(MISSING))
-
-STATSDEMO = "def mean(xs):\n    return sum(xs) / len(xs)\n"
-
 
 def notebook(solution: str, test: str, *, kernel: str = "python3") -> dict:
     """A one-answer, one-test lesson notebook (1 point)."""
@@ -106,43 +99,6 @@ def make_course(root: Path, *, lessons: list[str], environment: str = "") -> Pat
     return root
 
 
-def write_wheel(folder: Path) -> Path:
-    """statsdemo 1.0 as a pure-Python wheel (a zip with its dist-info), written here: no index needed."""
-    folder.mkdir(parents=True, exist_ok=True)
-    files = {
-        "statsdemo/__init__.py": STATSDEMO,
-        "statsdemo-1.0.dist-info/METADATA": "Metadata-Version: 2.1\nName: statsdemo\nVersion: 1.0\n",
-        "statsdemo-1.0.dist-info/WHEEL": "Wheel-Version: 1.0\nGenerator: paceline-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
-    }
-    record = "".join(
-        f"{name},sha256={base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b'=').decode()},{len(text.encode())}\n"
-        for name, text in files.items()) + "statsdemo-1.0.dist-info/RECORD,,\n"
-    wheel = folder / "statsdemo-1.0-py3-none-any.whl"
-    with zipfile.ZipFile(wheel, "w") as archive:
-        for name, text in {**files, "statsdemo-1.0.dist-info/RECORD": record}.items():
-            archive.writestr(zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0)), text)
-    return wheel
-
-
-ENVIRONMENT_TOML = f'\n[environment]\nrequirements = "{ENV_HOME}/requirements.txt"\nlocation = "{ENV_HOME}/venv"\n'
-
-
-@pytest.fixture(scope="session")
-def course_env(tmp_path_factory: pytest.TempPathFactory) -> tuple[bool, bool]:
-    """Build the tests' course environment once (a no-op when a past session built it): (built, rebuilt)."""
-    for folder in (ENV_HOME.parent, ENV_HOME):
-        folder.mkdir(exist_ok=True)
-        os.chmod(folder, 0o755)
-    with open(ENV_HOME.parent / "build.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # other test sessions on this host use the same folder
-        write_wheel(ENV_HOME / "wheels")
-        (ENV_HOME / "requirements.txt").write_text(f"--find-links {ENV_HOME}/wheels\nstatsdemo==1.0\n")
-        course = load_course(make_course(tmp_path_factory.mktemp("env") / "course", lessons=[], environment=ENVIRONMENT_TOML))
-        first = build_environment(course)
-        second = build_environment(course)
-    return first.built, second.built
-
-
 # -- fast -------------------------------------------------------------------------------------------
 
 def test_environment_table_is_validated_naming_the_key(tmp_path: Path) -> None:
@@ -188,12 +144,12 @@ def test_students_get_no_kernelspecs_without_an_environment(fixture_course: Path
 
 @pytest.mark.e2e
 @pytest.mark.timeout(600)
-def test_students_kernels_run_the_course_environment(tmp_path: Path, course_env) -> None:
-    toml = ENVIRONMENT_TOML.replace("location", 'kernels = ["ds-course"]\nlocation')
+def test_students_kernels_run_the_course_environment(tmp_path: Path, course_env: BuiltCourseEnvironment) -> None:
+    toml = course_env.toml.replace("location", 'kernels = ["ds-course"]\nlocation')
     course = load_course(make_course(tmp_path / "c", lessons=[], environment=toml))
     with pytest.raises(CourseEnvironmentError, match="built from other settings.*paceline environment build"):
         write_student_kernels(course, tmp_path / "refused")  # built without the extra kernel name: stale
-    course = load_course(make_course(tmp_path / "c2", lessons=[], environment=ENVIRONMENT_TOML))
+    course = load_course(make_course(tmp_path / "c2", lessons=[], environment=course_env.toml))
     data = write_student_kernels(course, tmp_path / "data")
     names = sorted(p.name for p in (data / "kernels").iterdir())
     assert names == ["python", "python3"]
@@ -222,10 +178,10 @@ def test_check_says_why_a_lesson_fails_where_grading_runs(tmp_path: Path) -> Non
 @pytest.mark.e2e
 @needs_sandbox
 @pytest.mark.timeout(900)
-def test_lessons_check_and_grade_in_the_course_environment_as_plain_nbgrader(tmp_path: Path, course_env) -> None:
-    built, rebuilt = course_env
-    assert rebuilt is False  # idempotent: same requirements, nothing done
-    root = make_course(tmp_path / "course", lessons=["03-stats", "04-mode"], environment=ENVIRONMENT_TOML)
+def test_lessons_check_and_grade_in_the_course_environment_as_plain_nbgrader(
+        tmp_path: Path, course_env: BuiltCourseEnvironment) -> None:
+    assert course_env.rebuilt is False  # idempotent: same requirements, nothing done
+    root = make_course(tmp_path / "course", lessons=["03-stats", "04-mode"], environment=course_env.toml)
     course = load_course(root)
     python = Path(kernel_environment(course).python)
     assert blocked_for_others(Path(os.path.realpath(python)), want="x") is None  # sandbox users and students run it

@@ -1,7 +1,8 @@
 """The course in a real JupyterHub: real unix students, their own servers, nbgrader's REST endpoints.
 
 The module starts ``paceline hub``'s JupyterHub by itself on 127.0.0.1 for a
-copy of the fixture course, with three roster students who get real unix
+copy of the fixture course in the tests' course environment (conftest's
+``course_env``: its kernels are the students' kernels), with three roster students who get real unix
 accounts (a fresh ``pl<hex>-`` prefix per run, deleted afterwards). Students
 log in through the hub's REST API (a token each) and then make the calls
 JupyterLab's Assignments panel makes against their own single-user server
@@ -51,6 +52,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from graders import hub as hubmod
+from graders.course.environment import kernel_environment
 from graders.course.plan import CourseConfig, load_course
 from graders.errors import HubError
 from graders.exchange.collect import collect_submissions
@@ -64,6 +66,8 @@ from graders.hub.settings import STUDENT_LAB_PLUGINS_OFF, WATCH_SERVICE_NAME
 from graders.operations.progress_files import refresh_progress_documents
 from graders.sandbox import check_sandbox
 from graders.sandbox.cgroups import cgroup_parent
+
+from conftest import BuiltCourseEnvironment
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TEST_MARK = re.compile(r"^paceline student pl[0-9a-f]{6}-\S+ \(fixture\)$")  # GECOS of this module's accounts
@@ -115,8 +119,9 @@ def _local(when: dt.datetime) -> str:
     return when.astimezone(ZONE).strftime("%Y-%m-%dT%H:%M:%S")
 
 
-def write_course_toml(root: Path, *, exchange: Path, now: dt.datetime) -> None:
-    """Lesson 1 was due 12 hours ago (work submitted now is one day late); lesson 2 needs full marks on it."""
+def write_course_toml(root: Path, *, exchange: Path, now: dt.datetime, environment: str) -> None:
+    """Lesson 1 was due 12 hours ago (work submitted now is one day late); lesson 2 needs full marks on it.
+    ``environment``: the course's [environment] table."""
     day = dt.timedelta(days=1)
     (root / "course.toml").write_text(f"""\
 [course]
@@ -150,7 +155,7 @@ opens = {_local(now - 10 * day)}
 target = {_local(now + 3 * day)}
 due = {_local(now + 7 * day)}
 requires = ["01-add"]
-""")
+""" + environment)
 
 
 def _remove_stale_test_accounts() -> None:
@@ -211,11 +216,14 @@ def hub_course(tmp_path_factory: pytest.TempPathFactory, *, label: str, write_to
 
 
 @pytest.fixture(scope="module")
-def prepared(host_ready: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[PreparedCourse]:
-    """The course released, its exchange prepared, its students' accounts made; all removed afterwards."""
+def prepared(host_ready: None, tmp_path_factory: pytest.TempPathFactory,
+             course_env: BuiltCourseEnvironment) -> Iterator[PreparedCourse]:
+    """The course (in its course environment) released, its exchange prepared, its students' accounts made;
+    all removed afterwards."""
     now = dt.datetime.now(dt.timezone.utc)
     with hub_course(tmp_path_factory, label="hub",
-                    write_toml=lambda root, exchange: write_course_toml(root, exchange=exchange, now=now),
+                    write_toml=lambda root, exchange: write_course_toml(root, exchange=exchange, now=now,
+                                                                        environment=course_env.toml),
                     roster=lambda prefix: (f"{prefix}-ada,Ada Lovelace,ada@example.org,2026-09-01\n"
                                            f"{prefix}-brook,Brook Taylor,brook@example.org,2026-09-01\n"
                                            f"{prefix}-cyd,Cyd Charisse,cyd@example.org,2026-09-10\n")) as prepared:
@@ -345,6 +353,18 @@ def run_as(account: str, *argv: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=60, cwd="/")
 
 
+def processes() -> list[tuple[int, list[str]]]:
+    """(uid, argv) of every process on the host."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            argv = (proc / "cmdline").read_bytes().decode(errors="replace").split("\0")[:-1]
+            found.append((proc.stat().st_uid, argv))
+        except (OSError, ValueError):
+            continue
+    return found
+
+
 def inbound_of(course: CourseConfig, student_id: str, lesson_id: str) -> list[Path]:
     return sorted(p for p in course.layout.exchange.inbound.iterdir() if p.name.startswith(f"{student_id}+{lesson_id}+"))
 
@@ -384,6 +404,23 @@ def test_students_work_through_the_hub_and_the_exchange_cannot_be_fooled(prepare
     except HubError as exc:
         pytest.fail(f"{exc}\n--- hub log ---\n{hub.log_tail(60)}")
     students = {sid: StudentSession(hub.api, hub.url, prepared, sid) for sid in prepared.accounts}
+
+    # A kernel she starts runs the course environment ([environment]), as her own unprivileged account.
+    python = kernel_environment(course).python
+    assert students[ada].call("GET", "/api/kernelspecs")["kernelspecs"]["python3"]["spec"]["argv"][0] == python
+    kernel = students[ada].call("POST", "/api/kernels", {"name": "python3"})["id"]
+    try:
+        deadline = time.monotonic() + 90  # the REST state stays "starting" until a client asks the kernel anything
+        while not (started := [cmdline for uid, cmdline in processes() if f"kernel-{kernel}.json" in " ".join(cmdline)]):
+            assert time.monotonic() < deadline, f"ada's kernel did not start\n{hub.log_tail(40)}"
+            time.sleep(0.5)
+        [argv] = started
+        assert argv[0] == python and argv[1:3] == ["-m", "ipykernel_launcher"]
+        assert [uid for uid, cmdline in processes() if cmdline == argv] == [prepared.uid(ada)]
+    finally:
+        students[ada].call("DELETE", f"/api/kernels/{kernel}")
+    done = run_as(prepared.accounts[ada], python, "-c", "import statsdemo; print(statsdemo.mean([1, 3]))")
+    assert done.stdout.strip() == "2.0", done.stderr  # the package only the course environment has
 
     # JupyterLab is the default UI; nbgrader's instructor parts are off for students.
     url, html = students[ada].page("/")
