@@ -161,13 +161,29 @@ def test_imported_course_runs_in_its_own_environment_from_check_to_export(nbgrad
     python = ENV_HOME / "venv" / "bin" / "python"
 
     # check runs the lessons in the grading sandbox with the course environment: the package is there, the network not.
-    checked = cli.invoke(main, ["--course", str(root), "check", *ENV_LESSONS, "downloads"], terminal_width=200)
+    # With them, the lessons nbgrader released as they were: a jupytext copy and a helper module holding
+    # solutions (uses-helper), and a cell waiting for the keyboard (asks-input).
+    checked = cli.invoke(main, ["--course", str(root), "check", *ENV_LESSONS, "downloads", "asks-input", "uses-helper"],
+                         terminal_width=200)
     text = " ".join(checked.output.split())
     assert checked.exit_code == 1, checked.output
     assert "the grading sandbox is not set up" not in text
-    assert {line.split(" / ")[0] for line in checked.output.splitlines() if line.startswith("✗")} == {"✗ downloads"}, text
+    problems = [line for line in checked.output.splitlines() if line.startswith("✗")]
+    assert {line.split(" / ")[0] for line in problems} == {"✗ downloads", "✗ asks-input", "✗ uses-helper"}, text
     assert "downloads.ipynb / cell 1 (fetch): fails when the source notebook runs (URLError:" in text
     assert "the network is off while grading: ship the file with the lesson" in text
+    for copy in ("uses-helper.py", "helpers.py"):
+        assert any(line.startswith(f"✗ uses-helper / {copy} / line ") for line in problems), text
+    [waits] = [line for line in problems if line.startswith("✗ asks-input / ")]  # once, no cascade after it
+    assert waits.startswith("✗ asks-input / asks-input.ipynb / cell 1 (ask_name): ") and "waits for keyboard input" in text
+    # Release publishes the notebook alone and says which files stay home; no solution goes out.
+    released = cli.invoke(main, ["--course", str(root), "release", "uses-helper"], terminal_width=200)
+    assert released.exit_code == 0, released.output
+    assert ("uses-helper: not published (course.toml's include/exclude decide): helpers.py, uses-helper.py"
+            in " ".join(released.output.split()))
+    outbound = load_course(root).layout.exchange.released("uses-helper")
+    assert sorted(path.name for path in outbound.rglob("*") if path.is_file()) == ["uses-helper.ipynb"]
+    assert "BEGIN SOLUTION" not in (outbound / "uses-helper.ipynb").read_text()
 
     # Plain nbgrader autogrades the same history in the nbgrader course, its python3 kernel in the same environment.
     kernels = tmp_path / "jupyter" / "kernels" / "python3"
