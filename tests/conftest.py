@@ -3,6 +3,7 @@ from __future__ import annotations
 import os
 import shutil
 from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -43,6 +44,20 @@ def browser():
             yield chromium
         finally:
             chromium.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _alembic_head_asked_once() -> Iterator[None]:
+    """nbgrader runs the ``alembic heads`` command to stamp every gradebook it creates (about a second
+    each, hundreds of times in this suite); the answer depends only on the installed nbgrader, so the
+    suite's own process asks once. Commands run as subprocesses still ask for themselves."""
+    import functools
+
+    import nbgrader.api
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(nbgrader.api, "get_alembic_version", functools.cache(nbgrader.api.get_alembic_version))
+        yield
 
 
 @pytest.fixture
@@ -95,12 +110,10 @@ def nbgrader_course_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     nbgrader would have made: students, due dates, and every lesson generated with the course's own
     nbgrader_config.py (no kernels run; nothing autograded). Built once per session; copy it to use it."""
     import datetime as dt
-    import functools
     import logging
     import os
     import sys
 
-    import nbgrader.api
     from nbgrader.api import Gradebook
     from nbgrader.apps import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
@@ -114,8 +127,6 @@ def nbgrader_course_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     config.Exchange.root = str(scratch / "exchange")  # the fixture names a server's; nothing here uses it
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("PATH", str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""))  # alembic
-        # nbgrader asks the alembic command for its schema version at every gradebook opening (a second each).
-        mp.setattr(nbgrader.api, "get_alembic_version", functools.cache(nbgrader.api.get_alembic_version))
         mp.chdir(root)  # nbgrader opens the header notebook relative to the working folder, as its CLI runs
         api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
         api.log.setLevel(logging.ERROR)
