@@ -490,7 +490,7 @@ def extend(ctx: click.Context, student_id: str, lesson_id: str, days: int | None
 
 @main.command()
 @click.argument("student_id", required=False)
-@click.option("--as-of", "as_of", default=None, help="Pacing as of this date/time (course time zone); default: latest submission.")
+@click.option("--as-of", "as_of", default=None, help="As of this date/time (course time zone); default: the latest submission for the cohort, now for one student.")
 @click.pass_context
 def status(ctx: click.Context, student_id: str | None, as_of: str | None) -> None:
     """The cohort at a glance (pace, lessons, at-risk list), or one student's dates, attempts and risks."""

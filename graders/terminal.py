@@ -184,8 +184,9 @@ def print_cohort_overview(overview: CohortOverview, *, course: CourseConfig) -> 
 
 
 def print_student_status(report: StudentRecord, *, course: CourseConfig) -> None:
-    """``paceline status STUDENT``: the student's progress document as their panel shows it, then what only
-    the instructor sees (extensions with who and why, timestamps, failures, refusals, analytics' pace)."""
+    """``paceline status STUDENT``: the student's progress document as their panel shows it (pace and
+    projected finish included), then what only the instructor sees (extensions with who and why,
+    timestamps, failures, refusals, attempts awaiting manual grading)."""
     tz = course.timezone
 
     def when(value: dt.datetime | None) -> str:
@@ -227,9 +228,6 @@ def print_student_status(report: StudentRecord, *, course: CourseConfig) -> None
                           highlight=False)
     for name, seen, why in report.refused:
         out.print(f"[red]Refused[/] {when(seen)}: {escape(why)}", highlight=False)
-    if report.pacing is not None:
-        summary = {row.measure: row.value for row in report.pacing.summary.itertuples()}
-        out.print(f"Pace as of {when(report.pacing.as_of)}: {summary['pace']}, {summary['status']}; "
-                  f"projected finish {summary['projected finish']} (course end {summary['course end']}).", highlight=False)
-        for reason in report.pacing.reasons["reason"]:
-            out.print(f"[yellow]At risk:[/] {reason}", highlight=False)
+    # Analytics' view (regularity, at-risk rules, peers) needs the whole cohort's tables: seconds, not a glance.
+    out.print(f"[dim]At-risk reasons and regularity: `paceline status` (the cohort), "
+              f"`paceline report --student {s.id}`.[/]", highlight=False)

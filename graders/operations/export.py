@@ -24,7 +24,8 @@ from ..authoring.lesson import lesson_max_score
 from ..course.plan import CourseConfig
 from ..course.roster import Student, load_roster
 from ..course.timeline import LessonDue
-from ..exchange.ledger import Attempt, CellScore, Ledger
+from ..exchange.ledger import Attempt, Ledger
+from ..grading.gradebook_scores import sync_gradebook_scores
 from ..grading.lateness import student_dues
 
 
@@ -74,7 +75,7 @@ def course_tables(course: CourseConfig) -> CourseTables:
     students = load_roster(course.roster_path, timezone=course.timezone)
     max_scores = {lesson.id: lesson_max_score(course, lesson) for lesson in course.lessons}
     with Ledger.open(course.layout.ledger_path) as ledger:
-        _refresh_from_gradebook(course, ledger)
+        sync_gradebook_scores(course, ledger)  # manual marks given in formgrader count in the export
         attempts = ledger.attempts(lesson_ids=[lesson.id for lesson in course.lessons])
         cells = [(attempt, ledger.cell_scores(attempt.id)) for attempt in attempts if attempt.status == "graded"]
         dues = [student_dues(course, ledger, student=student, include_ungraded=False) for student in students]
@@ -242,34 +243,3 @@ def canvas_frame(grades: pd.DataFrame, *, lessons: pd.DataFrame, section: str) -
     points = pd.DataFrame([{"Student": "Points Possible", "ID": "", "SIS User ID": "", "SIS Login ID": "", "Section": "",
                             **{columns[row.lesson_id]: row.max_score for row in lessons.itertuples()}}])
     return pd.concat([points, wide], ignore_index=True)
-
-
-def _refresh_from_gradebook(course: CourseConfig, ledger: Ledger) -> None:
-    """The gradebook is the source of truth for each student's latest attempt:
-    manual grades entered in formgrader after autograding count in the export."""
-    latest: dict[tuple[str, str], Attempt] = {}
-    for attempt in ledger.attempts():
-        latest[(attempt.student_id, attempt.lesson_id)] = attempt  # attempts() is ordered by attempt number
-    if not course.layout.gradebook_path.exists():
-        return
-    # nbgrader takes seconds to import: `paceline status` on a course with nothing graded yet never needs it.
-    from nbgrader.api import MissingEntry
-
-    from ..engine.wiring import open_gradebook, recorded_score
-
-    with open_gradebook(course) as gb:
-        for (student_id, lesson_id), attempt in latest.items():
-            if attempt.status != "graded":
-                continue
-            try:
-                submission = gb.find_submission(lesson_id, student_id)
-            except MissingEntry:
-                continue
-            ledger.update_score(
-                attempt.id, score=float(submission.score or 0.0),
-                late_penalty=float(submission.late_submission_penalty or 0.0),
-            )
-            # A cell marked in formgrader since grading is no longer awaiting manual grading.
-            ledger.update_cell_scores(attempt.id, cells=[
-                CellScore(notebook.name, grade.name, recorded_score(grade), float(grade.max_score))
-                for notebook in submission.notebooks for grade in notebook.grades])

@@ -1,7 +1,12 @@
-"""What ``paceline status`` shows: the cohort's pacing (through analytics), or one student's record:
-their progress document (the very document their JupyterLab panel shows: personal dates, extensions,
-grace days, unlocks, every attempt), what only the instructor sees (refused submissions, grading
-errors), and why they are at risk.
+"""What ``paceline status`` shows: the cohort's pacing (through analytics), or one student's record.
+
+One student's record is their progress document (the very document their JupyterLab panel shows:
+personal dates, extensions, grace days, unlocks, every attempt, pace and projected finish) and what only
+the instructor sees (refused submissions, grading errors, attempts awaiting manual grading, who granted
+an extension and why). It is read from the ledger, the roster and nbgrader's gradebook (as SQLite) alone:
+no pandas, no analytics, no nbgrader, so it prints in a fraction of a second. Analytics' view of one
+student (regularity, at-risk reasons, peers) is in the cohort's ``paceline status`` (who is at risk and
+why) and ``paceline report --student ID``.
 
 The edge where course.toml's ``[at_risk]`` table, which the course plan keeps as written, becomes
 analytics' :class:`~analytics.AtRiskRules` (:func:`at_risk_rules`)."""
@@ -11,9 +16,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-import analytics
-from analytics import AtRiskRules, CohortStatus
-from analytics.errors import RulesError
+from typing import TYPE_CHECKING
 
 from ..course.clock import Clock, SystemClock
 from ..course.plan import CourseConfig
@@ -22,8 +25,12 @@ from ..course.timeline import Extension, LessonDue
 from ..errors import ConfigError, PacelineError
 from ..exchange.gating import best_fractions, is_unlocked
 from ..exchange.ledger import Attempt, ExtensionRevoked, Ledger
+from ..grading.gradebook_scores import sync_gradebook_scores
 from ..grading.lateness import student_dues
 from .progress_files import build_student_document
+
+if TYPE_CHECKING:
+    from analytics import AtRiskRules, CohortStatus
 
 
 @dataclass(frozen=True)
@@ -38,15 +45,14 @@ class LessonStatus:
 
 @dataclass(frozen=True)
 class StudentRecord:
-    """One student's record as paceline keeps it, with analytics' view of their pacing beside it."""
+    """One student's record as paceline keeps it: their progress document, and the facts behind it."""
 
     student: Student
     lessons: tuple[LessonStatus, ...]
     grace_budget: int
     extensions: tuple[Extension | ExtensionRevoked, ...]  # every grant and revocation, oldest first
+    document: dict  # the student's progress document (graders.operations.progress)
     refused: tuple[tuple[str, dt.datetime, str], ...] = ()  # (submission, when seen, why) of refused submissions
-    pacing: analytics.StudentStatus | None = None  # analytics' view: pace, regularity, at-risk reasons
-    document: dict | None = None  # the student's progress document (graders.operations.progress), as of the same moment
     awaiting_manual: frozenset[int] = frozenset()  # ids of attempts with a manually graded cell not marked yet
 
     @property
@@ -70,6 +76,8 @@ def cohort_status(course: CourseConfig, *, as_of: dt.datetime | None = None, lim
 
 def cohort_overview(course: CourseConfig, *, as_of: dt.datetime | None = None, limit: int = 10) -> CohortOverview:
     """:func:`cohort_status`, with the graded attempts that count and still await manual grading."""
+    import analytics
+
     from .export import awaiting_manual_grading, course_tables  # the export stage builds the tables; nothing is written
 
     rules = at_risk_rules(course)
@@ -90,6 +98,9 @@ def _counting(waiting, submissions) -> list[tuple[str, str, int]]:
 def at_risk_rules(course: CourseConfig) -> AtRiskRules:
     """course.toml's ``[at_risk]`` thresholds, checked by analytics (which owns them and their ranges, as
     ``analytics.load_rules`` does for an analyst); a bad value is a ConfigError naming the key."""
+    import analytics
+    from analytics.errors import RulesError
+
     try:
         return analytics.rules_from_mapping(dict(course.at_risk))
     except RulesError as exc:
@@ -100,27 +111,22 @@ def at_risk_rules(course: CourseConfig) -> AtRiskRules:
 def student_status(
     course: CourseConfig, student_id: str, *, as_of: dt.datetime | None = None, clock: Clock = SystemClock(),
 ) -> StudentRecord:
-    """One student's record; their progress document as of ``as_of`` (default: now)."""
+    """One student's record; their progress document as of ``as_of`` (default: now).
+
+    The scores are the gradebook's first (a teacher's marks in formgrader since grading), as an export
+    takes them."""
     validate_student_id(student_id)
-    rules = at_risk_rules(course)
     students = {s.id: s for s in load_roster(course.roster_path, timezone=course.timezone)}
     if student_id not in students:
         raise PacelineError(f"unknown student {student_id!r}: not in {course.roster_path.name}")
     student = students[student_id]
     with Ledger.open(course.layout.ledger_path) as ledger:
+        sync_gradebook_scores(course, ledger, student_ids=[student_id])
         attempts = ledger.attempts(student_ids=[student_id])
         dues = student_dues(course, ledger, student=student, include_ungraded=False)
         history = tuple(ledger.extension_history(student_id))
         refused = tuple((name, when, why) for name, _, _, when, why in ledger.rejections(student_id=student_id))
-    from .export import awaiting_manual_grading, course_tables
-
-    tables = course_tables(course)
-    waiting = awaiting_manual_grading(tables.cell_scores)
-    waiting = {(row.lesson_id, int(row.attempt)) for row in waiting[waiting["student_id"] == student_id].itertuples()}
-    moment = analytics.resolve_as_of(tables, as_of=as_of)
-    # Someone enrolling after the moment looked at has no pacing yet; their record is still shown.
-    pacing = (analytics.student_status(tables, student_id, as_of=moment, rules=rules)
-              if student.enrolled_at <= moment else None)
+        waiting = ledger.awaiting_manual_grading()
     best = best_fractions(attempts)
     lessons = tuple(
         LessonStatus(
@@ -132,5 +138,5 @@ def student_status(
     )
     document = build_student_document(course, student_id, as_of=as_of or clock.now())
     return StudentRecord(student=student, lessons=lessons, grace_budget=course.grace_days, extensions=history,
-                         refused=refused, pacing=pacing, document=document,
-                         awaiting_manual=frozenset(a.id for a in attempts if (a.lesson_id, a.attempt) in waiting))
+                         document=document, refused=refused,
+                         awaiting_manual=frozenset(a.id for a in attempts if a.id in waiting))
