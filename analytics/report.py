@@ -28,15 +28,20 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import papermill
-from papermill.exceptions import PapermillExecutionError
 
-from .context import ReportContext, prepare_report, save_report
-from .errors import AnalyticsError, ReportBatchError, ReportError, UnknownIdError
-from .present import offline_html
-from .progress import Progress, Silent
-from .settings import ReportSettings, load_settings
-from .tables import CourseTables, load_tables
+from .startup import defer_iri_parsers
+
+defer_iri_parsers()  # before papermill imports nbformat, and nbformat jsonschema: see analytics.startup
+
+import papermill  # noqa: E402
+from papermill.exceptions import PapermillExecutionError  # noqa: E402
+
+from .context import ReportContext, prepare_report, save_report  # noqa: E402
+from .errors import AnalyticsError, ReportBatchError, ReportError, UnknownIdError  # noqa: E402
+from .present import offline_html  # noqa: E402
+from .progress import Progress, Silent  # noqa: E402
+from .settings import ReportSettings, load_settings  # noqa: E402
+from .tables import CourseTables, load_tables  # noqa: E402
 
 COHORT_NOTEBOOK = "cohort_progress.ipynb"
 STUDENT_NOTEBOOK = "student_progress.ipynb"

@@ -7,6 +7,8 @@ import json
 import os
 import re
 import shutil
+import subprocess
+import sys
 from importlib import resources
 from pathlib import Path
 
@@ -436,3 +438,22 @@ def test_kernels_get_the_analysis_made_once(course: Path, no_kernel) -> None:
         assert prepared.tables.cell_scores is None and not by_hand.pooled.cells.empty
         pd.testing.assert_frame_equal(prepared.pooled.cells, by_hand.pooled.cells)
     assert no_kernel.prepared[1].pooled is not no_kernel.prepared[0].pooled  # a fresh read per kernel
+
+
+def test_the_report_runner_defers_jsonschemas_iri_parsers_and_keeps_their_answers() -> None:
+    """Importing the runner (papermill, nbformat, nbconvert, jsonschema) builds no RFC 3987 parser; an IRI
+    checked afterwards gets the real module's answer, and the real module then takes the stand-in's place."""
+    code = (
+        # The runner first: jsonschema imported before it would have taken the real module.
+        "import sys, analytics.report, analytics.present, jsonschema, nbconvert\n"
+        "assert 'rfc3987_syntax.syntax_helpers' not in sys.modules, 'the parser was built at import'\n"
+        "checker = jsonschema.FormatChecker()\n"
+        "print(checker.conforms('http://example.org/\\u00e4?q#f', 'iri'), checker.conforms('no scheme', 'iri'),\n"
+        "      checker.conforms('../\\u00e4', 'iri-reference'), checker.conforms('a b', 'iri-reference'))\n"
+        "import rfc3987_syntax\n"
+        "print('syntax_helpers' in dir(rfc3987_syntax), 'rfc3987_syntax.syntax_helpers' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=False,
+                          env=os.environ | {"PYTHONPATH": str(REPO)})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "False", "True", "False", "True", "True"]
