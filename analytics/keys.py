@@ -83,12 +83,24 @@ def attempt_rows(frame: pd.DataFrame, submissions: pd.DataFrame) -> np.ndarray:
     top = int(submissions["attempt"].max()) if len(submissions) else 0
 
     def codes(column: str) -> tuple[np.ndarray, np.ndarray, int]:
-        both, uniques = pd.factorize(pd.concat([submissions[column], frame[column]], ignore_index=True))
-        return both[: len(submissions)], both[len(submissions):], len(uniques)
+        """Both sides' ids as the submissions' codes (-1 in ``frame`` for an id not in submissions): each
+        column factorized on its own (and remembered), only the distinct ids of ``frame`` looked up."""
+        sub_codes, sub_ids = factorized(submissions[column])
+        frame_codes, frame_ids = factorized(frame[column])
+        return sub_codes, np.append(sub_ids.get_indexer(frame_ids), -1)[frame_codes], len(sub_ids)
 
     (sub_student, frame_student, _), (sub_lesson, frame_lesson, lessons) = codes("student_id"), codes("lesson_id")
     attempt = frame["attempt"].to_numpy(dtype=np.int64)
-    wanted = (frame_student * lessons + frame_lesson) * (top + 1) + np.clip(attempt, 0, top)
+    matched = (frame_student >= 0) & (frame_lesson >= 0) & (attempt >= 1) & (attempt <= top)
+    wanted = (frame_student * lessons + frame_lesson) * (top + 1) + np.where(matched, attempt, 0)
     known = (sub_student * lessons + sub_lesson) * (top + 1) + submissions["attempt"].to_numpy(dtype=np.int64)
-    found = pd.Index(known).get_indexer(wanted)
-    return np.where((attempt >= 1) & (attempt <= top), found, -1)
+    span = int(known.max()) + 1 if len(known) else 0
+    if span <= 4 * (len(known) + len(wanted)) + 1024:
+        # Keys are dense enough for a table indexed by key: one write and one gather, no hash table.
+        matched &= wanted < span
+        where = np.full(span + 1, -1, dtype=np.int64)  # + 1: position 0 exists for the unmatched rows' gather
+        where[known] = np.arange(len(known))
+        found = where[np.where(matched, wanted, 0)]
+    else:
+        found = pd.Index(known).get_indexer(wanted)
+    return np.where(matched, found, -1)

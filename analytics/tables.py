@@ -27,12 +27,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
+import numpy as np
 import pandas as pd
 
 from . import checks
 from .checks import COHORT, fail_if
 from .errors import TableError
-from .keys import remember_attempt_rows
+from .keys import factorized, remember_attempt_rows
 
 STR = "str"
 INT = "int64"
@@ -417,12 +418,22 @@ def _is_blank(values: pd.Series) -> pd.Series:
     """Empty or all-space text: null, like an empty CSV cell."""
     if pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values):
         text = values.astype(STR)
-        arrow = getattr(text.array, "_pa_array", None)
-        if arrow is not None:
-            # One pass of two Arrow kernels: empty, or only whitespace (no stripped copy of millions of ids).
-            import pyarrow.compute as pc
-
-            blank = pc.or_(pc.equal(pc.binary_length(arrow), 0), pc.utf8_is_space(arrow))
-            return pd.Series(pc.fill_null(blank, False).to_numpy(zero_copy_only=False), index=values.index)
-        return text.str.strip().eq("").fillna(False).astype(bool)
+        if getattr(text.array, "_pa_array", None) is not None:
+            # Each distinct id checked once: the column's codes are remembered (factorized), and the checks
+            # that follow match ids through the same codes, so millions of ids are not scanned again here.
+            codes, distinct = factorized(text)
+            blank = np.append(_blank_text(pd.Series(distinct, dtype=STR)), False)  # the last entry: code -1, null
+            return pd.Series(blank[codes], index=values.index)
+        return pd.Series(_blank_text(text), index=values.index)
     return pd.Series(False, index=values.index)
+
+
+def _blank_text(text: pd.Series) -> np.ndarray:
+    arrow = getattr(text.array, "_pa_array", None)
+    if arrow is not None:
+        import pyarrow.compute as pc
+
+        # Two Arrow kernels: empty, or only whitespace (no stripped copy).
+        blank = pc.or_(pc.equal(pc.binary_length(arrow), 0), pc.utf8_is_space(arrow))
+        return np.asarray(pc.fill_null(blank, False).to_numpy(zero_copy_only=False), dtype=bool)
+    return text.str.strip().eq("").fillna(False).to_numpy(dtype=bool)
