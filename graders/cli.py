@@ -236,6 +236,10 @@ def feedback(ctx: click.Context, lesson_ids: tuple[str, ...], no_wait: bool) -> 
     with _writing(ctx, course, no_wait=no_wait):
         report = release_feedback(course, lesson_ids=list(lesson_ids), progress=RichProgress())
         _refresh_progress(course)
+    rendered = sum(report.rendered.values())
+    out.print(f"Feedback pages rendered again for {rendered} attempt(s) whose grades or comments changed; "
+              f"{report.up_to_date} up to date." if rendered else
+              f"No feedback page out of date ({report.up_to_date} up to date): nothing rendered.", highlight=False)
     for lesson_id, count in sorted(report.released.items()):
         out.print(f"{lesson_id}: feedback released for {count} attempt(s)")
     if not report.released:

@@ -125,7 +125,20 @@ def test_release_submit_collect_grade_feedback_export(fixture_course: Path) -> N
 
     fb = release_feedback(course)
     assert fb.problems == [] and fb.released == {"01-add": 4}  # every graded attempt, not only the latest
-    assert release_feedback(course).released == {}  # nothing changed: nothing released again
+    # The workers' pages show what the gradebook holds (cyd's late penalty included): none rendered again.
+    assert (fb.rendered, fb.up_to_date) == ({}, 3)
+    again = release_feedback(course)
+    assert (again.released, again.rendered, again.up_to_date) == ({}, {}, 3)  # nothing changed: nothing rendered or released
+    # A teacher regrades brook's hidden test in formgrader: that one page is rendered again, and released.
+    kept = course.layout.attempt_feedback(student_id="brook", lesson_id="01-add", attempt=1) / "add.html"
+    assert "(Score: 1.0 / 3.0)" in kept.read_text()
+    with Gradebook(course.layout.gradebook_url, course_id=course.id) as gb:
+        gb.find_grade("test_add_hidden", "add", "01-add", "brook").manual_score = 2.0
+        gb.db.commit()
+    regraded = release_feedback(course)
+    assert (regraded.rendered, regraded.up_to_date, regraded.released) == ({"01-add": 1}, 2, {"01-add": 1})
+    assert "(Score: 3.0 / 3.0)" in kept.read_text()
+    assert release_feedback(course).rendered == {}
     pages = fetch_feedback(ada, "01-add")
     assert len(pages) == 2  # one page per attempt, in a folder named for the attempt's timestamp
     first_page, second_page = (page.read_text() for page in pages)

@@ -217,6 +217,10 @@ class CourseLayout:
         """nbgrader's ``feedback/``: pages of the attempts in the gradebook."""
         return self.root / FEEDBACK
 
+    def feedback(self, *, student_id: str, lesson_id: str) -> Path:
+        """Where nbgrader's ``generate_feedback`` renders the pages of the attempt in the gradebook."""
+        return self.feedback_dir / student_id / lesson_id
+
     @property
     def gradebook_path(self) -> Path:
         return self.root / GRADEBOOK

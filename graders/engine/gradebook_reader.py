@@ -119,7 +119,7 @@ def read_submissions(
     for (student, lesson, notebook, grade_id, auto, manual, extra, needs_manual, points, cell_type, solution,
          _) in grades:
         key = (student, lesson)
-        facts[key]["grades"].append((notebook, grade_id, auto, manual, extra, bool(needs_manual), points))
+        facts[key]["grades"].append((notebook, grade_id, auto, manual, extra, points))
         score = _score(auto=auto, manual=manual, extra=extra)
         scores[key] = scores.get(key, 0.0) + score
         # nbgrader's manually graded cells are the graded answers: Markdown, or code that is also a solution

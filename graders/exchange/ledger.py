@@ -83,6 +83,9 @@ CREATE TABLE IF NOT EXISTS cell_scores (
 ADDED_COLUMNS = (
     ("attempts", "feedback_digest", "TEXT"), ("attempts", "feedback_error", "TEXT"),
     ("attempts", "origin", "TEXT"),  # "imported": from an nbgrader course (paceline import); NULL: collected
+    # The gradebook's facts (graders.engine.gradebook_reader's basis) the attempt's kept feedback pages show;
+    # NULL: not known to match the gradebook (rendered by a worker from other facts, or by an older paceline).
+    ("attempts", "feedback_basis", "TEXT"),
     ("extensions", "shareable", "INTEGER NOT NULL DEFAULT 0"),
     ("extensions", "revoked", "INTEGER NOT NULL DEFAULT 0"),  # 1: takes the extension back (due_at: the planned date)
     ("releases", "withdrawn_at", "TEXT"), ("releases", "withdrawn_by", "TEXT"),  # taken back by `paceline unrelease`
@@ -113,6 +116,7 @@ class Attempt:
     # "imported": brought in from an nbgrader course's submitted/ (paceline import); its receipt time is
     # the time nbgrader recorded (timestamp.txt), not when paceline read it.
     origin: AttemptOrigin = "collected"
+    feedback_basis: str | None = None  # the gradebook facts its kept feedback pages show (see ADDED_COLUMNS)
 
     @property
     def submitted_at(self) -> dt.datetime:
@@ -262,12 +266,14 @@ class Ledger:
         late_penalty: float,
         graded_at: dt.datetime,
         cells: Iterable[CellScore],
+        feedback_basis: str | None = None,
     ) -> None:
+        """A graded attempt; ``feedback_basis``: the gradebook facts its new feedback pages show, if known."""
         with self._transaction():
             self._db.execute(
                 "UPDATE attempts SET status = 'graded', score = ?, max_score = ?, late_penalty = ?,"
-                " graded_at = ?, error = NULL WHERE id = ?",
-                (score, max_score, late_penalty, _iso(graded_at), attempt_id),
+                " graded_at = ?, error = NULL, feedback_basis = ? WHERE id = ?",
+                (score, max_score, late_penalty, _iso(graded_at), feedback_basis, attempt_id),
             )
             self._db.execute("DELETE FROM cell_scores WHERE attempt_id = ?", (attempt_id,))
             self._db.executemany(
@@ -299,6 +305,11 @@ class Ledger:
                 "INSERT INTO cell_scores (attempt_id, notebook, grade_id, score, max_score) VALUES (?, ?, ?, ?, ?)",
                 [(attempt_id, c.notebook, c.grade_id, c.score, c.max_score) for c in cells],
             )
+
+    def record_feedback_basis(self, attempt_id: int, *, basis: str) -> None:
+        """The attempt's kept feedback pages were rendered again, from the gradebook facts ``basis``."""
+        with self._transaction():
+            self._db.execute("UPDATE attempts SET feedback_basis = ? WHERE id = ?", (basis, attempt_id))
 
     def mark_feedback_released(self, attempt_id: int, *, digest: str) -> None:
         with self._transaction():
@@ -470,5 +481,5 @@ def _attempt(row: sqlite3.Row) -> Attempt:
         content_hash=row["content_hash"], size_bytes=row["size_bytes"], file_count=row["file_count"],
         status=row["status"], score=row["score"], max_score=row["max_score"], late_penalty=row["late_penalty"],
         graded_at=_parse(row["graded_at"]), error=row["error"], feedback_digest=row["feedback_digest"],
-        feedback_error=row["feedback_error"], origin=row["origin"] or "collected",
+        feedback_error=row["feedback_error"], origin=row["origin"] or "collected", feedback_basis=row["feedback_basis"],
     )

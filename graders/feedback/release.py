@@ -5,8 +5,10 @@ Each attempt's feedback is rendered by nbgrader when it is graded (see
 released in nbgrader's own exchange format, keyed by the attempt's
 ``submission_secret.txt``, so a student's *Fetch Feedback* gets feedback for
 every attempt they made, and copied by attempt number into the student's
-personal folder, where their server's ``paceline/feedback`` route serves it. The latest attempt's feedback is regenerated from
-the gradebook first, so manual grades and comments from formgrader appear.
+personal folder, where their server's ``paceline/feedback`` route serves it. The latest attempt's feedback is rendered again from
+the gradebook first where the gradebook's facts changed since its page was rendered (manual grades and comments
+from formgrader, a late penalty an extension moved), so they appear; a page that shows what the gradebook holds
+is not rendered again (grading records which facts the worker's page shows).
 Hidden tests show only whether they passed (:mod:`graders.feedback.hidden_tests`).
 
 An attempt imported from an nbgrader course without a secret (older
@@ -21,7 +23,6 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +32,7 @@ from analytics.progress import Progress, Silent
 
 from ..course.layout import personal_feedback_parts
 from ..course.plan import CourseConfig, LessonPlan
+from ..engine.gradebook_reader import read_submissions
 from ..engine.wiring import check_result, instructor_api, write_nbgrader_config
 from ..errors import PacelineError, SubmissionError, at_submission
 from ..exchange.ledger import Attempt, Ledger
@@ -42,13 +44,15 @@ from ..exchange.submission_checks import SECRET_NAME, secret_problem
 class FeedbackReport:
     released: dict[str, int] = field(default_factory=dict)  # lesson id -> attempts whose feedback was released
     personal_copies: int = 0  # attempts released earlier whose pages were only now copied to the student's folder
+    rendered: dict[str, int] = field(default_factory=dict)  # lesson id -> latest attempts whose pages were rendered again
+    up_to_date: int = 0  # graded latest attempts whose kept pages already showed the gradebook's facts
     problems: list[PacelineError] = field(default_factory=list)
 
 
 def release_feedback(
     course: CourseConfig, *, lesson_ids: list[str] | None = None, progress: Progress = Silent(),
 ) -> FeedbackReport:
-    """Refresh the latest attempts' feedback from the gradebook, then release all new feedback."""
+    """Render again the latest attempts' feedback that is out of date with the gradebook, then release all new feedback."""
     report = FeedbackReport()
     refresh_from_gradebook(course, lesson_ids=lesson_ids, progress=progress, report=report)
     release_attempt_feedback(course, lesson_ids=lesson_ids, report=report)
@@ -58,36 +62,51 @@ def release_feedback(
 def refresh_from_gradebook(
     course: CourseConfig, *, lesson_ids: list[str] | None, progress: Progress, report: FeedbackReport,
 ) -> None:
-    """nbgrader's feedback for each student's latest attempt, with manual grades and comments."""
-    write_nbgrader_config(course)
-    api = instructor_api(course)
+    """nbgrader's feedback for each student's latest attempt, with manual grades and comments, rendered
+    again only where the kept page is missing or shows other facts than the gradebook holds now (a teacher
+    marked or commented in formgrader, a late penalty moved, a regrade kept an earlier attempt's marks)."""
+    lessons = course.select_lessons(lesson_ids)
     with Ledger.open(course.layout.ledger_path) as ledger:
         latest: dict[tuple[str, str], Attempt] = {}
-        for attempt in ledger.attempts(lesson_ids=[lesson.id for lesson in course.select_lessons(lesson_ids)]):
+        for attempt in ledger.attempts(lesson_ids=[lesson.id for lesson in lessons]):
             latest[(attempt.student_id, attempt.lesson_id)] = attempt
-    for lesson in progress.track(course.select_lessons(lesson_ids), description="Feedback"):
-        if not any(course.layout.autograded_dir.glob(f"*/{lesson.id}")):
+    recorded = read_submissions(course.layout.gradebook_path, lesson_ids=[lesson.id for lesson in lessons])
+    todo: dict[str, list[tuple[Attempt, str]]] = {}
+    for key, attempt in latest.items():
+        submission = recorded.get(key)
+        if attempt.status != "graded" or submission is None:
+            continue  # nothing graded, or not in the gradebook (nbgrader keeps the latest graded attempt)
+        if not course.layout.autograded(student_id=attempt.student_id, lesson_id=attempt.lesson_id).is_dir():
+            continue  # nbgrader renders from autograded/: nothing to render from
+        kept = course.layout.attempt_feedback(student_id=attempt.student_id, lesson_id=attempt.lesson_id,
+                                              attempt=attempt.attempt)
+        lesson = course.lesson(attempt.lesson_id)
+        if attempt.feedback_basis == submission.basis and len(feedback_pages(kept, lesson)) == len(lesson.notebooks):
             continue
-        started = time.time()
-        try:
-            check_result(f"generate_feedback {lesson.id}", api.generate_feedback(lesson.id))
-            failed = False
-        except PacelineError as exc:
-            # nbgrader goes on past a student it cannot render and removes that student's page:
-            # everyone else's fresh pages are still copied.
-            report.problems.append(exc)
-            failed = True
-        for rendered in sorted(course.layout.feedback_dir.glob(f"*/{lesson.id}")):
-            attempt = latest.get((rendered.parent.name, lesson.id))
-            if attempt is None or attempt.status != "graded":
-                continue  # the gradebook holds an older attempt than the latest: its feedback is already kept
+        todo.setdefault(attempt.lesson_id, []).append((attempt, submission.basis))
+    report.up_to_date = sum(1 for a in latest.values() if a.status == "graded") - sum(map(len, todo.values()))
+    if not todo:
+        return
+    write_nbgrader_config(course)
+    api = instructor_api(course)
+    for lesson in progress.track([lesson for lesson in lessons if lesson.id in todo], description="Feedback"):
+        for attempt, basis in sorted(todo[lesson.id], key=lambda item: item[0].student_id):
+            try:
+                # nbgrader removes the page of a student it cannot render: nothing of it is copied then.
+                check_result(f"generate_feedback {lesson.id} {attempt.student_id}",
+                             api.generate_feedback(lesson.id, attempt.student_id))
+            except PacelineError as exc:
+                report.problems.append(exc)
+                continue
+            rendered = course.layout.feedback(student_id=attempt.student_id, lesson_id=lesson.id)
             dest = course.layout.attempt_feedback(student_id=attempt.student_id, lesson_id=lesson.id,
                                                   attempt=attempt.attempt)
             dest.mkdir(parents=True, exist_ok=True)
-            for html in feedback_pages(rendered, course.lesson(lesson.id)):
-                if failed and html.stat().st_mtime < started:
-                    continue  # not rendered by this run: it may predate the latest attempt
+            for html in feedback_pages(rendered, lesson):
                 shutil.copyfile(html, dest / html.name)
+            with Ledger.open(course.layout.ledger_path) as ledger:
+                ledger.record_feedback_basis(attempt.id, basis=basis)
+            report.rendered[lesson.id] = report.rendered.get(lesson.id, 0) + 1
 
 
 def release_attempt_feedback(

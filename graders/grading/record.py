@@ -29,6 +29,7 @@ from nbgrader.preprocessors import AssignLatePenalties
 from ..course.clock import Clock
 from ..course.layout import ScratchCourse
 from ..course.plan import CourseConfig
+from ..engine.gradebook_reader import read_submissions
 from ..engine.stages import Stages
 from ..engine.wiring import naive_utc, nbgrader_config, open_gradebook
 from ..errors import SubmissionError
@@ -92,10 +93,16 @@ def record_attempt(
         raise SubmissionError(attempt.student_id, attempt.lesson_id, attempt.attempt, f"grading task failed: {result!r}")
     if result.error:
         raise SubmissionError(attempt.student_id, attempt.lesson_id, attempt.attempt, result.error)
-    score, penalty = result.score, result.late_penalty
+    score, penalty, basis = result.score, result.late_penalty, None
     if is_latest:
         # Only the latest attempt goes into nbgrader's gradebook, whatever order tasks finish in.
         score, penalty = record_outcome(course, result, submitted_at=attempt.submitted_at, due_at=due_at)
+        # The worker's pages show the course gradebook's facts unless a teacher's marks or comments on an
+        # earlier attempt (kept by nbgrader), or another late penalty, differ: then `paceline feedback` renders.
+        recorded = read_submissions(course.layout.gradebook_path, student_ids=[attempt.student_id],
+                                    lesson_ids=[attempt.lesson_id]).get((attempt.student_id, attempt.lesson_id))
+        if recorded is not None and recorded.basis == result.feedback_basis:
+            basis = recorded.basis
     feedback = course.layout.attempt_feedback(student_id=attempt.student_id, lesson_id=attempt.lesson_id,
                                               attempt=attempt.attempt)
     if feedback.exists():
@@ -103,7 +110,7 @@ def record_attempt(
     write_files(feedback, result.feedback)
     cells = [CellScore(c.notebook, c.grade_id, c.score, c.max_score) for c in result.cells]
     ledger.record_grade(attempt.id, score=score, max_score=result.max_score, late_penalty=penalty,
-                        graded_at=clock.now(), cells=cells)
+                        graded_at=clock.now(), cells=cells, feedback_basis=basis)
     return GradedAttempt(attempt, score, result.max_score, penalty, stages=result.stages)
 
 

@@ -36,6 +36,7 @@ from ..course.layout import TIMESTAMP, ScratchCourse
 from ..course.nbgrader_table import NbgraderSettings
 from ..course.plan import LatePolicy
 from ..engine import stages
+from ..engine.gradebook_reader import read_submissions
 from ..engine.stages import Stages
 from ..engine.wiring import grading_config, naive_utc, recorded_score
 from ..sandbox.manager import LOG_PREFIX as SANDBOX_LOG_PREFIX
@@ -100,6 +101,9 @@ class GradingOutcome:
     comments: tuple[CommentResult, ...] = ()
     error: str | None = None
     stages: Stages = ()  # where the worker's time went: private course, kernel start, execute, scoring, feedback...
+    # The gradebook facts the feedback pages show (graders.engine.gradebook_reader): when the course's
+    # gradebook holds the same for this submission, `paceline feedback` need not render them again.
+    feedback_basis: str | None = None
 
 
 def autograde(task: GradingTask, gradebook_template: bytes) -> GradingOutcome:
@@ -161,10 +165,12 @@ def _grade_in(course: ScratchCourse, task: GradingTask, *, who: dict[str, str], 
         )
         comments = tuple(CommentResult(notebook.name, comment.name, comment.auto_comment)
                          for notebook in submission.notebooks for comment in notebook.comments)
+        basis = read_submissions(course.gradebook_path, student_ids=[task.student_id], lesson_ids=[task.lesson_id])
         return GradingOutcome(
             attempt_id=task.attempt_id, lesson_id=task.lesson_id, student_id=task.student_id, attempt=task.attempt,
             autograded=autograded, feedback=feedback, score=float(submission.score or 0.0), max_score=float(submission.max_score or 0.0),
             late_penalty=float(submission.late_submission_penalty or 0.0), cells=cells, comments=comments, log=log,
+            feedback_basis=basis[(task.student_id, task.lesson_id)].basis if basis else None,
         )
 
 
