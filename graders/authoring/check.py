@@ -22,6 +22,9 @@ folder other than its notebooks holds a solution or hidden-test marker: see
 :mod:`graders.authoring.lesson_files`), ``data-not-fetched`` (a file of ``[[lessons]] data``
 could not be fetched: :mod:`graders.authoring.lesson_data`; the lesson is not run).
 
+Lessons run side by side, one per core (a lesson's two versions one after the other); the report
+lists them in course order, as one at a time would.
+
 Cells tagged ``raises-exception`` (nbclient's convention) are meant to raise: their
 errors are not problems.
 
@@ -39,10 +42,12 @@ at tests a student can game: ``equality-only-test``.
 from __future__ import annotations
 
 import ast
+import os
 import re
 import shutil
 import tempfile
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -356,10 +361,21 @@ def _check_lessons(
 ) -> CheckReport:
     results = []
     sandboxed = None
-    for lesson in progress.track(plan, description="Checking"):
-        result = _check_one_lesson(lesson, execute=execute, markers=markers, environment=environment)
-        sandboxed = result.sandboxed if result.sandboxed is not None else sandboxed
-        results.append(result)
+    # Lessons run side by side, one per core: their kernels are separate processes (each in its own leased
+    # sandbox user) and this process mostly waits for them. Results are taken in the plan's order, so the
+    # report lists every lesson's problems cell by cell exactly as one lesson at a time did.
+    workers = min(len(plan), _cores()) if execute else 1
+    with ThreadPoolExecutor(max_workers=max(workers, 1), thread_name_prefix="paceline-check") as pool:
+        futures = [pool.submit(_check_one_lesson, lesson, execute=execute, markers=markers, environment=environment)
+                   for lesson in plan]
+        try:
+            for _, future in zip(progress.track(plan, description="Checking"), futures):
+                result = future.result()
+                sandboxed = result.sandboxed if result.sandboxed is not None else sandboxed
+                results.append(result)
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)  # lessons not started yet never start
+            raise
     return CheckReport(
         problems=tuple(problem for result in results for problem in result.problems),
         lessons=sum(result.lessons for result in results),
@@ -369,6 +385,10 @@ def _check_lessons(
         warnings=tuple(warning for result in results for warning in result.warnings),
         sandboxed=sandboxed,
     )
+
+
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def _check_one_lesson(lesson: _LessonFolder, *, execute: bool, markers: Sequence[str],

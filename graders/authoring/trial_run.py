@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import os
 import re
 import subprocess
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from jupyter_client.kernelspec import NoSuchKernel
 from nbclient import NotebookClient
 from nbclient.exceptions import CellControlSignal
 from nbformat import NotebookNode
-from nbgrader.utils import determine_grade, setenv
+from nbgrader.utils import determine_grade
 
 from ..engine.isolation import TrialKernels
 
@@ -79,8 +80,9 @@ def run_in_kernel(nb: NotebookNode, *, cwd: Path, timeout: int, kernels: TrialKe
     )
     try:
         # The kernel's own stderr is start-up chatter; everything a cell does arrives as outputs.
-        with setenv(NBGRADER_EXECUTION="autograde"):
-            client.execute(stderr=subprocess.DEVNULL)
+        # The kernel's environment is given, not set in os.environ (as nbgrader's setenv does): check runs
+        # lessons in threads, and one thread's restoring os.environ would start another's kernel without it.
+        client.execute(stderr=subprocess.DEVNULL, env={**os.environ, "NBGRADER_EXECUTION": "autograde"})
     except NoSuchKernel:
         return TrialRun(executed, None, f"no Jupyter kernel named {kernel!r} is installed (install it, or change the notebook's kernel)")
     except (RuntimeError, CellControlSignal) as exc:  # nbclient's DeadKernelError and kernel start-up failures

@@ -76,7 +76,9 @@ class SandboxedKernelManager(AsyncKernelManager):
     copy_notebooks = Bool(False, config=True, help="copy .ipynb files into the kernel's folder too")
     python = Unicode("", config=True, help="interpreter whose ipykernel runs (a venv's bin/python); empty: this one")
     pass_env = List(Unicode(), config=True,
-                    help="variables passed from the caller's environment into the kernel's (which starts empty), when set")
+                    help="variables passed from the caller's environment into the kernel's (which starts empty), when set; "
+                         "the caller's environment is start_kernel's env= when given (threads starting kernels at once "
+                         "cannot share os.environ), else this process's")
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -86,6 +88,7 @@ class SandboxedKernelManager(AsyncKernelManager):
         self._launch_fds: list[int] = []
         self._seccomp_fd: int | None = None
         self._caller_stdio: dict = {}
+        self._caller_env: dict[str, str] | None = None
         self._last_kernel_dir: str | None = None
         self._spec: KernelSpec | None = None
         self._deadline: asyncio.TimerHandle | None = None
@@ -157,6 +160,7 @@ class SandboxedKernelManager(AsyncKernelManager):
         else:
             self._source_dir = kw.get("cwd")
             self._caller_stdio = {key: kw.get(key) for key in ("stdout", "stderr")}
+            self._caller_env = dict(kw["env"]) if kw.get("env") is not None else None
         for key in ("cwd", "env", "pass_fds"):
             kw.pop(key, None)
         sandbox = await asyncio.to_thread(
@@ -217,6 +221,7 @@ class SandboxedKernelManager(AsyncKernelManager):
         if sandbox is None:
             raise RuntimeError("the sandbox is prepared in pre_start_kernel; start the kernel with start_kernel()")
         _, venv_bin, ro_paths = python_paths(self.python)
+        caller = self._caller_env if self._caller_env is not None else os.environ
         plan = SandboxPlan(
             kernel_cmd=tuple(inner),
             uid=sandbox.uid,
@@ -233,7 +238,7 @@ class SandboxedKernelManager(AsyncKernelManager):
             seccomp_fd=self._seccomp_fd,
             cgroup_procs=sandbox.cgroups.procs,
             venv_bin=venv_bin or None,
-            extra_env=tuple((name, os.environ[name]) for name in self.pass_env if name in os.environ),
+            extra_env=tuple((name, caller[name]) for name in self.pass_env if name in caller),
         )
         return build_argv(plan)
 
