@@ -138,6 +138,8 @@ def test_release_submit_collect_grade_feedback_export(fixture_course: Path) -> N
     regraded = release_feedback(course)
     assert (regraded.rendered, regraded.up_to_date, regraded.released) == ({"01-add": 1}, 2, {"01-add": 1})
     assert "(Score: 3.0 / 3.0)" in kept.read_text()
+    with Ledger.open(course.layout.ledger_path) as ledger:  # the score brook's progress document shows next
+        assert ledger.attempts(student_ids=["brook"], lesson_ids=["01-add"])[0].score == 3.0
     assert release_feedback(course).rendered == {}
     pages = fetch_feedback(ada, "01-add")
     assert len(pages) == 2  # one page per attempt, in a folder named for the attempt's timestamp

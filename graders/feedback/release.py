@@ -38,6 +38,7 @@ from ..errors import PacelineError, SubmissionError, at_submission
 from ..exchange.ledger import Attempt, Ledger
 from ..exchange.personal_folder import personal_folder, write_personal_file
 from ..exchange.submission_checks import SECRET_NAME, secret_problem
+from ..grading.gradebook_scores import sync_gradebook_scores
 
 
 @dataclass
@@ -67,6 +68,8 @@ def refresh_from_gradebook(
     marked or commented in formgrader, a late penalty moved, a regrade kept an earlier attempt's marks)."""
     lessons = course.select_lessons(lesson_ids)
     with Ledger.open(course.layout.ledger_path) as ledger:
+        # The scores the pages show are the ones the students' progress documents show next.
+        sync_gradebook_scores(course, ledger)
         latest: dict[tuple[str, str], Attempt] = {}
         for attempt in ledger.attempts(lesson_ids=[lesson.id for lesson in lessons]):
             latest[(attempt.student_id, attempt.lesson_id)] = attempt
