@@ -79,12 +79,15 @@ def refresh_from_gradebook(
         submission = recorded.get(key)
         if attempt.status != "graded" or submission is None:
             continue  # nothing graded, or not in the gradebook (nbgrader keeps the latest graded attempt)
-        if not course.layout.autograded(student_id=attempt.student_id, lesson_id=attempt.lesson_id).is_dir():
+        graded = course.layout.autograded(student_id=attempt.student_id, lesson_id=attempt.lesson_id)
+        if not graded.is_dir():
             continue  # nbgrader renders from autograded/: nothing to render from
         kept = course.layout.attempt_feedback(student_id=attempt.student_id, lesson_id=attempt.lesson_id,
                                               attempt=attempt.attempt)
-        lesson = course.lesson(attempt.lesson_id)
-        if attempt.feedback_basis == submission.basis and len(feedback_pages(kept, lesson)) == len(lesson.notebooks):
+        # A page per graded notebook (a notebook the student did not submit has none, then or now).
+        missing = [name for name in course.lesson(attempt.lesson_id).notebooks
+                   if (graded / name).is_file() and not (kept / f"{Path(name).stem}.html").is_file()]
+        if attempt.feedback_basis == submission.basis and not missing:
             continue
         todo.setdefault(attempt.lesson_id, []).append((attempt, submission.basis))
     report.up_to_date = sum(1 for a in latest.values() if a.status == "graded") - sum(map(len, todo.values()))
