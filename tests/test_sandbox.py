@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import pwd
 import shutil
 import socket
 import subprocess
@@ -190,6 +191,8 @@ def test_nbgrader_wiring_replaces_execute():
     assert "graders.engine.sandboxed.SandboxedExecute" in c.Autograde.autograde_preprocessors
     assert "nbgrader.preprocessors.execute.Execute" not in map(str, c.Autograde.autograde_preprocessors)
     assert c.Execute.timeout == 7 and c.SandboxedKernelManager.memory_mb == 512
+    # a cell's remaining output (up to the output limit) may take longer than nbclient's 4 s on a busy grader
+    assert SandboxedExecute(config=c).iopub_timeout >= 30
     assert pickle.loads(pickle.dumps(c)) == c  # shipped to grading workers
     assert Autograde.class_traits()["autograde_preprocessors"].default()[0].__name__ == "Execute"
     assert SandboxedExecute(config=c).kernel_manager_class is SandboxedKernelManager
@@ -481,14 +484,16 @@ def test_output_flood_is_capped(folder, base_dir):
 @needs_sandbox
 def test_dead_kernel_is_cleaned_up(folder, base_dir):
     parents = [p for p in (cgroup_parent(c) for c in ("memory", "pids")) if p is not None]
-    # Other graders on the host (or an earlier, killed test run) may own cgroups of their own.
+    # Other graders on the host (the other test process, or an earlier, killed test run) may own cgroups of
+    # their own: only those named for this kernel's pool user count.
     before = {path for parent in parents for path in parent.glob("paceline-*")}
     nb, error = run(["import os\nprint(os.getuid(), flush=True)", "os._exit(3)", "print('never')"], folder, base_dir)
     assert isinstance(error, DeadKernelError)  # run() also asserts the kernel folder is gone
     uid = int(out(nb, 0))
     leftover = [p for p in os.listdir("/proc") if p.isdigit() and _owner(p) == uid]
     assert leftover == []
-    after = {path for parent in parents for path in parent.glob("paceline-*")}
+    user = pwd.getpwuid(uid).pw_name
+    after = {path for parent in parents for path in parent.glob(f"paceline-{user}-*")}
     assert after - before == set(), "the dead kernel's cgroups were left behind"
 
 

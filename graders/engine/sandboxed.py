@@ -18,6 +18,7 @@ from ..sandbox.manager import KERNEL_NAME, SandboxedKernelManager
 from .scoring import ReplyRecordingExecute, autograde_preprocessors
 
 SANDBOXED_EXECUTE = "graders.engine.sandboxed.SandboxedExecute"
+IOPUB_TIMEOUT = 30  # seconds; see sandbox_config
 
 
 class SandboxedExecute(ReplyRecordingExecute):
@@ -67,6 +68,11 @@ def sandbox_config(limits: SandboxLimits, *, timeout: int) -> Config:
     c.Autograde.autograde_preprocessors = autograde_preprocessors(execute=SANDBOXED_EXECUTE)
     c.Execute.timeout = timeout
     c.Execute.interrupt_on_timeout = True
+    # After a cell's reply, nbclient waits this long for the rest of its output, and fails the whole
+    # notebook when it runs out (nbgrader raises on it). nbclient's 4 s is too short for a cell that printed
+    # up to the output limit on a busy grader: the student would get "failed" instead of a capped output
+    # and a score. The wait ends at the kernel's idle message, and the kernel's wall clock bounds it anyway.
+    c.Execute.iopub_timeout = max(IOPUB_TIMEOUT, timeout)
     c.Execute.kernel_name = KERNEL_NAME  # the manager ignores the notebook's kernelspec anyway
     c.Execute.startup_timeout = 60
     c.Execute.shutdown_kernel = "immediate"  # a student kernel has nothing to save
