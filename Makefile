@@ -84,8 +84,10 @@ demo-clean:
 	rm -rf .paceline submitted/.attempts autograded feedback exports analytics/reports gradebook.db students.csv
 	find submitted release -mindepth 1 -maxdepth 1 ! -name README.md -exec rm -rf {} +
 
+# Two test processes, each taking whole modules (module fixtures are built once): many e2e tests wait on a
+# browser, a hub or a kernel for much of their time, so one process leaves a 2-core machine half idle.
 test: env sandbox hub-tools browser
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --numprocesses 2 --dist loadfile
 
 clean: demo-clean
 	rm -rf $(VENV) *.egg-info $(LABEXT)/node_modules $(LABEXT)/lib $(LABEXT)/prebuilt $(LABEXT)/tsconfig.tsbuildinfo

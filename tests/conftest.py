@@ -27,15 +27,20 @@ def browser_problems() -> list[str]:
     return problems
 
 
-@pytest.fixture(scope="module")
-def browser():
-    """Headless chromium for one test module; skipped without it, except in CI where `make test` installs it."""
-    problems = browser_problems()
+def skip_or_fail_without(what: str, problems: list[str]) -> None:
+    """Skip a test this host cannot run (``what``: the make target that fixes it), but fail under CI,
+    where `make test` installs everything: a test that silently skips there tests nothing."""
     if problems:
-        message = "no browser for this test (make browser): " + "; ".join(problems)
+        message = f"{what}: " + "; ".join(problems)
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless chromium for one test module; skipped without it, except in CI where `make test` installs it."""
+    skip_or_fail_without("no browser for this test (make browser)", browser_problems())
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

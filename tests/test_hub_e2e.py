@@ -67,7 +67,7 @@ from graders.operations.progress_files import refresh_progress_documents
 from graders.sandbox import check_sandbox
 from graders.sandbox.cgroups import cgroup_parent
 
-from conftest import BuiltCourseEnvironment
+from conftest import BuiltCourseEnvironment, skip_or_fail_without
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TEST_MARK = re.compile(r"^paceline student pl[0-9a-f]{6}-\S+ \(fixture\)$")  # GECOS of this module's accounts
@@ -89,12 +89,7 @@ def _host_problems() -> list[str]:
 
 @pytest.fixture(scope="module")
 def host_ready() -> None:
-    problems = _host_problems()
-    if problems:
-        message = "JupyterHub e2e not possible here (make hub-tools sandbox): " + "; ".join(problems)
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+    skip_or_fail_without("JupyterHub e2e not possible here (make hub-tools sandbox)", _host_problems())
 
 
 # --------------------------------------------------------------------------
