@@ -118,9 +118,9 @@ def release(ctx: click.Context, lesson_ids: tuple[str, ...], due: bool, early: t
                       "students who unlock it" if lesson.gated else "everyone")
     out.print(table if report.released else "Nothing new to release.")
     for lesson in report.released:
-        if lesson.held_back:
+        if lesson.kept_home:
             out.print(f"{lesson.lesson_id}: not published (course.toml's include/exclude decide): "
-                      f"{', '.join(lesson.held_back)}", highlight=False, markup=False)
+                      f"{', '.join(lesson.kept_home)}", highlight=False, markup=False)
     if report.unchanged:
         out.print(f"Unchanged since their last release: {', '.join(report.unchanged)}")
     if report.held_back:

@@ -118,7 +118,7 @@ def test_defaults_publish_the_declared_notebooks_and_data_and_assets_only() -> N
     assert selection.notebooks == ("lesson.ipynb",)
     assert selection.files == ("data/raw/big.csv", "figure.png")
     assert selection.published == ("data/raw/big.csv", "figure.png", "lesson.ipynb")
-    assert set(selection.held_back) == set(FOLDER) - set(selection.published)
+    assert set(selection.kept_home) == set(FOLDER) - set(selection.published)
 
 
 def test_include_and_exclude_patterns_and_what_they_never_override() -> None:

@@ -60,7 +60,7 @@ class FileSelection:
 
     notebooks: tuple[str, ...]  # published as nbgrader's student versions
     files: tuple[str, ...]  # published unchanged
-    held_back: tuple[str, ...]  # never published
+    kept_home: tuple[str, ...]  # never published: they stay in course_source/
 
     @property
     def published(self) -> tuple[str, ...]:
@@ -117,18 +117,18 @@ def select_files(
 ) -> FileSelection:
     """Which of a lesson folder's files are published: pure, over lesson-relative paths."""
     declared = set(notebooks)
-    chosen_notebooks, files, held_back = [], [], []
+    chosen_notebooks, files, kept_home = [], [], []
     for path in sorted(set(paths)):
         if any(matches(path, pattern) for pattern in NEVER):
-            held_back.append(path)
+            kept_home.append(path)
         elif path.endswith(NOTEBOOK_SUFFIX):
-            (chosen_notebooks if path in declared else held_back).append(path)
+            (chosen_notebooks if path in declared else kept_home).append(path)
         elif any(matches(path, pattern) for pattern in (*DEFAULT_INCLUDE, *include)) and \
                 not any(matches(path, pattern) for pattern in exclude):
             files.append(path)
         else:
-            held_back.append(path)
-    return FileSelection(tuple(chosen_notebooks), tuple(files), tuple(held_back))
+            kept_home.append(path)
+    return FileSelection(tuple(chosen_notebooks), tuple(files), tuple(kept_home))
 
 
 def published_files(course: CourseConfig, lesson: LessonPlan) -> FileSelection:

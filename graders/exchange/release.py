@@ -62,7 +62,7 @@ class ReleasedLesson:
     max_score: float
     gated: bool  # published per student on unlock, not to everyone
     files: tuple[str, ...] = ()  # everything published (notebooks included), relative to the lesson folder
-    held_back: tuple[str, ...] = ()  # files of the lesson folder that were not published
+    kept_home: tuple[str, ...] = ()  # files of the lesson folder that were not published
 
 
 @dataclass(frozen=True)
@@ -196,7 +196,7 @@ def _release_one(course: CourseConfig, lesson: LessonPlan, *, api, markers: tupl
         _verify_published(lesson, outbound, allowed=set(published), markers=markers, api=api)
     notebooks = tuple(path for path in published if path in selection.notebooks)
     return ReleasedLesson(lesson.id, release_dir, notebooks, max_score, gated=bool(lesson.requires),
-                          files=tuple(published), held_back=selection.held_back)
+                          files=tuple(published), kept_home=selection.kept_home)
 
 
 def _refuse_what_nbgrader_refuses(course: CourseConfig, lesson: LessonPlan) -> None:
