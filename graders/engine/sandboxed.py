@@ -18,7 +18,8 @@ from ..sandbox.manager import KERNEL_NAME, SandboxedKernelManager
 from .scoring import ReplyRecordingExecute, autograde_preprocessors
 
 SANDBOXED_EXECUTE = "graders.engine.sandboxed.SandboxedExecute"
-IOPUB_TIMEOUT = 30  # seconds; see sandbox_config
+IOPUB_TIMEOUT = 30  # seconds a finished cell's remaining output may take; see sandbox_config
+IOPUB_TIMEOUT_AFTER_INTERRUPT = 4  # nbclient's default: a cell that ran out of time is not waited for long
 
 
 class SandboxedExecute(ReplyRecordingExecute):
@@ -28,6 +29,7 @@ class SandboxedExecute(ReplyRecordingExecute):
     def __init__(self, *args, **kwargs) -> None:
         kwargs["kernel_manager_class"] = SandboxedKernelManager
         super().__init__(*args, **kwargs)
+        self._output_wait = self.iopub_timeout
 
     @validate("kernel_manager_class")
     def _sandboxed_only(self, proposal):
@@ -43,6 +45,17 @@ class SandboxedExecute(ReplyRecordingExecute):
                                                ("size", km_config.get("pool_size")),
                                                ("base_dir", km_config.get("base_dir"))) if v is not None})
         return super().preprocess(nb, resources, km=km)
+
+    def preprocess_cell(self, cell, resources, index):
+        self.iopub_timeout = self._output_wait
+        return super().preprocess_cell(cell, resources, index)
+
+    async def _async_handle_timeout(self, timeout, cell=None):
+        # nbclient interrupts a cell that ran out of time, then waits iopub_timeout for its last output. A kernel
+        # that ignores the interrupt sends none: the long wait for a big output would let it run on to the
+        # kernel's wall-clock limit instead of failing at the cell's timeout.
+        self.iopub_timeout = IOPUB_TIMEOUT_AFTER_INTERRUPT
+        return await super()._async_handle_timeout(timeout, cell)
 
     def process_message(self, msg, cell, cell_index):
         # A display shown by a cell that has finished cannot be rewritten by a later cell. nbclient
