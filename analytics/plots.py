@@ -233,10 +233,14 @@ def _box_and_dots(ax: Axes, pacing: pd.DataFrame, values: np.ndarray, *, max_poi
     million text ids cost more than drawing the figure.
     """
     order = pacing["order"].to_numpy(dtype=np.int64)
+    if len(order) and -2**15 <= order.min() and order.max() < 2**15:
+        # 16-bit keys: numpy's stable sorts (here and below) are then radix sorts, and give the same order.
+        order = order.astype(np.int16)
     orders, first_rows = np.unique(order, return_index=True)
-    lessons = pacing["lesson_id"].to_numpy()[first_rows].tolist()
+    lessons = pacing["lesson_id"].take(first_rows).tolist()  # not every row's id as a Python string
     shown = np.flatnonzero(~np.isnan(values))
     lesson, values = np.searchsorted(orders, order[shown]), values[shown]  # each shown row's lesson, 0-based
+    lesson = lesson.astype(np.int16) if len(orders) < 2**15 else lesson
     by_lesson = np.argsort(lesson, kind="stable")
     counts = np.bincount(lesson, minlength=len(lessons))
     data = np.split(values[by_lesson], np.cumsum(counts)[:-1])
