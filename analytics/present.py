@@ -68,9 +68,6 @@ def render_math(text: str) -> str:
 def offline_html(notebook: Path, *, title: str) -> str:
     """The executed notebook as a self-contained HTML page: no code cells, no prompts, no scripts to fetch,
     formulas rendered; figures are embedded as they are in any nbconvert page."""
-    from .startup import defer_iri_parsers
-
-    defer_iri_parsers()
     import nbformat
     from jinja2 import DictLoader
 

@@ -29,19 +29,15 @@ from typing import Any
 
 import pandas as pd
 
-from .startup import defer_iri_parsers
+import papermill
+from papermill.exceptions import PapermillExecutionError
 
-defer_iri_parsers()  # before papermill imports nbformat, and nbformat jsonschema: see analytics.startup
-
-import papermill  # noqa: E402
-from papermill.exceptions import PapermillExecutionError  # noqa: E402
-
-from .context import ReportContext, prepare_report, save_report  # noqa: E402
-from .errors import AnalyticsError, ReportBatchError, ReportError, UnknownIdError  # noqa: E402
-from .present import offline_html  # noqa: E402
-from .progress import Progress, Silent  # noqa: E402
-from .settings import ReportSettings, load_settings  # noqa: E402
-from .tables import CourseTables, load_tables  # noqa: E402
+from .context import ReportContext, prepare_report, save_report
+from .errors import AnalyticsError, ReportBatchError, ReportError, UnknownIdError
+from .present import offline_html
+from .progress import Progress, Silent
+from .settings import ReportSettings, load_settings
+from .tables import CourseTables, load_tables
 
 COHORT_NOTEBOOK = "cohort_progress.ipynb"
 STUDENT_NOTEBOOK = "student_progress.ipynb"

@@ -440,20 +440,16 @@ def test_kernels_get_the_analysis_made_once(course: Path, no_kernel) -> None:
     assert no_kernel.prepared[1].pooled is not no_kernel.prepared[0].pooled  # a fresh read per kernel
 
 
-def test_the_report_runner_defers_jsonschemas_iri_parsers_and_keeps_their_answers() -> None:
-    """Importing the runner (papermill, nbformat, nbconvert, jsonschema) builds no RFC 3987 parser; an IRI
-    checked afterwards gets the real module's answer, and the real module then takes the stand-in's place."""
+def test_importing_the_notebook_tools_builds_no_rfc3987_parser() -> None:
+    """Every paceline process that reads a notebook imports nbformat, and nbformat jsonschema; a jsonschema
+    that imports rfc3987_syntax builds its Earley parser there (2-3 s of each command, nbgrader app, grading
+    worker and report). pyproject.toml bounds jsonschema below that release."""
     code = (
-        # The runner first: jsonschema imported before it would have taken the real module.
-        "import sys, analytics.report, analytics.present, jsonschema, nbconvert\n"
-        "assert 'rfc3987_syntax.syntax_helpers' not in sys.modules, 'the parser was built at import'\n"
-        "checker = jsonschema.FormatChecker()\n"
-        "print(checker.conforms('http://example.org/\\u00e4?q#f', 'iri'), checker.conforms('no scheme', 'iri'),\n"
-        "      checker.conforms('../\\u00e4', 'iri-reference'), checker.conforms('a b', 'iri-reference'))\n"
-        "import rfc3987_syntax\n"
-        "print('syntax_helpers' in dir(rfc3987_syntax), 'rfc3987_syntax.syntax_helpers' in sys.modules)\n"
+        "import sys, nbformat, nbconvert, papermill, jsonschema, nbgrader.api, analytics.report, analytics.present\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('rfc3987_syntax', 'lark')))\n"
+        "print(jsonschema.FormatChecker().conforms('not a date', 'date'))\n"  # formats still checked
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=False,
                           env=os.environ | {"PYTHONPATH": str(REPO)})
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["True", "False", "True", "False", "True", "True"]
+    assert done.stdout.split("\n")[:2] == ["[]", "False"]
