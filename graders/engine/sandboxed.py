@@ -5,16 +5,27 @@ passes ``kernel_manager_class=AsyncKernelManager`` as a keyword, and traitlets
 lets keywords win over config, so that setting is silently ignored. Instead
 the autograde pass gets :class:`SandboxedExecute` in place of ``Execute``, and
 paceline's strict scoring (:mod:`graders.engine.scoring`) in place of ``SaveAutoGrades``.
+
+A notebook takes the kernel its process started ahead when one is waiting
+(:mod:`graders.sandbox.standby`); with ``start_next_kernel`` (grading workers
+that run one notebook after another) each notebook then starts the next one's.
 """
 
 from __future__ import annotations
 
-from traitlets import TraitError, validate
+import json
+import time
+from contextlib import contextmanager
+
+from jupyter_core.utils import run_sync
+from traitlets import Bool, TraitError, validate
 from traitlets.config import Config
 
 from ..sandbox.host import require_sandbox
 from ..sandbox.limits import SandboxLimits
 from ..sandbox.manager import KERNEL_NAME, SandboxedKernelManager
+from ..sandbox.standby import process_standby
+from . import stages
 from .scoring import ReplyRecordingExecute, autograde_preprocessors
 
 SANDBOXED_EXECUTE = "graders.engine.sandboxed.SandboxedExecute"
@@ -26,10 +37,17 @@ class SandboxedExecute(ReplyRecordingExecute):
     """nbgrader's Execute, with every kernel started by :class:`SandboxedKernelManager`
     (and each cell's execute reply recorded for scoring)."""
 
+    start_next_kernel = Bool(
+        False, config=True,
+        help="after each notebook, start the next one's kernel in this process, sandboxed and waiting with an empty "
+             "folder (for processes that run notebook after notebook: it boots while this one is scored)",
+    )
+
     def __init__(self, *args, **kwargs) -> None:
         kwargs["kernel_manager_class"] = SandboxedKernelManager
         super().__init__(*args, **kwargs)
         self._output_wait = self.iopub_timeout
+        self._taken: SandboxedKernelManager | None = None
 
     @validate("kernel_manager_class")
     def _sandboxed_only(self, proposal):
@@ -44,7 +62,49 @@ class SandboxedExecute(ReplyRecordingExecute):
         require_sandbox(**{k: v for k, v in (("prefix", km_config.get("pool_prefix")),
                                                ("size", km_config.get("pool_size")),
                                                ("base_dir", km_config.get("base_dir"))) if v is not None})
-        return super().preprocess(nb, resources, km=km)
+        folder = ((resources or {}).get("metadata") or {}).get("path")
+        if km is None and folder:
+            started = time.perf_counter()
+            km = self._taken = run_sync(process_standby().take)(self._kernel_recipe(), str(folder),
+                                                                timeout=float(self.startup_timeout))
+            stages.add("kernel start", time.perf_counter() - started)
+        try:
+            result = super().preprocess(nb, resources, km=km)
+        except Exception:
+            self._start_next()
+            raise
+        finally:
+            self._taken = None
+        self._start_next()
+        return result
+
+    @contextmanager
+    def setup_kernel(self, **kwargs):
+        if self._taken is not None and self.km is self._taken:
+            # Taken from the standby for this notebook alone: shut down after it, like a kernel nbclient started.
+            kwargs.setdefault("cleanup_kc", True)
+        with super().setup_kernel(**kwargs):
+            yield
+
+    def _start_next(self) -> None:
+        if self.start_next_kernel:
+            run_sync(process_standby().start)(self._kernel_recipe(), self._new_manager, extra_arguments=self._kernel_arguments())
+
+    def _new_manager(self) -> SandboxedKernelManager:
+        return SandboxedKernelManager(kernel_name=KERNEL_NAME, config=self.config)
+
+    def _kernel_arguments(self) -> list[str]:
+        """The kernel's arguments as nbclient would start it (its history file added as nbclient adds it)."""
+        arguments = list(self.extra_arguments)
+        if self.ipython_hist_file and not any(a.startswith("--HistoryManager.hist_file") for a in arguments):
+            arguments.append(f"--HistoryManager.hist_file={self.ipython_hist_file}")
+        return arguments
+
+    def _kernel_recipe(self) -> str:
+        """What a waiting kernel must have been started with to take this notebook: limits, interpreter, arguments."""
+        settings = self.config.get("SandboxedKernelManager", {})
+        return json.dumps({"manager": {key: settings[key] for key in sorted(settings)}, "arguments": self._kernel_arguments()},
+                          default=repr)
 
     def preprocess_cell(self, cell, resources, index):
         self.iopub_timeout = self._output_wait

@@ -104,6 +104,10 @@ def run_tasks(
 class Executor(Protocol):
     """What the grading stage needs of whatever runs its tasks."""
 
+    # Whether a worker process outlives its task and runs more: then it keeps a sandboxed kernel started
+    # for its next notebook (graders.sandbox.standby), which boots while the current one is scored.
+    keeps_processes: bool
+
     def run(
         self, function: Callable[[T, S], R], tasks: Sequence[T], *, shared: Mapping[str, S], shared_key: Callable[[T], str],
     ) -> Iterator[tuple[T, R | BaseException]]:
@@ -114,6 +118,8 @@ class Executor(Protocol):
 
 class DaskExecutor:
     """Tasks on a Dask cluster, through a client of it; :func:`dask_executor` opens one."""
+
+    keeps_processes = True  # Dask's workers run task after task
 
     def __init__(self, client) -> None:
         self.client = client
@@ -132,6 +138,8 @@ class DaskExecutor:
 class ForkExecutor:
     """Tasks on processes forked from the coordinator, which has imported nbgrader already: no cluster,
     no imports to repeat, nothing to start but the processes. :func:`fork_executor` opens one."""
+
+    keeps_processes = False  # a process per task of a small batch: a kernel started for a next one would be wasted
 
     def __init__(self, pool: ProcessPoolExecutor) -> None:
         self.pool = pool

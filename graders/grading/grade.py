@@ -33,7 +33,7 @@ from ..course.layout import TIMESTAMP
 from ..course.plan import CourseConfig
 from ..course.roster import load_roster
 from ..course.environment import kernel_environment, lesson_kernel_problems, require_built
-from ..engine.isolation import kernel_config
+from ..engine.isolation import kernel_config, kernels_started_ahead
 from ..engine.wiring import open_gradebook, write_nbgrader_config
 from ..errors import CellRef, LessonError, PacelineError, SubmissionError, at_submission
 from ..exchange.ledger import Attempt, Ledger
@@ -143,6 +143,9 @@ def grade_attempts(
             dispatching = (nullcontext(executor) if executor is not None
                            else executor_for(task_count=len(tasks), scheduler=scheduler, workers=workers))
             with dispatching as runner:
+                if runner.keeps_processes:
+                    ahead = {lesson_id: kernels_started_ahead(kernel) for lesson_id, kernel in kernels.items()}
+                    tasks = [dataclasses.replace(task, kernel=ahead[task.lesson_id]) for task in tasks]
                 results = runner.run(autograde, tasks, shared=templates, shared_key=lambda task: task.lesson_id)
                 for task, result in progress.track(results, description="Grading", total=len(tasks)):
                     planned = by_id[task.attempt_id]

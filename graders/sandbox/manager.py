@@ -10,6 +10,10 @@ Whatever kernel the notebook names, the manager starts the ipykernel of its
 transport (zmq over unix sockets in a private folder bound into the sandbox,
 since the kernel has no network). The ``cwd`` it is given is not used as the
 kernel's folder: a copy of it is (see :mod:`graders.sandbox.resources`).
+
+A kernel can also be started before its notebook is known (:meth:`start_ahead`):
+it boots with an empty folder and runs nothing until :meth:`hand_over` copies
+the notebook's folder in (:mod:`graders.sandbox.standby` keeps one waiting).
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from jupyter_client.manager import AsyncKernelManager
 from traitlets import Bool, Float, Integer, List, Type, Unicode, default, validate
 
 from .command import (
+    SEED_DIR,
     SandboxPlan,
     build_argv,
     kernel_cmd,
@@ -93,6 +98,8 @@ class SandboxedKernelManager(AsyncKernelManager):
         self._spec: KernelSpec | None = None
         self._deadline: asyncio.TimerHandle | None = None
         self.stopped_at_deadline = False
+        self._ahead = False  # started by start_ahead: no cell may run before hand_over
+        self._handed_over = False
 
     # -- what runs: always the sandboxed python, over ipc ---------------------------------
 
@@ -140,6 +147,8 @@ class SandboxedKernelManager(AsyncKernelManager):
         return self._spec
 
     def client(self, **kwargs) -> SandboxedKernelClient:
+        if self._ahead and not self._handed_over:
+            raise RuntimeError("this kernel was started ahead of its notebook: hand_over() its folder before using it")
         kw: dict = {}
         kw.update(self.get_connection_info(session=True))
         kw.update({"connection_file": self.connection_file, "parent": self})
@@ -154,6 +163,8 @@ class SandboxedKernelManager(AsyncKernelManager):
         require_sandbox(prefix=self.pool_prefix, size=self.pool_size, base_dir=self.base_dir, python=self.python)
         limits = self.limits
         await self._close_sandbox()  # a restart (whose shutdown already closed it, normally)
+        if self._ahead and (self._handed_over or kw.get("cwd")):
+            raise RuntimeError("a kernel started ahead runs one notebook and is not started again")
         if self._last_kernel_dir is not None and kw.get("cwd") == self._last_kernel_dir:
             # restart_kernel() repeats our own launch arguments: start again from the original folder
             kw.update(self._caller_stdio)
@@ -221,7 +232,6 @@ class SandboxedKernelManager(AsyncKernelManager):
         if sandbox is None:
             raise RuntimeError("the sandbox is prepared in pre_start_kernel; start the kernel with start_kernel()")
         _, venv_bin, ro_paths = python_paths(self.python)
-        caller = self._caller_env if self._caller_env is not None else os.environ
         plan = SandboxPlan(
             kernel_cmd=tuple(inner),
             uid=sandbox.uid,
@@ -238,7 +248,8 @@ class SandboxedKernelManager(AsyncKernelManager):
             seccomp_fd=self._seccomp_fd,
             cgroup_procs=sandbox.cgroups.procs,
             venv_bin=venv_bin or None,
-            extra_env=tuple((name, caller[name]) for name in self.pass_env if name in caller),
+            # A kernel started ahead gets the caller's variables at hand-over, as they are then.
+            extra_env=() if self._ahead else tuple(self._passed_env().items()),
         )
         return build_argv(plan)
 
@@ -250,12 +261,94 @@ class SandboxedKernelManager(AsyncKernelManager):
 
     async def _async_post_start_kernel(self, **kw) -> None:
         await super()._async_post_start_kernel(**kw)
+        if self._ahead:
+            return  # booting while it waits: hand_over seals it and starts its clock
         # Before start_kernel returns, so before any cell can run: no race with student code.
         await self._seal_ipc_when_bound()
+        self._start_deadline()
+
+    def _start_deadline(self) -> None:
         # Per-cell timeouts and the CPU limit leave a gap: many cells that each sleep just under
         # the timeout. The kernel's whole life is bounded too. The timer runs on the loop nbclient
         # drives for every cell, as does _close_sandbox, so it cannot fire on a closed sandbox.
         self._deadline = asyncio.get_running_loop().call_later(self.limits.wall_clock_seconds, self._stop_at_deadline)
+
+    def _passed_env(self) -> dict[str, str]:
+        caller = self._caller_env if self._caller_env is not None else os.environ
+        return {name: caller[name] for name in self.pass_env if name in caller}
+
+    # -- started ahead: boot now, take a notebook's folder later --------------------------
+
+    async def start_ahead(self, **kw) -> None:
+        """Start the kernel before its notebook is known, with an empty working folder.
+
+        It returns once the kernel is launched, not booted: it boots while the
+        caller does something else. Nothing can use it (``client()`` refuses)
+        until :meth:`hand_over` gives it one notebook's folder; the pool user's
+        lease is held from now until the kernel is shut down.
+        """
+        if "cwd" in kw:
+            raise TypeError("a kernel started ahead gets its folder from hand_over(), not cwd")
+        self._ahead = True
+        await self.start_kernel(**kw)
+
+    async def hand_over(self, folder: str, *, timeout: float = 60.0) -> None:
+        """Give a kernel started ahead its notebook's folder, as start_kernel(cwd=folder) would have.
+
+        Once it has booted, its socket folder is sealed, the folder is copied
+        into its read-only seed and from there, by the kernel itself, into its
+        working folder (as at a normal start); the caller's ``pass_env``
+        variables are set as they are now, and its wall clock starts. Raises
+        :class:`KernelLost` when the kernel died while it waited (it is then
+        of no use: shut it down and start another), :class:`~graders.sandbox.resources.ScratchCopyError`
+        when the folder cannot be copied. Whatever happens, the kernel takes no
+        second folder.
+        """
+        sandbox = self._sandbox
+        if not self._ahead or self._handed_over:
+            raise RuntimeError("hand_over() takes a kernel started by start_ahead(), once")
+        self._handed_over = True
+        if sandbox is None or sandbox.closed or not await self._async_is_alive():
+            raise KernelLost("the kernel started ahead died while it waited")
+        await self._seal_ipc_when_bound(timeout)
+        if not await self._async_is_alive():
+            raise KernelLost("the kernel started ahead died while it booted")
+        await asyncio.to_thread(sandbox.fill_seed, Path(folder), limits=self.limits, copy_notebooks=self.copy_notebooks)
+        self._source_dir = folder
+        self._start_deadline()
+        passed = self._passed_env()
+        await self._run_silently(hand_over_code(passed, unset=[name for name in self.pass_env if name not in passed]),
+                                 timeout=timeout)
+
+    async def _run_silently(self, code: str, *, timeout: float) -> None:
+        """Run ``code`` (paceline's, never a notebook's) before any cell: no output, no history, no execution count."""
+        client = self.client()
+        client.start_channels(shell=True, iopub=False, stdin=False, hb=False, control=False)
+        try:
+            msg_id = client.execute(code, silent=True, store_history=False, allow_stdin=False)
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + timeout
+            while True:
+                try:
+                    reply = await client.get_shell_msg(timeout=max(0.0, deadline - loop.time()))
+                except queue.Empty:
+                    raise KernelLost(f"the kernel started ahead did not take its folder within {timeout:g} s") from None
+                if reply.get("parent_header", {}).get("msg_id") == msg_id:
+                    break
+        finally:
+            client.stop_channels()
+        content = reply.get("content") or {}
+        if content.get("status") != "ok":
+            raise KernelLost(f"the kernel started ahead could not take its folder: {content.get('ename')}: {content.get('evalue')}")
+
+    @property
+    def started_ahead(self) -> bool:
+        """Started by :meth:`start_ahead` (and not handed a folder yet when ``not handed_over``)."""
+        return self._ahead
+
+    @property
+    def handed_over(self) -> bool:
+        return self._handed_over
 
     def _stop_at_deadline(self) -> None:
         self._deadline = None
@@ -324,6 +417,32 @@ class SandboxedKernelManager(AsyncKernelManager):
     def sandbox(self) -> KernelSandbox | None:
         """The running kernel's host-side resources (for tests and diagnostics)."""
         return self._sandbox
+
+
+class KernelLost(RuntimeError):
+    """A kernel started ahead cannot take its notebook (it died while waiting): start another."""
+
+
+def hand_over_code(env: dict[str, str], *, unset: list[str]) -> str:
+    """What a kernel started ahead runs, silently, when it gets its notebook's folder: what a kernel
+    started for that folder had before its first cell (the folder's files in its working folder, the
+    grader's variables), and import caches that have not seen the working folder empty."""
+    return (
+        "def _paceline_hand_over():\n"
+        "    import importlib, os, shutil\n"
+        # As the launcher's `cp -R seed/. .`: modes, not times; the working folder itself is not the kernel's.
+        f"    for entry in os.scandir({SEED_DIR!r}):\n"
+        "        if entry.is_dir(follow_symlinks=False):\n"
+        "            shutil.copytree(entry.path, entry.name, copy_function=shutil.copy, dirs_exist_ok=True)\n"
+        "        else:\n"
+        "            shutil.copy(entry.path, entry.name)\n"
+        "    importlib.invalidate_caches()\n"
+        f"    os.environ.update({dict(env)!r})\n"
+        f"    for name in {list(unset)!r}:\n"
+        "        os.environ.pop(name, None)\n"
+        "_paceline_hand_over()\n"
+        "del _paceline_hand_over\n"
+    )
 
 
 # --------------------------------------------------------------------------

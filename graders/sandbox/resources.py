@@ -135,8 +135,14 @@ def copy_folder(source: Path, dest: Path, *, max_bytes: int, max_files: int = 10
     never followed; symlinks, devices, fifos and sockets are skipped. The copy
     is root-owned and read-only to the kernel (files 0644, folders 0755).
     """
-    budget = {"bytes": max_bytes, "files": max_files}
     os.mkdir(dest, 0o755)
+    return fill_folder(source, dest, max_bytes=max_bytes, max_files=max_files, skip_suffixes=skip_suffixes)
+
+
+def fill_folder(source: Path, dest: Path, *, max_bytes: int, max_files: int = 10_000,
+                skip_suffixes: tuple[str, ...] = SKIP_SUFFIXES) -> int:
+    """:func:`copy_folder` into the folder ``dest`` that exists already (empty): a started kernel's seed."""
+    budget = {"bytes": max_bytes, "files": max_files}
     try:
         src_fd = os.open(source, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError as exc:
@@ -255,16 +261,28 @@ class KernelSandbox:
                 os.chmod(path, 0o644)
                 etc.append((str(path), f"/etc/{filename}"))
             sandbox.etc_files = tuple(etc)
+            # Bound read-only into the sandbox; a kernel started ahead of its notebook gets it empty and
+            # the notebook's folder is copied in at hand-over (fill_seed).
+            sandbox.seed_dir = kdir / "seed"
             if source is not None:
-                sandbox.seed_dir = kdir / "seed"
-                skip = () if copy_notebooks else SKIP_SUFFIXES
-                copy_folder(Path(source), sandbox.seed_dir, max_bytes=limits.scratch_bytes // 2, skip_suffixes=skip)
+                copy_folder(Path(source), sandbox.seed_dir, max_bytes=limits.scratch_bytes // 2,
+                            skip_suffixes=() if copy_notebooks else SKIP_SUFFIXES)
+            else:
+                os.mkdir(sandbox.seed_dir, 0o755)
             if use_cgroups:
                 sandbox.cgroups = SandboxCgroups.create(name, limits)
         except BaseException:
             sandbox.close()
             raise
         return sandbox
+
+    def fill_seed(self, source: Path, *, limits: SandboxLimits, copy_notebooks: bool = False) -> int:
+        """Copy the notebook's folder into the (empty) seed of a kernel started ahead; bytes copied."""
+        assert self.seed_dir is not None
+        if any(self.seed_dir.iterdir()):
+            raise RuntimeError(f"{self.seed_dir} holds files already: a kernel takes one notebook's folder only")
+        return fill_folder(source, self.seed_dir, max_bytes=limits.scratch_bytes // 2,
+                           skip_suffixes=() if copy_notebooks else SKIP_SUFFIXES)
 
     def seal_ipc_dir(self) -> None:
         """Once the kernel has bound its sockets, take the folder back: the kernel cannot add files to it."""
