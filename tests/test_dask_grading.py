@@ -47,6 +47,7 @@ from graders.exchange.release import release_lessons
 from graders.exchange.student import StudentWorkspace, fetch_lesson, submit_lesson
 from graders.grading.grade import grade_attempts
 from graders.sandbox import check_sandbox
+from graders.sandbox.host import pool_users
 
 MISSING = check_sandbox()
 UTC = dt.timezone.utc
@@ -103,6 +104,14 @@ def stop(process: subprocess.Popen) -> None:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=20)
     _kill_group(process.pid)
+
+
+def _is_kernel(process: psutil.Process) -> bool:
+    """A sandboxed kernel's process: it runs as a pool user."""
+    try:
+        return process.uids().real in {user.uid for user in pool_users()}
+    except psutil.NoSuchProcess:
+        return False
 
 
 def _kill_group(pgid: int) -> None:
@@ -231,8 +240,13 @@ def test_ctrl_c_stops_grading_in_one_line_and_loses_nothing(tmp_path: Path, work
             assert first.poll() is None, "paceline grade finished before Ctrl-C"
             assert time.monotonic() < deadline, "paceline grade graded nothing in 240 s"
             time.sleep(0.05)
+        # Its workers and their kernels, running or started ahead (the kernels in sessions of their own).
+        started = psutil.Process(first.pid).children(recursive=True)
+        assert any(_is_kernel(p) for p in started), started
         os.killpg(first.pid, signal.SIGINT)  # what the terminal does on Ctrl-C: the whole foreground group
         out, err = first.communicate(timeout=120)
+        left = psutil.wait_procs(started, timeout=10)[1]  # stopped with it, not by _kill_group below
+        assert left == [], [(p.pid, p.uids().real) for p in left]
     finally:
         _kill_group(first.pid)
     rows = ledger_rows(course)

@@ -44,7 +44,7 @@ from ..errors import PacelineError
 from ..exchange.collect import collect_submissions
 from ..exchange.release import release_due_lessons
 from ..feedback.release import release_attempt_feedback
-from ..grading.dispatch import dask_executor
+from ..grading.dispatch import Executor, dask_executor
 from ..grading.grade import grade_attempts
 from ..grading.templates import TemplateCache
 from .progress_files import refresh_progress_documents
@@ -72,10 +72,11 @@ class Cycle:
 
 
 def run_cycle(course: CourseConfig, *, scheduler: str | None, sandboxed: bool, clock: Clock,
-              template_cache: TemplateCache | None = None) -> Cycle:
+              template_cache: TemplateCache | None = None, executor: Executor | None = None) -> Cycle:
     """One pass: release what is due, collect, grade, release feedback. Never raises for one bad item,
     and a step that fails as a whole is reported while the steps after it still run. ``template_cache``
-    keeps lesson gradebook templates between passes (watch's)."""
+    keeps lesson gradebook templates between passes, and grading runs on ``executor`` when given (watch's
+    warm cluster, whose workers keep a kernel started for their next attempt), else as ``grade`` runs it."""
     cycle = Cycle()
 
     def release() -> None:
@@ -97,8 +98,8 @@ def run_cycle(course: CourseConfig, *, scheduler: str | None, sandboxed: bool, c
     def grade() -> None:
         # One round per cycle (each student's oldest pending attempt): a student's flood is graded a
         # slice at a time, with everyone else's feedback released in between.
-        graded = grade_attempts(course, sandboxed=sandboxed, scheduler=scheduler, rounds=1, template_cache=template_cache,
-                                clock=clock)
+        graded = grade_attempts(course, sandboxed=sandboxed, scheduler=scheduler, executor=executor, rounds=1,
+                                template_cache=template_cache, clock=clock)
         cycle.graded = len(graded.graded)
         if graded.graded:
             # Scores before feedback: releasing feedback hashes every graded attempt's pages, which takes
@@ -164,14 +165,15 @@ def watch(
     inbound = course.layout.exchange.inbound
     template_cache = TemplateCache()
     with dask_executor(scheduler=scheduler, workers=workers) as cluster:
-        address = cluster.address  # grading connects to this warm cluster every cycle
+        # Every cycle grades on this warm cluster through this one client (connecting anew took a
+        # tenth of a second of each score's path).
         while not stop.is_set():
             started = time.monotonic()
             seen = folder_state(inbound)  # before collect: what arrives during the cycle starts the next
             try:
                 with course_lock(course.layout, command="paceline watch", timezone=course.timezone, on_wait=on_wait,
                                  cancel=stop):
-                    cycle = run_cycle(course, scheduler=address, sandboxed=sandboxed, clock=clock,
+                    cycle = run_cycle(course, scheduler=None, executor=cluster, sandboxed=sandboxed, clock=clock,
                                       template_cache=template_cache)
             except CourseBusy:
                 break  # stopped while waiting for another command: nothing was done, nothing to report

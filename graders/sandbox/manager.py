@@ -618,6 +618,39 @@ class SandboxedKernelClient(AsyncKernelClient):
         super().__init__(**kwargs)
         self._budget = OutputBudget(self.output_bytes, total_limit=self.total_output_bytes)
 
+    async def _async_wait_for_ready(self, timeout: float | None = None) -> None:
+        """jupyter_client's wait: kernel_info answered and iopub connected, without its last 0.2 s.
+
+        jupyter_client ends by reading iopub until it has been quiet for 0.2 s, on every kernel start.
+        What is already there is read here; a status message that arrives later answers a request that
+        is not a cell's, and nbclient reads only the messages of the request it sent.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + (timeout if timeout is not None else float("inf"))
+        while True:
+            self.kernel_info()
+            try:
+                msg = await self.shell_channel.get_msg(timeout=1)
+            except queue.Empty:
+                pass
+            else:
+                if msg["msg_type"] == "kernel_info_reply":
+                    try:
+                        await self.iopub_channel.get_msg(timeout=0.2)  # iopub is connected, or ask again
+                    except queue.Empty:
+                        pass
+                    else:
+                        self._handle_kernel_info_reply(msg)
+                        break
+            if not await self._async_is_alive():
+                raise RuntimeError("Kernel died before replying to kernel_info")
+            if loop.time() > deadline:
+                raise RuntimeError(f"Kernel didn't respond in {timeout:g} seconds")
+        await self.iopub_channel.get_msgs()
+
+    # AsyncKernelClient binds wait_for_ready to the base coroutine function itself (as cleanup_resources above).
+    wait_for_ready = _async_wait_for_ready
+
     @property
     def max_message_bytes(self) -> int:
         return max(64 * MB, 2 * self.output_bytes)
