@@ -58,8 +58,7 @@ SELECT sa.student_id, a.name, nb.name, bc.name,
        g.auto_score, g.manual_score, g.extra_credit, g.needs_manual_grade,
        COALESCE(gc.max_score, tc.max_score, 0.0), COALESCE(gc.cell_type, tc.cell_type),
        EXISTS (SELECT 1 FROM base_cell sol WHERE sol.notebook_id = bc.notebook_id AND sol.name = bc.name
-               AND sol.type = 'SolutionCell'),
-       sn.late_submission_penalty
+               AND sol.type = 'SolutionCell')
 FROM submitted_assignment sa
 JOIN assignment a ON a.id = sa.assignment_id
 JOIN submitted_notebook sn ON sn.assignment_id = sa.id
@@ -107,7 +106,7 @@ def read_submissions(
         return {}
     where, params = _filter(student_ids=student_ids, lesson_ids=lesson_ids)
     with closing(sqlite3.connect(f"file:{gradebook}?mode=ro", uri=True)) as db:
-        grades = db.execute(GRADES.format(where=where.replace("sa.", "sa.")), params).fetchall()
+        grades = db.execute(GRADES.format(where=where), params).fetchall()
         notebooks = db.execute(NOTEBOOKS.format(where=where), params).fetchall()
         comments = db.execute(COMMENTS.format(where=where), params).fetchall()
     facts: dict[tuple[str, str], dict[str, list]] = {}
@@ -116,15 +115,13 @@ def read_submissions(
             (notebook, penalty))
     cells: dict[tuple[str, str], list[GradedCell]] = {}
     scores: dict[tuple[str, str], float] = {}
-    for (student, lesson, notebook, grade_id, auto, manual, extra, needs_manual, points, cell_type, solution,
-         _) in grades:
+    for student, lesson, notebook, grade_id, auto, manual, extra, needs_manual, points, cell_type, solution in grades:
         key = (student, lesson)
         facts[key]["grades"].append((notebook, grade_id, auto, manual, extra, points))
         score = _score(auto=auto, manual=manual, extra=extra)
         scores[key] = scores.get(key, 0.0) + score
-        # nbgrader's manually graded cells are the graded answers: Markdown, or code that is also a solution
-        # cell; an autograder test the student deleted waits in nbgrader's eyes too, but scores 0 until overridden.
-        waiting = bool(needs_manual) and manual is None and (cell_type == "markdown" or bool(solution))
+        waiting = awaits_a_teacher(needs_manual_grade=bool(needs_manual), manual_score=manual,
+                                   cell_type=cell_type, is_solution=bool(solution))
         cells.setdefault(key, []).append(GradedCell(notebook, grade_id, None if waiting else score, float(points)))
     for student, lesson, notebook, grade_id, auto_comment, manual_comment in comments:
         facts[(student, lesson)]["comments"].append((notebook, grade_id, auto_comment, manual_comment))
@@ -136,6 +133,14 @@ def read_submissions(
         )
         for key, found in facts.items()
     }
+
+
+def awaits_a_teacher(*, needs_manual_grade: bool, manual_score: float | None, cell_type: str | None,
+                     is_solution: bool) -> bool:
+    """Whether a graded cell has no score until a teacher marks it. nbgrader's manually graded cells are the
+    graded answers: Markdown, or code that is also a solution cell. An autograder test the student deleted
+    waits in nbgrader's eyes too (no auto score), but nobody is meant to mark it: it scores 0 until overridden."""
+    return needs_manual_grade and manual_score is None and (cell_type == "markdown" or is_solution)
 
 
 def _score(*, auto: float | None, manual: float | None, extra: float | None) -> float:

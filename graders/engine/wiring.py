@@ -26,6 +26,7 @@ from ..course.layout import AUTOGRADED, FEEDBACK, RELEASE, SUBMITTED
 from ..course.nbgrader_table import NbgraderSettings
 from ..course.plan import CourseConfig, LatePolicy
 from ..errors import NbgraderError
+from .gradebook_reader import awaits_a_teacher
 from .isolation import sandbox_kernels
 
 NBGRADER_CONFIG_TEMPLATE = '''\
@@ -135,18 +136,15 @@ def recorded_score(grade) -> float | None:
     manually graded cell (nbgrader's ``score`` reads 0 then, which would export a zero nobody gave).
 
     An autograder test the student deleted also waits for a teacher in nbgrader's eyes (its auto
-    score is None), but nobody is meant to mark it: it scores 0 until a teacher overrides it.
+    score is None), but nobody is meant to mark it: it scores 0 until a teacher overrides it
+    (:func:`graders.engine.gradebook_reader.awaits_a_teacher`, the rule the SQL reader uses too).
     """
-    if grade.needs_manual_grade and grade.manual_score is None and _marked_by_a_teacher(grade):
+    cell = grade.cell
+    if awaits_a_teacher(needs_manual_grade=bool(grade.needs_manual_grade), manual_score=grade.manual_score,
+                        cell_type=cell.cell_type,
+                        is_solution=any(s.name == cell.name for s in cell.notebook.solution_cells)):
         return None
     return grade.score
-
-
-def _marked_by_a_teacher(grade) -> bool:
-    # nbgrader's manually graded cells are the graded answers: Markdown, or code that is also a
-    # solution cell. A graded code cell without a solution is an autograder test.
-    cell = grade.cell
-    return cell.cell_type == "markdown" or any(s.name == cell.name for s in cell.notebook.solution_cells)
 
 
 def open_gradebook(course: CourseConfig) -> Gradebook:
