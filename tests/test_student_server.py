@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -131,6 +132,33 @@ def test_the_student_reads_her_own_document_and_nobody_elses(server: tuple[str, 
     etag = headers["Etag"]
     assert get(base + "paceline/progress", headers={"If-None-Match": etag})[:3:2] == (304, b"")
     assert get(base + "paceline/progress", headers={"If-None-Match": '"other"'})[0] == 200
+
+
+@pytest.mark.e2e
+def test_a_request_that_waits_answers_when_her_document_changes(server: tuple[str, Path, Path]) -> None:
+    base, personal, _ = server
+    _, headers, original = get(base + "paceline/progress")
+    shown = {"If-None-Match": headers["Etag"]}
+    # Unchanged for the whole wait: a 304, after waiting.
+    started = time.monotonic()
+    assert get(base + "paceline/progress?wait=1", headers=shown)[:3:2] == (304, b"")
+    assert time.monotonic() - started >= 1
+    # Rewritten (as paceline writes it: a new file put in place) while a request waits: that request
+    # answers with the new document, long before its wait is over (an unanswered wait would be a 304).
+    graded = {**json.loads(original), "revision": "r2"}
+    rewrite = threading.Timer(0.5, write_personal_file, (personal / "ada", [PROGRESS_DOCUMENT], json.dumps(graded).encode()))
+    rewrite.start()
+    try:
+        status, _, body = get(base + "paceline/progress?wait=25", headers=shown)
+        assert (status, json.loads(body)) == (200, graded)
+        # A document other than the one shown is answered at once, waiting or not.
+        assert get(base + "paceline/progress?wait=25", headers=shown)[0] == 200
+    finally:
+        rewrite.join()
+        write_personal_file(personal / "ada", [PROGRESS_DOCUMENT], original)
+    for wait in ("31", "-1", "nan", "soon"):
+        status, _, body = get(base + f"paceline/progress?wait={wait}", headers=shown)
+        assert (status, json.loads(body)["message"]) == (400, f"wait must be a number of seconds from 0 to 30, not {wait!r}")
 
 
 @pytest.mark.e2e

@@ -4,7 +4,11 @@ Routes, relative to the server's base URL (the contract with the JupyterLab
 panel; the document's schema is in the README):
 
 - ``GET paceline/progress``: the logged-in student's progress document (JSON);
-  404 while none is written yet; 403 for ``?student=`` anyone else;
+  404 while none is written yet; 403 for ``?student=`` anyone else. With
+  ``If-None-Match`` (the ETag of the document the panel shows) and
+  ``?wait=SECONDS`` (at most ``LONGEST_WAIT``), the answer waits until the
+  document changes: the panel sees a score the moment the grader writes it,
+  with one request instead of a poll every fraction of a second;
 - ``GET paceline/feedback/<lesson>/<attempt>[/<notebook>]``: that attempt's
   released feedback page (the lesson's first notebook's without a notebook),
   served with paceline's Content-Security-Policy (:mod:`graders.page_policy`);
@@ -25,6 +29,8 @@ configuration at a classmate's folder gets the operating system's refusal (a
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import json
 import os
 import re
@@ -52,6 +58,8 @@ from ..course.toml_reader import SAFE_ID
 from ..page_policy import CONTENT_SECURITY_POLICY
 
 EXTENSION = __name__
+LONGEST_WAIT = 30  # seconds a request may wait for a new document: under the idle timeouts of proxies in between
+CHANGE_CHECK = 0.05  # seconds between two looks (a stat) at the document while a request waits
 _NOTEBOOK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@ -]{0,127}$")
 
 
@@ -91,6 +99,8 @@ class _Paceline:
 
 
 class ProgressHandler(_Paceline, APIHandler):
+    _gone = False
+
     @web.authenticated
     @authorized
     async def get(self) -> None:
@@ -100,13 +110,65 @@ class ProgressHandler(_Paceline, APIHandler):
         asked = self.get_query_argument("student", None)
         if asked is not None and asked != me:
             self._fail(403, "you can only see your own progress")
+        wait = self._wait()
+        data = self._document()
+        if wait and self._shown(data):
+            data = await self._changed(data, wait=wait)
+        self.set_header("Cache-Control", "no-store")
+        self.finish(data)  # as application/json; a 304 when it is still the one shown (tornado checks the ETag)
+
+    def on_connection_close(self) -> None:
+        self._gone = True  # a panel that closed stops the wait
+        super().on_connection_close()
+
+    def _wait(self) -> float:
+        text = self.get_query_argument("wait", "0")
+        try:
+            wait = float(text)
+        except ValueError:
+            wait = -1.0
+        if not 0 <= wait <= LONGEST_WAIT:  # NaN fails this too
+            self._fail(400, f"wait must be a number of seconds from 0 to {LONGEST_WAIT}, not {text[:20]!r}")
+        return wait
+
+    def _document(self) -> bytes:
         data = _read(self.progress.document, missing="no progress document yet: it appears once the course is released")
         try:
             json.loads(data)
         except ValueError:
             self._fail(503, "the progress document is being rewritten: try again in a moment")
-        self.set_header("Cache-Control", "no-store")
-        self.finish(data)  # as application/json
+        return data
+
+    def _shown(self, data: bytes) -> bool:
+        """Whether ``data`` is the document the request says it shows (its If-None-Match)."""
+        self.set_header("Etag", '"%s"' % hashlib.sha1(data).hexdigest())  # tornado's own ETag of this body
+        try:
+            return self.check_etag_header()
+        finally:
+            self.clear_header("Etag")  # finish() sets it again, and answers 304 itself when it matches
+
+    async def _changed(self, data: bytes, *, wait: float) -> bytes:
+        """The document once it differs from ``data``, or ``data`` after ``wait`` seconds.
+
+        Rewrites replace the file (a new inode), so a stat every ``CHANGE_CHECK``
+        seconds tells when to read it again; a half-written document is not one."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait
+        seen = _identity(self.progress.document)
+        while not self._gone and loop.time() < deadline:
+            await asyncio.sleep(CHANGE_CHECK)
+            now = _identity(self.progress.document)
+            if now == seen:
+                continue
+            seen = now
+            try:
+                fresh = _read(self.progress.document, missing="")
+                json.loads(fresh)
+            except (web.HTTPError, ValueError):
+                continue  # gone or being rewritten for a moment: look again
+            if not self._shown(fresh):
+                return fresh
+        return data
 
 
 class FeedbackHandler(_Paceline, JupyterHandler):  # a page, not an API answer (APIHandler sends JSON)
@@ -224,6 +286,14 @@ def _regular_files(folder: Path) -> list[Path]:
             if not name.startswith(".") and stat.S_ISREG(path.lstat().st_mode):
                 found.append(path.relative_to(folder))
     return found
+
+
+def _identity(path: Path) -> tuple[int, int, int] | None:
+    try:
+        info = os.stat(path, follow_symlinks=False)
+    except OSError:
+        return None
+    return info.st_ino, info.st_mtime_ns, info.st_size
 
 
 def _read(path: Path, *, missing: str) -> bytes:

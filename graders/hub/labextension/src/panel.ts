@@ -1,7 +1,8 @@
 /**
  * The "My course" panel: the student's own progress document, rendered with textContent only
- * (every string in the document may come from a course author or a student's work), refreshed by
- * polling the local server extension, with nbgrader's own fetch / submit / fetch-feedback calls.
+ * (every string in the document may come from a course author or a student's work), kept current by
+ * the local server extension (a request that waits for a change while a score is due), with
+ * nbgrader's own fetch / submit / fetch-feedback calls.
  */
 
 import { Notification } from '@jupyterlab/apputils';
@@ -23,9 +24,12 @@ import {
 
 // The document is a small local file, and an unchanged one costs a 304 with no body (the panel
 // sends the last answer's ETag): cheap to poll. Right after a submit, and while any attempt is
-// being graded, poll fast, so that the score shows as soon as the grader has written it.
+// being graded, the panel asks the server to hold its request until the document changes (up to
+// WAIT_S seconds), so that the score shows the moment the grader writes it; the next request
+// follows EAGER_GAP_MS after an answer (a pause, so that a server that answers at once cannot make it spin).
 const POLL_MS = 2000;
-const EAGER_POLL_MS = 200;
+const WAIT_S = 20;
+const EAGER_GAP_MS = 100;
 const EAGER_FOR_MS = 180000;
 const ACTIVE_STATES: ReadonlySet<string> = new Set(['fetched', 'submitted', 'graded', 'passed']);
 
@@ -87,6 +91,8 @@ export class MyCoursePanel extends Widget {
   private doc: ProgressDocument | null = null;
   private etag: string | null = null;
   private timer: number | null = null;
+  private inflight: AbortController | null = null; // the request being answered (it may wait for a change)
+  private generation = 0;
   private busy = new Set<string>();
   private eagerUntil = 0;
   private readonly settings = ServerConnection.makeSettings();
@@ -101,7 +107,7 @@ export class MyCoursePanel extends Widget {
 
   /** Start polling; the first answer is shown at once. */
   start(): void {
-    if (this.timer === null) {
+    if (this.timer === null && this.inflight === null) {
       void this.refresh();
     }
   }
@@ -110,37 +116,60 @@ export class MyCoursePanel extends Widget {
     if (this.timer !== null) {
       window.clearTimeout(this.timer);
     }
+    this.inflight?.abort();
     super.dispose();
   }
 
+  /** Load the document now (a request waiting for a change is dropped), then keep it current. */
   async refresh(): Promise<void> {
+    await this.poll(0);
+  }
+
+  private async poll(waitSeconds: number): Promise<void> {
+    const generation = ++this.generation;
     if (this.timer !== null) {
       window.clearTimeout(this.timer);
+      this.timer = null;
     }
+    this.inflight?.abort();
+    const request = new AbortController();
+    this.inflight = request;
     try {
-      await this.load();
+      await this.load(waitSeconds, request.signal);
     } finally {
-      if (!this.isDisposed) {
-        const wait = Date.now() < this.eagerUntil || grading(this.doc) ? EAGER_POLL_MS : POLL_MS;
-        this.timer = window.setTimeout(() => void this.refresh(), wait);
+      if (this.inflight === request) {
+        this.inflight = null;
+      }
+      // Only the latest poll schedules the next one: a dropped request's chain ends here.
+      if (!this.isDisposed && generation === this.generation) {
+        const eager = Date.now() < this.eagerUntil || grading(this.doc);
+        this.timer = window.setTimeout(() => void this.poll(eager ? WAIT_S : 0), eager ? EAGER_GAP_MS : POLL_MS);
       }
     }
   }
 
-  private async load(): Promise<void> {
+  private async load(waitSeconds: number, signal: AbortSignal): Promise<void> {
+    const shown = this.doc !== null && this.etag !== null;
+    const url = URLExt.join(this.settings.baseUrl, 'paceline', 'progress');
     let response: Response;
     try {
       response = await ServerConnection.makeRequest(
-        URLExt.join(this.settings.baseUrl, 'paceline', 'progress'),
+        shown && waitSeconds > 0 ? `${url}?wait=${waitSeconds}` : url,
         {
           cache: 'no-store',
-          headers: this.doc !== null && this.etag !== null ? { 'If-None-Match': this.etag } : {}
+          headers: shown ? { 'If-None-Match': this.etag as string } : {},
+          signal
         },
         this.settings
       );
     } catch (error) {
-      this.showMessage(`Cannot reach your server: ${String(error)}`);
+      if (!signal.aborted) {
+        this.showMessage(`Cannot reach your server: ${String(error)}`);
+      }
       return;
+    }
+    if (signal.aborted) {
+      return; // a newer request answers instead
     }
     if (response.status === 304 && this.doc !== null) {
       return; // the document shown is the current one
