@@ -164,3 +164,31 @@ def test_a_result_that_does_not_match_the_lesson_is_refused(course: CourseConfig
         record_attempt(course, ledger, attempt, latest_outcome(attempt.id, cells=cells, score=score),
                        is_latest=True, due_at=None, clock=SimulatedClock(NOW))
     assert ledger.get(attempt.id).status == "collected"
+
+
+def test_one_open_gradebook_records_attempt_after_attempt_and_keeps_nothing_of_a_refused_one(
+        course: CourseConfig, ledger: Ledger) -> None:
+    from graders.engine.wiring import open_gradebook
+
+    lesson_in_gradebook(course, due=NOW)
+    attempt = collected(ledger)
+    # The second cell has the wrong points: refused after the first cell's score was set in the session.
+    wrong = (CellResult("n", "test_a", 1.0, 2.0, auto_score=1.0), CellResult("n", "test_b", 0.0, 4.0, auto_score=0.0),
+             WORKER_CELLS[2])
+    with open_gradebook(course) as gradebook:
+        with pytest.raises(SubmissionError, match="cell 'test_b' does not match"):
+            record_attempt(course, ledger, attempt, latest_outcome(attempt.id, cells=wrong, score=1.0),
+                           is_latest=True, due_at=None, clock=SimulatedClock(NOW), gradebook=gradebook)
+        with open_gradebook(course) as other:  # nothing of it reached the file
+            assert {g.name: g.auto_score for g in other.find_submission("01-a", "ada").notebooks[0].grades} == {
+                "test_a": None, "test_b": None, "essay": None}
+        # A teacher marks the essay meanwhile, through nbgrader's own gradebook (formgrader's).
+        with open_gradebook(course) as teacher:
+            teacher.find_grade("essay", "n", "01-a", "ada").manual_score = 1.5
+            teacher.db.commit()
+        graded = record_attempt(course, ledger, attempt, latest_outcome(attempt.id, cells=WORKER_CELLS, score=2.0),
+                                is_latest=True, due_at=None, clock=SimulatedClock(NOW), gradebook=gradebook)
+    assert (graded.score, graded.late_penalty) == (3.5, 0.0)  # the mark made between two records is counted
+    with open_gradebook(course) as gb:
+        grades = {g.name: (g.auto_score, g.manual_score) for g in gb.find_submission("01-a", "ada").notebooks[0].grades}
+    assert grades == {"test_a": (2.0, None), "test_b": (0.0, None), "essay": (None, 1.5)}

@@ -19,7 +19,7 @@ import signal
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field
 
 from traitlets.config import Config
@@ -106,12 +106,14 @@ def grade_attempts(
     # Refuses here, before anything is graded, when the sandbox is not set up.
     kernels = {lesson.id: kernel_config(lesson.grading, sandboxed=sandboxed, environment=environment) for lesson in lessons}
     write_nbgrader_config(course)
-    with _interrupts_between_records() as interrupts, Ledger.open(course.layout.ledger_path) as ledger:
+    with _interrupts_between_records() as interrupts, Ledger.open(course.layout.ledger_path) as ledger, ExitStack() as keep:
         attempts = ledger.attempts()
         if not any(a.lesson_id in order and (regrade or a.status == "collected") for a in attempts):
             return report
-        with open_gradebook(course) as gb:
-            released = {assignment.name for assignment in gb.assignments}
+        # One gradebook for every record of this run (record_outcome says why).
+        gradebook = keep.enter_context(open_gradebook(course))
+        released = {assignment.name for assignment in gradebook.assignments}
+        gradebook.db.rollback()
         plan = plan_grading(
             course, attempts=attempts, extensions=ledger.extensions(), gradebook_lessons=released,
             roster={s.id: s for s in load_roster(course.roster_path, timezone=course.timezone)},
@@ -156,7 +158,7 @@ def grade_attempts(
                         started = time.perf_counter()
                         try:
                             graded = record_attempt(course, ledger, attempt, result, is_latest=planned.is_latest,
-                                                    due_at=task.due_at, clock=clock)
+                                                    due_at=task.due_at, clock=clock, gradebook=gradebook)
                         except Exception as exc:  # noqa: BLE001 - whatever one attempt raises fails that attempt, once
                             _fail(ledger, report, attempt, exc, clock=clock)
                         else:

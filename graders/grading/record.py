@@ -84,11 +84,14 @@ def lesson_gradebook(course: CourseConfig, lesson_id: str) -> bytes:
 
 def record_attempt(
     course: CourseConfig, ledger: Ledger, attempt: Attempt, result: GradingOutcome | BaseException,
-    *, is_latest: bool, due_at: dt.datetime | None, clock: Clock,
+    *, is_latest: bool, due_at: dt.datetime | None, clock: Clock, gradebook: Gradebook | None = None,
 ) -> GradedAttempt:
     """Keep one task's result: its score in the ledger, its feedback pages with the attempt, and, for the
     student's latest attempt, nbgrader's gradebook and ``autograded/``. Raises SubmissionError for a
-    task that failed or that nbgrader could not grade (nothing is recorded then)."""
+    task that failed or that nbgrader could not grade (nothing is recorded then).
+
+    ``gradebook`` is the course's, kept open by a caller that records many attempts (see
+    :func:`record_outcome`); without it, the latest attempt opens the gradebook for itself."""
     if isinstance(result, BaseException):
         raise SubmissionError(attempt.student_id, attempt.lesson_id, attempt.attempt, f"grading task failed: {result!r}")
     if result.error:
@@ -96,7 +99,8 @@ def record_attempt(
     score, penalty, basis = result.score, result.late_penalty, None
     if is_latest:
         # Only the latest attempt goes into nbgrader's gradebook, whatever order tasks finish in.
-        score, penalty = record_outcome(course, result, submitted_at=attempt.submitted_at, due_at=due_at)
+        score, penalty = record_outcome(course, result, submitted_at=attempt.submitted_at, due_at=due_at,
+                                        gradebook=gradebook)
         # The worker's pages show the course gradebook's facts unless a teacher's marks or comments on an
         # earlier attempt (kept by nbgrader), or another late penalty, differ: then `paceline feedback` renders.
         recorded = read_submissions(course.layout.gradebook_path, student_ids=[attempt.student_id],
@@ -116,6 +120,7 @@ def record_attempt(
 
 def record_outcome(
     course: CourseConfig, outcome: GradingOutcome, *, submitted_at: dt.datetime, due_at: dt.datetime | None,
+    gradebook: Gradebook | None = None,
 ) -> tuple[float, float]:
     """Write a graded attempt into the gradebook and ``autograded/``; returns (score, late penalty).
 
@@ -128,7 +133,16 @@ def record_outcome(
     lesson's graded cells, with the gradebook's points, and their sum must be
     the score it reported. nbgrader's ``AssignLatePenalties`` then runs on the
     course's gradebook, whose score may include a teacher's manual grades.
+
+    ``gradebook`` is the course's, open, from a caller that records many
+    attempts: SQLAlchemy compiles each query once per engine, and compiling
+    nbgrader's queries anew took most of each record when every attempt opened
+    its own. Nothing is left pending in it: an attempt that is refused rolls back.
     """
+    if gradebook is None:
+        with open_gradebook(course) as opened:
+            return record_outcome(course, outcome, submitted_at=submitted_at, due_at=due_at, gradebook=opened)
+    gb = gradebook
     student, lesson = outcome.student_id, outcome.lesson_id
     dest = course.layout.autograded(student_id=student, lesson_id=lesson)
     if dest.exists():
@@ -142,7 +156,7 @@ def record_outcome(
         # As on the grading workers: nbgrader's harmless "not in session" warning on a submission
         # that lacks cells (deleted tests, blank work) would flood paceline grade's output.
         warnings.filterwarnings("ignore", module=r"nbgrader\.api")
-        with open_gradebook(course) as gb:
+        try:
             gb.update_or_create_student(student)
             submission = gb.update_or_create_submission(lesson, student, timestamp=naive_utc(submitted_at))
             set_due(submission, due_at)
@@ -165,8 +179,11 @@ def record_outcome(
             if expected != set(reported):
                 raise SubmissionError(student, lesson, outcome.attempt,
                                       "the grader reported cells the gradebook's lesson does not have")
-            gb.db.commit()
             known = {notebook.name for notebook in submission.notebooks}
+            gb.db.commit()
+        except BaseException:
+            gb.db.rollback()
+            raise
 
         config = nbgrader_config(course)
         for name in sorted(submitted & known):  # nbgrader skips notebooks the lesson does not have
@@ -174,12 +191,15 @@ def record_outcome(
                                       "student": student}}
             AssignLatePenalties(config=config).preprocess(nbformat.v4.new_notebook(), resources)
 
-    with open_gradebook(course) as gb:
+    try:
+        gb.db.expire_all()  # AssignLatePenalties wrote through a gradebook of its own
         submission = gb.find_submission(lesson, student)
         # score includes manual grades a grader gave an earlier attempt (nbgrader
         # keeps them and flags the cell for review); the autograded part must match.
         auto = sum(float(grade.auto_score or 0.0) for notebook in submission.notebooks for grade in notebook.grades)
         score, penalty = float(submission.score or 0.0), float(submission.late_submission_penalty or 0.0)
+    finally:
+        gb.db.rollback()  # read only: hold no transaction between records
     if abs(auto - outcome.score) > 1e-9:
         raise SubmissionError(student, lesson, outcome.attempt,
                               f"recorded autograde score {auto} differs from the grader's {outcome.score}")
