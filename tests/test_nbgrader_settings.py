@@ -155,3 +155,17 @@ def test_simulated_answers_strip_the_courses_delimiters(fixture_course: Path) ->
     assert correct_answer(key.solution, markers=key.markers) == 'def add(a, b):\n    """Return a + b."""\n    return a + b'
     assert broken_answer(key.solution, markers=key.markers) == (
         f'def add(a, b):\n    """Return a + b."""\n    {BUG_LINE}\n    return a + b')
+
+
+def test_grading_runs_visible_tests_first_by_the_courses_hidden_tests_delimiter(fixture_course: Path) -> None:
+    from graders.engine.scoring import ReplyRecordingExecute, visible_first
+
+    lesson = use_custom_delimiters(fixture_course)
+    execute = ReplyRecordingExecute(config=nbgrader_config(load_course(fixture_course)))
+    assert execute.begin_hidden_delimiter == ">>> SECRET TESTS"
+    [cell] = [c for c in nbformat.read(lesson, as_version=4).cells
+              if c.metadata.get("nbgrader", {}).get("grade_id") == "test_add_hidden"]
+    # The visible assertion runs on its own, so a failure there shows its own message in feedback.
+    assert visible_first(cell, markers=RegionMarkers(begin_hidden=execute.begin_hidden_delimiter)) == (
+        "assert add(-1, 1) == 0\n", "# >>> SECRET TESTS\nassert add(2.5, 2.5) == 5.0\n# <<< SECRET TESTS")
+    assert visible_first(cell) is None  # nbgrader's own marker is not in this cell

@@ -48,8 +48,9 @@ from nbformat import NotebookNode
 from nbgrader.converters.autograde import Autograde
 from nbgrader.preprocessors import Execute, SaveAutoGrades
 from nbgrader.utils import determine_grade, get_partial_grade, is_grade, is_solution
+from traitlets import Unicode
 
-from ..authoring.lesson import BEGIN_HIDDEN
+from ..authoring.lesson import RegionMarkers
 from ..errors import PacelineError
 from . import stages
 
@@ -61,7 +62,12 @@ STRICT_SAVE_AUTO_GRADES = "graders.engine.scoring.StrictSaveAutoGrades"
 
 
 class ReplyRecordingExecute(Execute):
-    """nbgrader's Execute, remembering each code cell's execute reply status."""
+    """nbgrader's Execute, remembering each code cell's execute reply status, and running a test cell's
+    visible tests before its hidden ones (:func:`visible_first`)."""
+
+    begin_hidden_delimiter = Unicode(
+        "", help="The course's begin-hidden-tests delimiter, where test cells are split (empty: nbgrader's)",
+    ).tag(config=True)
 
     def preprocess(self, nb: NotebookNode, resources: ResourcesDict | None = None, km=None):
         resources = resources if resources is not None else ResourcesDict()
@@ -96,7 +102,7 @@ class ReplyRecordingExecute(Execute):
             self._kernel_start += time.perf_counter() - started
 
     def preprocess_cell(self, cell: NotebookNode, resources: ResourcesDict, index: int):
-        parts = visible_first(cell)
+        parts = visible_first(cell, markers=RegionMarkers(begin_hidden=self.begin_hidden_delimiter or None))
         if parts is None or self.skip_cells_with_tag in cell.metadata.get("tags", []):
             return super().preprocess_cell(cell, resources, index)
         self._check_assign_resources(resources)
@@ -203,10 +209,11 @@ def recorded_replies(nb: NotebookNode) -> dict[int, str]:
     return {index: reply for index, cell in enumerate(nb.cells) if (reply := _recorded_reply(cell)) is not None}
 
 
-def visible_first(cell: NotebookNode) -> tuple[str, str] | None:
+def visible_first(cell: NotebookNode, *, markers: RegionMarkers = RegionMarkers()) -> tuple[str, str] | None:
     """(visible part, rest) of an autograder test cell whose hidden tests follow visible ones, else None.
 
-    Split at the first hidden-tests marker, and only where running the two
+    Split at the first line that begins hidden tests (nbgrader's marker, or the
+    course's delimiter in ``markers``), and only where running the two
     parts one after the other does what running the cell does: each part is
     complete Python on its own (IPython's syntax included), the cell is no
     cell magic, and the visible part does not end with an expression (its
@@ -215,7 +222,7 @@ def visible_first(cell: NotebookNode) -> tuple[str, str] | None:
     if cell.get("cell_type") != "code" or not is_grade(cell) or is_solution(cell):
         return None
     lines = str(cell.get("source", "")).splitlines(keepends=True)
-    marker = next((index for index, line in enumerate(lines) if BEGIN_HIDDEN.match(line)), None)
+    marker = next((index for index, line in enumerate(lines) if markers.begins_hidden(line)), None)
     if marker is None:
         return None
     visible, rest = "".join(lines[:marker]), "".join(lines[marker:])

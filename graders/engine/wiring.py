@@ -109,6 +109,7 @@ def nbgrader_settings_config(settings: NbgraderSettings) -> Config:
     if settings.begin_hidden_tests_delimiter is not None:
         c.ClearHiddenTests.begin_test_delimeter = settings.begin_hidden_tests_delimiter
         c.HideHiddenTests.begin_delimiter = settings.begin_hidden_tests_delimiter
+        c.ReplyRecordingExecute.begin_hidden_delimiter = settings.begin_hidden_tests_delimiter
     if settings.end_hidden_tests_delimiter is not None:
         c.ClearHiddenTests.end_test_delimeter = settings.end_hidden_tests_delimiter
         c.HideHiddenTests.end_delimiter = settings.end_hidden_tests_delimiter

@@ -44,14 +44,13 @@ from __future__ import annotations
 import builtins
 import math
 import re
-from dataclasses import dataclass
 
 from nbformat import NotebookNode
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Unicode
 
-from ..authoring.lesson import BEGIN_HIDDEN, END_HIDDEN
+from ..authoring.lesson import RegionMarkers
 
 REDACTED = "[hidden test redacted]"
 MIN_REDACTED_LENGTH = 6  # shorter lines ("assert", "pass") reveal nothing and are everywhere
@@ -71,22 +70,8 @@ GRADE_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")  # what paceline check allows (it
 ATTACHMENT_NAME = re.compile(r"[A-Za-z0-9_.-]{1,128}")
 
 
-@dataclass(frozen=True)
-class HiddenTestMarkers:
-    """The lines that open and close hidden tests: nbgrader's ``### BEGIN HIDDEN TESTS`` by default, or a
-    course's own delimiters (``[nbgrader]``), found in a line as nbgrader's ``ClearHiddenTests`` finds them."""
-
-    begin: str | None = None
-    end: str | None = None
-
-    def opens(self, line: str) -> bool:
-        return self.begin in line if self.begin else bool(BEGIN_HIDDEN.match(line))
-
-    def closes(self, line: str) -> bool:
-        return self.end in line if self.end else bool(END_HIDDEN.match(line))
-
-
-NBGRADER_MARKERS = HiddenTestMarkers()
+# nbgrader's own ``### BEGIN HIDDEN TESTS`` lines; a course's ``[nbgrader]`` delimiters are given instead where it has them.
+NBGRADER_MARKERS = RegionMarkers()
 
 
 class HideHiddenTests(NbGraderPreprocessor):
@@ -96,11 +81,11 @@ class HideHiddenTests(NbGraderPreprocessor):
     end_delimiter = Unicode("", help="The course's end-hidden-tests delimiter (empty: nbgrader's)").tag(config=True)
 
     def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
-        markers = HiddenTestMarkers(self.begin_delimiter or None, self.end_delimiter or None)
+        markers = RegionMarkers(begin_hidden=self.begin_delimiter or None, end_hidden=self.end_delimiter or None)
         return feedback_notebook(nb, markers=markers), resources
 
 
-def feedback_notebook(executed: NotebookNode, *, markers: HiddenTestMarkers = NBGRADER_MARKERS) -> NotebookNode:
+def feedback_notebook(executed: NotebookNode, *, markers: RegionMarkers = NBGRADER_MARKERS) -> NotebookNode:
     """A new notebook holding only what feedback may show of the graded notebook ``executed``."""
     cells = executed.get("cells")
     cells = cells if isinstance(cells, list) else []
@@ -135,33 +120,33 @@ def feedback_notebook(executed: NotebookNode, *, markers: HiddenTestMarkers = NB
     return new_notebook(cells=shown, metadata=FEEDBACK_METADATA)
 
 
-def hidden_lines(source: str, *, markers: HiddenTestMarkers = NBGRADER_MARKERS) -> list[str]:
+def hidden_lines(source: str, *, markers: RegionMarkers = NBGRADER_MARKERS) -> list[str]:
     """The lines between BEGIN and END HIDDEN TESTS markers (markers excluded)."""
     lines, inside = [], False
     for line in source.splitlines():
-        if markers.opens(line):
+        if markers.begins_hidden(line):
             inside = True
-        elif markers.closes(line):
+        elif markers.ends_hidden(line):
             inside = False
         elif inside:
             lines.append(line)
     return lines
 
 
-def visible_source(source: str, *, markers: HiddenTestMarkers = NBGRADER_MARKERS) -> str:
+def visible_source(source: str, *, markers: RegionMarkers = NBGRADER_MARKERS) -> str:
     kept, inside = [], False
     for line in source.splitlines():
-        if markers.opens(line):
+        if markers.begins_hidden(line):
             inside = True
             kept.append(HIDDEN_PLACEHOLDER)
-        elif markers.closes(line):
+        elif markers.ends_hidden(line):
             inside = False
         elif not inside:
             kept.append(line)
     return "\n".join(kept)
 
 
-def _redaction_lines(cells: list, *, markers: HiddenTestMarkers) -> list[str]:
+def _redaction_lines(cells: list, *, markers: RegionMarkers) -> list[str]:
     lines = {line.strip() for cell in cells if isinstance(cell, dict)
              for line in hidden_lines(_text(cell.get("source")), markers=markers) if len(line.strip()) >= MIN_REDACTED_LENGTH}
     return sorted(lines, key=len, reverse=True)
@@ -213,7 +198,7 @@ def _allowed_output(output: object, hidden: list[str]) -> NotebookNode | None:
 
 
 def _visible_part(
-    cell: dict, outputs: list, source: str, hidden: list[str], *, trusted: bool, markers: HiddenTestMarkers,
+    cell: dict, outputs: list, source: str, hidden: list[str], *, trusted: bool, markers: RegionMarkers,
 ) -> list[NotebookNode]:
     """What feedback shows of the visible part of a cell that grading ran on its own (else nothing).
 
@@ -251,12 +236,12 @@ ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 CELL_FRAME = re.compile(r"^Cell In\[\d+\], line (\d+)")  # IPython's first frame: the cell itself
 
 
-def _failing_line(error: dict, source: str, *, markers: HiddenTestMarkers) -> str | None:
+def _failing_line(error: dict, source: str, *, markers: RegionMarkers) -> str | None:
     """The line of the visible part (quoted from ``source``, never from the kernel) that the error's traceback names."""
     traceback = error.get("traceback") if isinstance(error.get("traceback"), list) else []
     visible = []
     for line in source.splitlines():
-        if markers.opens(line):
+        if markers.begins_hidden(line):
             break
         visible.append(line)
     for entry in traceback:
