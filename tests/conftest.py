@@ -65,6 +65,17 @@ def _alembic_head_asked_once() -> Iterator[None]:
         yield
 
 
+def bare_course_config(root: Path):
+    """A course held in memory at ``root`` (no course.toml, no lessons): id "c", UTC, nbgrader's late policy."""
+    from zoneinfo import ZoneInfo
+
+    from graders.course.plan import CourseConfig, GradingSettings, LatePolicy
+
+    return CourseConfig(root=root, id="c", title="C", timezone=ZoneInfo("UTC"), roster_path=root / "students.csv",
+                        source_dir=root / "course_source", exchange_root=root / "exchange", late_policy=LatePolicy(),
+                        grading=GradingSettings())
+
+
 @pytest.fixture
 def fixture_course(tmp_path: Path) -> Path:
     """A private copy of the two-lesson fixture course."""

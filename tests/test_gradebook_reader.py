@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
+from conftest import bare_course_config
 
-from graders.course.plan import CourseConfig, GradingSettings, LatePolicy
+from graders.course.plan import CourseConfig
 from graders.engine.gradebook_reader import read_submissions
 from graders.engine.wiring import open_gradebook, recorded_score
 from graders.exchange.ledger import CellScore, Ledger
@@ -23,11 +23,7 @@ NOW = dt.datetime(2026, 9, 20, 12, tzinfo=UTC)
 
 @pytest.fixture
 def course(tmp_path: Path) -> CourseConfig:
-    return CourseConfig(
-        root=tmp_path, id="c", title="C", timezone=ZoneInfo("UTC"), roster_path=tmp_path / "students.csv",
-        source_dir=tmp_path / "course_source", exchange_root=tmp_path / "exchange", late_policy=LatePolicy(),
-        grading=GradingSettings(),
-    )
+    return bare_course_config(tmp_path)
 
 
 def every_kind_of_cell(course: CourseConfig) -> None:

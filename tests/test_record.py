@@ -10,12 +10,12 @@ import dataclasses
 import datetime as dt
 import re
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
+from conftest import bare_course_config
 
 from graders.course.clock import SimulatedClock
-from graders.course.plan import CourseConfig, GradingSettings, LatePolicy
+from graders.course.plan import CourseConfig, LatePolicy
 from graders.errors import SubmissionError
 from graders.exchange.ledger import CellScore, Ledger
 from graders.grading.record import GradedAttempt, record_attempt
@@ -27,11 +27,7 @@ NOW = dt.datetime(2026, 9, 20, 12, tzinfo=UTC)
 
 @pytest.fixture
 def course(tmp_path: Path) -> CourseConfig:
-    return CourseConfig(
-        root=tmp_path, id="c", title="C", timezone=ZoneInfo("UTC"), roster_path=tmp_path / "students.csv",
-        source_dir=tmp_path / "course_source", exchange_root=tmp_path / "exchange", late_policy=LatePolicy(),
-        grading=GradingSettings(),
-    )
+    return bare_course_config(tmp_path)
 
 
 @pytest.fixture
