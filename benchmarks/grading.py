@@ -12,7 +12,7 @@ turn). paceline collects the attempts. Then the same archived files are graded
 - by paceline, in a fresh Python process that imports paceline's CLI and
   calls what `paceline grade LESSON` calls (``grade_attempts`` with the CLI's
   defaults: sandboxed kernels; forked worker processes for a batch no bigger
-  than the workers, else a local Dask cluster of one worker per core unless
+  than the workers, else a local Dask cluster of one worker per core plus one unless
   --workers; nbgrader's autograde plus the per-attempt HTML feedback),
   process start-up and imports included, so that the per-attempt stages it
   measured can be printed;
@@ -55,6 +55,7 @@ from graders.exchange.collect import collect_submissions  # noqa: E402
 from graders.exchange.ledger import Ledger  # noqa: E402
 from graders.exchange.release import release_lessons  # noqa: E402
 from graders.exchange.student import StudentWorkspace, fetch_lesson, submit_lesson  # noqa: E402
+from graders.grading.dispatch import default_workers  # noqa: E402
 from graders.grading.task import NBGRADER_TIMESTAMP_FORMAT  # noqa: E402
 from graders.operations.answers import answer_attempt, load_answer_keys, read_answers  # noqa: E402
 
@@ -176,7 +177,7 @@ def run_batch(scratch: Path, *, lesson_id: str, submissions: int, workers: int |
     theirs = totals(plain / "gradebook.db", course.id, lesson_id)
     same = sum(ours.get(s) == score for s, score in theirs.items())
     n = submissions
-    local = workers or os.cpu_count()
+    local = default_workers(workers)
     engine = "forked workers" if n <= local else "local Dask cluster"
     print()
     print(f"{n} submissions of {lesson_id} on {os.cpu_count()} cores (paceline: {engine} of {min(n, local)} "
@@ -200,7 +201,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--submissions", default="2,60", help="batch sizes, comma-separated (default: 2,60)")
     parser.add_argument("--lesson", default="01-basics")
-    parser.add_argument("--workers", type=int, default=None, help="paceline's local worker processes (default: one per core)")
+    parser.add_argument("--workers", type=int, default=None, help="paceline's local worker processes (default: paceline's, one per core plus one)")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
     for submissions in (int(n) for n in args.submissions.split(",")):

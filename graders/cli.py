@@ -183,7 +183,7 @@ def collect(ctx: click.Context, no_wait: bool) -> None:
 @click.argument("lesson_ids", nargs=-1)
 @click.option("--all", "regrade", is_flag=True, help="Regrade every attempt, not only new ones.")
 @click.option("--scheduler", default=None, metavar="tcp://HOST:PORT", help="Grade on this Dask cluster instead of a local one.")
-@click.option("--workers", type=click.IntRange(1, 256), default=None, help="Local worker processes (default: one per core).")
+@click.option("--workers", type=click.IntRange(1, 256), default=None, help="Local worker processes (default: one per core, plus one).")
 @click.option("--unsafe-no-sandbox", "unsafe", is_flag=True,
               help="DANGEROUS: run student code unsandboxed, as your own user, able to read solutions and other students' work.")
 @no_wait_option
@@ -509,7 +509,7 @@ def status(ctx: click.Context, student_id: str | None, as_of: str | None) -> Non
 
 @main.command()
 @click.option("--interval", type=click.FloatRange(0.5, 3600), default=5.0, show_default=True, help="Seconds between passes.")
-@click.option("--workers", type=click.IntRange(1, 256), default=None, help="Local worker processes (default: one per core).")
+@click.option("--workers", type=click.IntRange(1, 256), default=None, help="Local worker processes (default: one per core, plus one).")
 @click.option("--scheduler", default=None, metavar="tcp://HOST:PORT", help="Grade on this Dask cluster instead of a local one.")
 @click.option("--unsafe-no-sandbox", "unsafe", is_flag=True,
               help="DANGEROUS: run student code unsandboxed, as your own user.")

@@ -36,14 +36,14 @@ R = TypeVar("R")
 @contextmanager
 def dask_client(*, scheduler: str | None, workers: int | None) -> Iterator[object]:
     """A Dask client: to ``scheduler`` (``tcp://host:port``) if given, else to a
-    local cluster of ``workers`` single-threaded processes (one per core by default)."""
+    local cluster of ``workers`` single-threaded processes (:func:`default_workers` by default)."""
     from distributed import Client, LocalCluster
 
     if scheduler:
         with Client(scheduler, timeout="30s") as client:
             yield client
         return
-    # One single-threaded process per core: each task drives one kernel process.
+    # Single-threaded processes: each task drives one kernel process.
     n = default_workers(workers)
     # Worker processes inherit an ignored SIGINT (Python leaves it ignored), so Ctrl-C reaches the
     # coordinator alone instead of printing a traceback from every worker.
@@ -59,8 +59,13 @@ def dask_client(*, scheduler: str | None, workers: int | None) -> Iterator[objec
 
 
 def default_workers(workers: int | None) -> int:
-    """Worker processes when none are asked for: one per core (each task drives one kernel)."""
-    return workers or os.cpu_count() or 1
+    """Worker processes when none are asked for: one per core, plus one.
+
+    Each task drives one kernel and waits while it runs, so one worker per
+    core leaves a core idle during those waits. On 60 attempts on 2 cores
+    (benchmarks/grading.py), 3 workers graded in 62.7 s, 2 in 70.7 s, 4 in 66.3 s.
+    """
+    return workers or (os.cpu_count() or 1) + 1
 
 
 @contextmanager
