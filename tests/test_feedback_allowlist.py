@@ -337,11 +337,33 @@ def test_attacks_together_leave_the_page_as_without_them() -> None:
 # what the page still shows an honest student
 # --------------------------------------------------------------------------
 
+def test_a_page_without_images_is_not_parsed_again_and_one_with_an_image_gets_its_alt_text(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import bs4
+
+    parsed = []
+    original = bs4.BeautifulSoup.__init__
+
+    def counting(self, *args, **kwargs) -> None:
+        parsed.append(True)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(bs4.BeautifulSoup, "__init__", counting)
+    nb = executed()
+    for cell in nb.cells:
+        cell.outputs = [o for o in cell.get("outputs", []) if "image/png" not in o.get("data", {})]
+    page = render(nb)
+    assert "<img" not in page and "adding 1 2" in _visible_text(page) and parsed == []
+    assert 'alt="No description has been provided for this image"' in render(executed()) and parsed == [True]
+
+
 def test_the_page_keeps_what_helps_before_the_hidden_tests_and_verdicts_after() -> None:
     page = render(executed())
     text = _visible_text(page)
     assert "adding 1 2" in text  # print() in the answer cell
     assert f"data:image/png;base64,{PNG}" in page  # a figure
+    assert re.findall(r"<img [^>]*>", page) == [
+        f'<img alt="No description has been provided for this image" src="data:image/png;base64,{PNG}"/>']  # nbconvert's alt
     assert "Out[ ]:" in text and "3" in text  # a value, without the kernel's execution count
     assert "assert add(1, 2) == 3" in text and "assert add(-1, 1) == 0" in text  # visible tests
     assert "# (hidden tests run here; only whether they passed is shown)" in text
