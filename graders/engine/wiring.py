@@ -74,6 +74,9 @@ def grading_config(*, timeout: int, late_policy: LatePolicy, nbgrader: NbgraderS
     c.Execute.timeout = timeout
     # ipykernel warns on stderr about unencrypted TCP at every start; cell errors arrive as messages.
     c.Execute.extra_arguments = ["--IPKernelApp.log_level=ERROR"]
+    # nbconvert validates the whole notebook against the schema after each of a converter's preprocessors
+    # (about fifteen per graded notebook); once, after them all, checks what is written.
+    c.Exporter.optimistic_validation = True
     c.AssignLatePenalties.plugin_class = "graders.grading.lateness.CourseLatePolicy"
     c.CourseLatePolicy.method = late_policy.method
     c.CourseLatePolicy.per_day = late_policy.per_day
