@@ -12,7 +12,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from graders.authoring.check import Problem, check_course, check_lesson, check_source_tree, equality_only_assertion, student_version
+from graders.authoring.check import check_course, check_lesson, check_source_tree, student_version
+from graders.authoring.lint import Problem, equality_only_assertion
 from graders.authoring.trial_run import error_output
 from graders.course.plan import load_course
 from graders.errors import CellRef, PacelineError

@@ -201,7 +201,7 @@ def _release_one(course: CourseConfig, lesson: LessonPlan, *, api, markers: tupl
 
 def _refuse_what_nbgrader_refuses(course: CourseConfig, lesson: LessonPlan) -> None:
     """The lesson's metadata problems that would fail nbgrader's generate_assignment, as check words them."""
-    from ..authoring.check import NBGRADER_REFUSES, metadata_problems
+    from ..authoring.lint import NBGRADER_REFUSES, metadata_problems
 
     problems = [
         problem for path in lesson_notebook_paths(course, lesson)
