@@ -62,17 +62,17 @@ from ..errors import CellRef, LessonError, PacelineError
 from .lesson import RegionMarkers, read_notebook
 from .lesson_data import fetch_lesson_data
 from .lesson_files import instructor_markers, lesson_files, select_files
-from .lint import (  # private names too: lint owns reading a cell's nbgrader metadata, and check shares it
+from .lint import (  # lint owns reading a cell's nbgrader metadata; check shares its readers
+    BLOCKS_STUDENT_VERSION,
     Problem,
-    _BLOCKS_STUDENT_VERSION,
-    _is_scored_test,
-    _ref,
-    _role,
-    _valid_points,
+    cell_ref,
+    checked_role,
+    is_scored_test,
     leaking_files,
     metadata_problems,
     notebook_warnings,
     student_compile_problems,
+    valid_points,
 )
 from .student_version import student_version
 from .trial_run import ErrorHints, TrialRun, error_output, expects_error, full_credit, run_in_kernel
@@ -212,7 +212,7 @@ def check_notebook(
     """
     environment = environment or own_environment()
     problems = metadata_problems(nb, lesson_id=lesson_id, notebook=notebook, markers=RegionMarkers.of(nbgrader))
-    if not any(problem.code in _BLOCKS_STUDENT_VERSION for problem in problems):
+    if not any(problem.code in BLOCKS_STUDENT_VERSION for problem in problems):
         problems += student_compile_problems(nb, lesson_id=lesson_id, notebook=notebook, nbgrader=nbgrader)
     wrong_kernel = kernel_problem(kernel_name=notebook_kernel(nb.metadata), environment=environment)
     if wrong_kernel is not None:
@@ -223,7 +223,7 @@ def check_notebook(
         problems += _source_version_problems(source_run, lesson_id=lesson_id, notebook=notebook, timeout=timeout,
                                              hints=kernels.hints)
         # A kernel that cannot start or dies on the source would only repeat itself on the student version.
-        if source_run.failure is None and not any(problem.code in _BLOCKS_STUDENT_VERSION for problem in problems):
+        if source_run.failure is None and not any(problem.code in BLOCKS_STUDENT_VERSION for problem in problems):
             problems += _student_version_problems(nb, lesson_id=lesson_id, notebook=notebook, cwd=student_cwd or cwd,
                                                   timeout=timeout, nbgrader=nbgrader, source_run=source_run,
                                                   kernels=kernels)
@@ -309,7 +309,7 @@ def _check_one_lesson(lesson: _LessonFolder, *, execute: bool, markers: Sequence
             except LessonError as exc:
                 problems.append(Problem(exc.where, "invalid-notebook", exc.problem))
                 continue
-            scored = [value for cell in nb.cells if (value := _valid_points(cell)) is not None]
+            scored = [value for cell in nb.cells if (value := valid_points(cell)) is not None]
             graded, points = graded + len(scored), points + sum(scored)
             problems += check_notebook(nb, lesson_id=lesson_id, notebook=name, cwd=workdir, student_cwd=student_dir,
                                        timeout=timeout, execute=execute, nbgrader=lesson.nbgrader,
@@ -330,8 +330,8 @@ def _source_version_problems(run: TrialRun, *, lesson_id: str, notebook: str, ti
     first_failure: int | None = None
     consequences: list[tuple[int, str]] = []
     for index, cell in _ran_code_cells(run):
-        where = _ref(lesson_id, notebook, run.nb, index)
-        if _is_scored_test(cell):
+        where = cell_ref(lesson_id, notebook, run.nb, index)
+        if is_scored_test(cell):
             full, why = full_credit(cell, timeout=timeout, hints=hints)
             if full:
                 continue
@@ -348,10 +348,10 @@ def _source_version_problems(run: TrialRun, *, lesson_id: str, notebook: str, ti
                                     f"fails when the source notebook runs ({error}): fix it so the notebook runs top to bottom"))
             first_failure = index
     if consequences:
-        cells = ", ".join(str(_ref(lesson_id, notebook, run.nb, index)).split(" / ")[-1] for index, _ in consequences)
+        cells = ", ".join(str(cell_ref(lesson_id, notebook, run.nb, index)).split(" / ")[-1] for index, _ in consequences)
         errors = "; ".join(dict.fromkeys(error.split(":", 1)[0] for _, error in consequences))
         problems.append(Problem(
-            _ref(lesson_id, notebook, run.nb, consequences[0][0]), "consequence-of-earlier-failure",
+            cell_ref(lesson_id, notebook, run.nb, consequences[0][0]), "consequence-of-earlier-failure",
             f"{len(consequences)} later cell(s) fail too ({cells}: {errors}), most likely only because cell "
             f"{first_failure} failed first: fix cell {first_failure}, then check again",
         ))
@@ -371,16 +371,16 @@ def _student_version_problems(
     # Cells before the first answer cannot depend on the student's work: one that fails only in the
     # student version, which runs beside the published files alone, fails for every student.
     answers = ("autograded answer", "manually graded answer")
-    first_answer = next((index for index, cell in enumerate(nb.cells) if _role(cell) in answers), len(nb.cells))
+    first_answer = next((index for index, cell in enumerate(nb.cells) if checked_role(cell) in answers), len(nb.cells))
     for index, cell in _ran_code_cells(run):
         error = error_output(cell, timeout=timeout)
         if (index < first_answer and error is not None and not expects_error(cell)
                 and error_output(source_run.nb.cells[index], timeout=timeout) is None):
-            problems.append(Problem(_ref(lesson_id, notebook, run.nb, index), "student-version-error",
+            problems.append(Problem(cell_ref(lesson_id, notebook, run.nb, index), "student-version-error",
                                     f"fails in the student version ({error}) although the source runs: every student "
                                     "gets this error; a file it needs may not be published (see [[lessons]] include)"))
-        if _is_scored_test(cell) and full_credit(cell, timeout=timeout)[0]:
-            problems.append(Problem(_ref(lesson_id, notebook, run.nb, index), "test-passes-on-student-version",
+        if is_scored_test(cell) and full_credit(cell, timeout=timeout)[0]:
+            problems.append(Problem(cell_ref(lesson_id, notebook, run.nb, index), "test-passes-on-student-version",
                                     "test cell passes on the student version: it cannot fail, so it grades nothing"))
     return problems
 
@@ -388,7 +388,7 @@ def _student_version_problems(
 def _failure_problems(run: TrialRun, *, lesson_id: str, notebook: str, version: str) -> list[Problem]:
     if run.failure is None:
         return []
-    return [Problem(_ref(lesson_id, notebook, run.nb, run.stopped_at), "execution-error", f"{version}: {run.failure}")]
+    return [Problem(cell_ref(lesson_id, notebook, run.nb, run.stopped_at), "execution-error", f"{version}: {run.failure}")]
 
 
 def _ran_code_cells(run: TrialRun) -> list[tuple[int, NotebookNode]]:

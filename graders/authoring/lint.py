@@ -30,10 +30,10 @@ POINTS_ROLES = frozenset({"autograder tests", "manually graded answer", "manuall
 GRADE_ID = re.compile(r"^[A-Za-z0-9_-]+$")  # nbgrader's metadata schema; stricter than SAFE_ID
 
 # nbgrader refuses to build a student version from these, so running one would only repeat them.
-_BLOCKS_STUDENT_VERSION = frozenset({"unclosed-region", "solution-outside-solution-cell", "hidden-tests-outside-test-cell"})
+BLOCKS_STUDENT_VERSION = frozenset({"unclosed-region", "solution-outside-solution-cell", "hidden-tests-outside-test-cell"})
 # Metadata problems nbgrader's generate_assignment fails on (each tried on this machine): release
 # refuses them first, in check's words that name the cell, instead of nbgrader's traceback.
-NBGRADER_REFUSES = _BLOCKS_STUDENT_VERSION | {"invalid-metadata", "missing-grade-id", "invalid-grade-id",
+NBGRADER_REFUSES = BLOCKS_STUDENT_VERSION | {"invalid-metadata", "missing-grade-id", "invalid-grade-id",
                                               "duplicate-grade-id", "no-points"}
 
 
@@ -64,7 +64,7 @@ def metadata_problems(nb: NotebookNode, *, lesson_id: str, notebook: str,
             continue
         grade_id = _grade_id(cell)
         where = CellRef(lesson_id, notebook, index, grade_id or None)
-        role = _role(cell)
+        role = checked_role(cell)
         found: list[Problem] = []
         if role is not None:
             found += _grade_id_problems(where, role=role, grade_id=grade_id, first_use=first_use)
@@ -74,7 +74,7 @@ def metadata_problems(nb: NotebookNode, *, lesson_id: str, notebook: str,
         if meta is not None and not found:
             found += _validation_problems(where, cell=cell, validator=validator)
         problems += found
-    if not any(_role(cell) in POINTS_ROLES for cell in nb.cells):
+    if not any(checked_role(cell) in POINTS_ROLES for cell in nb.cells):
         problems.append(Problem(
             CellRef(lesson_id, notebook), "no-graded-cells",
             "has no graded cells (autograder tests, manually graded answers or tasks): students cannot earn points in it",
@@ -92,7 +92,7 @@ def notebook_warnings(nb: NotebookNode, *, lesson_id: str, notebook: str) -> lis
     """
     warnings = []
     for index, cell in enumerate(nb.cells):
-        if cell.cell_type != "code" or _role(cell) != "autograder tests":
+        if cell.cell_type != "code" or checked_role(cell) != "autograder tests":
             continue
         example = equality_only_assertion(cell.get("source", ""))
         if example is not None:
@@ -219,15 +219,15 @@ def _validation_problems(where: CellRef, *, cell: NotebookNode, validator: Metad
     return []
 
 
-def _ref(lesson_id: str, notebook: str, nb: NotebookNode, index: int | None) -> CellRef:
+def cell_ref(lesson_id: str, notebook: str, nb: NotebookNode, index: int | None) -> CellRef:
     if index is None:
         return CellRef(lesson_id, notebook)
     return CellRef(lesson_id, notebook, index, _grade_id(nb.cells[index]) or None)
 
 
-def _valid_points(cell: NotebookNode) -> float | None:
+def valid_points(cell: NotebookNode) -> float | None:
     """The cell's points if it is a graded cell with usable points, else None."""
-    if _role(cell) not in POINTS_ROLES:
+    if checked_role(cell) not in POINTS_ROLES:
         return None
     points = cell.metadata.nbgrader.get("points")
     if isinstance(points, bool) or not isinstance(points, (int, float)) or points <= 0:
@@ -235,11 +235,11 @@ def _valid_points(cell: NotebookNode) -> float | None:
     return float(points)
 
 
-def _is_scored_test(cell: NotebookNode) -> bool:
-    return cell.cell_type == "code" and _role(cell) == "autograder tests" and _valid_points(cell) is not None
+def is_scored_test(cell: NotebookNode) -> bool:
+    return cell.cell_type == "code" and checked_role(cell) == "autograder tests" and valid_points(cell) is not None
 
 
-def _role(cell: NotebookNode) -> str | None:
+def checked_role(cell: NotebookNode) -> str | None:
     """``cell_role``, but None for garbled nbgrader metadata (reported as invalid-metadata)."""
     return cell_role(cell) if isinstance(_nbgrader_meta(cell), dict) else None
 
