@@ -33,8 +33,8 @@ from graders.sandbox import (
     require_sandbox,
 )
 from graders.sandbox.cgroups import cgroup_parent
+from graders.sandbox.client import OutputBudget
 from graders.sandbox.command import WORK_DIR, SystemMount, seccomp_program
-from graders.sandbox.manager import OutputBudget
 from graders.sandbox.resources import copy_folder
 
 MISSING = check_sandbox()

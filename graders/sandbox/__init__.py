@@ -14,10 +14,11 @@ check with ``python -m graders.sandbox check``. The sandbox knows nothing of nbg
 courses: :mod:`graders.engine.sandboxed` wires its kernels into nbgrader's autograde.
 """
 
+from .client import SandboxedKernelClient
 from .command import SandboxPlan, build_argv
 from .host import SandboxUnavailable, check_sandbox, require_sandbox
 from .limits import SandboxLimits
-from .manager import SandboxedKernelClient, SandboxedKernelManager
+from .manager import SandboxedKernelManager
 from .resources import ScratchCopyError
 
 __all__ = [
