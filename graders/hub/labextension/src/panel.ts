@@ -194,7 +194,12 @@ export class MyCoursePanel extends Widget {
     this.doc = doc;
     if (changed) {
       this.render(doc);
-      this.announce(doc);
+      // The new score is painted first; notifications and fetching feedback follow in the next frame.
+      window.requestAnimationFrame(() => {
+        if (!this.isDisposed) {
+          this.announce(doc);
+        }
+      });
     }
   }
 
