@@ -465,7 +465,7 @@ def test_watch_outlives_a_cycle_that_fails(tmp_path: Path, monkeypatch) -> None:
     def no_cluster(*, scheduler, workers):
         yield SimpleNamespace(address="tcp://127.0.0.1:1")
 
-    def cycle(course_, *, scheduler, sandboxed, clock, template_cache, executor):
+    def cycle(course_, *, scheduler, sandboxed, clock, kept_gradebooks, executor):
         if len(seen) == 0:
             raise UnicodeEncodeError("utf-8", "\udcff", 0, 1, "surrogates not allowed")
         return Cycle(collected=1)

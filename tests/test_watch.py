@@ -27,7 +27,7 @@ def run_watch(course, monkeypatch, results: list[Cycle]):
     ran = threading.Event()
     stop = threading.Event()
 
-    def cycle(course_, *, scheduler, sandboxed, clock, template_cache, executor):
+    def cycle(course_, *, scheduler, sandboxed, clock, kept_gradebooks, executor):
         return results[len(cycles)] if len(cycles) < len(results) else Cycle()
 
     def on_cycle(result: Cycle) -> None:

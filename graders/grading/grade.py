@@ -43,7 +43,7 @@ from .lateness import refresh_lateness
 from .plan import RefusedAttempt, plan_grading
 from .record import GradedAttempt, lesson_gradebook, record_attempt
 from .task import GradingTask, autograde, read_files
-from .templates import TemplateCache
+from .templates import KeptGradebooks
 
 # nbgrader does not copy these from a lesson's source folder either (CourseDirectory.ignore).
 
@@ -75,7 +75,7 @@ def grade_attempts(
     workers: int | None = None,
     rounds: int | None = None,
     executor: Executor | None = None,
-    template_cache: TemplateCache | None = None,
+    kept_gradebooks: KeptGradebooks | None = None,
     clock: Clock = SystemClock(),
     progress: Progress = Silent(),
 ) -> GradeReport:
@@ -88,8 +88,9 @@ def grade_attempts(
     by student (:func:`graders.grading.plan.fair_order`); ``rounds`` grades
     only each student's oldest ``rounds`` and leaves the rest for the next
     call, so that ``paceline watch`` releases everyone's feedback between two
-    slices of one student's flood. ``template_cache`` keeps each lesson's
-    gradebook template from one call to the next (``paceline watch``'s).
+    slices of one student's flood. ``kept_gradebooks`` keeps each lesson's
+    gradebook template, and the course gradebook's engine, from one call to
+    the next (``paceline watch``'s).
     """
     environment = kernel_environment(course)
     require_built(environment)
@@ -110,8 +111,9 @@ def grade_attempts(
         attempts = ledger.attempts()
         if not any(a.lesson_id in order and (regrade or a.status == "collected") for a in attempts):
             return report
-        # One gradebook for every record of this run (record_outcome says why).
-        gradebook = keep.enter_context(open_gradebook(course))
+        # One gradebook for every record of this run (record_outcome says why), kept from run to run by watch.
+        gradebook = keep.enter_context(kept_gradebooks.course_gradebook(course) if kept_gradebooks is not None
+                                       else open_gradebook(course))
         released = {assignment.name for assignment in gradebook.assignments}
         gradebook.db.rollback()
         plan = plan_grading(
@@ -130,8 +132,8 @@ def grade_attempts(
                     if isinstance(step, RefusedAttempt):
                         raise step.problem  # recorded as failed like any attempt that cannot be graded
                     if attempt.lesson_id not in templates:
-                        templates[attempt.lesson_id] = (template_cache.template(course, attempt.lesson_id)
-                                                        if template_cache is not None
+                        templates[attempt.lesson_id] = (kept_gradebooks.template(course, attempt.lesson_id)
+                                                        if kept_gradebooks is not None
                                                         else lesson_gradebook(course, attempt.lesson_id))
                     tasks.append(_task(course, attempt, kernel=kernels[attempt.lesson_id], due_at=step.due_at))
                 except Exception as exc:  # noqa: BLE001 - whatever one attempt raises fails that attempt, once
@@ -169,7 +171,7 @@ def grade_attempts(
             interrupted = True
         with interrupts.deferred():
             # Grace days follow the attempts that count: a resubmission can move them between lessons.
-            refresh_lateness(course, ledger, student_ids={g.attempt.student_id for g in report.graded})
+            refresh_lateness(course, ledger, student_ids={g.attempt.student_id for g in report.graded}, gradebook=gradebook)
             fresh = {a.id: a for a in ledger.attempts(lesson_ids=list(order))}
             report.graded = [dataclasses.replace(g, attempt=fresh[g.attempt.id], late_penalty=fresh[g.attempt.id].late_penalty or 0.0)
                              for g in report.graded]

@@ -1,29 +1,52 @@
-"""Lesson gradebook templates kept from one grading run to the next, for ``paceline watch``.
+"""What ``paceline watch`` keeps of the gradebooks from one grading run to the next.
 
-Every grading run hands its workers a gradebook holding the lesson's cells and no students
+Lesson templates. Every grading run hands its workers a gradebook holding the lesson's cells and no students
 (:func:`graders.grading.record.lesson_gradebook`). Making one backs up the whole course gradebook,
 deletes every student's rows and vacuums: a third of a second for the fixture course, more as the
 gradebook grows with a course's grades, on the path of every score watch delivers. What a template
 is made of changes only when lessons are released again, so watch keeps each lesson's template and
 makes it again only when the gradebook's tables other than the students' ones have changed.
+
+The course gradebook's engine. SQLAlchemy compiles each of nbgrader's queries once per engine, and
+a gradebook opened afresh for every run compiled them all again, on the path of every score watch
+delivers. Watch keeps one :class:`~nbgrader.api.Gradebook` and gives its connections back after
+each run, so between runs it holds no connection and no transaction.
 """
 
 from __future__ import annotations
 
 import hashlib
 import sqlite3
-from contextlib import closing
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from pathlib import Path
 
+from nbgrader.api import Gradebook
+
 from ..course.plan import CourseConfig
+from ..engine.wiring import open_gradebook
 from .record import STUDENT_TABLES, lesson_gradebook
 
 
-class TemplateCache:
-    """Each lesson's gradebook template, with the digest of the course gradebook's lessons it was made from."""
+class KeptGradebooks:
+    """Each lesson's gradebook template, with the digest of the course gradebook's lessons it was made
+    from; and the course gradebook, open between runs without a connection."""
 
     def __init__(self) -> None:
         self._kept: dict[str, tuple[str, bytes]] = {}
+        self._course: tuple[tuple[str, str], Gradebook] | None = None
+
+    @contextmanager
+    def course_gradebook(self, course: CourseConfig) -> Iterator[Gradebook]:
+        """The course's gradebook for one run; its connections are given back when the run ends."""
+        key = (course.layout.gradebook_url, course.id)
+        if self._course is None or self._course[0] != key:
+            self._course = (key, open_gradebook(course))
+        gradebook = self._course[1]
+        try:
+            yield gradebook
+        finally:
+            gradebook.close()  # the session and the pooled connections go; the engine, and what it compiled, stay
 
     def template(self, course: CourseConfig, lesson_id: str) -> bytes:
         digest = lessons_digest(course.layout.gradebook_path)

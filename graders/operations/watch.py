@@ -46,7 +46,7 @@ from ..exchange.release import release_due_lessons
 from ..feedback.release import release_attempt_feedback
 from ..grading.dispatch import Executor, dask_executor
 from ..grading.grade import grade_attempts
-from ..grading.templates import TemplateCache
+from ..grading.templates import KeptGradebooks
 from .progress_files import refresh_progress_documents
 
 
@@ -72,11 +72,12 @@ class Cycle:
 
 
 def run_cycle(course: CourseConfig, *, scheduler: str | None, sandboxed: bool, clock: Clock,
-              template_cache: TemplateCache | None = None, executor: Executor | None = None) -> Cycle:
+              kept_gradebooks: KeptGradebooks | None = None, executor: Executor | None = None) -> Cycle:
     """One pass: release what is due, collect, grade, release feedback. Never raises for one bad item,
-    and a step that fails as a whole is reported while the steps after it still run. ``template_cache``
-    keeps lesson gradebook templates between passes, and grading runs on ``executor`` when given (watch's
-    warm cluster, whose workers keep a kernel started for their next attempt), else as ``grade`` runs it."""
+    and a step that fails as a whole is reported while the steps after it still run. ``kept_gradebooks``
+    keeps lesson gradebook templates and the course gradebook between passes, and grading runs on
+    ``executor`` when given (watch's warm cluster, whose workers keep a kernel started for their next
+    attempt), else as ``grade`` runs it."""
     cycle = Cycle()
 
     def release() -> None:
@@ -99,7 +100,7 @@ def run_cycle(course: CourseConfig, *, scheduler: str | None, sandboxed: bool, c
         # One round per cycle (each student's oldest pending attempt): a student's flood is graded a
         # slice at a time, with everyone else's feedback released in between.
         graded = grade_attempts(course, sandboxed=sandboxed, scheduler=scheduler, executor=executor, rounds=1,
-                                template_cache=template_cache, clock=clock)
+                                kept_gradebooks=kept_gradebooks, clock=clock)
         cycle.graded = len(graded.graded)
         if graded.graded:
             # Scores before feedback: releasing feedback hashes every graded attempt's pages, which takes
@@ -163,7 +164,7 @@ def watch(
     """
     stop = stop or threading.Event()
     inbound = course.layout.exchange.inbound
-    template_cache = TemplateCache()
+    kept_gradebooks = KeptGradebooks()
     with dask_executor(scheduler=scheduler, workers=workers) as cluster:
         # Every cycle grades on this warm cluster through this one client (connecting anew took a
         # tenth of a second of each score's path).
@@ -174,7 +175,7 @@ def watch(
                 with course_lock(course.layout, command="paceline watch", timezone=course.timezone, on_wait=on_wait,
                                  cancel=stop):
                     cycle = run_cycle(course, scheduler=None, executor=cluster, sandboxed=sandboxed, clock=clock,
-                                      template_cache=template_cache)
+                                      kept_gradebooks=kept_gradebooks)
             except CourseBusy:
                 break  # stopped while waiting for another command: nothing was done, nothing to report
             except Exception as exc:  # noqa: BLE001 - watch outlives any one cycle; the next one retries

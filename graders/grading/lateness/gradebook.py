@@ -11,6 +11,7 @@ import datetime as dt
 from collections.abc import Iterable
 
 import nbformat
+from nbgrader.api import Gradebook
 from nbgrader.preprocessors import AssignLatePenalties
 
 from ...course.plan import CourseConfig
@@ -36,13 +37,20 @@ def apply_lateness(course: CourseConfig, *, student_id: str, lesson_id: str, due
         return float(gb.find_submission(lesson_id, student_id).late_submission_penalty or 0.0)
 
 
-def gradebook_dues(course: CourseConfig, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], dt.datetime | None]:
-    """The due date nbgrader currently applies to each (student, lesson) submission (UTC), read at once."""
+def gradebook_dues(course: CourseConfig, pairs: Iterable[tuple[str, str]], *,
+                   gradebook: Gradebook | None = None) -> dict[tuple[str, str], dt.datetime | None]:
+    """The due date nbgrader currently applies to each (student, lesson) submission (UTC), read at once,
+    from ``gradebook`` (the course's, open) or from the course's gradebook opened here."""
+    if gradebook is None:
+        with open_gradebook(course) as opened:
+            return gradebook_dues(course, pairs, gradebook=opened)
     dues: dict[tuple[str, str], dt.datetime | None] = {}
-    with open_gradebook(course) as gb:
+    try:
         for student_id, lesson_id in pairs:
-            due = gb.find_submission(lesson_id, student_id).duedate
+            due = gradebook.find_submission(lesson_id, student_id).duedate
             dues[(student_id, lesson_id)] = due.replace(tzinfo=dt.timezone.utc) if due is not None else None
+    finally:
+        gradebook.db.rollback()  # read only: hold no transaction while AssignLatePenalties writes
     return dues
 
 

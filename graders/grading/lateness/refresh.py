@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from ...course.plan import CourseConfig
 from ...course.roster import Student, load_roster
 from ...course.timeline import LessonDue, lesson_dues
 from ...exchange.ledger import Attempt, Ledger
+
+if TYPE_CHECKING:  # importing nbgrader takes seconds, and only graded work needs it
+    from nbgrader.api import Gradebook
 
 
 def student_dues(course: CourseConfig, ledger: Ledger, *, student: Student, include_ungraded: bool) -> dict[str, LessonDue]:
@@ -39,8 +43,12 @@ def counted_submissions(attempts: Iterable[Attempt], *, include_ungraded: bool) 
     return {lesson_id: submitted_at for lesson_id, (_, submitted_at) in counted.items()}
 
 
-def refresh_lateness(course: CourseConfig, ledger: Ledger, *, student_ids: Iterable[str]) -> list[tuple[Attempt, float]]:
-    """Re-apply the late penalty of each listed student's graded work whose due date moved."""
+def refresh_lateness(course: CourseConfig, ledger: Ledger, *, student_ids: Iterable[str],
+                     gradebook: Gradebook | None = None) -> list[tuple[Attempt, float]]:
+    """Re-apply the late penalty of each listed student's graded work whose due date moved.
+
+    ``gradebook`` is the course's, already open (grade's), to read the due dates nbgrader applies;
+    without it, it is opened here."""
     students = {s.id: s for s in load_roster(course.roster_path, timezone=course.timezone)}
     counted: list[tuple[Attempt, dt.datetime | None]] = []  # the graded attempt that counts, and its due date
     for student_id in sorted(set(student_ids)):
@@ -56,7 +64,7 @@ def refresh_lateness(course: CourseConfig, ledger: Ledger, *, student_ids: Itera
         return []  # nothing graded: the gradebook (and importing nbgrader, seconds) is not needed
     from .gradebook import apply_lateness, gradebook_dues
 
-    applied = gradebook_dues(course, [(attempt.student_id, attempt.lesson_id) for attempt, _ in counted])
+    applied = gradebook_dues(course, [(attempt.student_id, attempt.lesson_id) for attempt, _ in counted], gradebook=gradebook)
     changed: list[tuple[Attempt, float]] = []
     for attempt, due in counted:
         if due == applied[(attempt.student_id, attempt.lesson_id)]:
