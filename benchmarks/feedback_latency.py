@@ -1,9 +1,13 @@
 """Median time from a student's submit to their feedback being fetchable, and to the score showing in
 their "My course" panel, with `paceline watch` running, and where that time goes.
 
-Usage: .venv/bin/python benchmarks/feedback_latency.py [--submissions 10] [--panel-submissions 5] [--interval 5]
+Usage: .venv/bin/python benchmarks/feedback_latency.py [--lesson 01-basics] [--submissions 10] [--panel-submissions 5]
+                                                       [--interval 5]
 
-Copies the small fixture course into a temporary folder, releases it, starts
+Copies a lesson of the demo course (course.toml and course_source/, no
+student data; 01-basics by default; or, with --lesson fixture, the small
+fixture course's 01-add) into a temporary folder, with one student, ada,
+whose answers are the instructor's solutions; releases it, starts
 paceline's watch loop (the library call `paceline watch` makes: sandboxed,
 default workers, in a process of its own that reports each cycle's step
 times), then submits one correct notebook at a time through the real exchange
@@ -36,6 +40,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -51,6 +57,7 @@ from graders.exchange.student import (  # noqa: E402
 )
 from graders.hub.settings import STUDENT_SERVER_EXTENSIONS_OFF, render_nbgrader_config, student_server_config  # noqa: E402
 from graders.hub.tools import LABEXTENSION_NAME, labextension_build  # noqa: E402
+from graders.operations.answers import answer_attempt, load_answer_keys, read_answers  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
@@ -131,9 +138,9 @@ class WatchProcess:
         return stages
 
 
-def pages(ws: StudentWorkspace) -> int:
+def pages(ws: StudentWorkspace, lesson_id: str) -> int:
     try:
-        return len(fetch_feedback(ws, "01-add"))
+        return len(fetch_feedback(ws, lesson_id))
     except ExchangeError:
         return 0
 
@@ -183,7 +190,7 @@ def new_folder(inbound: Path, before: set[str], *, timeout: float = 60) -> float
     raise SystemExit("the panel's Submit left no submission in the exchange")
 
 
-def panel_latencies(course, ws: StudentWorkspace, scratch: Path, *, submissions: int,
+def panel_latencies(course, ws: StudentWorkspace, scratch: Path, *, lesson_id: str, submissions: int,
                     watch: WatchProcess) -> tuple[list[float], list[dict[str, float]]]:
     """Press Submit in the panel; time until the panel shows that attempt graded with its score."""
     from playwright.sync_api import sync_playwright
@@ -196,7 +203,7 @@ def panel_latencies(course, ws: StudentWorkspace, scratch: Path, *, submissions:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(url)
-            row = page.locator("section.pl-lesson[data-lesson='01-add']")
+            row = page.locator(f"section.pl-lesson[data-lesson='{lesson_id}']")
             row.wait_for(timeout=120_000)
             for _ in range(submissions):
                 done = row.locator("li[data-attempt]").count()
@@ -222,27 +229,40 @@ def panel_latencies(course, ws: StudentWorkspace, scratch: Path, *, submissions:
     return latencies, breakdowns
 
 
+def prepare(scratch: Path, *, lesson_id: str) -> tuple[object, StudentWorkspace, str]:
+    """The course, ada's workspace with the lesson fetched and answered correctly, and the lesson's id."""
+    root = scratch / "course"
+    if lesson_id == "fixture":
+        shutil.copytree(ROOT / "tests" / "fixtures" / "course", root)
+        lesson_id = "01-add"
+    else:
+        root.mkdir()
+        shutil.copy(ROOT / "course.toml", root / "course.toml")
+        shutil.copytree(ROOT / "course_source", root / "course_source")
+        (root / "students.csv").write_text("id,name,email,enrolled_at\nada,Ada,ada@example.org,2026-09-01\n")
+    course = load_course(root)
+    lesson = course.lesson(lesson_id)
+    release_lessons(course, lesson_ids=[lesson_id], early=[lesson_id])
+    ws = StudentWorkspace("ada", scratch / "ada", course.id, course.exchange_root)
+    ws.home.mkdir()
+    lesson_dir = fetch_lesson(ws, lesson_id)
+    keys = load_answer_keys(course, lesson)
+    answer_attempt(lesson_dir, keys, "correct", stubs=read_answers(lesson_dir, keys), rng=np.random.default_rng(1))
+    return course, ws, lesson_id
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lesson", default="01-basics",
+                        help="a lesson of the demo course, or 'fixture' for the small fixture course's 01-add")
     parser.add_argument("--submissions", type=int, default=10)
     parser.add_argument("--panel-submissions", type=int, default=5, help="through the My course panel (0: skip)")
     parser.add_argument("--interval", type=float, default=5.0, help="watch's interval (it also reacts to each submission)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="paceline-latency-") as scratch:
-        root = Path(scratch) / "course"
-        shutil.copytree(ROOT / "tests" / "fixtures" / "course", root)
-        course = load_course(root)
-        release_lessons(course)
-        ws = StudentWorkspace("ada", Path(scratch) / "ada", course.id, course.exchange_root)
-        ws.home.mkdir()
-        fetch_lesson(ws, "01-add")
-        notebook = ws.lesson_dir("01-add") / "add.ipynb"
-        nb = json.loads(notebook.read_text())
-        for cell in nb["cells"]:
-            if cell["metadata"].get("nbgrader", {}).get("grade_id") == "add":
-                cell["source"] = "def add(a, b):\n    return a + b\n"
-        notebook.write_text(json.dumps(nb))
+        course, ws, lesson_id = prepare(Path(scratch), lesson_id=args.lesson)
+        root = course.root
 
         print(f"load average at the start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
         watch = WatchProcess(root, args.interval)
@@ -250,17 +270,18 @@ def main() -> None:
         try:
             time.sleep(5)  # let the Dask cluster start: a running service is already warm
             for i in range(args.submissions):
-                before = pages(ws)
+                before = pages(ws, lesson_id)
                 time.sleep(1.1)  # nbgrader names submissions by the second
                 started = time.monotonic()
-                submit_lesson(ws, "01-add")
-                while pages(ws) <= before:
+                submit_lesson(ws, lesson_id)
+                while pages(ws, lesson_id) <= before:
                     if time.monotonic() - started > 300:
                         raise SystemExit("no feedback within 300 s")
                     time.sleep(0.1)
                 latencies.append(time.monotonic() - started)
                 print(f"submission {i + 1}: feedback after {latencies[-1]:.2f} s", flush=True)
-            panel, breakdowns = (panel_latencies(course, ws, Path(scratch), submissions=args.panel_submissions, watch=watch)
+            panel, breakdowns = (panel_latencies(course, ws, Path(scratch), lesson_id=lesson_id,
+                                                 submissions=args.panel_submissions, watch=watch)
                                  if args.panel_submissions else ([], []))
         finally:
             watch.stop()
