@@ -60,3 +60,7 @@ def test_the_course_gradebook_keeps_its_engine_and_holds_no_connection_between_r
     with kept.course_gradebook(course) as gb:
         assert gb.engine is engine and gb.find_student("ada").first_name == "Ada"
     assert engine.pool.checkedout() == 0
+    # A gradebook deleted meanwhile is opened afresh: nbgrader makes its tables again.
+    course.layout.gradebook_path.unlink()
+    with kept.course_gradebook(course) as gb:
+        assert gb.engine is not engine and gb.students == []

@@ -34,12 +34,13 @@ class KeptGradebooks:
 
     def __init__(self) -> None:
         self._kept: dict[str, tuple[str, bytes]] = {}
-        self._course: tuple[tuple[str, str], Gradebook] | None = None
+        self._course: tuple[tuple[str, str, int | None], Gradebook] | None = None
 
     @contextmanager
     def course_gradebook(self, course: CourseConfig) -> Iterator[Gradebook]:
         """The course's gradebook for one run; its connections are given back when the run ends."""
-        key = (course.layout.gradebook_url, course.id)
+        # A gradebook file replaced or deleted meanwhile is opened afresh (nbgrader then makes its tables).
+        key = (course.layout.gradebook_url, course.id, _inode(course.layout.gradebook_path))
         if self._course is None or self._course[0] != key:
             self._course = (key, open_gradebook(course))
         gradebook = self._course[1]
@@ -56,6 +57,13 @@ class KeptGradebooks:
         template = lesson_gradebook(course, lesson_id)
         self._kept[lesson_id] = (digest, template)
         return template
+
+
+def _inode(path: Path) -> int | None:
+    try:
+        return path.stat().st_ino
+    except FileNotFoundError:
+        return None
 
 
 def lessons_digest(gradebook: Path) -> str:
