@@ -45,7 +45,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from graders.course.plan import load_course  # noqa: E402
+from graders.course.plan import CourseConfig, load_course  # noqa: E402
 from graders.errors import ExchangeError  # noqa: E402
 from graders.exchange.release import release_lessons  # noqa: E402
 from graders.exchange.student import (  # noqa: E402
@@ -229,7 +229,7 @@ def panel_latencies(course, ws: StudentWorkspace, scratch: Path, *, lesson_id: s
     return latencies, breakdowns
 
 
-def prepare(scratch: Path, *, lesson_id: str) -> tuple[object, StudentWorkspace, str]:
+def prepare(scratch: Path, *, lesson_id: str) -> tuple[CourseConfig, StudentWorkspace, str]:
     """The course, ada's workspace with the lesson fetched and answered correctly, and the lesson's id."""
     root = scratch / "course"
     if lesson_id == "fixture":

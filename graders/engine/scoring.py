@@ -50,7 +50,7 @@ from nbgrader.preprocessors import Execute, SaveAutoGrades
 from nbgrader.utils import determine_grade, get_partial_grade, is_grade, is_solution
 from traitlets import Unicode
 
-from ..authoring.lesson import RegionMarkers
+from ..authoring.lesson import NBGRADER_DEFAULT_MARKERS, RegionMarkers
 from ..errors import PacelineError
 from . import stages
 
@@ -209,7 +209,7 @@ def recorded_replies(nb: NotebookNode) -> dict[int, str]:
     return {index: reply for index, cell in enumerate(nb.cells) if (reply := _recorded_reply(cell)) is not None}
 
 
-def visible_first(cell: NotebookNode, *, markers: RegionMarkers = RegionMarkers()) -> tuple[str, str] | None:
+def visible_first(cell: NotebookNode, *, markers: RegionMarkers = NBGRADER_DEFAULT_MARKERS) -> tuple[str, str] | None:
     """(visible part, rest) of an autograder test cell whose hidden tests follow visible ones, else None.
 
     Split at the first line that begins hidden tests (nbgrader's marker, or the

@@ -50,7 +50,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_outp
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Unicode
 
-from ..authoring.lesson import RegionMarkers
+from ..authoring.lesson import NBGRADER_DEFAULT_MARKERS, RegionMarkers
 
 REDACTED = "[hidden test redacted]"
 MIN_REDACTED_LENGTH = 6  # shorter lines ("assert", "pass") reveal nothing and are everywhere
@@ -70,10 +70,6 @@ GRADE_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")  # what paceline check allows (it
 ATTACHMENT_NAME = re.compile(r"[A-Za-z0-9_.-]{1,128}")
 
 
-# nbgrader's own ``### BEGIN HIDDEN TESTS`` lines; a course's ``[nbgrader]`` delimiters are given instead where it has them.
-NBGRADER_MARKERS = RegionMarkers()
-
-
 class HideHiddenTests(NbGraderPreprocessor):
     """In nbgrader's ``GenerateFeedback`` (after ``GetGrades``): the page renders :func:`feedback_notebook`."""
 
@@ -85,7 +81,7 @@ class HideHiddenTests(NbGraderPreprocessor):
         return feedback_notebook(nb, markers=markers), resources
 
 
-def feedback_notebook(executed: NotebookNode, *, markers: RegionMarkers = NBGRADER_MARKERS) -> NotebookNode:
+def feedback_notebook(executed: NotebookNode, *, markers: RegionMarkers = NBGRADER_DEFAULT_MARKERS) -> NotebookNode:
     """A new notebook holding only what feedback may show of the graded notebook ``executed``."""
     cells = executed.get("cells")
     cells = cells if isinstance(cells, list) else []
@@ -120,7 +116,7 @@ def feedback_notebook(executed: NotebookNode, *, markers: RegionMarkers = NBGRAD
     return new_notebook(cells=shown, metadata=FEEDBACK_METADATA)
 
 
-def hidden_lines(source: str, *, markers: RegionMarkers = NBGRADER_MARKERS) -> list[str]:
+def hidden_lines(source: str, *, markers: RegionMarkers = NBGRADER_DEFAULT_MARKERS) -> list[str]:
     """The lines between BEGIN and END HIDDEN TESTS markers (markers excluded)."""
     lines, inside = [], False
     for line in source.splitlines():
@@ -133,7 +129,7 @@ def hidden_lines(source: str, *, markers: RegionMarkers = NBGRADER_MARKERS) -> l
     return lines
 
 
-def visible_source(source: str, *, markers: RegionMarkers = NBGRADER_MARKERS) -> str:
+def visible_source(source: str, *, markers: RegionMarkers = NBGRADER_DEFAULT_MARKERS) -> str:
     kept, inside = [], False
     for line in source.splitlines():
         if markers.begins_hidden(line):

@@ -40,9 +40,10 @@ class KeptGradebooks:
     def course_gradebook(self, course: CourseConfig) -> Iterator[Gradebook]:
         """The course's gradebook for one run; its connections are given back when the run ends."""
         # A gradebook file replaced or deleted meanwhile is opened afresh (nbgrader then makes its tables).
-        key = (course.layout.gradebook_url, course.id, _inode(course.layout.gradebook_path))
-        if self._course is None or self._course[0] != key:
-            self._course = (key, open_gradebook(course))
+        path = course.layout.gradebook_path
+        if self._course is None or self._course[0] != (course.layout.gradebook_url, course.id, _inode(path)):
+            gradebook = open_gradebook(course)  # creates the file when there is none: its inode is known after
+            self._course = ((course.layout.gradebook_url, course.id, _inode(path)), gradebook)
         gradebook = self._course[1]
         try:
             yield gradebook

@@ -264,11 +264,9 @@ class KernelSandbox:
             # Bound read-only into the sandbox; a kernel started ahead of its notebook gets it empty and
             # the notebook's folder is copied in at hand-over (fill_seed).
             sandbox.seed_dir = kdir / "seed"
+            os.mkdir(sandbox.seed_dir, 0o755)
             if source is not None:
-                copy_folder(Path(source), sandbox.seed_dir, max_bytes=limits.scratch_bytes // 2,
-                            skip_suffixes=() if copy_notebooks else SKIP_SUFFIXES)
-            else:
-                os.mkdir(sandbox.seed_dir, 0o755)
+                sandbox.fill_seed(Path(source), limits=limits, copy_notebooks=copy_notebooks)
             if use_cgroups:
                 sandbox.cgroups = SandboxCgroups.create(name, limits)
         except BaseException:
@@ -277,7 +275,8 @@ class KernelSandbox:
         return sandbox
 
     def fill_seed(self, source: Path, *, limits: SandboxLimits, copy_notebooks: bool = False) -> int:
-        """Copy the notebook's folder into the (empty) seed of a kernel started ahead; bytes copied."""
+        """Copy the notebook's folder into the kernel's (empty) seed, at start or, for a kernel started
+        ahead, at hand-over; bytes copied."""
         assert self.seed_dir is not None
         if any(self.seed_dir.iterdir()):
             raise RuntimeError(f"{self.seed_dir} holds files already: a kernel takes one notebook's folder only")
