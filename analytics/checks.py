@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import TableError
-from .keys import attempt_rows, factorized, positions
+from .keys import all_distinct, attempt_rows, factorized, positions
 
 COHORT = "cohort"
 _SEPARATOR = "\x1f"  # cannot occur in an id read from CSV or Parquet text in practice, and never shown
@@ -114,7 +114,7 @@ def check_submissions(submissions: pd.DataFrame, *, lessons: pd.DataFrame, enrol
     top = int(attempt.max()) if len(attempt) else 0
     if 0 < top < 2**62 // max(int(cell.max()) + 1, 1):
         # One integer per (student x lesson, attempt): a MultiIndex factorized both arrays again.
-        unique = pd.Index(cell * (top + 1) + attempt).is_unique  # attempts are >= 1 (checked above)
+        unique = all_distinct(cell * (top + 1) + attempt)  # attempts are >= 1 (checked above)
     else:
         unique = pd.MultiIndex.from_arrays([cell, attempt]).is_unique
     if not unique:
@@ -153,7 +153,7 @@ def check_cell_scores(cells: pd.DataFrame, *, submissions: pd.DataFrame) -> np.n
     notebook, notebooks = factorized(cells["notebook"])
     grade, grades = factorized(cells["grade_id"])
     cell = (row * max(len(notebooks), 1) + notebook) * max(len(grades), 1) + grade
-    if not pd.Index(cell).is_unique:  # the cheap question first: which rows only when some are duplicated
+    if not all_distinct(cell):  # the cheap question first: which rows only when some are duplicated
         fail_if(pd.Series(cell, index=cells.index).duplicated(keep=False), table, "grade_id",
                 "is duplicated for the same attempt and notebook", cells["grade_id"], frame=cells)
     fail_if(cells["max_score"] < 0, table, "max_score", "is negative", cells["max_score"], frame=cells)

@@ -8,6 +8,7 @@ sides at once than through ``Index.get_indexer`` or a string MultiIndex.
 from __future__ import annotations
 
 import weakref
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -63,11 +64,52 @@ def factorized(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
     codes, uniques = pd.factorize(values)
     uniques = pd.Index(uniques)
     if arrow is not None:
-        def forget(_: object, key: int = id(arrow)) -> None:
-            _CODES.pop(key, None)
-
-        _CODES[id(arrow)] = (weakref.ref(arrow, forget), codes, uniques)
+        _remember_codes(arrow, codes, uniques)
     return codes, uniques
+
+
+def _remember_codes(arrow: object, codes: np.ndarray, uniques: pd.Index) -> None:
+    def forget(_: object, key: int = id(arrow)) -> None:
+        _CODES.pop(key, None)
+
+    _CODES[id(arrow)] = (weakref.ref(arrow, forget), codes, uniques)
+
+
+def read_parquet(path: Path) -> pd.DataFrame:
+    """``pd.read_parquet(path)``, with the codes of every text column remembered (:func:`factorized`).
+
+    Parquet stores text dictionary-encoded: read as dictionaries, the columns
+    come with their codes, where factorizing millions of ids after a plain
+    read cost more than the read itself. The codes are the dictionary's, not
+    in order of first appearance as ``pd.factorize``'s; every user of
+    :func:`factorized` only matches them.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    text = [field.name for field in pq.read_schema(path)
+            if pa.types.is_string(field.type) or pa.types.is_large_string(field.type)]
+    table = pq.read_table(path, read_dictionary=text).unify_dictionaries()
+    coded: dict[str, tuple[np.ndarray, pa.Array]] = {}
+    for name in text:
+        column = table[name]
+        if not pa.types.is_dictionary(column.type):
+            continue
+        dictionary = column.chunk(0).dictionary if column.num_chunks else pa.array([], type=pa.string())
+        codes = np.concatenate([np.zeros(0, dtype=np.intp)] + [
+            (pc.fill_null(chunk.indices, -1) if chunk.null_count else chunk.indices).to_numpy()
+            for chunk in column.chunks], dtype=np.intp)
+        decoded = pa.chunked_array([chunk.dictionary_decode() for chunk in column.chunks], type=dictionary.type)
+        table = table.set_column(table.schema.get_field_index(name), name, decoded)
+        coded[name] = (codes, dictionary)
+    frame = table.to_pandas()
+    for name, (codes, dictionary) in coded.items():
+        uniques = pd.Index(dictionary.to_pandas(), dtype=frame[name].dtype)
+        arrow = getattr(frame[name].array, "_pa_array", None)
+        if arrow is not None and uniques.is_unique:  # a Parquet dictionary is; if not, factorize as usual
+            _remember_codes(arrow, codes, uniques)
+    return frame
 
 
 def attempt_rows(frame: pd.DataFrame, submissions: pd.DataFrame) -> np.ndarray:
@@ -104,3 +146,16 @@ def attempt_rows(frame: pd.DataFrame, submissions: pd.DataFrame) -> np.ndarray:
     else:
         found = pd.Index(known).get_indexer(wanted)
     return np.where(matched, found, -1)
+
+
+def all_distinct(keys: np.ndarray) -> bool:
+    """Whether the integer ``keys`` are all different: marked in a table of one byte per possible key when
+    they are dense enough (millions of cell keys: no hash table), else ``Index.is_unique``."""
+    if len(keys) == 0:
+        return True
+    low, high = int(keys.min()), int(keys.max())
+    if high - low < 32 * len(keys) + 1024:
+        seen = np.zeros(high - low + 1, dtype=bool)
+        seen[keys - low] = True
+        return int(np.count_nonzero(seen)) == len(keys)
+    return pd.Index(keys).is_unique

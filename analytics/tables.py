@@ -33,7 +33,7 @@ import pandas as pd
 from . import checks
 from .checks import COHORT, fail_if
 from .errors import TableError
-from .keys import factorized, remember_attempt_rows
+from .keys import factorized, read_parquet, remember_attempt_rows
 
 STR = "str"
 INT = "int64"
@@ -189,7 +189,7 @@ def load_tables(directory: Path | str, *, course_start: CourseStart | None = Non
     for name in [*TABLE_COLUMNS, *OPTIONAL_TABLE_COLUMNS]:
         parquet, csv = directory / f"{name}.parquet", directory / f"{name}.csv"
         if parquet.is_file():
-            frames[name], sources[name] = pd.read_parquet(parquet), parquet
+            frames[name], sources[name] = read_parquet(parquet), parquet
         elif csv.is_file():
             frames[name] = pd.read_csv(csv, dtype=str, keep_default_na=False, na_values=[""])
             sources[name] = csv
@@ -346,7 +346,7 @@ def _coerce_column(table: str, column: Column, values: pd.Series, start: pd.Seri
         coerced = _to_number(table, column.name, values, frame=frame)
     if not nullable:
         fail_if(coerced.isna(), table, column.name, "is empty", frame=frame)
-    if column.dtype == INT:
+    if column.dtype == INT and not pd.api.types.is_integer_dtype(values):
         non_integer = coerced.notna() & (coerced % 1 != 0)
         fail_if(non_integer, table, column.name, "is not a whole number", values, frame=frame)
     return coerced.astype(column.dtype)
@@ -366,10 +366,12 @@ def _to_str(table: str, name: str, values: pd.Series, *, frame: pd.DataFrame) ->
 def _to_number(table: str, name: str, values: pd.Series, *, frame: pd.DataFrame) -> pd.Series:
     if pd.api.types.is_bool_dtype(values):
         fail_if(values.notna(), table, name, "is a boolean, not a number", values, frame=frame)
+    if pd.api.types.is_integer_dtype(values) and not isinstance(values.dtype, pd.api.extensions.ExtensionDtype):
+        return values  # Parquet's integers: nothing to parse, nothing infinite
     if pd.api.types.is_numeric_dtype(values):  # Parquet's numbers: nothing to parse, only infinities to refuse
         numbers = values.astype(FLOAT)
-        fail_if(numbers.notna() & ~numbers.abs().lt(float("inf")), table, name, "is not a finite number", values,
-                frame=frame)
+        fail_if(pd.Series(np.isinf(numbers.to_numpy()), index=values.index), table, name, "is not a finite number",
+                values, frame=frame)
         return numbers
     blank = _is_blank(values)
     numbers = pd.to_numeric(values.mask(blank), errors="coerce").astype(FLOAT)
