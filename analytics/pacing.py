@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from .columns import DAY_NS, NAT, days_between, document, empty, ns, typed, utc_times
+from .grouping import sorted_keys
 from .keys import positions
 from .tables import FLOAT, INT, STR, TIME, Column, CourseTables
 
@@ -215,7 +216,12 @@ def _attempt_outcomes(tables: CourseTables, *, cohort: pd.DataFrame, lessons: pd
     if not counted.any():
         return out
     row = student[counted] * n_lessons + lesson[counted]
-    order = np.lexsort((subs["attempt"].to_numpy()[counted], row))
+    attempt = subs["attempt"].to_numpy(dtype=np.int64)[counted]
+    top = int(attempt.max()) + 1
+    if top <= 2**62 // (int(row.max()) + 1):  # one integer per (row, attempt), distinct: validated
+        order = sorted_keys(row * top + attempt)
+    else:
+        order = np.lexsort((attempt, row))
     row, at = row[order], at[counted][order]
     known = subs["status"].eq("graded").to_numpy()[counted][order]
     net = (subs["score"].to_numpy(dtype=np.float64) - subs["late_penalty"].to_numpy(dtype=np.float64))[counted][order]

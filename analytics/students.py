@@ -21,6 +21,7 @@ import pandas as pd
 
 from .columns import DAY_NS, NAT, days_between, document, empty, ns, typed, utc_times
 from .errors import RulesError
+from .grouping import sorted_within
 from .keys import factorized, positions
 from .pacing import to_instant
 from .tables import FLOAT, INT, STR, TIME, Column
@@ -240,13 +241,14 @@ def _peer_percentile(rows: pd.DataFrame) -> np.ndarray:
     """(rank - 0.5) / n of each row's procrastination among rows of the same lesson; ties share their mean rank."""
     # The same numbers as groupby("order")["procrastination"].rank(method="average"), without its general
     # machinery (a second on a million rows): sort by lesson then value, and give each run of ties the mean
-    # of its positions within the lesson. order is unique per lesson, and an integer.
+    # of its positions within the lesson (so the order within a tie does not matter). order is unique per
+    # lesson, and an integer.
     lesson, value = rows["order"].to_numpy(dtype=np.int64), rows["procrastination"].to_numpy(dtype=np.float64)
     percentile = np.full(len(value), np.nan)
     known = np.flatnonzero(~np.isnan(value))
     if not len(known):
         return percentile
-    known = known[np.lexsort((value[known], lesson[known]))]
+    known = known[sorted_within(lesson[known], value[known])]
     lesson, value = lesson[known], value[known]
     position = np.arange(len(known))
     new_lesson = np.r_[True, lesson[1:] != lesson[:-1]]
@@ -276,7 +278,7 @@ def _projected_finish(rows: pd.DataFrame, *, student: np.ndarray, per: _PerStude
     passed = rows["passed"].to_numpy()
     begin = np.maximum(opens, started[student])
     end = np.where(passed, passed_at, cutoff[student])
-    order = np.lexsort((begin, student))
+    order = sorted_within(student, begin)  # the union below does not depend on the order of equal begins
     begin, end, owner = begin[order], end[order], student[order]
     reach = pd.Series(end).groupby(owner).cummax().to_numpy()
     before = np.r_[NAT, reach[:-1]]
@@ -314,12 +316,8 @@ def _regularity(submissions: pd.DataFrame, *, ids: pd.Series, started: np.ndarra
     keep = who >= 0
     keep[keep] &= at[keep] <= cutoff[who[keep]]
     who, at = who[keep], at[keep]
-    # By student, then time (ties in submission order): one sort of an integer key made of the student and
-    # the time's rank, cheaper than lexsort's two passes over a million rows.
-    by_time = np.argsort(at, kind="stable")
-    rank = np.empty(len(at), dtype=np.int64)
-    rank[by_time] = np.arange(len(at))
-    order = np.argsort(who.astype(np.int64) * max(len(at), 1) + rank)
+    # By student, then time: equal times may come in any order, since only the times are used.
+    order = sorted_within(who, at)
     who, at = who[order], at[order]
 
     end = np.where(finished_at != NAT, finished_at, cutoff)
