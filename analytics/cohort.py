@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 
 from .columns import NAT, document, ns, typed, utc_times
-from .keys import positions
+from .keys import equal_to, positions
 from .lessons import attempt_distribution, cell_pass_rates, completion_funnel, lesson_metrics
-from .pacing import pacing_table, to_instant
+from .pacing import STATUSES, pacing_table, to_instant
 from .persistence import after_course_end, kaplan_meier, median_persistence, persistence_times
 from .risk import AtRiskRules, at_risk_list, risk_reasons
 from .students import student_metrics
@@ -100,8 +100,8 @@ def analyse_cohort(tables: CourseTables, *, as_of: dt.datetime | str, rules: AtR
         survival=kaplan_meier(durations),
         reasons=reasons,
         at_risk=at_risk_list(reasons, students),
-        ungraded=int(((tables.submissions["submitted_at"] <= as_of)
-                      & tables.submissions["status"].ne("graded")).sum()),
+        ungraded=int(np.count_nonzero((ns(tables.submissions["submitted_at"]) <= as_of.value)
+                                      & ~equal_to(tables.submissions["status"], "graded"))),
         after_withdrawal=submissions_after_withdrawal(tables, as_of=as_of),
         course_ended=after_course_end(tables, as_of=as_of),
         persistence_since=persistence_since,
@@ -155,9 +155,13 @@ def cohort_headline(analysis: CohortAnalysis, *, cram_hours: float = 48.0) -> pd
     students, pacing = analysis.students, analysis.pacing
     enrolled = students.loc[students["label"] != "withdrawn"]
     label = students["label"]
-    status = pacing["status"]
-    first = pacing.loc[pacing["submitted"]]
-    crammed = (first["days_vs_target"] >= -cram_hours / 24) & (first["days_vs_target"] <= 0)
+    # Codes and arrays of the million-row pacing table, not filtered copies of it.
+    status = pacing["status"].cat.codes.to_numpy()
+    on_time, late = STATUSES.index("on_time"), STATUSES.index("late")
+    submitted = pacing["submitted"].to_numpy(dtype=bool)
+    slack = pacing["days_vs_target"].to_numpy(dtype=np.float64)
+    crammed = submitted & (slack >= -cram_hours / 24) & (slack <= 0)
+    first_known = ~np.isnan(pacing["first_score"].to_numpy(dtype=np.float64))
     since = "enrolment" if analysis.persistence_since == "enrolment" else "the course start"
     measures = {
         "students enrolled": len(enrolled),
@@ -170,12 +174,14 @@ def cohort_headline(analysis: CohortAnalysis, *, cram_hours: float = 48.0) -> pd
         "lessons": len(analysis.funnel),
         "lessons past target": enrolled["lessons_expected"].median() if len(enrolled) else 0,
         "median lessons passed": enrolled["lessons_passed"].median(),
-        "first submissions on time (%)": _percent(status.eq("on_time").sum(), status.isin(["on_time", "late"]).sum()),
+        "first submissions on time (%)": _percent(np.count_nonzero(status == on_time),
+                                                  np.count_nonzero((status == on_time) | (status == late))),
         f"first submissions crammed, per submission (% in the {cram_hours:g} h before target)":
-            _percent(crammed.sum(), len(first)),
+            _percent(np.count_nonzero(crammed), np.count_nonzero(submitted)),
         "lessons crammed, mean per student (%)": round(100 * students["cramming_share"].mean(), 1)
         if students["cramming_share"].notna().any() else np.nan,
-        "first attempts passed (%)": _percent(pacing["first_passed"].sum(), pacing["first_score"].notna().sum()),
+        "first attempts passed (%)": _percent(np.count_nonzero(pacing["first_passed"].to_numpy(dtype=bool)),
+                                              np.count_nonzero(first_known)),
         "pass mark (% of a lesson's points)": round(100 * analysis.rules.pass_fraction, 1),
         f"median days before stopping, since {since}": round(median_persistence(analysis.survival), 1),
         "attempts without a grade": analysis.ungraded,

@@ -11,20 +11,28 @@ from __future__ import annotations
 
 import numpy as np
 
+#: What the functions below return for rows already in order: indexing with it is a view, not a copy.
+IN_ORDER = slice(None)
+
 _PIECE = 16  # bits per radix pass: NumPy's stable sort of 16-bit integers is a radix sort
 
 
-def sorted_within(groups: np.ndarray, values: np.ndarray) -> np.ndarray:
+def sorted_within(groups: np.ndarray, values: np.ndarray) -> np.ndarray | slice:
     """Positions that sort the rows by ``groups`` (integer codes), then by ``values``, NaN last:
     ``np.lexsort((values, groups))``, except that rows with equal values in a group may come in any order.
 
-    The values are sorted once (an unstable sort), then the groups by stable
-    radix passes over 16 bits at a time, least significant first.
+    Rows already in that order (a pacing table's lessons open in course
+    order) are only checked, and :data:`IN_ORDER` is returned. Otherwise the values are sorted once (an
+    unstable sort), then the groups by stable radix passes over 16 bits at a
+    time, least significant first.
     """
-    groups = np.asarray(groups, dtype=np.int64)
+    groups, values = np.asarray(groups, dtype=np.int64), np.asarray(values)
+    if len(groups) < 2:
+        return IN_ORDER
+    same = groups[1:] == groups[:-1]
+    if bool(np.all((groups[1:] > groups[:-1]) | (same & (values[1:] >= values[:-1])))):
+        return IN_ORDER
     order = np.argsort(values)
-    if len(groups) == 0:
-        return order
     low = int(groups.min())
     spread = int(groups.max()) - low
     shifted = groups - low if low else groups
@@ -37,10 +45,10 @@ def sorted_within(groups: np.ndarray, values: np.ndarray) -> np.ndarray:
             return order
 
 
-def sorted_keys(keys: np.ndarray) -> np.ndarray:
-    """Positions that sort distinct integer ``keys``; no sort at all when they are sorted already (a log
-    exported in key order)."""
+def sorted_keys(keys: np.ndarray) -> np.ndarray | slice:
+    """Positions that sort distinct integer ``keys``; :data:`IN_ORDER`, no sort at all, when they are
+    sorted already (a log exported in key order)."""
     keys = np.asarray(keys)
     if len(keys) < 2 or bool(np.all(keys[1:] > keys[:-1])):
-        return np.arange(len(keys))
+        return IN_ORDER
     return np.argsort(keys)

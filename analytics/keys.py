@@ -68,6 +68,14 @@ def factorized(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
     return codes, uniques
 
 
+def equal_to(values: pd.Series, text: str) -> np.ndarray:
+    """``(values == text).to_numpy()`` for a text column, through its remembered codes: one integer
+    comparison per row instead of a string comparison (a status column of a million attempts)."""
+    codes, uniques = factorized(values)
+    found = uniques.get_indexer([text])[0]
+    return codes == found if found >= 0 else np.zeros(len(codes), dtype=bool)
+
+
 def _remember_codes(arrow: object, codes: np.ndarray, uniques: pd.Index) -> None:
     def forget(_: object, key: int = id(arrow)) -> None:
         _CODES.pop(key, None)

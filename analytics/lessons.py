@@ -17,7 +17,7 @@ import pandas as pd
 
 from .columns import NAT, document, empty, ns, typed
 from .pacing import to_instant
-from .keys import attempt_rows, factorized
+from .keys import attempt_rows, equal_to, factorized
 from .tables import FLOAT, INT, STR, Column, CourseTables
 
 LESSON_COLUMNS: tuple[Column, ...] = (
@@ -148,15 +148,24 @@ def completion_funnel(students: pd.DataFrame, *, lessons: pd.DataFrame, as_of: d
 def attempt_distribution(pacing: pd.DataFrame) -> pd.DataFrame:
     """How many attempts submitters needed, per lesson (course order) and number of attempts; numbers
     of attempts that nobody made, up to each lesson's most, have students = 0."""
-    submitted = pacing.loc[pacing["submitted"], ["lesson_id", "order", "attempts"]]
-    if submitted.empty:
+    submitted = np.flatnonzero(pacing["submitted"].to_numpy(dtype=bool))
+    if not len(submitted):
         return empty(ATTEMPT_COLUMNS)
-    counts = submitted.groupby(["order", "lesson_id", "attempts"]).size().rename("students").reset_index()
-    most = counts.groupby(["order", "lesson_id"])["attempts"].max()
-    grid = pd.concat([pd.DataFrame({"order": order, "lesson_id": lesson, "attempts": np.arange(1, top + 1)})
-                      for (order, lesson), top in most.items()])  # one small frame per lesson
-    table = grid.merge(counts, on=["order", "lesson_id", "attempts"], how="left").fillna({"students": 0})
-    table = table.assign(share=table["students"] / table.groupby("order")["students"].transform("sum"))
+    # Counted on integers: one code per (lesson, number of attempts), not a group-by of the text lesson ids.
+    order, attempts = pacing["order"].to_numpy(dtype=np.int64)[submitted], pacing["attempts"].to_numpy()[submitted]
+    orders, first, lesson = np.unique(order, return_index=True, return_inverse=True)
+    top = int(attempts.max())
+    counts = np.bincount(lesson * (top + 1) + attempts, minlength=len(orders) * (top + 1)).reshape(len(orders), -1)
+    most = top - np.argmax(counts[:, ::-1] > 0, axis=1)  # each lesson's most attempts
+    lessons, numbers = np.nonzero((np.arange(top + 1) >= 1) & (np.arange(top + 1) <= most[:, None]))
+    students = counts[lessons, numbers]
+    table = pd.DataFrame({
+        "lesson_id": pacing["lesson_id"].array.take(submitted[first[lessons]]),
+        "order": orders[lessons],
+        "attempts": numbers,
+        "students": students,
+        "share": students / counts.sum(axis=1)[lessons],
+    })
     return typed(table, ATTEMPT_COLUMNS)
 
 
@@ -168,10 +177,11 @@ def cell_pass_rates(tables: CourseTables, *, as_of: dt.datetime | str) -> pd.Dat
         return empty(CELL_PASS_COLUMNS)
     now = to_instant(as_of).value
     subs = tables.submissions
-    counted = (ns(subs["submitted_at"]) <= now) & subs["status"].eq("graded").to_numpy()
+    counted = (ns(subs["submitted_at"]) <= now) & equal_to(subs["status"], "graded")
     cells = tables.cell_scores
     row = attempt_rows(cells, subs)
-    keep = (row >= 0) & counted[np.maximum(row, 0)] & cells["score"].notna().to_numpy()
+    score, top = cells["score"].to_numpy(dtype=np.float64), cells["max_score"].to_numpy(dtype=np.float64)
+    keep = (row >= 0) & counted[np.maximum(row, 0)] & ~np.isnan(score)
     # Group by integer codes of (lesson, notebook, grade_id): a string group-by over millions of cells is slow.
     # A cell's lesson is its attempt's: factorize the (smaller) submissions' lesson ids, not every cell's.
     sub_lesson, lessons = factorized(subs["lesson_id"])
@@ -179,35 +189,49 @@ def cell_pass_rates(tables: CourseTables, *, as_of: dt.datetime | str) -> pd.Dat
     notebook, notebooks = factorized(cells["notebook"])
     grade, grades = factorized(cells["grade_id"])
     code = (lesson * max(len(notebooks), 1) + notebook) * max(len(grades), 1) + grade
-    group, codes = pd.factorize(code[keep])
-    if len(codes) == 0:
+    group, meaning = _counters(code, keep, span=len(lessons) * max(len(notebooks), 1) * max(len(grades), 1))
+    groups = len(meaning) + 1
+    # One count per counter and combination of three yes/no facts (first attempt, full points, a share to
+    # average) gives every count below: one integer bincount instead of one weighted bincount per count.
+    first, full, shared = cells["attempt"].to_numpy() == 1, score >= top, top > 0
+    combos = np.bincount(group * 8 + first * 4 + full * 2 + shared, minlength=8 * groups).reshape(groups, 2, 2, 2)
+    count = combos.sum(axis=(1, 2, 3))[:-1]
+    present = np.flatnonzero(count)
+    if not len(present):
         return empty(CELL_PASS_COLUMNS)
-    score, top = cells["score"].to_numpy(dtype=np.float64)[keep], cells["max_score"].to_numpy(dtype=np.float64)[keep]
-    first = cells["attempt"].to_numpy()[keep] == 1
-    full = score >= top
+    codes, combos, count = meaning[present], combos[present], count[present]
+    firsts, passes, first_passes = combos[:, 1].sum(axis=(1, 2)), combos[:, :, 1].sum(axis=(1, 2)), combos[:, 1, 1].sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        share = np.where(top > 0, score / top, np.nan)
-    count = np.bincount(group, minlength=len(codes))
-    firsts = np.bincount(group, weights=first, minlength=len(codes))
-    highest = np.full(len(codes), -np.inf)
+        share_sum = np.bincount(group, weights=np.where(shared, score / np.where(shared, top, 1.0), 0.0),
+                                minlength=groups)[present]
+    highest = np.full(groups, -np.inf)
     np.maximum.at(highest, group, top)
-    shared = ~np.isnan(share)
     with np.errstate(invalid="ignore", divide="ignore"):
         rates = pd.DataFrame({
             "lesson_id": lessons.take(codes // (max(len(notebooks), 1) * max(len(grades), 1))),
             "notebook": notebooks.take((codes // max(len(grades), 1)) % max(len(notebooks), 1)),
             "grade_id": grades.take(codes % max(len(grades), 1)),
-            "max_score": highest,
+            "max_score": highest[present],
             "attempts": count,
-            "pass_rate": np.bincount(group, weights=full, minlength=len(codes)) / count,
+            "pass_rate": passes / count,
             "first_attempts": firsts,
-            "first_attempt_pass_rate": np.bincount(group, weights=first & full, minlength=len(codes))
-            / np.where(firsts > 0, firsts, np.nan),
-            "mean_score_share": np.bincount(group, weights=np.where(shared, share, 0.0), minlength=len(codes))
-            / np.bincount(group, weights=shared, minlength=len(codes)),
+            "first_attempt_pass_rate": first_passes / np.where(firsts > 0, firsts, np.nan),
+            "mean_score_share": share_sum / combos[:, :, :, 1].sum(axis=(1, 2)),
         })
     rates = rates.assign(order=rates["lesson_id"].map(tables.lessons.set_index("lesson_id")["order"]))
     return typed(rates.sort_values(["pass_rate", "order", "notebook", "grade_id"]), CELL_PASS_COLUMNS)
+
+
+def _counters(code: np.ndarray, keep: np.ndarray, *, span: int) -> tuple[np.ndarray, np.ndarray]:
+    """(each row's counter, the code each counter stands for) for the kept rows' codes (0 <= code < span);
+    rows not kept count in one more counter, after the others, so no array of millions is filtered first.
+    Every possible code has its counter when there are few enough; else only the codes that occur."""
+    if span <= 4 * len(code) + 1024:
+        return np.where(keep, code, span), np.arange(span)
+    meaning, kept = np.unique(code[keep], return_inverse=True)
+    counter = np.full(len(code), len(meaning))
+    counter[keep] = kept
+    return counter, meaning
 
 
 document(lesson_metrics, LESSON_COLUMNS)

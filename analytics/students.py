@@ -290,7 +290,7 @@ def _projected_finish(rows: pd.DataFrame, *, student: np.ndarray, per: _PerStude
     pace = busy / np.maximum(lessons_passed + in_progress, 1)  # ns per lesson; masked below without a pass
 
     left = np.flatnonzero(~passed)
-    left = left[np.lexsort((opens[left], student[left]))]
+    left = left[sorted_within(student[left], opens[left])]
     who = student[left]
     first_left = np.r_[True, who[1:] != who[:-1]] if len(left) else np.zeros(0, dtype=bool)
     position = np.arange(len(left)) - np.maximum.accumulate(np.where(first_left, np.arange(len(left)), 0)) + 1
