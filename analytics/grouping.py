@@ -52,3 +52,44 @@ def sorted_keys(keys: np.ndarray) -> np.ndarray | slice:
     if len(keys) < 2 or bool(np.all(keys[1:] > keys[:-1])):
         return IN_ORDER
     return np.argsort(keys)
+
+
+class Groups:
+    """Rows grouped by an integer key (a lesson's ``order``): per group counts, sums and medians, groups in
+    increasing key order. What ``groupby(key).agg(...)`` gives, on NumPy arrays, without pandas' per-call
+    machinery (each of its aggregations cost more than a bincount here)."""
+
+    def __init__(self, keys: np.ndarray) -> None:
+        keys = np.asarray(keys, dtype=np.int64)
+        low = int(keys.min()) if len(keys) else 0
+        spread = int(keys.max()) - low if len(keys) else 0
+        if spread <= 4 * len(keys) + 1024:
+            present = np.bincount(keys - low, minlength=spread + 1) > 0
+            self.keys = np.flatnonzero(present) + low
+            self.codes = (np.cumsum(present) - 1)[keys - low]
+        else:
+            self.keys, self.codes = np.unique(keys, return_inverse=True)
+        self.size = np.bincount(self.codes, minlength=len(self.keys))
+        # Each group's rows together, in row order within the group: a stable (radix) sort of the codes.
+        codes = self.codes.astype(np.uint16) if len(self.keys) <= 2**16 else self.codes
+        self._rows = np.argsort(codes, kind="stable")
+        self._bounds = np.r_[0, np.cumsum(self.size)]
+
+    def first(self) -> np.ndarray:
+        """The first row of each group."""
+        return self._rows[self._bounds[:-1]]
+
+    def sum(self, values: np.ndarray) -> np.ndarray:
+        """Per group, the sum of ``values`` (booleans count)."""
+        return np.bincount(self.codes, weights=np.asarray(values, dtype=np.float64), minlength=len(self.keys))
+
+    def median(self, values: np.ndarray) -> np.ndarray:
+        """Per group, the median of ``values`` skipping NaN; NaN for a group without a number."""
+        grouped = np.asarray(values, dtype=np.float64)[self._rows]
+        medians = np.full(len(self.keys), np.nan)
+        for group, (start, end) in enumerate(zip(self._bounds[:-1], self._bounds[1:])):
+            part = grouped[start:end]
+            part = part[~np.isnan(part)]
+            if len(part):
+                medians[group] = np.median(part)
+        return medians

@@ -76,6 +76,15 @@ def equal_to(values: pd.Series, text: str) -> np.ndarray:
     return codes == found if found >= 0 else np.zeros(len(codes), dtype=bool)
 
 
+def remember_codes(values: pd.Series, codes: np.ndarray, uniques: pd.Index) -> None:
+    """Record that ``values`` (a text column, not modified afterwards) is ``uniques.take(codes)``, for
+    :func:`factorized`: a table built from codes (the pacing table, one row per student x lesson) is not
+    factorized again by every metric that matches its ids."""
+    arrow = getattr(values.array, "_pa_array", None)
+    if arrow is not None:
+        _remember_codes(arrow, np.asarray(codes, dtype=np.intp), pd.Index(uniques))
+
+
 def _remember_codes(arrow: object, codes: np.ndarray, uniques: pd.Index) -> None:
     def forget(_: object, key: int = id(arrow)) -> None:
         _CODES.pop(key, None)

@@ -16,7 +16,8 @@ import numpy as np
 import pandas as pd
 
 from .columns import NAT, document, empty, ns, typed
-from .pacing import to_instant
+from .pacing import STATUSES, to_instant
+from .grouping import Groups
 from .keys import attempt_rows, equal_to, factorized
 from .tables import FLOAT, INT, STR, Column, CourseTables
 
@@ -78,40 +79,34 @@ CELL_PASS_COLUMNS: tuple[Column, ...] = (
 
 def lesson_metrics(pacing: pd.DataFrame) -> pd.DataFrame:
     """One row per lesson of a :func:`~analytics.pacing.pacing_table`, in course order."""
-    submitted = pacing["submitted"]
-    rows = pacing.assign(
-        on_time=pacing["status"].eq("on_time"),
-        late=pacing["status"].eq("late"),
-        missing=pacing["status"].eq("missing"),
-        submitted_attempts=pacing["attempts"].where(submitted),
-        first_known=pacing["first_score"].notna(),
-        first_pass=pacing["first_passed"] & pacing["first_score"].notna(),
-        score_share=pacing["best_score"] / pacing["max_score"].where(pacing["max_score"] > 0),
-    )
-    # Grouped by the integer order alone (one per lesson), the lesson id taken along: grouping by the text
-    # ids too cost a factorize of every row's.
-    lessons = rows.groupby("order", sort=True).agg(
-        lesson_id=("lesson_id", "first"),
-        students=("student_id", "size"),
-        submitted=("submitted", "sum"),
-        on_time=("on_time", "sum"),
-        late=("late", "sum"),
-        missing=("missing", "sum"),
-        median_days_vs_target=("days_vs_target", "median"),
-        median_procrastination=("procrastination", "median"),
-        mean_attempts=("submitted_attempts", "mean"),
-        first_known=("first_known", "sum"),
-        first_pass=("first_pass", "sum"),
-        passed=("passed", "sum"),
-        median_score_share=("score_share", "median"),
-        median_attempts_to_pass=("attempts_to_pass", "median"),
-    ).reset_index()
+    if pacing.empty:
+        return empty(LESSON_COLUMNS)
+    # Grouped by the integer order alone (one per lesson), the lesson id taken from each lesson's first row:
+    # grouping by the text ids too cost a factorize of every row's.
+    lessons = Groups(pacing["order"].to_numpy())
+    submitted = pacing["submitted"].to_numpy(dtype=bool)
+    status = pacing["status"].cat.codes.to_numpy()
+    first_known = ~np.isnan(pacing["first_score"].to_numpy(dtype=np.float64))
+    top = pacing["max_score"].to_numpy(dtype=np.float64)
+    submitters, first_tries = lessons.sum(submitted), lessons.sum(first_known)
     with np.errstate(invalid="ignore", divide="ignore"):
-        lessons = lessons.assign(
-            first_attempt_pass_rate=lessons["first_pass"] / lessons["first_known"].where(lessons["first_known"] > 0),
-            pass_rate=lessons["passed"] / lessons["submitted"].where(lessons["submitted"] > 0),
-        )
-    return typed(lessons, LESSON_COLUMNS)
+        table = pd.DataFrame({
+            "lesson_id": pacing["lesson_id"].array.take(lessons.first()),
+            "order": lessons.keys,
+            "students": lessons.size,
+            "submitted": submitters,
+            **{name: lessons.sum(status == STATUSES.index(name)) for name in ("on_time", "late", "missing")},
+            "median_days_vs_target": lessons.median(pacing["days_vs_target"].to_numpy(dtype=np.float64)),
+            "median_procrastination": lessons.median(pacing["procrastination"].to_numpy(dtype=np.float64)),
+            "mean_attempts": lessons.sum(np.where(submitted, pacing["attempts"].to_numpy(), 0)) / submitters,
+            "first_attempt_pass_rate": lessons.sum(first_known & pacing["first_passed"].to_numpy(dtype=bool))
+            / np.where(first_tries > 0, first_tries, np.nan),
+            "pass_rate": lessons.sum(pacing["passed"].to_numpy(dtype=bool)) / np.where(submitters > 0, submitters, np.nan),
+            "median_score_share": lessons.median(pacing["best_score"].to_numpy(dtype=np.float64)
+                                                 / np.where(top > 0, top, np.nan)),
+            "median_attempts_to_pass": lessons.median(pacing["attempts_to_pass"].to_numpy(dtype=np.float64)),
+        })
+    return typed(table, LESSON_COLUMNS)
 
 
 def completion_funnel(students: pd.DataFrame, *, lessons: pd.DataFrame, as_of: dt.datetime | str) -> pd.DataFrame:

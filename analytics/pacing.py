@@ -31,7 +31,7 @@ import pandas as pd
 
 from .columns import DAY_NS, NAT, days_between, document, empty, ns, typed, utc_times
 from .grouping import sorted_keys
-from .keys import equal_to, positions
+from .keys import equal_to, positions, remember_codes
 from .tables import FLOAT, INT, STR, TIME, Column, CourseTables
 
 STATUSES = ("on_time", "late", "missing", "not_yet_due")
@@ -173,7 +173,11 @@ def pacing_table(tables: CourseTables, *, as_of: dt.datetime | str, pass_fractio
         "attempts_to_pass": work["attempts_to_pass"],
         "failed_attempts": work["failed"],
     })
-    return typed(table, PACING_COLUMNS, categories={"status": STATUS_DTYPE})
+    table = typed(table, PACING_COLUMNS, categories={"status": STATUS_DTYPE})
+    ids = pd.Index(cohort["student_id"])
+    if ids.is_unique:  # one cohort's ids (tables with several are analysed cohort by cohort)
+        remember_codes(table["student_id"], student, ids)
+    return table
 
 
 def _personal_dates(tables: CourseTables, *, cohort: pd.DataFrame, lessons: pd.DataFrame) -> tuple[np.ndarray, ...]:

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .columns import document, empty, typed
+from .columns import document, empty, ns, typed
 from .errors import RulesError
 from .keys import factorized, positions
 from .tables import FLOAT, INT, STR, TIME, Column
@@ -192,9 +192,9 @@ def risk_reasons(pacing: pd.DataFrame, students: pd.DataFrame, *, rules: AtRiskR
         overrun = (late["projected_finish"] - late["course_end"]).dt.total_seconds() / 86_400
         days = np.ceil(overrun).astype(int)
         parts.append(_reasons(late, "projected_late", overrun,
-                              "projected finish " + late["projected_finish"].dt.strftime("%Y-%m-%d") + ", "
+                              "projected finish " + _day(late["projected_finish"]) + ", "
                               + days.astype(str) + np.where(days == 1, " day", " days") + " after the course end ("
-                              + late["course_end"].dt.strftime("%Y-%m-%d") + ")"))
+                              + _day(late["course_end"]) + ")"))
     reasons = pd.concat(parts, ignore_index=True)
     reasons["rule"] = pd.Categorical(reasons["rule"], dtype=RULE_DTYPE)
     return typed(reasons.sort_values(["student_id", "rule", "lesson_id"], kind="stable"), REASON_COLUMNS,
@@ -206,19 +206,30 @@ def at_risk_list(reasons: pd.DataFrame, students: pd.DataFrame) -> pd.DataFrame:
     the student's figures from ``students`` (the same :func:`~analytics.students.student_metrics`)."""
     if reasons.empty:
         return empty(AT_RISK_COLUMNS, categories={"label": students["label"].dtype})
-    # One pass over the reasons in student order: a pandas string aggregation runs Python per group anyway,
-    # with its own overhead on top, for tens of thousands of students.
+    # The reasons in student order, joined by one reduceat over Python strings (each but a student's first
+    # prefixed with "; "): a pandas string aggregation runs Python per group, with its own overhead on top.
     ordered = reasons.sort_values("student_id", kind="stable")
     ids, texts = ordered["student_id"].to_numpy(dtype=object), ordered["reason"].to_numpy(dtype=object)
     starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
-    ends = np.r_[starts[1:], len(ids)]
-    grouped = pd.DataFrame({"student_id": ids[starts], "reasons": ["; ".join(texts[a:b]) for a, b in zip(starts, ends)],
-                            "reason_count": ends - starts})
-    table = grouped.merge(students, on="student_id", how="left")
+    later = np.ones(len(ids), dtype=bool)
+    later[starts] = False
+    texts[later] = "; " + texts[later]
+    grouped = pd.DataFrame({"student_id": ids[starts], "reasons": np.add.reduceat(texts, starts),
+                            "reason_count": np.diff(np.r_[starts, len(ids)])})
+    where = positions(students["student_id"], grouped["student_id"].astype(students["student_id"].dtype))
+    if (where < 0).any():
+        raise ValueError("reasons name students who are not in students: pass the student_metrics the reasons "
+                         "were computed from")
+    table = pd.concat([grouped, students.drop(columns="student_id").iloc[where].reset_index(drop=True)], axis=1)
     table = table.sort_values(["reason_count", "pace_gap", "days_silent", "student_id"],
                               ascending=[False, True, False, True], kind="stable")
     table = table.assign(rank=np.arange(1, len(table) + 1))
     return typed(table, AT_RISK_COLUMNS, categories={"label": students["label"].dtype})
+
+
+def _day(times: pd.Series) -> np.ndarray:
+    """UTC times (no NaT) as YYYY-MM-DD text: NumPy's formatting of whole days, not a strftime per row."""
+    return np.datetime_as_string(ns(times).view("M8[ns]"), unit="D").astype(object)
 
 
 def _reasons(rows: pd.DataFrame, rule: str, value: pd.Series, text: Any, *,
