@@ -176,29 +176,34 @@ def cell_pass_rates(tables: CourseTables, *, as_of: dt.datetime | str) -> pd.Dat
     cells = tables.cell_scores
     row = attempt_rows(cells, subs)
     score, top = cells["score"].to_numpy(dtype=np.float64), cells["max_score"].to_numpy(dtype=np.float64)
-    keep = (row >= 0) & counted[np.maximum(row, 0)] & ~np.isnan(score)
+    # Each cell's attempt's facts by its row, a row of -1 (no such attempt) reading the appended last entry.
+    keep = np.append(counted, False)[row] & ~np.isnan(score)
     # Group by integer codes of (lesson, notebook, grade_id): a string group-by over millions of cells is slow.
     # A cell's lesson is its attempt's: factorize the (smaller) submissions' lesson ids, not every cell's.
     sub_lesson, lessons = factorized(subs["lesson_id"])
-    lesson = sub_lesson[np.maximum(row, 0)] if len(sub_lesson) else np.zeros(len(row), dtype=np.int64)
+    code = np.append(sub_lesson, 0)[row]
     notebook, notebooks = factorized(cells["notebook"])
     grade, grades = factorized(cells["grade_id"])
-    code = (lesson * max(len(notebooks), 1) + notebook) * max(len(grades), 1) + grade
+    code *= max(len(notebooks), 1)
+    code += notebook
+    code *= max(len(grades), 1)
+    code += grade
     group, meaning = _counters(code, keep, span=len(lessons) * max(len(notebooks), 1) * max(len(grades), 1))
     groups = len(meaning) + 1
     # One count per counter and combination of three yes/no facts (first attempt, full points, a share to
     # average) gives every count below: one integer bincount instead of one weighted bincount per count.
     first, full, shared = cells["attempt"].to_numpy() == 1, score >= top, top > 0
-    combos = np.bincount(group * 8 + first * 4 + full * 2 + shared, minlength=8 * groups).reshape(groups, 2, 2, 2)
+    combo = group * 8
+    combo += (first.view(np.uint8) << 2) | (full.view(np.uint8) << 1) | shared.view(np.uint8)  # bytes: cheap
+    combos = np.bincount(combo, minlength=8 * groups).reshape(groups, 2, 2, 2)
     count = combos.sum(axis=(1, 2, 3))[:-1]
     present = np.flatnonzero(count)
     if not len(present):
         return empty(CELL_PASS_COLUMNS)
     codes, combos, count = meaning[present], combos[present], count[present]
     firsts, passes, first_passes = combos[:, 1].sum(axis=(1, 2)), combos[:, :, 1].sum(axis=(1, 2)), combos[:, 1, 1].sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        share_sum = np.bincount(group, weights=np.where(shared, score / np.where(shared, top, 1.0), 0.0),
-                                minlength=groups)[present]
+    share_sum = np.bincount(group, weights=np.divide(score, top, out=np.zeros(len(score)), where=shared),
+                            minlength=groups)[present]
     highest = np.full(groups, -np.inf)
     np.maximum.at(highest, group, top)
     with np.errstate(invalid="ignore", divide="ignore"):

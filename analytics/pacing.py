@@ -234,20 +234,22 @@ def _attempt_outcomes(tables: CourseTables, *, cohort: pd.DataFrame, lessons: pd
     passing, failing = known & (net >= mark), known & (net < mark)
 
     starts = np.flatnonzero(np.r_[True, row[1:] != row[:-1]])
-    counts = np.diff(np.r_[starts, len(row)])
-    ordinal = np.arange(len(row)) - np.repeat(starts, counts) + 1
+    ends = np.r_[starts[1:], len(row)]
     cells = row[starts]
+    # Attempts are numbered in the order of submitted_at (validated): a run's last attempt is its latest,
+    # and its first passing attempt is its earliest pass.
     out["first"][cells] = at[starts]
-    out["last"][cells] = np.maximum.reduceat(at, starts)
-    out["attempts"][cells] = counts
+    out["last"][cells] = at[ends - 1]
+    out["attempts"][cells] = ends - starts
     out["first_score"][cells] = net[starts]
     with np.errstate(invalid="ignore"):
         out["best"][cells] = np.fmax.reduceat(net, starts)
-    passed_at = np.minimum.reduceat(np.where(passing, at, _NEVER), starts)
-    out["passed_at"][cells] = np.where(passed_at == _NEVER, NAT, passed_at)
-    to_pass = np.minimum.reduceat(np.where(passing, ordinal, _NEVER), starts)
-    out["attempts_to_pass"][cells] = np.where(to_pass == _NEVER, np.nan, to_pass)
-    out["failed"][cells] = np.add.reduceat(failing.astype(np.int64), starts)
+    first_pass = np.minimum.reduceat(np.where(passing, np.arange(len(row)), _NEVER), starts)
+    passed = first_pass != _NEVER
+    out["passed_at"][cells[passed]] = at[first_pass[passed]]
+    out["attempts_to_pass"][cells[passed]] = first_pass[passed] - starts[passed] + 1
+    failed = np.r_[0, np.cumsum(failing)]
+    out["failed"][cells] = failed[ends] - failed[starts]
     return out
 
 

@@ -324,9 +324,10 @@ def _regularity(submissions: pd.DataFrame, *, ids: pd.Series, started: np.ndarra
     span_weeks = np.maximum(1, np.ceil((end - started) / (7 * DAY_NS))).astype(np.int64)
     week = np.maximum(0, (at - started[who]) // (7 * DAY_NS))
     in_span = week < span_weeks[who]
-    stride = int(span_weeks.max(initial=0)) + 1
-    active = pd.unique(who[in_span] * stride + week[in_span])
-    share = np.bincount(active // stride, minlength=students) / span_weeks
+    # Sorted by student and time, a student's weeks come in order: each week's first submission marks it.
+    new_week = np.ones(len(who), dtype=bool)
+    new_week[1:] = (who[1:] != who[:-1]) | (week[1:] != week[:-1])
+    share = np.bincount(who[new_week & in_span], minlength=students) / span_weeks
 
     same = np.zeros(len(who), dtype=bool)
     same[1:] = who[1:] == who[:-1]
