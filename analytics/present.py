@@ -11,11 +11,18 @@ image drawn by matplotlib's mathtext, embedded in the page.
 from __future__ import annotations
 
 import base64
+import hashlib
 import html
 import io
+import os
 import re
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from nbformat import NotebookNode
 
 _TEMPLATE = """{%- extends 'index.html.j2' -%}
 {#- The lab template, minus every script it would fetch: require.js, MathJax, mermaid, widgets. -#}
@@ -50,14 +57,46 @@ def summarised(items: Sequence[str], *, noun: str, shown: int = 10) -> Html:
 
 
 def math_svg(latex: str) -> str:
-    """``latex`` (matplotlib's mathtext subset of TeX) as an inline SVG ``<img>``, drawn here, not in the browser."""
-    from matplotlib.mathtext import math_to_image
+    """``latex`` (matplotlib's mathtext subset of TeX) as an inline SVG ``<img>``, drawn here, not in the browser.
 
-    buffer = io.BytesIO()
-    math_to_image(f"${latex}$", buffer, format="svg", dpi=100)
-    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    Drawings are kept in the user's cache folder (:func:`cache_dir`), by formula and matplotlib version: a
+    report's formulas are the same every time, and drawing them meant importing matplotlib first.
+    """
+    from importlib.metadata import version
+
+    key = hashlib.sha256(f"{version('matplotlib')}\0{latex}".encode()).hexdigest()
+    cached = cache_dir() / "math" / f"{key}.svg"
+    try:
+        svg = cached.read_bytes()
+    except OSError:
+        from matplotlib.mathtext import math_to_image
+
+        buffer = io.BytesIO()
+        math_to_image(f"${latex}$", buffer, format="svg", dpi=100)
+        svg = buffer.getvalue()
+        _keep(cached, svg)
+    data = base64.b64encode(svg).decode("ascii")
     return (f'<img class="paceline-math" alt="{html.escape(latex, quote=True)}" '
             f'style="vertical-align: middle; height: 1.3em" src="data:image/svg+xml;base64,{data}">')
+
+
+def cache_dir() -> Path:
+    """Where analytics keeps what it can make again (drawn formulas, compiled page templates):
+    ``$XDG_CACHE_HOME/paceline``, by default ``~/.cache/paceline``."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "paceline"
+
+
+def _keep(path: Path, content: bytes) -> None:
+    """Write ``path`` whole or not at all (a reader never sees half a file); a cache that cannot be written
+    is only slower."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as scratch:
+            scratch.write(content)
+        os.replace(scratch.name, path)
+    except OSError:
+        pass
 
 
 def render_math(text: str) -> str:
@@ -65,13 +104,12 @@ def render_math(text: str) -> str:
     return _MATH.sub(lambda match: math_svg(match.group(1)), text)
 
 
-def offline_html(notebook: Path, *, title: str) -> str:
+def offline_html(nb: NotebookNode, *, title: str) -> str:
     """The executed notebook as a self-contained HTML page: no code cells, no prompts, no scripts to fetch,
-    formulas rendered; figures are embedded as they are in any nbconvert page."""
-    import nbformat
-    from jinja2 import DictLoader
+    formulas rendered; figures are embedded as they are in any nbconvert page. ``nb`` is changed (its
+    formulas are rendered in place)."""
+    from jinja2 import DictLoader, FileSystemBytecodeCache
 
-    nb = nbformat.read(notebook, as_version=4)
     for cell in nb.cells:
         if cell.cell_type == "markdown":
             cell.source = render_math(cell.source)
@@ -81,6 +119,14 @@ def offline_html(notebook: Path, *, title: str) -> str:
     exporter = _exporter_class()(template_name="lab", template_file="paceline_offline.html.j2",
                                  extra_loaders=[DictLoader({"paceline_offline.html.j2": _TEMPLATE})],
                                  exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
+    # nbconvert compiles its page templates anew in every process; Jinja keeps the compiled code, keyed by each
+    # template's source, so a changed template is compiled again.
+    templates = cache_dir() / "templates"
+    try:
+        templates.mkdir(parents=True, exist_ok=True)
+        exporter.environment.bytecode_cache = FileSystemBytecodeCache(str(templates))
+    except OSError:
+        pass
     body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
     return body
 

@@ -30,6 +30,7 @@ from typing import Any
 import pandas as pd
 
 import papermill
+from nbformat import NotebookNode
 from papermill.exceptions import PapermillExecutionError
 
 from .context import ReportContext, prepare_report, save_report
@@ -311,9 +312,9 @@ class _Job:
             common["report_file"] = str(prepared)
             executed = kept if self.keep_notebook else Path(scratch) / name
             # The kernel runs in an empty folder: nothing there can shadow the analytics package.
-            _execute(name, executed, kept=kept, cwd=Path(scratch), timeout=self.timeout,
-                     parameters=common | parameters)
-            html.write_text(offline_html(executed, title=title), encoding="utf-8")
+            notebook = _execute(name, executed, kept=kept, cwd=Path(scratch), timeout=self.timeout,
+                                parameters=common | parameters)
+            html.write_text(offline_html(notebook, title=title), encoding="utf-8")
         return ReportResult(html=html, notebook=kept if self.keep_notebook else None)
 
 
@@ -388,10 +389,13 @@ def _file_stem(kind: str, identifier: str) -> str:
     return identifier
 
 
-def _execute(name: str, executed: Path, *, kept: Path, cwd: Path, timeout: int, parameters: dict[str, Any]) -> None:
+def _execute(name: str, executed: Path, *, kept: Path, cwd: Path, timeout: int,
+             parameters: dict[str, Any]) -> NotebookNode:
+    """Run the report notebook; the executed notebook is written to ``executed`` once, at the end (or at a
+    failure, with the error marked) and returned."""
     with resources.as_file(resources.files("analytics") / "notebooks" / name) as source:
         try:
-            papermill.execute_notebook(
+            return papermill.execute_notebook(
                 source,
                 executed,
                 parameters=parameters,
@@ -399,6 +403,9 @@ def _execute(name: str, executed: Path, *, kept: Path, cwd: Path, timeout: int, 
                 cwd=str(cwd),
                 progress_bar=False,
                 execution_timeout=timeout,
+                # Papermill otherwise writes (and validates) the whole notebook, figures and all, before
+                # and after every cell: about sixty writes of a megabyte for a cohort report.
+                request_save_on_cell_execute=False,
                 # ipykernel warns about unencrypted TCP at every start; the kernel is this
                 # machine's own, on loopback, and the warning only alarms the reader.
                 extra_arguments=["--IPKernelApp.log_level=ERROR"],

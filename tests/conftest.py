@@ -98,13 +98,15 @@ def no_kernel(monkeypatch: pytest.MonkeyPatch) -> KernelCalls:
     """papermill stand-in for tests of what the report runners pass: copies the notebook unexecuted
     and records each call's parameters (the real kernels run in the e2e report tests)."""
     import analytics.report  # papermill takes seconds to import: only for the tests that use this
+    import nbformat
 
     calls = KernelCalls()
 
-    def execute(source: Path, output: Path, *, parameters: dict, **options: object) -> None:
+    def execute(source: Path, output: Path, *, parameters: dict, **options: object) -> "nbformat.NotebookNode":
         calls.prepared.append(analytics.load_report(parameters["report_file"]))
         calls.append({name: value for name, value in parameters.items() if name != "report_file"})
         shutil.copy(source, output)
+        return nbformat.read(output, as_version=4)  # as papermill returns the executed notebook
 
     monkeypatch.setattr(analytics.report.papermill, "execute_notebook", execute)
     return calls

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import os
 import re
@@ -15,7 +16,7 @@ import pytest
 import analytics
 from analytics import ReportError, ReportSettings, SettingsError, load_settings, report_from_tables, summarised
 from analytics.cli import main
-from analytics.present import offline_html, render_math
+from analytics.present import math_svg, offline_html, render_math
 
 from test_analytics_semantics import STARTS, write_log
 
@@ -178,22 +179,22 @@ def network_references(page: str) -> list[str]:
     return tags + css
 
 
-def test_offline_html_fetches_nothing(tmp_path: Path) -> None:
-    nb = nbformat.v4.new_notebook(cells=[
-        nbformat.v4.new_markdown_cell("## Persistence\n\nThe estimate $\\hat{S}(t)$."),
-        nbformat.v4.new_code_cell("1 + 1", outputs=[nbformat.v4.new_output(
-            "display_data", data={"text/markdown": "share $p = d / n$", "text/plain": "x"})]),
-    ])
-    path = tmp_path / "report.ipynb"
-    nbformat.write(nb, path)
-    page = offline_html(path, title="Offline")
+def test_offline_html_fetches_nothing() -> None:
+    def notebook() -> nbformat.NotebookNode:
+        return nbformat.v4.new_notebook(cells=[
+            nbformat.v4.new_markdown_cell("## Persistence\n\nThe estimate $\\hat{S}(t)$."),
+            nbformat.v4.new_code_cell("1 + 1", outputs=[nbformat.v4.new_output(
+                "display_data", data={"text/markdown": "share $p = d / n$", "text/plain": "x"})]),
+        ])
+
+    page = offline_html(notebook(), title="Offline")
     assert "<title>Offline</title>" in page and page.count('class="paceline-math"') == 2
     assert network_references(page) == [] and "<script" not in page
     assert "1 + 1" not in page  # code is hidden
     # The stock template would have fetched require.js and MathJax: the check above can fail.
     from nbconvert import HTMLExporter
 
-    stock, _ = HTMLExporter(template_name="lab").from_notebook_node(nbformat.read(path, as_version=4))
+    stock, _ = HTMLExporter(template_name="lab").from_notebook_node(notebook())
     assert any("require" in reference for reference in network_references(stock))
 
 
@@ -218,3 +219,20 @@ def test_cli_renders_a_many_cohort_day_offset_log_offline(tmp_path: Path) -> Non
     assert "2 withdrawn students" in visible and "a3 [2013J]" in visible
     assert page.count('class="paceline-math"') == 4
     assert not list((tmp_path / "out").glob("*.ipynb"))
+
+
+def test_formulas_are_drawn_once_and_kept_in_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    drawn = math_svg(r"\hat{S}(t)")
+    [kept] = (tmp_path / "paceline" / "math").glob("*.svg")
+    assert base64.b64encode(kept.read_bytes()).decode() in drawn
+    kept.write_bytes(b"<svg>kept</svg>")  # what the cache holds is what the page gets: nothing is drawn again
+    assert base64.b64encode(b"<svg>kept</svg>").decode() in math_svg(r"\hat{S}(t)")
+
+
+def test_a_cache_that_cannot_be_written_only_costs_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "not-a-folder").write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "not-a-folder"))
+    assert 'class="paceline-math"' in math_svg("p = d / n")
+    page = offline_html(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("$x$")]), title="No cache")
+    assert page.count('class="paceline-math"') == 1

@@ -190,11 +190,12 @@ def test_all_student_reports_with_progress(course: Path, no_kernel: list[dict]) 
 
 
 def test_a_failing_student_report_does_not_stop_the_others(course: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def execute(source: Path, output: Path, *, parameters: dict, **options: object) -> None:
+    def execute(source: Path, output: Path, *, parameters: dict, **options: object) -> nbformat.NotebookNode:
         if parameters["student_id"] in ("s002", "s004"):
             raise PapermillExecutionError(cell_index=3, exec_count=2, source="", ename="KeyError",
                                           evalue=repr(parameters["student_id"]), traceback=[])
         shutil.copy(source, output)
+        return nbformat.read(output, as_version=4)
 
     monkeypatch.setattr(analytics.report.papermill, "execute_notebook", execute)
     with pytest.raises(ReportBatchError) as error:
