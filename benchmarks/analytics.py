@@ -10,9 +10,11 @@ same run:
 
 1. loading: the tables written as Parquet to a temporary folder, then
    ``load_tables`` (read and validate), beside a bare ``pd.read_parquet`` of
-   the same files (goal: within 2x of it);
+   the same files (goal: within 2x of it), each the best of three runs, taken
+   in turn;
 2. every metric, one by one, and ``analyse_cohort`` (all of them) plus the
-   plan-vs-actual series and the headline;
+   plan-vs-actual series and the headline: the first call, and the best of
+   three calls (the first included), which is the goal's figure;
 3. two per-student Python loops computing the same per-student columns as
    ``student_metrics`` (lessons submitted, passed and expected, pace gap, next
    lesson, days behind, furthest lesson, last activity, days silent, finish,
@@ -20,15 +22,20 @@ same run:
    straightforward one (each student's rows as a pandas DataFrame, filtered
    lesson by lesson) and a tuned one (each column of the log turned into a
    Python list at once, split into plain tuples per student, bucketed by
-   lesson in one pass). Each is timed on a random sample of students and
-   extrapolated linearly to the whole cohort (once the log is split by
-   student, which is timed in full, a student's cost does not depend on the
-   cohort size), and checked column by column against the vectorised
-   results. The speed-up is printed like for like (over the vectorised
-   functions that compute those outputs, and more columns besides) and for
-   all metrics (the goal's measure, which computes far more than the loop);
+   lesson in one pass). The tuned loop runs over every student, best of two
+   runs; the straightforward one (40 ms a student) is timed on a random
+   sample and extrapolated linearly to the whole cohort (once the log is
+   split by student, which is timed in full, a student's cost does not
+   depend on the cohort size). Both are checked column by column against the
+   vectorised results on the sampled students. The speed-up is printed like
+   for like (over the vectorised functions that compute those outputs, and
+   more columns besides) and for all metrics (the goal's measure, which
+   computes far more than the loop);
 4. the cohort report: ``report_from_tables`` end to end (papermill kernel,
-   every chart, offline HTML), goal 10 s;
+   every chart, offline HTML), goal 10 s: the best of three runs, each
+   printed (the first run on a machine also fills ~/.cache/paceline with the
+   report's drawn formulas and compiled templates, as an instructor's first
+   report does);
 5. many cohorts: 20 cohorts x 2,500 students x 6 lessons in one load,
    every metric per cohort and pooled (``analyse_cohorts``).
 
@@ -98,46 +105,58 @@ def main(argv: list[str] | None = None) -> int:
         course_dir = Path(scratch) / "course"
         analytics.write_tables(course.tables, course_dir / "exports", formats=("parquet",))
         files = sorted((course_dir / "exports").glob("*.parquet"))
-        _, bare = timed(lambda: [pd.read_parquet(path) for path in files])
-        tables, load = timed(lambda: analytics.load_tables(course_dir / "exports"))
+        bares, loads = [], []
+        for _ in range(3):  # in turn, so that a busy moment of the machine does not favour either
+            bares.append(timed(lambda: [pd.read_parquet(path) for path in files])[1])
+            tables, seconds = timed(lambda: analytics.load_tables(course_dir / "exports"))
+            loads.append(seconds)
+        bare, load = min(bares), min(loads)
         rules = AtRiskRules()
-        # All metrics first, from cold (the figure the goal is about); then each again, for the breakdown.
-        analysis, everything = timed(lambda: _all_metrics(tables, as_of=as_of, rules=rules))
+        # All metrics from cold first, then twice more; then each metric again, for the breakdown.
+        calls = [timed(lambda: _all_metrics(tables, as_of=as_of, rules=rules)) for _ in range(3)]
+        analysis, first_call, everything = calls[0][0], calls[0][1], min(seconds for _, seconds in calls)
         steps = _time_metrics(tables, as_of=as_of, rules=rules)
         baseline = _time_baseline(tables, analysis, as_of=as_of, rules=rules, sample=args.baseline_sample, seed=args.seed)
-        report = None
+        reports: list[float] = []
         if not args.skip_report:
             cpu_before = _cpu_seconds()
-            [result], report = timed(lambda: analytics.report_from_tables(
-                course_dir / "exports", output_dir=course_dir / "reports", as_of=as_of.to_pydatetime()))
-            report_cpu = _cpu_seconds() - cpu_before
+            for run in range(3):
+                [result], seconds = timed(lambda: analytics.report_from_tables(
+                    course_dir / "exports", output_dir=course_dir / f"reports-{run}", as_of=as_of.to_pydatetime()))
+                reports.append(seconds)
+            report_cpu = (_cpu_seconds() - cpu_before) / 3
             report_size = result.html.stat().st_size
     many, many_seconds = _many_cohorts(cohorts=args.cohorts, students=args.cohort_students, seed=args.seed)
 
     print()
     print(f"{'load (read Parquet + validate)':<44}{load:>9.2f} s   floor: bare pd.read_parquet of the same files "
-          f"{bare:.2f} s = {load / bare:.1f}x (goal <= 2x: {'met' if load <= 2 * bare else 'MISSED'})")
-    print(f"{'all metrics (analyse_cohort + plan + headline)':<44}{everything:>9.2f} s   (first call; one by one, "
-          "second call:)")
+          f"{bare:.2f} s = {load / bare:.1f}x (goal <= 2x: {'met' if load <= 2 * bare else 'MISSED'}; best of 3, "
+          f"each run: load {_runs(loads)}, bare {_runs(bares)})")
+    print(f"{'all metrics (analyse_cohort + plan + headline)':<44}{everything:>9.2f} s   (best of 3 calls; the first "
+          f"{first_call:.2f} s; one by one, a later call:)")
     for name, seconds in steps.items():
         print(f"  {name:<42}{seconds:>9.3f} s")
     # Like for like: the loops compute the per-student columns in _COMPARED and the at-risk rules; the vectorised
     # functions that compute them (and more columns besides) are pacing_table, student_metrics and risk_reasons.
     same_outputs = steps["pacing_table"] + steps["student_metrics"] + steps["risk_reasons"]
-    for name, (per_student, split, agreement) in baseline.items():
-        loop_total = split + per_student * len(tables.enrollments)
-        print(f"{'loop baseline, ' + name:<44}{loop_total:>9.1f} s   extrapolated: split the log {split:.1f} s + "
-              f"{per_student * 1e3:.2f} ms/student x {len(tables.enrollments):,} (timed on {agreement[1]:,} students; "
-              f"agrees with the vectorised columns for {agreement[0]:,})")
+    for name, loop in baseline.items():
+        loop_total = loop.total
+        how = (f"split the log {loop.split:.1f} s + {loop.per_student * 1e3:.2f} ms/student x "
+               f"{loop.students:,}, " + (f"measured on every student (best of {loop.runs})" if loop.every
+                                                   else f"extrapolated from {loop.agreement[1]:,} students"))
+        print(f"{'loop baseline, ' + name:<44}{loop_total:>9.1f} s   {how}; agrees with the vectorised columns for "
+              f"{loop.agreement[0]:,} of {loop.agreement[1]:,} sampled students")
         print(f"{'  speed-up, like for like':<44}{loop_total / same_outputs:>9.1f} x   over pacing_table + "
               f"student_metrics + risk_reasons ({same_outputs:.2f} s), which compute these outputs")
         goal = f"  goal >= 10x: {'met' if loop_total >= 10 * everything else 'MISSED'}" if name.startswith("tuned") else ""
         print(f"{'  speed-up of all metrics':<44}{loop_total / everything:>9.1f} x   (all metrics compute more "
               f"than the loop: lessons, funnel, cells, survival, plan, headline){goal}")
-    if report is not None:
+    if reports:
+        report = min(reports)
         print(f"{'cohort report end to end (papermill + HTML)':<44}{report:>9.1f} s   goal <= 10 s: "
-              f"{'met' if report <= 10 else 'MISSED'}  ({report_size / 1e6:.1f} MB of HTML; CPU time of this "
-              f"process and the kernel: {report_cpu:.1f} s, the wall time on an idle core)")
+              f"{'met' if report <= 10 else 'MISSED'}  (best of 3, each run: {_runs(reports)}; "
+              f"{report_size / 1e6:.1f} MB of HTML; CPU time of this process and the kernel, per run: "
+              f"{report_cpu:.1f} s, the wall time on an idle core)")
     print(f"{f'{args.cohorts} cohorts x {args.cohort_students:,} x 6, one load:':<44}")
     for name, seconds in many_seconds.items():
         print(f"  {name:<42}{seconds:>9.2f} s")
@@ -169,6 +188,10 @@ def _many_cohorts(*, cohorts: int, students: int, seed: int) -> tuple[_Many, dic
     _, seconds["headlines side by side"] = timed(lambda: analytics.compare_headlines(analysis))
     _, seconds["lesson metrics side by side"] = timed(lambda: analytics.cohort_table(analysis, "lessons"))
     return _Many(tables, analysis), seconds
+
+
+def _runs(seconds: list[float]) -> str:
+    return ", ".join(f"{value:.2f}" for value in seconds) + " s"
 
 
 def _cpu_seconds() -> float:
@@ -213,30 +236,59 @@ def _time_metrics(tables: CourseTables, *, as_of: pd.Timestamp, rules: AtRiskRul
     return steps
 
 
+class _Loop(NamedTuple):
+    per_student: float
+    """Seconds per student."""
+    split: float
+    """Seconds to split the log by student."""
+    agreement: tuple[int, int]
+    """(students whose columns agree with the vectorised ones, students checked)."""
+    students: int
+    """Students enrolled by as_of: those the loop goes through."""
+    every: bool
+    """Measured on every student (else on the sample, and extrapolated)."""
+    runs: int
+
+    @property
+    def total(self) -> float:
+        return self.split + self.per_student * self.students
+
+
 def _time_baseline(tables: CourseTables, analysis: analytics.CohortAnalysis, *, as_of: pd.Timestamp,
-                   rules: AtRiskRules, sample: int, seed: int) -> dict[str, tuple[float, float, tuple[int, int]]]:
-    """Per loop: (seconds per student, seconds to split the log by student, (agreeing, sampled))."""
+                   rules: AtRiskRules, sample: int, seed: int) -> dict[str, _Loop]:
+    """Both loops, checked against the vectorised columns on the sampled students."""
     lessons = [(row.lesson_id, row.opens_at.timestamp(), row.target_at.timestamp(),
                 row.due_at.timestamp() if pd.notna(row.due_at) else None, row.max_score, row.order)
                for row in tables.lessons.sort_values("order").itertuples()]
     enrolled = tables.enrollments.loc[tables.enrollments["enrolled_at"] <= as_of]
+
+    def people(rows: pd.DataFrame) -> list[tuple]:
+        return [(row.student_id, row.enrolled_at.timestamp(),
+                 row.withdrawn_at.timestamp() if pd.notna(row.withdrawn_at) else None) for row in rows.itertuples()]
+
+    everyone = people(enrolled)
     chosen = enrolled.sample(n=min(sample, len(enrolled)), random_state=seed)
-    students = [(row.student_id, row.enrolled_at.timestamp(),
-                 row.withdrawn_at.timestamp() if pd.notna(row.withdrawn_at) else None) for row in chosen.itertuples()]
-    loops: dict[str, tuple[float, float, tuple[int, int]]] = {}
+    students = people(chosen)
+    loops: dict[str, _Loop] = {}
 
     frames, split = timed(lambda: dict(iter(tables.submissions.groupby("student_id", sort=False))))
     empty = tables.submissions.iloc[0:0]
     results, seconds = timed(lambda: [
         _pandas_student(frames.get(sid, empty), enrolled=enrolled_at, withdrawn=withdrawn_at, lessons=lessons,
                         as_of=as_of.timestamp(), rules=rules) for sid, enrolled_at, withdrawn_at in students])
-    loops["pandas rows per student"] = (seconds / len(students), split, _agreement(students, results, analysis))
+    loops["pandas rows per student"] = _Loop(seconds / len(students), split, _agreement(students, results, analysis),
+                                             students=len(everyone), every=False, runs=1)
 
-    log, split = timed(lambda: _split_by_student(tables.submissions))
-    results, seconds = timed(lambda: [
-        _loop_student(log.get(sid, []), enrolled=enrolled_at, withdrawn=withdrawn_at, lessons=lessons,
-                      as_of=as_of.timestamp(), rules=rules) for sid, enrolled_at, withdrawn_at in students])
-    loops["tuned: Python tuples"] = (seconds / len(students), split, _agreement(students, results, analysis))
+    best = (math.inf, math.inf)
+    for _ in range(2):
+        log, split = timed(lambda: _split_by_student(tables.submissions))
+        results, seconds = timed(lambda: {sid: _loop_student(
+            log.get(sid, []), enrolled=enrolled_at, withdrawn=withdrawn_at, lessons=lessons,
+            as_of=as_of.timestamp(), rules=rules) for sid, enrolled_at, withdrawn_at in everyone})
+        best = min(best, (split + seconds, split))
+    total, split = best
+    loops["tuned: Python tuples"] = _Loop((total - split) / len(everyone), split, _agreement(
+        students, [results[sid] for sid, *_ in students], analysis), students=len(everyone), every=True, runs=2)
     return loops
 
 
