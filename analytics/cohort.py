@@ -17,7 +17,7 @@ import pandas as pd
 from .columns import NAT, document, ns, typed, utc_times
 from .keys import equal_to, positions
 from .lessons import attempt_distribution, cell_pass_rates, completion_funnel, lesson_metrics
-from .pacing import STATUSES, pacing_table, to_instant
+from .pacing import pacing_table, to_instant
 from .persistence import after_course_end, kaplan_meier, median_persistence, persistence_times
 from .risk import AtRiskRules, at_risk_list, risk_reasons
 from .students import student_metrics
@@ -155,9 +155,8 @@ def cohort_headline(analysis: CohortAnalysis, *, cram_hours: float = 48.0) -> pd
     students, pacing = analysis.students, analysis.pacing
     enrolled = students.loc[students["label"] != "withdrawn"]
     label = students["label"]
-    # Codes and arrays of the million-row pacing table, not filtered copies of it.
-    status = pacing["status"].cat.codes.to_numpy()
-    on_time, late = STATUSES.index("on_time"), STATUSES.index("late")
+    # Arrays of the million-row pacing table, not filtered copies of it.
+    on_time, late = pacing["status"].eq("on_time").to_numpy(), pacing["status"].eq("late").to_numpy()
     submitted = pacing["submitted"].to_numpy(dtype=bool)
     slack = pacing["days_vs_target"].to_numpy(dtype=np.float64)
     crammed = submitted & (slack >= -cram_hours / 24) & (slack <= 0)
@@ -174,8 +173,7 @@ def cohort_headline(analysis: CohortAnalysis, *, cram_hours: float = 48.0) -> pd
         "lessons": len(analysis.funnel),
         "lessons past target": enrolled["lessons_expected"].median() if len(enrolled) else 0,
         "median lessons passed": enrolled["lessons_passed"].median(),
-        "first submissions on time (%)": _percent(np.count_nonzero(status == on_time),
-                                                  np.count_nonzero((status == on_time) | (status == late))),
+        "first submissions on time (%)": _percent(np.count_nonzero(on_time), np.count_nonzero(on_time | late)),
         f"first submissions crammed, per submission (% in the {cram_hours:g} h before target)":
             _percent(np.count_nonzero(crammed), np.count_nonzero(submitted)),
         "lessons crammed, mean per student (%)": round(100 * students["cramming_share"].mean(), 1)

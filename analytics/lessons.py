@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .columns import NAT, document, empty, ns, typed
-from .pacing import STATUSES, to_instant
+from .pacing import to_instant
 from .grouping import Groups
 from .keys import attempt_rows, equal_to, factorized
 from .tables import FLOAT, INT, STR, Column, CourseTables
@@ -85,7 +85,7 @@ def lesson_metrics(pacing: pd.DataFrame) -> pd.DataFrame:
     # grouping by the text ids too cost a factorize of every row's.
     lessons = Groups(pacing["order"].to_numpy())
     submitted = pacing["submitted"].to_numpy(dtype=bool)
-    status = pacing["status"].cat.codes.to_numpy()
+    status = pacing["status"]
     first_known = ~np.isnan(pacing["first_score"].to_numpy(dtype=np.float64))
     top = pacing["max_score"].to_numpy(dtype=np.float64)
     submitters, first_tries = lessons.sum(submitted), lessons.sum(first_known)
@@ -95,7 +95,7 @@ def lesson_metrics(pacing: pd.DataFrame) -> pd.DataFrame:
             "order": lessons.keys,
             "students": lessons.size,
             "submitted": submitters,
-            **{name: lessons.sum(status == STATUSES.index(name)) for name in ("on_time", "late", "missing")},
+            **{name: lessons.sum(status.eq(name).to_numpy()) for name in ("on_time", "late", "missing")},
             "median_days_vs_target": lessons.median(pacing["days_vs_target"].to_numpy(dtype=np.float64)),
             "median_procrastination": lessons.median(pacing["procrastination"].to_numpy(dtype=np.float64)),
             "mean_attempts": lessons.sum(np.where(submitted, pacing["attempts"].to_numpy(), 0)) / submitters,

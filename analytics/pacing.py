@@ -263,9 +263,8 @@ def cumulative_completions(pacing: pd.DataFrame, tables: CourseTables, *, as_of:
     lesson_targets = _utc_days(tables.lessons["target_at"])
     if len(lesson_targets) == 0:
         return empty(CUMULATIVE_COLUMNS, categories={"series": SERIES_DTYPE})
-    target_days = _utc_days(pacing["target_at"])
-    done_days = _utc_days(pacing["first_submitted_at"])
-    done_days = done_days[done_days != NAT]
+    target_days, done_days = _utc_days(pacing["target_at"]), _utc_days(pacing["first_submitted_at"])
+    target_days, done_days = target_days[target_days != NAT], done_days[done_days != NAT]
     last_target = max(lesson_targets.max(), target_days.max()) if len(target_days) else lesson_targets.max()
     start = min(_utc_days(tables.lessons["opens_at"]).min(), done_days.min() if len(done_days) else last_target)
     if as_of is not None:

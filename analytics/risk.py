@@ -209,7 +209,7 @@ def at_risk_list(reasons: pd.DataFrame, students: pd.DataFrame) -> pd.DataFrame:
     # The reasons in student order, joined by one reduceat over Python strings (each but a student's first
     # prefixed with "; "): a pandas string aggregation runs Python per group, with its own overhead on top.
     ordered = reasons.sort_values("student_id", kind="stable")
-    ids, texts = ordered["student_id"].to_numpy(dtype=object), ordered["reason"].to_numpy(dtype=object)
+    ids, texts = ordered["student_id"].to_numpy(dtype=object), ordered["reason"].to_numpy(dtype=object, copy=True)
     starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
     later = np.ones(len(ids), dtype=bool)
     later[starts] = False
