@@ -146,7 +146,7 @@ def student_metrics(pacing: pd.DataFrame, submissions: pd.DataFrame, *, as_of: d
     furthest = np.maximum.reduceat(np.where(submitted, rows["order"].to_numpy(), 0), starts)
     weeks, gap_cv = _regularity(submissions, ids=rows["student_id"].iloc[starts], started=started, cutoff=cutoff,
                                 finished_at=finished_at)
-    metrics = pd.DataFrame({
+    metrics = pd.DataFrame(copy=False, data={  # this function's own arrays: no stacked copy of them
         "student_id": rows["student_id"].iloc[starts].to_numpy(),
         "enrolled_at": utc_times(ns(rows["enrolled_at"])[starts]),
         "withdrawn_at": utc_times(left),
