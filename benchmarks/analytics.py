@@ -32,10 +32,11 @@ same run:
    more columns besides) and for all metrics (the goal's measure, which
    computes far more than the loop);
 4. the cohort report: ``report_from_tables`` end to end (papermill kernel,
-   every chart, offline HTML), goal 10 s: the best of three runs, each
-   printed (the first run on a machine also fills ~/.cache/paceline with the
-   report's drawn formulas and compiled templates, as an instructor's first
-   report does);
+   every chart, offline HTML), goal 10 s, judged on the first of three runs,
+   which also imports papermill and nbconvert as a ``python -m analytics
+   report`` does; the best run is printed beside it (the first report on a
+   machine also fills ~/.cache/paceline with the report's drawn formulas and
+   compiled templates);
 5. many cohorts: 20 cohorts x 2,500 students x 6 lessons in one load,
    every metric per cohort and pooled (``analyse_cohorts``).
 
@@ -152,11 +153,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{'  speed-up of all metrics':<44}{loop_total / everything:>9.1f} x   (all metrics compute more "
               f"than the loop: lessons, funnel, cells, survival, plan, headline){goal}")
     if reports:
-        report = min(reports)
-        print(f"{'cohort report end to end (papermill + HTML)':<44}{report:>9.1f} s   goal <= 10 s: "
-              f"{'met' if report <= 10 else 'MISSED'}  (best of 3, each run: {_runs(reports)}; "
-              f"{report_size / 1e6:.1f} MB of HTML; CPU time of this process and the kernel, per run: "
-              f"{report_cpu:.1f} s, the wall time on an idle core)")
+        # The goal is judged on the first run, which also imports papermill and nbconvert, as one
+        # `python -m analytics report` does; the best run shows the report's own cost.
+        print(f"{'cohort report end to end (papermill + HTML)':<44}{reports[0]:>9.1f} s   goal <= 10 s: "
+              f"{'met' if reports[0] <= 10 else 'MISSED'}  (the first run; best of 3: {min(reports):.1f} s, each "
+              f"run: {_runs(reports)}; {report_size / 1e6:.1f} MB of HTML; CPU time of this process and the kernel, "
+              f"per run: {report_cpu:.1f} s, the wall time on an idle core)")
     print(f"{f'{args.cohorts} cohorts x {args.cohort_students:,} x 6, one load:':<44}")
     for name, seconds in many_seconds.items():
         print(f"  {name:<42}{seconds:>9.2f} s")
