@@ -47,11 +47,19 @@ def sorted_within(groups: np.ndarray, values: np.ndarray) -> np.ndarray | slice:
 
 def sorted_keys(keys: np.ndarray) -> np.ndarray | slice:
     """Positions that sort distinct integer ``keys``; :data:`IN_ORDER`, no sort at all, when they are
-    sorted already (a log exported in key order)."""
+    sorted already (a log exported in key order).
+
+    Keys in a few sorted runs (logs appended one after another) are merged by
+    NumPy's stable sort, which finds the runs (several times faster there than
+    a quick sort, several times slower on keys in no order).
+    """
     keys = np.asarray(keys)
-    if len(keys) < 2 or bool(np.all(keys[1:] > keys[:-1])):
+    if len(keys) < 2:
         return IN_ORDER
-    return np.argsort(keys)
+    descents = int(np.count_nonzero(keys[1:] < keys[:-1]))
+    if descents == 0:
+        return IN_ORDER
+    return np.argsort(keys, kind="stable" if descents <= len(keys) // 1024 else "quicksort")
 
 
 class Groups:

@@ -147,8 +147,9 @@ def attempt_distribution(pacing: pd.DataFrame) -> pd.DataFrame:
     if not len(submitted):
         return empty(ATTEMPT_COLUMNS)
     # Counted on integers: one code per (lesson, number of attempts), not a group-by of the text lesson ids.
-    order, attempts = pacing["order"].to_numpy(dtype=np.int64)[submitted], pacing["attempts"].to_numpy()[submitted]
-    orders, first, lesson = np.unique(order, return_index=True, return_inverse=True)
+    by_lesson = Groups(pacing["order"].to_numpy(dtype=np.int64)[submitted])
+    orders, first, lesson = by_lesson.keys, by_lesson.first(), by_lesson.codes
+    attempts = pacing["attempts"].to_numpy()[submitted]
     top = int(attempts.max())
     counts = np.bincount(lesson * (top + 1) + attempts, minlength=len(orders) * (top + 1)).reshape(len(orders), -1)
     most = top - np.argmax(counts[:, ::-1] > 0, axis=1)  # each lesson's most attempts

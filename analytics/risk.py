@@ -165,7 +165,13 @@ def risk_reasons(pacing: pd.DataFrame, students: pd.DataFrame, *, rules: AtRiskR
         silent["last_activity"].isna(), "no submission yet, " + days + " days after starting",
         "no submission for " + days + " days") + limit))
 
-    listed = positions(enrolled["student_id"], pacing["student_id"]) >= 0  # isin, through one factorize
+    # Per student questions on the (remembered) codes of the pacing table's ids: each distinct id asked once,
+    # not a million texts matched or grouped.
+    codes, ids = factorized(pacing["student_id"])
+    where = positions(ids, enrolled["student_id"])  # each enrolled student among the pacing ids (-1: absent)
+    listed = np.zeros(len(ids) + 1, dtype=bool)  # per id, and False at the end for a code of -1
+    listed[where[where >= 0]] = True
+    listed = listed[codes]
     failing = pacing.loc[listed & ~pacing["passed"].to_numpy() & (pacing["failed_attempts"] >= rules.failed_attempts)
                          .to_numpy()]
     failed = failing["failed_attempts"]
@@ -173,19 +179,16 @@ def risk_reasons(pacing: pd.DataFrame, students: pd.DataFrame, *, rules: AtRiskR
     parts.append(_reasons(failing, "failing", failing["failed_attempts"],
                           "failed lesson " + failing["lesson_id"] + " " + times, lesson_id=failing["lesson_id"]))
 
-    # Per student sums on the (remembered) codes of the pacing table's ids, not a group-by of a million texts.
-    codes, ids = factorized(pacing["student_id"])
     known = pacing["first_score"].notna().to_numpy()
     first = known & pacing["first_passed"].to_numpy(dtype=bool)
-    first_tries = pd.DataFrame({"known": np.bincount(codes[known], minlength=len(ids)),
-                                "first": np.bincount(codes[first], minlength=len(ids))},
-                               index=ids.rename("student_id"))
-    tries = enrolled.join(first_tries, on="student_id")
-    share = tries["first"] / tries["known"].where(tries["known"] > 0)
-    low = tries.loc[(tries["known"] >= rules.first_try_min_lessons) & (share < rules.first_try_share)]
-    parts.append(_reasons(low, "first_tries", share[low.index],
-                          "passed " + low["first"].astype(str) + " of " + low["known"].astype(str)
-                          + " graded lessons on the first attempt"))
+    graded = np.append(np.bincount(codes[known], minlength=len(ids)), 0)[where]
+    passed = np.append(np.bincount(codes[first], minlength=len(ids)), 0)[where]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = passed / np.where(graded > 0, graded, np.nan)
+    low = (graded >= rules.first_try_min_lessons) & (share < rules.first_try_share)
+    parts.append(_reasons(enrolled.loc[low], "first_tries", share[low],
+                          "passed " + passed[low].astype(str).astype(object) + " of "
+                          + graded[low].astype(str).astype(object) + " graded lessons on the first attempt"))
 
     if rules.projected_late:
         late = enrolled.loc[enrolled["projected_late"]]

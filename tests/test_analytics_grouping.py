@@ -28,7 +28,11 @@ def test_rows_in_order_are_only_checked() -> None:
     assert sorted_keys(np.array([1, 5, 9])) is IN_ORDER
 
 
-@pytest.mark.parametrize("keys", [[1, 4, 9], [9, 1, 4], [], [3]], ids=["sorted", "unsorted", "empty", "one"])
+TWO_RUNS = list(range(0, 10_000, 2)) + list(range(1, 10_000, 2))  # two logs appended: merged by the stable sort
+
+
+@pytest.mark.parametrize("keys", [[1, 4, 9], [9, 1, 4], [], [3], TWO_RUNS],
+                         ids=["sorted", "unsorted", "empty", "one", "two sorted runs"])
 def test_sorted_keys(keys: list[int]) -> None:
     keys_array = np.array(keys, dtype=np.int64)
     np.testing.assert_array_equal(keys_array[sorted_keys(keys_array)], np.sort(keys_array))
