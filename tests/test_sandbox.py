@@ -6,6 +6,7 @@ without them they are skipped with the reason, the pure tests still run.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import pickle
 import pwd
@@ -13,6 +14,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -35,7 +37,8 @@ from graders.sandbox import (
 from graders.sandbox.cgroups import cgroup_parent
 from graders.sandbox.client import OutputBudget
 from graders.sandbox.command import WORK_DIR, SystemMount, seccomp_program
-from graders.sandbox.resources import copy_folder
+from graders.sandbox.host import PoolUser
+from graders.sandbox.resources import acquire_slot, copy_folder
 
 MISSING = check_sandbox()
 needs_sandbox = pytest.mark.skipif(bool(MISSING), reason="kernel sandbox not ready: " + "; ".join(MISSING))
@@ -173,6 +176,39 @@ def test_scratch_copy_skips_links_and_notebooks(tmp_path):
     (src / "big").write_bytes(b"x" * 4096)
     with pytest.raises(Exception, match="more data"):
         copy_folder(src, tmp_path / "dst2", max_bytes=1000)
+
+
+def test_a_kernel_started_ahead_gives_way_to_one_that_waits(tmp_path):
+    """More grading processes than pool users: a process whose kernel finished must not take the freed user
+    back for its next kernel started ahead while another process waits for one (it would wait for ever)."""
+    users = [PoolUser(slot, f"sb{slot}", 60_000 + slot, 60_000 + slot) for slot in range(2)]
+    held = [acquire_slot(users, tmp_path, wait=0) for _ in users]  # the pool is busy
+    got: list = []
+    waiter = threading.Thread(target=lambda: got.append(acquire_slot(users, tmp_path, wait=10)))
+    waiter.start()
+    deadline = time.monotonic() + 5
+    while not someone_waits(tmp_path) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    finished = held.pop()
+    finished.release()  # a kernel finishes...
+    with pytest.raises(SandboxUnavailable, match="a kernel is waiting"):
+        acquire_slot(users, tmp_path, wait=0)  # ...and the next one started ahead gives way
+    waiter.join(timeout=5)
+    assert [lease.user for lease in got] == [finished.user]  # the waiter has the freed user
+    with pytest.raises(SandboxUnavailable, match="all 2 sandbox users are busy"):
+        acquire_slot(users, tmp_path, wait=0)  # nobody waits now: the pool is merely full
+    got[0].release()
+    assert acquire_slot(users, tmp_path, wait=0).user == finished.user
+
+
+def someone_waits(lock_dir: Path) -> bool:
+    """Whether a lease is waiting (holds waiting.lock shared), asked as another process would."""
+    with open(lock_dir / "waiting.lock", "a") as probe:
+        try:
+            fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+    return False
 
 
 def test_missing_sandbox_is_reported_with_the_fix():

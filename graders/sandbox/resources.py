@@ -71,27 +71,61 @@ class SlotLease:
 
 
 def acquire_slot(users: list[PoolUser], lock_dir: Path, *, wait: float) -> SlotLease:
-    """Lease a free pool user, waiting up to ``wait`` seconds; other grader processes share the pool."""
+    """Lease a free pool user, waiting up to ``wait`` seconds; other grader processes share the pool.
+
+    A lease that would not wait (``wait`` 0: a kernel started ahead of its
+    notebook) gives way to any that is waiting: otherwise each grading process
+    would take back the user its finished kernel freed, for its next kernel
+    started ahead, and a process with no user could wait for ever (more
+    grading workers than pool users, or two courses grading on one machine).
+    Waiters say so by a shared flock on ``waiting.lock``, which goes with the
+    process however it ends.
+    """
     if not users:
         raise SandboxUnavailable(["no sandbox users exist"])
+    if wait <= 0 and _someone_waits(lock_dir):
+        raise SandboxUnavailable(["a kernel is waiting for a sandbox user: none is taken ahead of need"])
     deadline = time.monotonic() + wait
     order = list(users)
-    while True:
-        random.shuffle(order)  # spread concurrent graders over the pool
-        for user in order:
-            fd = os.open(lock_dir / f"{user.name}.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                os.close(fd)
-                continue
-            return SlotLease(user, fd)
-        if time.monotonic() > deadline:
-            raise SandboxUnavailable([
-                f"all {len(users)} sandbox users are busy with other kernels (waited {wait:g} s): "
-                "run fewer grading jobs at once or add users with install.sh (PACELINE_SANDBOX_POOL)"
-            ])
-        time.sleep(0.1)
+    waiting: int | None = None
+    try:
+        while True:
+            random.shuffle(order)  # spread concurrent graders over the pool
+            for user in order:
+                fd = _open_lock(lock_dir / f"{user.name}.lock")
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    os.close(fd)
+                    continue
+                return SlotLease(user, fd)
+            if time.monotonic() > deadline:
+                raise SandboxUnavailable([
+                    f"all {len(users)} sandbox users are busy with other kernels (waited {wait:g} s): "
+                    "run fewer grading jobs at once or add users with install.sh (PACELINE_SANDBOX_POOL)"
+                ])
+            if waiting is None:
+                waiting = _open_lock(lock_dir / "waiting.lock")
+                fcntl.flock(waiting, fcntl.LOCK_SH)
+            time.sleep(0.1)
+    finally:
+        if waiting is not None:
+            os.close(waiting)
+
+
+def _someone_waits(lock_dir: Path) -> bool:
+    fd = _open_lock(lock_dir / "waiting.lock")
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # drops the lock, if this took it
+    return False
+
+
+def _open_lock(path: Path) -> int:
+    return os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
 
 
 def kill_uid(uid: int, *, timeout: float = 5.0) -> int:
