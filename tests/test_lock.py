@@ -18,6 +18,7 @@ import pytest
 from graders.course.lock import CourseBusy, LockHolder, course_lock, lock_holder
 from graders.course.plan import load_course
 from graders.exchange.ledger import Ledger
+from graders.grading.dispatch import fork_executor
 
 PACELINE = str(Path(sys.executable).parent / "paceline")
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -99,6 +100,28 @@ def test_a_killed_holders_lock_is_free_at_once(fixture_course: Path) -> None:
     stdout, stderr = result.communicate(timeout=60)
     assert result.returncode == 0, stderr
     assert "waiting" not in stderr and "ada / 01-add: due" in stdout
+
+
+def open_files(_task: object = None, _shared: object = None) -> list[str]:
+    """What this process has open (also run as a grading worker's task)."""
+    files = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            files.append(os.readlink(f"/proc/self/fd/{fd}"))
+        except OSError:  # the listing's own descriptor, closed by now
+            pass
+    return files
+
+
+def test_forked_grading_workers_do_not_keep_the_course_lock(fixture_course: Path) -> None:
+    course = load_course(fixture_course)
+    lock = str(course.layout.lock_path.resolve())
+    with course_lock(course.layout, command="paceline grade", timezone=course.timezone, wait=False):
+        assert lock in open_files()
+        with fork_executor(workers=1) as executor:
+            [(_, worker_files)] = list(executor.run(open_files, [0], shared={"": None}, shared_key=lambda _task: ""))
+    # Had the coordinator died, a worker still grading would have held the course for as long as it ran.
+    assert lock not in worker_files
 
 
 def test_the_lock_is_reentrant_in_one_thread_and_exclusive_across_threads(fixture_course: Path) -> None:

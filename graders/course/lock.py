@@ -122,6 +122,17 @@ def course_lock(
         os.close(fd)
 
 
+def close_in_forked_child() -> None:
+    """In a process forked while this one held course locks (a grading worker): close the child's copies
+    of their descriptors. The locks stay the parent's; a child still busy with a notebook no longer keeps
+    them held after the parent has died. Only for a child that runs other code than the parent's ``with``
+    block (which would release a descriptor it no longer has)."""
+    for fd, _depth in list(_held.values()):
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    _held.clear()
+
+
 def lock_holder(layout: CourseLayout) -> LockHolder | None:
     """Who holds the course lock now, or None when it is free (a killed holder's record does not count)."""
     path = layout.lock_path

@@ -28,6 +28,8 @@ from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 from typing import Protocol, TypeVar
 
+from ..course.lock import close_in_forked_child
+
 T = TypeVar("T")
 S = TypeVar("S")
 R = TypeVar("R")
@@ -176,7 +178,7 @@ def fork_executor(*, workers: int) -> Iterator[ForkExecutor]:
     Leaving the ``with`` early (an exception, Ctrl-C) ends the processes at once, with the kernels they
     drive (the sandbox's kernels die with their parent), instead of waiting for running tasks."""
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"),
-                               initializer=_ignore_sigint)
+                               initializer=_start_worker)
     finished = False
     try:
         yield ForkExecutor(pool)
@@ -189,7 +191,9 @@ def fork_executor(*, workers: int) -> Iterator[ForkExecutor]:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _ignore_sigint() -> None:
+def _start_worker() -> None:
+    # The coordinator holds the course lock: a worker's copy of it would keep it held if the coordinator died.
+    close_in_forked_child()
     # A process group of its own: nbclient installs its own SIGINT handler while it runs a notebook in a
     # main thread, so ignoring the signal is not enough to keep the terminal's Ctrl-C from this process.
     os.setpgrp()
