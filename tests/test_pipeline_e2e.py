@@ -19,6 +19,7 @@ from graders.exchange.collect import collect_submissions
 from graders.exchange.ledger import Ledger
 from graders.exchange.release import release_lessons
 from graders.exchange.student import StudentWorkspace, fetch_feedback, fetch_lesson, list_lessons, submit_lesson
+import graders.feedback.basis
 from graders.feedback.release import release_feedback
 from graders.grading.grade import grade_attempts
 from graders.grading.record import lesson_gradebook
@@ -42,7 +43,7 @@ def workspace(course, student_id: str) -> StudentWorkspace:
     return StudentWorkspace(student_id, home, course.id, course.exchange_root)
 
 
-def test_release_submit_collect_grade_feedback_export(fixture_course: Path) -> None:
+def test_release_submit_collect_grade_feedback_export(fixture_course: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     course = load_course(fixture_course)
     released = release_lessons(course)
     assert released.problems == []
@@ -171,3 +172,10 @@ def test_release_submit_collect_grade_feedback_export(fixture_course: Path) -> N
     assert canvas.iloc[0]["Student"] == "Points Possible" and canvas.iloc[0]["Adding numbers (01-add)"] == 3.0
     cyd = canvas.set_index("SIS User ID").loc["cyd"]
     assert (cyd["Student"], cyd["SIS Login ID"], cyd["Adding numbers (01-add)"]) == ("Cyd Charisse", "cyd@example.org", 1.5)
+
+    # An upgrade changes how pages are drawn (the template, the allow-list, the redaction): every kept page
+    # is drawn again by the next `paceline feedback`, though the gradebook holds the same facts.
+    monkeypatch.setattr(graders.feedback.basis, "renderer", lambda: "an upgraded renderer")
+    upgraded = release_feedback(course)
+    assert (upgraded.problems, upgraded.rendered, upgraded.up_to_date) == ([], {"01-add": 3}, 0)
+    assert release_feedback(course).rendered == {}  # and once only

@@ -39,6 +39,7 @@ from ..exchange.ledger import Attempt, Ledger
 from ..exchange.personal_folder import personal_folder, write_personal_file
 from ..exchange.submission_checks import SECRET_NAME, secret_problem
 from ..grading.gradebook_scores import sync_gradebook_scores
+from .basis import page_basis
 
 
 @dataclass
@@ -87,9 +88,10 @@ def refresh_from_gradebook(
         # A page per graded notebook (a notebook the student did not submit has none, then or now).
         missing = [name for name in course.lesson(attempt.lesson_id).notebooks
                    if (graded / name).is_file() and not (kept / f"{Path(name).stem}.html").is_file()]
-        if attempt.feedback_basis == submission.basis and not missing:
+        basis = page_basis(submission.basis)  # what the gradebook holds, drawn by this renderer
+        if attempt.feedback_basis == basis and not missing:
             continue
-        todo.setdefault(attempt.lesson_id, []).append((attempt, submission.basis))
+        todo.setdefault(attempt.lesson_id, []).append((attempt, basis))
     report.up_to_date = sum(1 for a in latest.values() if a.status == "graded") - sum(map(len, todo.values()))
     if not todo:
         return

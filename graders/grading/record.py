@@ -34,6 +34,7 @@ from ..engine.stages import Stages
 from ..engine.wiring import naive_utc, nbgrader_config, open_gradebook
 from ..errors import SubmissionError
 from ..exchange.ledger import Attempt, CellScore, Ledger
+from ..feedback.basis import page_basis
 from .lateness import set_due
 from .task import GradingOutcome, write_files
 
@@ -105,8 +106,8 @@ def record_attempt(
         # earlier attempt (kept by nbgrader), or another late penalty, differ: then `paceline feedback` renders.
         recorded = read_submissions(course.layout.gradebook_path, student_ids=[attempt.student_id],
                                     lesson_ids=[attempt.lesson_id]).get((attempt.student_id, attempt.lesson_id))
-        if recorded is not None and recorded.basis == result.feedback_basis:
-            basis = recorded.basis
+        if recorded is not None and page_basis(recorded.basis) == result.feedback_basis:
+            basis = result.feedback_basis
     feedback = course.layout.attempt_feedback(student_id=attempt.student_id, lesson_id=attempt.lesson_id,
                                               attempt=attempt.attempt)
     if feedback.exists():

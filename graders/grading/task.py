@@ -39,6 +39,7 @@ from ..engine import stages
 from ..engine.gradebook_reader import read_submissions
 from ..engine.stages import Stages
 from ..engine.wiring import grading_config, naive_utc, recorded_score
+from ..feedback.basis import page_basis
 from ..sandbox.manager import LOG_PREFIX as SANDBOX_LOG_PREFIX
 
 NBGRADER_TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f UTC"
@@ -170,7 +171,7 @@ def _grade_in(course: ScratchCourse, task: GradingTask, *, who: dict[str, str], 
             attempt_id=task.attempt_id, lesson_id=task.lesson_id, student_id=task.student_id, attempt=task.attempt,
             autograded=autograded, feedback=feedback, score=float(submission.score or 0.0), max_score=float(submission.max_score or 0.0),
             late_penalty=float(submission.late_submission_penalty or 0.0), cells=cells, comments=comments, log=log,
-            feedback_basis=basis[(task.student_id, task.lesson_id)].basis if basis else None,
+            feedback_basis=page_basis(basis[(task.student_id, task.lesson_id)].basis) if basis else None,
         )
 
 
