@@ -2,7 +2,8 @@
 
 A page shows what the gradebook holds for a submission (the digest of
 :mod:`graders.engine.gradebook_reader`), drawn by nbgrader's feedback template
-through paceline's exporter, templates, allow-list and hidden-test redaction.
+and nbconvert, through paceline's exporter, templates, allow-list and
+hidden-test redaction.
 The basis kept for a page digests both: a page drawn by another renderer (an
 upgrade that changed the template, the allow-list or the redaction) is out of
 date like one that shows other scores, and ``paceline feedback`` draws it again.
@@ -22,8 +23,8 @@ _RENDERER = ("exporter.py", "page.py", "hidden_tests.py", "math.py", "templates"
 
 @functools.cache
 def renderer() -> str:
-    """A digest of nbgrader's version and the source of paceline's page renderer."""
-    digest = hashlib.sha256(f"nbgrader {version('nbgrader')}".encode())
+    """A digest of nbgrader's and nbconvert's versions and the source of paceline's page renderer."""
+    digest = hashlib.sha256(f"nbgrader {version('nbgrader')} nbconvert {version('nbconvert')}".encode())
     for part in _RENDERER:
         path = (_HERE / part).resolve()
         for source in sorted(path.rglob("*")) if path.is_dir() else [path]:
