@@ -13,8 +13,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import logging
+import os
 import re
+import shutil
 import sqlite3
 import tempfile
 import time
@@ -115,7 +118,8 @@ def autograde(task: GradingTask, gradebook_template: bytes) -> GradingOutcome:
 
 
 def _autograde(task: GradingTask, gradebook_template: bytes) -> GradingOutcome:
-    with warnings.catch_warnings(), tempfile.TemporaryDirectory(prefix="paceline-grade-") as scratch:
+    remove_stale_scratch()
+    with warnings.catch_warnings(), tempfile.TemporaryDirectory(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-") as scratch:
         # nbgrader's gradebook trips SQLAlchemy's "not in session" warning on a submission that lacks
         # cells (deleted tests, blank work); harmless, and on a worker nothing filters it for the CLI.
         warnings.filterwarnings("ignore", module=r"nbgrader\.api")
@@ -173,6 +177,38 @@ def _grade_in(course: ScratchCourse, task: GradingTask, *, who: dict[str, str], 
             late_penalty=float(submission.late_submission_penalty or 0.0), cells=cells, comments=comments, log=log,
             feedback_basis=page_basis(basis[(task.student_id, task.lesson_id)].basis) if basis else None,
         )
+
+
+SCRATCH_PREFIX = "paceline-grade-"
+
+
+@functools.cache
+def remove_stale_scratch() -> int:
+    """Remove the scratch courses of grading processes that are gone (once per process); how many.
+
+    A grading task's scratch course (a copy of one student's attempt) is removed when the task ends, but
+    not when its process is killed: at Ctrl-C the coordinator ends its workers at once. Each is named for
+    its process, so a later worker on the same machine removes those whose process no longer exists.
+    """
+    removed = 0
+    base = Path(tempfile.gettempdir())
+    for folder in base.glob(f"{SCRATCH_PREFIX}*"):
+        pid = folder.name[len(SCRATCH_PREFIX):].split("-", 1)[0]
+        if not pid.isdigit() or _alive(int(pid)) or folder.is_symlink() or folder.stat().st_uid != os.geteuid():
+            continue  # a live process's, an older paceline's (no pid in its name), or another user's
+        shutil.rmtree(folder, ignore_errors=True)
+        removed += 1
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
 
 
 GENERIC_ERRORS = ("see the the above traceback", "There was an error processing assignment", "Traceback (most recent call last)")
