@@ -44,7 +44,9 @@ def long_ids(fixture_course: Path) -> Path:
 def render(course_dir: Path, *args: str, monkeypatch: pytest.MonkeyPatch) -> str:
     screen = io.StringIO()
     console = Console(width=80, file=screen, color_system=None)
-    monkeypatch.setattr(graders.cli, "out", console)  # the commands' own lines
+    # The commands' own lines, in every module of commands:
+    for commands in (graders.cli.authoring, graders.cli.pipeline, graders.cli.progress, graders.cli.service):
+        monkeypatch.setattr(commands, "out", console)
     monkeypatch.setattr(graders.terminal, "out", console)  # the tables and status views
     result = CliRunner().invoke(graders.cli.main, ["--course", str(course_dir), *args])
     assert result.exit_code == 0, result.output
