@@ -194,8 +194,11 @@ def remove_stale_scratch() -> int:
     base = Path(tempfile.gettempdir())
     for folder in base.glob(f"{SCRATCH_PREFIX}*"):
         pid = folder.name[len(SCRATCH_PREFIX):].split("-", 1)[0]
-        if not pid.isdigit() or _alive(int(pid)) or folder.is_symlink() or folder.stat().st_uid != os.geteuid():
-            continue  # a live process's, an older paceline's (no pid in its name), or another user's
+        try:
+            if not pid.isdigit() or _alive(int(pid)) or folder.is_symlink() or folder.stat().st_uid != os.geteuid():
+                continue  # a live process's, an older paceline's (no pid in its name), or another user's
+        except OSError:
+            continue  # removed meanwhile (by another worker)
         shutil.rmtree(folder, ignore_errors=True)
         removed += 1
     return removed

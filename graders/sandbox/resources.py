@@ -76,8 +76,9 @@ def acquire_slot(users: list[PoolUser], lock_dir: Path, *, wait: float) -> SlotL
     A lease that would not wait (``wait`` 0: a kernel started ahead of its
     notebook) gives way to any that is waiting: otherwise each grading process
     would take back the user its finished kernel freed, for its next kernel
-    started ahead, and a process with no user could wait for ever (more
-    grading workers than pool users, or two courses grading on one machine).
+    started ahead, at once, and a process with no user, looking every 0.1 s,
+    could wait until its time ran out (more grading workers than pool users,
+    or two courses grading on one machine).
     Waiters say so by a shared flock on ``waiting.lock``, which goes with the
     process however it ends.
     """
