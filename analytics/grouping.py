@@ -22,9 +22,9 @@ def sorted_within(groups: np.ndarray, values: np.ndarray) -> np.ndarray | slice:
     ``np.lexsort((values, groups))``, except that rows with equal values in a group may come in any order.
 
     Rows already in that order (a pacing table's lessons open in course
-    order) are only checked, and :data:`IN_ORDER` is returned. Otherwise the values are sorted once (an
-    unstable sort), then the groups by stable radix passes over 16 bits at a
-    time, least significant first.
+    order) are only checked, and :data:`IN_ORDER` is returned. Otherwise the
+    values are sorted once (an unstable sort), then the groups by stable radix
+    passes over 16 bits at a time, least significant first.
     """
     groups, values = np.asarray(groups, dtype=np.int64), np.asarray(values)
     if len(groups) < 2:

@@ -1,8 +1,12 @@
-"""Matching ids across tables fast: integer codes from one factorize instead of string look-ups.
+"""Matching ids across tables fast: integer codes instead of string look-ups.
 
 Millions of text ids (a ``cell_scores`` table, a big ``submissions`` log)
-are matched several times faster through :func:`pandas.factorize` of both
-sides at once than through ``Index.get_indexer`` or a string MultiIndex.
+are matched several times faster through integer codes than through
+``Index.get_indexer`` or a string MultiIndex. A column's codes are found
+once and remembered (:func:`factorized`): read with the column from its
+Parquet dictionary (:func:`read_parquet`), or given by the table that built
+the column (:func:`remember_codes`); :func:`positions`, :func:`equal_to`,
+:func:`attempt_rows` and :func:`all_distinct` then work on integers.
 """
 
 from __future__ import annotations
