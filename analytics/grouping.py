@@ -62,6 +62,37 @@ def sorted_keys(keys: np.ndarray) -> np.ndarray | slice:
     return np.argsort(keys, kind="stable" if descents <= len(keys) // 1024 else "quicksort")
 
 
+def sorted_pairs(groups: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(groups, values) sorted by group (non-negative integer codes), then by value (int64, such as
+    nanosecond times): the pairs themselves, for a caller that does not need to know which row went where.
+
+    When a group and a value fit in one int64 together (the values measured
+    in the coarsest unit of 1 s, 1 ms, 1 us or 1 ns that all of them are
+    whole multiples of), one ``np.sort`` of the packed keys does it: several
+    times faster than the argsort and gathers of :func:`sorted_within`,
+    which is the way otherwise.
+    """
+    groups, values = np.asarray(groups, dtype=np.int64), np.asarray(values, dtype=np.int64)
+    if len(groups) < 2:
+        return groups, values
+    low, top = int(values.min()), int(groups.max()) + 1
+    for unit in (10**9, 10**6, 10**3, 1):
+        width = (int(values.max()) - low) // unit + 1
+        if top * width < 2**63 and (unit == 1 or not np.any(values % unit)):
+            break
+    else:
+        order = sorted_within(groups, values)
+        return groups[order], values[order]
+    keys = groups * width
+    keys += (values - low) // unit
+    keys.sort()
+    groups = keys // width
+    keys -= groups * width
+    keys *= unit
+    keys += low
+    return groups, keys
+
+
 class Groups:
     """Rows grouped by an integer key (a lesson's ``order``): per group counts, sums and medians, groups in
     increasing key order. What ``groupby(key).agg(...)`` gives, on NumPy arrays, without pandas' per-call
@@ -91,13 +122,20 @@ class Groups:
         """Per group, the sum of ``values`` (booleans count)."""
         return np.bincount(self.codes, weights=np.asarray(values, dtype=np.float64), minlength=len(self.keys))
 
+    def rows(self, group: int) -> np.ndarray:
+        """The rows of the ``group``-th group (in key order), in row order."""
+        return self._rows[self._bounds[group]:self._bounds[group + 1]]
+
     def median(self, values: np.ndarray) -> np.ndarray:
         """Per group, the median of ``values`` skipping NaN; NaN for a group without a number."""
         grouped = np.asarray(values, dtype=np.float64)[self._rows]
         medians = np.full(len(self.keys), np.nan)
         for group, (start, end) in enumerate(zip(self._bounds[:-1], self._bounds[1:])):
-            part = grouped[start:end]
-            part = part[~np.isnan(part)]
-            if len(part):
-                medians[group] = np.median(part)
+            # A sort (NaN last) rather than np.median's partition: NumPy sorts floats with SIMD, several
+            # times faster than the partition and the NaN filter before it.
+            part = np.sort(grouped[start:end])
+            known = len(part) - int(np.count_nonzero(np.isnan(part)))
+            if known:
+                middle = known // 2
+                medians[group] = part[middle] if known % 2 else (part[middle - 1] + part[middle]) / 2
         return medians

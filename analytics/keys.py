@@ -33,13 +33,44 @@ def remember_attempt_rows(frame: pd.DataFrame, submissions: pd.DataFrame, rows: 
     _MEMO[key] = (weakref.ref(frame, forget), weakref.ref(submissions, forget), rows)
 
 
-def positions(keys: pd.Series, values: pd.Series) -> np.ndarray:
-    """For each of ``values``, its position in ``keys`` (which must be unique), or -1 if absent.
+# positions() answers, by the Arrow arrays of the keys and the values: the pacing table and the student
+# metrics both match every submission's student id against the same cohort's ids. Held by weak references.
+_MATCHES: dict[tuple[int, int], tuple[weakref.ref, weakref.ref, np.ndarray]] = {}
+
+
+def positions(keys: pd.Series | pd.Index, values: pd.Series) -> np.ndarray:
+    """For each of ``values``, its position in ``keys`` (which must be unique), or -1 if absent; read-only.
 
     The same answer as ``pd.Index(keys).get_indexer(values)``: ``values`` (millions of ids, such as every
     submission's student_id) are factorized once per column and remembered (:func:`factorized`), and only
-    their distinct ids are looked up in ``keys``.
+    their distinct ids are looked up in ``keys``. The answer for the same two Arrow arrays is remembered;
+    when ``keys`` is the very Index of distinct values that ``values``' codes refer to, the codes are it.
     """
+    key_arrow, value_arrow = _arrow(keys), _arrow(values)
+    known = _MATCHES.get((id(key_arrow), id(value_arrow))) if key_arrow is not None and value_arrow is not None else None
+    if known is not None and known[0]() is key_arrow and known[1]() is value_arrow:
+        return known[2]
+    found = _positions(keys, values)
+    found.flags.writeable = False  # shared by every caller from now on
+    if key_arrow is not None and value_arrow is not None:
+        pair = (id(key_arrow), id(value_arrow))
+
+        def forget(_: object, pair: tuple[int, int] = pair) -> None:
+            _MATCHES.pop(pair, None)
+
+        _MATCHES[pair] = (weakref.ref(key_arrow, forget), weakref.ref(value_arrow, forget), found)
+    return found
+
+
+def _arrow(values: pd.Series | pd.Index) -> object | None:
+    return getattr(getattr(values, "array", None), "_pa_array", None)
+
+
+def _positions(keys: pd.Series | pd.Index, values: pd.Series) -> np.ndarray:
+    if isinstance(keys, pd.Index):
+        codes, uniques = factorized(values)
+        if uniques is keys:  # the codes are positions in keys already (null: -1)
+            return np.array(codes, dtype=np.int64)
     keys = pd.Index(keys)
     if not keys.is_unique:  # not what callers promise; the answer of one factorize of both, as before
         codes, uniques = pd.factorize(pd.concat([pd.Series(keys), pd.Series(values)], ignore_index=True))

@@ -30,7 +30,7 @@ import pandas as pd
 
 from .columns import document, empty, ns, typed
 from .errors import RulesError
-from .keys import factorized, positions
+from .keys import factorized, positions, remember_codes
 from .tables import FLOAT, INT, STR, TIME, Column
 
 RULES = ("behind", "inactive", "failing", "first_tries", "projected_late")
@@ -146,37 +146,41 @@ def risk_reasons(pacing: pd.DataFrame, students: pd.DataFrame, *, rules: AtRiskR
     ``pacing`` and ``students`` are a :func:`~analytics.pacing.pacing_table` (built with
     ``pass_fraction=rules.pass_fraction``) and its :func:`~analytics.students.student_metrics`.
     """
-    enrolled = students.loc[~students["label"].isin(["withdrawn", "finished"])]
+    is_enrolled = ~students["label"].isin(["withdrawn", "finished"]).to_numpy()
+    enrolled, rows = students.loc[is_enrolled], np.flatnonzero(is_enrolled)  # rows: their rows in students
     parts = []
 
-    behind = enrolled.loc[enrolled["pace_gap"] <= -rules.behind_lessons]
+    is_behind = (enrolled["pace_gap"] <= -rules.behind_lessons).to_numpy()
+    behind = enrolled.loc[is_behind]
     lessons_behind = -behind["pace_gap"]
     lessons = lessons_behind.astype(str) + np.where(lessons_behind == 1, " lesson", " lessons")
-    parts.append(_reasons(behind, "behind", lessons_behind, lessons + " behind pace"))
+    parts.append(_reasons(rows[is_behind], "behind", lessons_behind, lessons + " behind pace"))
 
     # tau is the rules' inactive_days, or each student's own with inactive_gap_multiple (student_metrics has it).
     tau = rules.inactive_days if rules.inactive_gap_multiple is None else enrolled["inactive_days"]
-    silent = enrolled.loc[enrolled["days_silent"] >= tau]
+    is_silent = (enrolled["days_silent"] >= tau).to_numpy()
+    silent = enrolled.loc[is_silent]
     days = np.floor(silent["days_silent"]).astype(int).astype(str)
     limit = "" if rules.inactive_gap_multiple is None else (
         " (limit " + np.ceil(silent["inactive_days"]).astype(int).astype(str)
         + f" days: {rules.inactive_gap_multiple:g} x the gap between targets)")
-    parts.append(_reasons(silent, "inactive", silent["days_silent"], np.where(
+    parts.append(_reasons(rows[is_silent], "inactive", silent["days_silent"], np.where(
         silent["last_activity"].isna(), "no submission yet, " + days + " days after starting",
         "no submission for " + days + " days") + limit))
 
     # Per student questions on the (remembered) codes of the pacing table's ids: each distinct id asked once,
     # not a million texts matched or grouped.
     codes, ids = factorized(pacing["student_id"])
-    where = positions(ids, enrolled["student_id"])  # each enrolled student among the pacing ids (-1: absent)
-    listed = np.zeros(len(ids) + 1, dtype=bool)  # per id, and False at the end for a code of -1
-    listed[where[where >= 0]] = True
-    listed = listed[codes]
-    failing = pacing.loc[listed & ~pacing["passed"].to_numpy() & (pacing["failed_attempts"] >= rules.failed_attempts)
-                         .to_numpy()]
+    where = positions(ids, students["student_id"])[rows]  # each enrolled student among the pacing ids (-1: absent)
+    row_of = np.full(len(ids) + 1, -1)  # per pacing id, its enrolled student's row; -1 at the end for a code of -1
+    row_of[where[where >= 0]] = rows[where >= 0]
+    pacing_row = row_of[codes]
+    is_failing = ((pacing_row >= 0) & ~pacing["passed"].to_numpy()
+                  & (pacing["failed_attempts"] >= rules.failed_attempts).to_numpy())
+    failing = pacing.loc[is_failing]
     failed = failing["failed_attempts"]
     times = failed.map({1: "once", 2: "twice"}).fillna(failed.astype(str) + " times")
-    parts.append(_reasons(failing, "failing", failing["failed_attempts"],
+    parts.append(_reasons(pacing_row[is_failing], "failing", failing["failed_attempts"],
                           "failed lesson " + failing["lesson_id"] + " " + times, lesson_id=failing["lesson_id"]))
 
     known = pacing["first_score"].notna().to_numpy()
@@ -186,22 +190,40 @@ def risk_reasons(pacing: pd.DataFrame, students: pd.DataFrame, *, rules: AtRiskR
     with np.errstate(invalid="ignore", divide="ignore"):
         share = passed / np.where(graded > 0, graded, np.nan)
     low = (graded >= rules.first_try_min_lessons) & (share < rules.first_try_share)
-    parts.append(_reasons(enrolled.loc[low], "first_tries", share[low],
+    parts.append(_reasons(rows[low], "first_tries", share[low],
                           "passed " + passed[low].astype(str).astype(object) + " of "
                           + graded[low].astype(str).astype(object) + " graded lessons on the first attempt"))
 
     if rules.projected_late:
-        late = enrolled.loc[enrolled["projected_late"]]
+        is_late = enrolled["projected_late"].to_numpy(dtype=bool)
+        late = enrolled.loc[is_late]
         overrun = (late["projected_finish"] - late["course_end"]).dt.total_seconds() / 86_400
         days = np.ceil(overrun).astype(int)
-        parts.append(_reasons(late, "projected_late", overrun,
+        parts.append(_reasons(rows[is_late], "projected_late", overrun,
                               "projected finish " + _day(late["projected_finish"]) + ", "
                               + days.astype(str) + np.where(days == 1, " day", " days") + " after the course end ("
                               + _day(late["course_end"]) + ")"))
-    reasons = pd.concat(parts, ignore_index=True)
-    reasons["rule"] = pd.Categorical(reasons["rule"], dtype=RULE_DTYPE)
-    return typed(reasons.sort_values(["student_id", "rule", "lesson_id"], kind="stable"), REASON_COLUMNS,
-                 categories={"rule": RULE_DTYPE})
+    return _sorted_reasons(pd.concat(parts, ignore_index=True), students)
+
+
+def _sorted_reasons(reasons: pd.DataFrame, students: pd.DataFrame) -> pd.DataFrame:
+    """The reasons (with each student's row in ``students``) sorted by student_id, rule, lesson_id, on
+    integers: the rows of a student_metrics table are in student_id order, and lesson ids are few."""
+    row = reasons["row"].to_numpy()
+    ids = students["student_id"]
+    if ids.is_monotonic_increasing:
+        student_rank = np.arange(len(ids))
+    else:
+        student_rank = np.empty(len(ids), dtype=np.int64)
+        student_rank[np.argsort(ids.to_numpy(dtype=object), kind="stable")] = np.arange(len(ids))
+    lesson_codes, lesson_ids = pd.factorize(reasons["lesson_id"], sort=True)  # null: -1, no lesson
+    order = np.lexsort((lesson_codes, reasons["rule"].cat.codes.to_numpy(), student_rank[row]))
+    reasons = reasons.iloc[order].assign(student_id=ids.array.take(row[order]))
+    reasons = typed(reasons, REASON_COLUMNS, categories={"rule": RULE_DTYPE})
+    # at_risk_list finds each reason's student by these codes, not by matching texts again.
+    student_codes, student_ids = factorized(ids)
+    remember_codes(reasons["student_id"], student_codes[row[order]], student_ids)
+    return reasons
 
 
 def at_risk_list(reasons: pd.DataFrame, students: pd.DataFrame) -> pd.DataFrame:
@@ -209,20 +231,23 @@ def at_risk_list(reasons: pd.DataFrame, students: pd.DataFrame) -> pd.DataFrame:
     the student's figures from ``students`` (the same :func:`~analytics.students.student_metrics`)."""
     if reasons.empty:
         return empty(AT_RISK_COLUMNS, categories={"label": students["label"].dtype})
-    # The reasons in student order, joined by one reduceat over Python strings (each but a student's first
-    # prefixed with "; "): a pandas string aggregation runs Python per group, with its own overhead on top.
-    ordered = reasons.sort_values("student_id", kind="stable")
-    ids, texts = ordered["student_id"].to_numpy(dtype=object), ordered["reason"].to_numpy(dtype=object, copy=True)
-    starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
-    later = np.ones(len(ids), dtype=bool)
+    # The reasons in student order (as risk_reasons gives them), joined by one reduceat over Python strings
+    # (each but a student's first prefixed with "; "): a pandas string aggregation runs Python per group.
+    codes, _ = factorized(reasons["student_id"])
+    ordered = reasons if np.all(codes[1:] >= codes[:-1]) else reasons.sort_values("student_id", kind="stable")
+    codes, _ = factorized(ordered["student_id"])
+    texts = ordered["reason"].to_numpy(dtype=object, copy=True)
+    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+    later = np.ones(len(texts), dtype=bool)
     later[starts] = False
     texts[later] = "; " + texts[later]
-    grouped = pd.DataFrame({"student_id": ids[starts], "reasons": np.add.reduceat(texts, starts),
-                            "reason_count": np.diff(np.r_[starts, len(ids)])})
-    where = positions(students["student_id"], grouped["student_id"].astype(students["student_id"].dtype))
+    where = positions(students["student_id"], ordered["student_id"])[starts]
     if (where < 0).any():
         raise ValueError("reasons name students who are not in students: pass the student_metrics the reasons "
                          "were computed from")
+    grouped = pd.DataFrame({"student_id": students["student_id"].array.take(where),
+                            "reasons": np.add.reduceat(texts, starts),
+                            "reason_count": np.diff(np.r_[starts, len(texts)])})
     table = pd.concat([grouped, students.drop(columns="student_id").iloc[where].reset_index(drop=True)], axis=1)
     table = table.sort_values(["reason_count", "pace_gap", "days_silent", "student_id"],
                               ascending=[False, True, False, True], kind="stable")
@@ -235,12 +260,13 @@ def _day(times: pd.Series) -> np.ndarray:
     return np.datetime_as_string(ns(times).view("M8[ns]"), unit="D").astype(object)
 
 
-def _reasons(rows: pd.DataFrame, rule: str, value: pd.Series, text: Any, *,
+def _reasons(row: np.ndarray, rule: str, value: pd.Series, text: Any, *,
              lesson_id: pd.Series | None = None) -> pd.DataFrame:
+    """One rule's reasons, each with its student's row in the students table."""
     return pd.DataFrame({
-        "student_id": rows["student_id"].to_numpy(),
-        "rule": rule,
-        "lesson_id": lesson_id.to_numpy() if lesson_id is not None else np.full(len(rows), None, dtype=object),
+        "row": np.asarray(row, dtype=np.int64),
+        "rule": pd.Categorical.from_codes(np.full(len(row), RULES.index(rule)), dtype=RULE_DTYPE),
+        "lesson_id": lesson_id.to_numpy() if lesson_id is not None else np.full(len(row), None, dtype=object),
         "value": np.asarray(value, dtype=np.float64),
         "reason": np.asarray(text, dtype=object),
     })

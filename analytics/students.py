@@ -21,8 +21,8 @@ import pandas as pd
 
 from .columns import DAY_NS, NAT, days_between, document, empty, ns, typed, utc_times
 from .errors import RulesError
-from .grouping import sorted_within
-from .keys import factorized, positions
+from .grouping import Groups, sorted_pairs, sorted_within
+from .keys import factorized, positions, remember_codes
 from .pacing import to_instant
 from .tables import FLOAT, INT, STR, TIME, Column
 
@@ -107,7 +107,7 @@ def student_metrics(pacing: pd.DataFrame, submissions: pd.DataFrame, *, as_of: d
         raise RulesError("behind_by", f"must be a whole number of lessons, at least 1, not {behind_by!r}")
     if pacing.empty:
         return empty(STUDENT_COLUMNS, categories={"label": LABEL_DTYPE})
-    rows, student = _by_student(pacing)
+    rows, student, ids = _by_student(pacing)
     starts = np.flatnonzero(np.r_[True, student[1:] != student[:-1]])
     per = _PerStudent(starts)
     left = ns(rows["withdrawn_at"])[starts]
@@ -144,10 +144,10 @@ def student_metrics(pacing: pd.DataFrame, submissions: pd.DataFrame, *, as_of: d
     projected = np.where(finished, finished_at, _projected_finish(
         rows, student=student, per=per, started=started, cutoff=cutoff, lessons_passed=lessons_passed))
     furthest = np.maximum.reduceat(np.where(submitted, rows["order"].to_numpy(), 0), starts)
-    weeks, gap_cv = _regularity(submissions, ids=rows["student_id"].iloc[starts], started=started, cutoff=cutoff,
+    weeks, gap_cv = _regularity(submissions, ids=ids, started=started, cutoff=cutoff,
                                 finished_at=finished_at)
     metrics = pd.DataFrame(copy=False, data={  # this function's own arrays: no stacked copy of them
-        "student_id": rows["student_id"].iloc[starts].to_numpy(),
+        "student_id": ids.array,
         "enrolled_at": utc_times(ns(rows["enrolled_at"])[starts]),
         "withdrawn_at": utc_times(left),
         "first_opens_at": utc_times(first_opens),
@@ -176,22 +176,29 @@ def student_metrics(pacing: pd.DataFrame, submissions: pd.DataFrame, *, as_of: d
         "course_end": utc_times(course_end),
         "projected_late": (projected != NAT) & (projected > course_end) & (cutoff <= course_end),
     })
-    return typed(metrics, STUDENT_COLUMNS, categories={"label": LABEL_DTYPE})
+    metrics = typed(metrics, STUDENT_COLUMNS, categories={"label": LABEL_DTYPE})
+    # The students' ids are ids, in order: risk_reasons and at_risk_list match them without hashing texts.
+    remember_codes(metrics["student_id"], np.arange(len(ids)), ids)
+    return metrics
 
 
-def _by_student(pacing: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
-    """``pacing`` sorted by student_id then order, and each row's student as 0, 0, ..., 1, 1, ...
+def _by_student(pacing: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, pd.Index]:
+    """``pacing`` sorted by student_id then order, each row's student as 0, 0, ..., 1, 1, ..., and the
+    students' ids in that order.
 
     A pacing table comes sorted that way: checked on the (remembered) codes of its ids, sorting a million
-    rows by text again is skipped.
+    rows by text again is skipped; and the ids are then the very Index its codes refer to, so that
+    matching other columns against them reuses what matched them before (:func:`~analytics.keys.positions`).
     """
     codes, ids = factorized(pacing["student_id"])
     order = pacing["order"].to_numpy()
     same = codes[1:] == codes[:-1]
-    if ids.is_monotonic_increasing and np.all((codes[1:] > codes[:-1]) | (same & (order[1:] > order[:-1]))):
-        return pacing, codes
+    in_order = ids.is_monotonic_increasing and bool(np.all((codes[1:] > codes[:-1]) | (same & (order[1:] > order[:-1]))))
+    if in_order and len(codes) and codes[0] == 0 and np.count_nonzero(~same) + 1 == len(ids):  # codes 0, 1, ...
+        return pacing, codes, ids
     rows = pacing.sort_values(["student_id", "order"], kind="stable")
-    return rows, pd.factorize(rows["student_id"], sort=False)[0]
+    codes, ids = pd.factorize(rows["student_id"], sort=False)
+    return rows, codes, pd.Index(ids, dtype=rows["student_id"].dtype)
 
 
 def _check_threshold(name: str, value: float, *, high: float) -> None:
@@ -240,27 +247,30 @@ class _PerStudent:
 def _peer_percentile(rows: pd.DataFrame) -> np.ndarray:
     """(rank - 0.5) / n of each row's procrastination among rows of the same lesson; ties share their mean rank."""
     # The same numbers as groupby("order")["procrastination"].rank(method="average"), without its general
-    # machinery (a second on a million rows): sort by lesson then value, and give each run of ties the mean
-    # of its positions within the lesson (so the order within a tie does not matter). order is unique per
-    # lesson, and an integer.
+    # machinery (a second on a million rows): sort each lesson's values, and give each run of ties the mean
+    # of its positions (so the order within a tie does not matter). order is unique per lesson, and an integer.
     lesson, value = rows["order"].to_numpy(dtype=np.int64), rows["procrastination"].to_numpy(dtype=np.float64)
     percentile = np.full(len(value), np.nan)
-    known = np.flatnonzero(~np.isnan(value))
-    if not len(known):
+    if not len(value):
         return percentile
-    known = known[sorted_within(lesson[known], value[known])]
-    lesson, value = lesson[known], value[known]
-    position = np.arange(len(known))
-    new_lesson = np.r_[True, lesson[1:] != lesson[:-1]]
-    new_tie = new_lesson | np.r_[True, value[1:] != value[:-1]]
-    lesson_start = np.maximum.accumulate(np.where(new_lesson, position, 0))
-    tie = np.cumsum(new_tie) - 1
-    tie_first = position[new_tie]
-    tie_last = np.r_[tie_first[1:], len(known)] - 1
-    # Ranks count from 1 within the lesson; the sum of first and last rank over 2 is exact in floating point.
-    rank = ((tie_first + tie_last)[tie] - 2 * lesson_start + 2) / 2
-    count = np.diff(np.r_[np.flatnonzero(new_lesson), len(known)])
-    percentile[known] = (rank - 0.5) / np.repeat(count, count)
+    # Lesson by lesson: a few sorts of tens of thousands of numbers beat one sort of a million (by lesson,
+    # then value), and a lesson's rows come from a radix sort of the lesson codes.
+    lessons = Groups(lesson)
+    for group in range(len(lessons.keys)):
+        rows = lessons.rows(group)
+        values = value[rows]
+        known = ~np.isnan(values)
+        rows, values = rows[known], values[known]
+        if not len(rows):
+            continue
+        order = np.argsort(values)
+        rows, values = rows[order], values[order]
+        new_tie = np.r_[True, values[1:] != values[:-1]]
+        tie_first = np.flatnonzero(new_tie)
+        tie_last = np.r_[tie_first[1:], len(values)] - 1
+        # Ranks count from 1; the sum of first and last position over 2 is exact in floating point.
+        rank = ((tie_first + tie_last)[np.cumsum(new_tie) - 1] + 2) / 2
+        percentile[rows] = (rank - 0.5) / len(values)
     return percentile
 
 
@@ -307,7 +317,7 @@ def _projected_finish(rows: pd.DataFrame, *, student: np.ndarray, per: _PerStude
     return np.where(ok, np.where(ok, finish, 0).astype(np.int64), NAT)
 
 
-def _regularity(submissions: pd.DataFrame, *, ids: pd.Series, started: np.ndarray, cutoff: np.ndarray,
+def _regularity(submissions: pd.DataFrame, *, ids: pd.Index, started: np.ndarray, cutoff: np.ndarray,
                 finished_at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(active_week_share, gap_cv) per student, from every attempt up to the student's cutoff."""
     students = len(ids)
@@ -316,9 +326,7 @@ def _regularity(submissions: pd.DataFrame, *, ids: pd.Series, started: np.ndarra
     keep = who >= 0
     keep[keep] &= at[keep] <= cutoff[who[keep]]
     who, at = who[keep], at[keep]
-    # By student, then time: equal times may come in any order, since only the times are used.
-    order = sorted_within(who, at)
-    who, at = who[order], at[order]
+    who, at = sorted_pairs(who, at)  # by student, then time
 
     end = np.where(finished_at != NAT, finished_at, cutoff)
     span_weeks = np.maximum(1, np.ceil((end - started) / (7 * DAY_NS))).astype(np.int64)

@@ -311,6 +311,24 @@ def test_at_risk_list_is_ranked(pacing: pd.DataFrame, students: pd.DataFrame) ->
     assert empty.empty and list(empty.columns) == list(at_risk.columns)
 
 
+def test_metrics_do_not_depend_on_remembered_codes_or_row_order(tables: CourseTables, pacing: pd.DataFrame,
+                                                                 students: pd.DataFrame) -> None:
+    """The fast paths (ids matched through the codes the pacing table and the student metrics remember,
+    rows taken as already in order) give what plain tables in another order give."""
+    rules = AtRiskRules(behind_lessons=1, first_try_share=0.5, first_try_min_lessons=1)
+    reasons = risk_reasons(pacing, students, rules=rules)
+    at_risk = at_risk_list(reasons, students)
+    # Rebuilt from Python objects, nothing remembers their codes; shuffled rows.
+    plain_pacing = pd.DataFrame(pacing.to_dict("list")).astype(pacing.dtypes.to_dict()).sample(frac=1, random_state=2)
+    plain_students = student_metrics(plain_pacing, tables.submissions, as_of=AS_OF)
+    assert_frame_equal(plain_students, students)
+    shuffled_students = pd.DataFrame(students.to_dict("list")).astype(students.dtypes.to_dict()).iloc[::-1]
+    plain_reasons = risk_reasons(plain_pacing, shuffled_students, rules=rules)
+    assert_frame_equal(plain_reasons, reasons)
+    unremembered = pd.DataFrame(reasons.to_dict("list")).astype(reasons.dtypes.to_dict())
+    assert_frame_equal(at_risk_list(unremembered, shuffled_students), at_risk)
+
+
 def test_analyse_cohort_and_headline(tables: CourseTables) -> None:
     analysis = analyse_cohort(tables, as_of=AS_OF, rules=AtRiskRules())
     assert_frame_equal(analysis.students, student_metrics(analysis.pacing, tables.submissions, as_of=AS_OF))

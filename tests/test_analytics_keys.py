@@ -45,6 +45,19 @@ def test_positions_through_remembered_codes_match_get_indexer(tmp_path: Path) ->
     np.testing.assert_array_equal(positions(keys, frame["student_id"]), expected)
 
 
+def test_positions_are_remembered_read_only_and_codes_against_their_own_uniques(tmp_path: Path) -> None:
+    frame = read_parquet(write(tmp_path / "log.parquet", dictionary=True))
+    keys = pd.Series(["s1", "s3", "nobody"], dtype="str")
+    found = positions(keys, frame["student_id"])
+    assert positions(keys, frame["student_id"]) is found  # the same two columns: answered from memory
+    with pytest.raises(ValueError, match="read-only"):
+        found[0] = 7
+    codes, uniques = factorized(frame["student_id"])
+    np.testing.assert_array_equal(positions(uniques, frame["student_id"]), codes)  # null ids: -1 in both
+    np.testing.assert_array_equal(positions(pd.Index(list(uniques)), frame["student_id"]),
+                                  pd.Index(list(uniques)).get_indexer(frame["student_id"]))
+
+
 @pytest.mark.parametrize(("keys", "distinct"), [
     (np.array([], dtype=np.int64), True),
     (np.array([5, 3, 9, 0]), True),
