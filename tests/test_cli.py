@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -152,7 +153,9 @@ def test_light_commands_import_only_what_they_use(tmp_path: Path) -> None:
     assert (tmp_path / "course" / "course_source" / "02-more" / "02-more.ipynb").is_file()
 
 
-def test_status_of_a_student_reads_a_teachers_marks_without_nbgrader_or_pandas(tmp_path: Path) -> None:
+def _graded_with_a_teachers_mark(tmp_path: Path):
+    """A new course whose one student's attempt the ledger has as 1/3, and the gradebook as 3/3: graded, then
+    the essay marked by a teacher in formgrader. Returns (course, lesson, student)."""
     from graders.course.plan import load_course
     from graders.engine.wiring import open_gradebook
     from graders.exchange.ledger import CellScore, Ledger
@@ -177,12 +180,33 @@ def test_status_of_a_student_reads_a_teachers_marks_without_nbgrader_or_pandas(t
                                      file_count=1)
         ledger.record_grade(attempt.id, score=1.0, max_score=3.0, late_penalty=0.0, graded_at=lesson.opens_at,
                             cells=[CellScore("n", "test", 1.0, 1.0), CellScore("n", "essay", None, 2.0)])
+    return course, lesson, student
+
+
+def test_status_of_a_student_reads_a_teachers_marks_without_nbgrader_or_pandas(tmp_path: Path) -> None:
+    course, lesson, student = _graded_with_a_teachers_mark(tmp_path)
     result = subprocess.run([sys.executable, "-c", RUN_AND_LIST_HEAVY, "--course", "course", "status", student],
                             cwd=tmp_path, capture_output=True, text=True, timeout=120, env={**os.environ, "COLUMNS": "200"})
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "[]"
     assert "awaiting" not in result.stdout and f"│ {lesson.id} │ 1 │" in result.stdout
     assert "3/3" in result.stdout  # the teacher's mark, from the gradebook
+    # ... and the student sees it too: their progress document is written with it.
+    document = json.loads(course.layout.exchange.progress_document(student).read_text())
+    assert [(row["id"], row["grade_score"], row["max_score"]) for row in document["lessons"]][0] == (lesson.id, 3.0, 3.0)
+
+
+def test_status_of_a_student_does_not_wait_to_write_their_document(tmp_path: Path) -> None:
+    from graders.course.lock import course_lock
+
+    course, _, student = _graded_with_a_teachers_mark(tmp_path)
+    with course_lock(course.layout, command="paceline grade", timezone=course.timezone, wait=False):
+        result = subprocess.run([PACELINE, "--course", "course", "status", student], cwd=tmp_path,
+                                capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "3/3" in result.stdout
+    assert "new marks are not in their progress document yet" in result.stderr and "paceline grade" in result.stderr
+    assert not course.layout.exchange.progress_document(student).exists()
 
 
 def test_python_dash_m_graders_is_the_paceline_command() -> None:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from ..course.plan import CourseConfig
 from ..terminal import RichProgress, err, out, plain_table, print_cohort_overview, print_student_status
 from .base import course_of, fail_on, main, no_wait_option, parse_as_of, refresh_progress, writing
 
@@ -148,4 +149,20 @@ def status(ctx: click.Context, student_id: str | None, as_of: str | None) -> Non
     if student_id is None:
         print_cohort_overview(views.cohort_overview(course, as_of=parse_as_of(course, as_of)), course=course)
         return
-    print_student_status(views.student_status(course, student_id, as_of=parse_as_of(course, as_of)), course=course)
+    record = views.student_status(course, student_id, as_of=parse_as_of(course, as_of))
+    print_student_status(record, course=course)
+    if record.rescored:
+        _show_new_marks(ctx, course, student_id)
+
+
+def _show_new_marks(ctx: click.Context, course: CourseConfig, student_id: str) -> None:
+    """A teacher's marks just came into the ledger: the student sees them now, unless that would mean waiting
+    for another command (a look at a student never waits)."""
+    from ..course.lock import CourseBusy
+
+    try:
+        with writing(ctx, course, no_wait=True):
+            refresh_progress(course, student_ids=[student_id])
+    except CourseBusy as busy:
+        err.print(f"note: {student_id}'s new marks are not in their progress document yet ({busy}); the next "
+                  "release, collect, grade, feedback or watch cycle writes it", highlight=False, markup=False)

@@ -54,6 +54,8 @@ class StudentRecord:
     document: dict  # the student's progress document (graders.operations.progress)
     refused: tuple[tuple[str, dt.datetime, str], ...] = ()  # (submission, when seen, why) of refused submissions
     awaiting_manual: frozenset[int] = frozenset()  # ids of attempts with a manually graded cell not marked yet
+    rescored: int = 0  # attempts whose score the gradebook changed just now (a teacher's marks): the student's
+    # progress document, written before, does not show them yet
 
     @property
     def grace_spent(self) -> int:
@@ -121,7 +123,7 @@ def student_status(
         raise PacelineError(f"unknown student {student_id!r}: not in {course.roster_path.name}")
     student = students[student_id]
     with Ledger.open(course.layout.ledger_path) as ledger:
-        sync_gradebook_scores(course, ledger, student_ids=[student_id])
+        rescored = len(sync_gradebook_scores(course, ledger, student_ids=[student_id]))
         attempts = ledger.attempts(student_ids=[student_id])
         dues = student_dues(course, ledger, student=student, include_ungraded=False)
         history = tuple(ledger.extension_history(student_id))
@@ -139,4 +141,4 @@ def student_status(
     document = build_student_document(course, student_id, as_of=as_of or clock.now())
     return StudentRecord(student=student, lessons=lessons, grace_budget=course.grace_days, extensions=history,
                          document=document, refused=refused,
-                         awaiting_manual=frozenset(a.id for a in attempts if a.id in waiting))
+                         awaiting_manual=frozenset(a.id for a in attempts if a.id in waiting), rescored=rescored)
