@@ -217,8 +217,8 @@ def _attempt_outcomes(tables: CourseTables, *, cohort: pd.DataFrame, lessons: pd
     at = ns(subs["submitted_at"])
     left = ns(cohort["withdrawn_at"])
     cutoff = np.where(left != NAT, left, as_of)
-    counted = (student >= 0) & (lesson >= 0)
-    counted[counted] &= at[counted] <= cutoff[student[counted]]
+    # An attempt of someone outside the cohort (student -1) reads the appended NaT cutoff: it never counts.
+    counted = (at <= np.append(cutoff, NAT)[student]) & (lesson >= 0)
     if not counted.any():
         return out
     row = student[counted] * n_lessons + lesson[counted]
