@@ -82,7 +82,9 @@ def math_svg(latex: str) -> str:
 
 def cache_dir() -> Path:
     """Where analytics keeps what it can make again (drawn formulas, compiled page templates):
-    ``$XDG_CACHE_HOME/paceline``, by default ``~/.cache/paceline``."""
+    ``$PACELINE_CACHE_DIR`` if set, else ``$XDG_CACHE_HOME/paceline``, by default ``~/.cache/paceline``."""
+    if os.environ.get("PACELINE_CACHE_DIR"):
+        return Path(os.environ["PACELINE_CACHE_DIR"])
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "paceline"
 

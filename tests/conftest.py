@@ -10,6 +10,11 @@ import pytest
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
+# Reports keep drawn formulas and compiled templates in a cache folder: the tests' (and the reports, kernels
+# and commands they start, which inherit it) go in the project's pytest cache, not the home of whoever runs
+# them; it stays warm from run to run.
+os.environ["PACELINE_CACHE_DIR"] = str(Path(__file__).resolve().parent.parent / ".pytest_cache" / "paceline")
+
 # Debian's chromium, driven by Playwright: what a person sees in a browser is tested in one.
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",

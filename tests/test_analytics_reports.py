@@ -222,17 +222,21 @@ def test_cli_renders_a_many_cohort_day_offset_log_offline(tmp_path: Path) -> Non
 
 
 def test_formulas_are_drawn_once_and_kept_in_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PACELINE_CACHE_DIR")  # the tests' own (conftest): here, where a user's cache would be
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     drawn = math_svg(r"\hat{S}(t)")
     [kept] = (tmp_path / "paceline" / "math").glob("*.svg")
     assert base64.b64encode(kept.read_bytes()).decode() in drawn
     kept.write_bytes(b"<svg>kept</svg>")  # what the cache holds is what the page gets: nothing is drawn again
     assert base64.b64encode(b"<svg>kept</svg>").decode() in math_svg(r"\hat{S}(t)")
+    monkeypatch.setenv("PACELINE_CACHE_DIR", str(tmp_path / "chosen"))  # a folder named for paceline alone
+    math_svg(r"\hat{S}(t)")
+    assert len(list((tmp_path / "chosen" / "math").glob("*.svg"))) == 1
 
 
 def test_a_cache_that_cannot_be_written_only_costs_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "not-a-folder").write_text("")
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "not-a-folder"))
+    monkeypatch.setenv("PACELINE_CACHE_DIR", str(tmp_path / "not-a-folder"))
     assert 'class="paceline-math"' in math_svg("p = d / n")
     page = offline_html(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("$x$")]), title="No cache")
     assert page.count('class="paceline-math"') == 1
