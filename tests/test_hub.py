@@ -61,6 +61,7 @@ def _settings(tmp_path: Path, **overrides) -> hubsettings.HubSettings:
         tools=HubTools(tmp_path / "tools"), port=18000, hub_port=18001, proxy_api_port=18002,
         service_token="tok", accounts={"ada": "ada", "Cyd@uni": accounts.account_name("Cyd@uni")},
         run_id="run1", password_hashes=tmp_path / "hub" / "password-hashes.json",
+        password_list=tmp_path / "hub" / "student-passwords.csv",
     )
     values.update(overrides)
     return hubsettings.HubSettings(**values)
@@ -89,6 +90,7 @@ def test_hub_config_is_loopback_only_and_spawns_real_users(tmp_path: Path) -> No
     assert c.Authenticator.allowed_users == set(settings.accounts.values()) and c.Authenticator.allow_all is False
     assert c.JupyterHub.authenticator_class == "graders.hub.authenticator.PacelineAuthenticator"
     assert c.PacelineAuthenticator.password_file == str(settings.password_hashes)
+    assert c.PacelineAuthenticator.password_list == str(settings.password_list)
     spawner = SimpleNamespace(user=SimpleNamespace(name="ada"))
     assert c.Spawner.environment["JUPYTER_CONFIG_PATH"](spawner) == os.pathsep.join(
         [str(settings.student_config_dir / "users" / "ada"), str(settings.student_config_dir / "common")])

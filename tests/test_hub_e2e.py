@@ -337,8 +337,20 @@ class Browser:
         return json.loads(body)["name"] if status == 200 else None
 
 
+_HANDED_OUT: dict[Path, dict[str, str]] = {}
+
+
 def student_passwords(course: CourseConfig) -> dict[str, str]:
-    """account -> password, from the list `paceline hub` writes for the instructor to hand out."""
+    """account -> password, from the list `paceline hub` writes for the instructor to hand out, as first read
+    (an instructor copies it out: a row leaves the file at its student's first login)."""
+    path = course.layout.hub_passwords_csv
+    if path not in _HANDED_OUT:
+        _HANDED_OUT[path] = listed_passwords(course)
+    return _HANDED_OUT[path]
+
+
+def listed_passwords(course: CourseConfig) -> dict[str, str]:
+    """account -> password, from the list as it is now."""
     return {row["account"]: row["password"] for row in csv.DictReader(io.StringIO(course.layout.hub_passwords_csv.read_text()))}
 
 
@@ -557,6 +569,9 @@ def test_each_student_logs_in_with_her_own_password_and_reaches_only_her_own_ser
     for name, browser in browsers.items():
         assert browser.log_in(name, passwords[name]), f"{name} could not log in with her own password"
         assert browser.whoami() == name
+    # Their passwords are in use: they leave the plain-text list, which keeps the others' for handing out.
+    assert listed_passwords(prepared.course) == {name: password for name, password in passwords.items()
+                                                  if name not in (ada, brook)}
     hub.api.start_server(brook)
     try:
         hub.api.wait_ready([brook], timeout=180)

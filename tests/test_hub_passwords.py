@@ -29,8 +29,9 @@ def _passwords(course: CourseConfig) -> dict[str, str]:
     return {row["account"]: row["password"] for row in rows}
 
 
-def _login(course: CourseConfig, username: str, password: str) -> str | None:
-    authenticator = PacelineAuthenticator(password_file=str(course.layout.hub_password_hashes))
+def _login(course: CourseConfig, username: str, password: str, *, password_list: Path | None = None) -> str | None:
+    authenticator = PacelineAuthenticator(password_file=str(course.layout.hub_password_hashes),
+                                          password_list=str(password_list or ""))
     return asyncio.run(authenticator.authenticate(None, {"username": username, "password": password}))
 
 
@@ -117,6 +118,32 @@ def test_a_deleted_password_list_gets_only_the_new_passwords(fixture_course: Pat
     course.layout.hub_passwords_csv.unlink()  # handed out, then deleted, as the README advises
     course_passwords(course, reset=["cyd"])
     assert list(_passwords(course)) == ["cyd"]
+
+
+def test_a_first_login_takes_the_password_off_the_plain_text_list(fixture_course: Path) -> None:
+    course = load_course(fixture_course)
+    course_passwords(course)
+    listed, handed_out = course.layout.hub_passwords_csv, _passwords(course)
+    assert _login(course, "ada", handed_out["brook"], password_list=listed) is None  # a failed login: nothing goes
+    assert set(_passwords(course)) == {"ada", "brook", "cyd"}
+    assert _login(course, "ada", handed_out["ada"], password_list=listed) == "ada"
+    assert _passwords(course) == {"brook": handed_out["brook"], "cyd": handed_out["cyd"]}
+    assert stat.S_IMODE(listed.stat().st_mode) == 0o600
+    assert _login(course, "ada", handed_out["ada"], password_list=listed) == "ada"  # her password still works
+    course_passwords(course, reset=["ada"])  # a new one joins the rows still waiting
+    assert set(_passwords(course)) == {"ada", "brook", "cyd"}
+    for account in ("ada", "brook", "cyd"):
+        assert _login(course, account, _passwords(course)[account], password_list=listed) == account
+    assert not listed.exists()  # the last row gone, the file goes: no plain-text password is left behind
+
+
+def test_a_password_list_that_cannot_be_rewritten_stands_in_no_ones_way(fixture_course: Path) -> None:
+    course = load_course(fixture_course)
+    course_passwords(course)
+    password = _passwords(course)["ada"]
+    not_a_folder = course.layout.hub_dir / "not-a-folder"
+    not_a_folder.write_text("")  # the list's lock cannot be opened there, even by root
+    assert _login(course, "ada", password, password_list=not_a_folder / "student-passwords.csv") == "ada"
 
 
 def test_a_damaged_hash_file_lets_nobody_in(fixture_course: Path) -> None:

@@ -5,8 +5,9 @@
 ``password-hashes.json`` (see :mod:`graders.hub.passwords`). The file is read
 at every login, so a password reset (``paceline hub passwords --reset``)
 works without restarting the hub, and a student whose hash is gone (withdrawn)
-cannot log in even if ``allowed_users`` still named them. Imported by the hub
-process only: it needs JupyterHub.
+cannot log in even if ``allowed_users`` still named them. A student's first
+login takes their password off the plain-text list for the instructor
+(``password_list``). Imported by the hub process only: it needs JupyterHub.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from jupyterhub.auth import Authenticator
 from traitlets import Unicode
 
 from ..errors import HubError
-from .passwords import check_login, read_hashes
+from .passwords import check_login, read_hashes, take_off_list
 
 
 class PacelineAuthenticator(Authenticator):
@@ -26,6 +27,10 @@ class PacelineAuthenticator(Authenticator):
     password_file = Unicode(
         "", config=True,
         help="JSON file of account -> scrypt hash (graders.hub.passwords), readable by the hub only.",
+    )
+    password_list = Unicode(
+        "", config=True,
+        help="The instructor's CSV of new passwords to hand out: a student's row goes at their first login.",
     )
 
     async def authenticate(self, handler: object, data: dict) -> str | None:
@@ -40,6 +45,11 @@ class PacelineAuthenticator(Authenticator):
             self.log.error("paceline: %s", exc)
             return None
         if check_login(hashes, username, password):
+            if self.password_list:
+                try:
+                    take_off_list(Path(self.password_list), username)
+                except OSError as exc:  # the list is a convenience: it never stands in the way of a login
+                    self.log.warning("paceline: %r's password stays on %s: %s", username, self.password_list, exc)
             return username
         self.log.warning("paceline: failed login for %r", username)
         return None

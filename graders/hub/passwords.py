@@ -10,7 +10,9 @@
 - the new passwords in plain text go to ``student-passwords.csv`` (0600,
   ``student_id,account,password``) for the instructor to hand out; rows of
   students whose password did not change stay as they were, so the file can
-  be deleted once passwords are distributed;
+  be deleted once passwords are distributed; a student's row goes by itself
+  at their first login (:func:`take_off_list`), and the file with the last
+  row, so plain-text passwords do not outlive their use;
 - :func:`reset_student_password` gives one student a new password.
 
 Stdlib only: the hub process imports it through the authenticator.
@@ -19,14 +21,16 @@ Stdlib only: the hub process imports it through the authenticator.
 from __future__ import annotations
 
 import base64
+import contextlib
 import csv
+import fcntl
 import hashlib
 import hmac
 import io
 import json
 import os
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -149,16 +153,51 @@ def course_passwords(course: CourseConfig, *, reset: Sequence[str] = ()) -> Pass
                                     csv_path=course.layout.hub_passwords_csv, reset=frozenset(reset))
 
 
+def take_off_list(path: Path, account: str) -> bool:
+    """``account`` has logged in with its password: its row leaves the plain-text list at ``path`` (whoever
+    needed it has it), and the list goes with its last row. Whether a row went."""
+    with _list_lock(path):
+        rows = _read_list(path)
+        kept = [row for row in rows if row[1] != account]
+        if len(kept) == len(rows):
+            return False
+        if kept:
+            _write_list(path, kept)
+        else:
+            path.unlink()
+        return True
+
+
 def _update_csv(path: Path, *, created: list[NewPassword], keep: set[str]) -> None:
     """Rows of unchanged passwords stay; new ones replace or join them; rows of removed accounts go."""
     changed = {entry.account for entry in created}
-    rows: list[tuple[str, str, str]] = []
-    if path.exists():
-        for row in csv.DictReader(io.StringIO(path.read_text())):
-            account = row.get("account") or ""
-            if account in keep and account not in changed:
-                rows.append((row.get("student_id") or "", account, row.get("password") or ""))
-    rows += [(entry.student_id, entry.account, entry.password) for entry in created]
+    with _list_lock(path):
+        rows = [row for row in _read_list(path) if row[1] in keep and row[1] not in changed]
+        rows += [(entry.student_id, entry.account, entry.password) for entry in created]
+        _write_list(path, rows)
+
+
+@contextlib.contextmanager
+def _list_lock(path: Path) -> Iterator[None]:
+    """The list's lock: the hub's logins and ``paceline hub passwords`` each rewrite it whole."""
+    fd = os.open(path.with_name(f".{path.name}.lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _read_list(path: Path) -> list[tuple[str, str, str]]:
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return []
+    return [(row.get("student_id") or "", row.get("account") or "", row.get("password") or "")
+            for row in csv.DictReader(io.StringIO(text))]
+
+
+def _write_list(path: Path, rows: list[tuple[str, str, str]]) -> None:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_HEADER)

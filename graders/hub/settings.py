@@ -70,6 +70,7 @@ class HubSettings:
     accounts: Mapping[str, str]  # roster id -> unix account name
     run_id: str  # in the environment of every process of this run, to find them all on stop
     password_hashes: Path  # account -> scrypt hash, read by the authenticator at every login
+    password_list: Path  # new passwords to hand out: a row goes at its student's first login
     passwords: PasswordChanges | None = None  # what this start did to the students' passwords
     services: tuple[dict[str, Any], ...] = ()
     roles: tuple[dict[str, Any], ...] = ()
@@ -136,6 +137,7 @@ def hub_config(
         accounts=accounts,
         run_id=secrets.token_hex(8),
         password_hashes=course.layout.hub_password_hashes,
+        password_list=course.layout.hub_passwords_csv,
         passwords=passwords,
         services=tuple(dict(s) for s in services),
         roles=tuple(dict(r) for r in roles),
@@ -281,6 +283,7 @@ def render_hub_config(settings: HubSettings) -> str:
         path=environment_path,
         run_id=settings.run_id,
         password_hashes=str(settings.password_hashes),
+        password_list=str(settings.password_list),
         service_name=SERVICE_NAME,
         group=f"{settings.course_id}-students",
         services=pprint.pformat(services, width=100),
@@ -315,6 +318,7 @@ c.JupyterHub.cleanup_proxy = True
 # (graders/hub/passwords.py); active roster students only. No admins: the paceline service has a token.
 c.JupyterHub.authenticator_class = "graders.hub.authenticator.PacelineAuthenticator"
 c.PacelineAuthenticator.password_file = {password_hashes!r}
+c.PacelineAuthenticator.password_list = {password_list!r}
 c.Authenticator.allow_all = False
 c.Authenticator.allowed_users = set(STUDENTS)
 c.Authenticator.admin_users = set()
