@@ -216,7 +216,7 @@ def _sorted_reasons(reasons: pd.DataFrame, students: pd.DataFrame) -> pd.DataFra
     else:
         student_rank = np.empty(len(ids), dtype=np.int64)
         student_rank[np.argsort(ids.to_numpy(dtype=object), kind="stable")] = np.arange(len(ids))
-    lesson_codes, lesson_ids = pd.factorize(reasons["lesson_id"], sort=True)  # null: -1, no lesson
+    lesson_codes, _ = pd.factorize(reasons["lesson_id"], sort=True)  # null: -1, no lesson
     order = np.lexsort((lesson_codes, reasons["rule"].cat.codes.to_numpy(), student_rank[row]))
     reasons = reasons.iloc[order].assign(student_id=ids.array.take(row[order]))
     reasons = typed(reasons, REASON_COLUMNS, categories={"rule": RULE_DTYPE})
