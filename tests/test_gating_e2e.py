@@ -64,6 +64,15 @@ def test_gated_lesson_unlocks_for_the_student_who_passes(fixture_course: Path) -
     assert {a["assignment_id"] for a in list_lessons(brook)} == {"01-add"}
     with pytest.raises(ExchangeError):
         fetch_lesson(brook, "02-words")
+    # The unlocked lesson can be submitted (its release is in her personal folder, not in outbound) and is
+    # collected; brook, with a folder of that name made himself, cannot submit a lesson he has not unlocked.
+    submit_lesson(ada, "02-words", clock=SimulatedClock(at + dt.timedelta(minutes=3)))
+    (brook.lesson_dir("02-words")).mkdir()
+    (brook.lesson_dir("02-words") / "words.ipynb").write_text((ada.lesson_dir("02-words") / "words.ipynb").read_text())
+    with pytest.raises(ExchangeError, match="not found"):
+        submit_lesson(brook, "02-words", clock=SimulatedClock(at + dt.timedelta(minutes=3)))
+    collected = collect_submissions(course, clock=SimulatedClock(at + dt.timedelta(minutes=4)))
+    assert [(a.student_id, a.lesson_id) for a in collected.collected] == [("ada", "02-words")]
     assert [(l.lesson_id, l.unlocked) for l in student_status(course, "brook").lessons] == [("01-add", True), ("02-words", False)]
 
     # --due is idempotent: nothing changed, nothing released again.

@@ -9,14 +9,16 @@
 
 Students' ``nbgrader_config.py`` files name the exchange classes as
 ``graders.exchange.PacelineExchangeList``,
-``graders.exchange.PacelineExchangeFetchAssignment`` and
+``graders.exchange.PacelineExchangeFetchAssignment``,
+``graders.exchange.PacelineExchangeSubmit`` and
 ``graders.exchange.PacelineExchangeFetchFeedback``; those names stay valid,
 and load nbgrader's exchange only when a student's server asks for them.
 """
 
 from __future__ import annotations
 
-_STUDENT_CLASSES = ("PacelineExchangeFetchAssignment", "PacelineExchangeFetchFeedback", "PacelineExchangeList")
+_STUDENT_CLASSES = ("PacelineExchangeFetchAssignment", "PacelineExchangeFetchFeedback", "PacelineExchangeList",
+                    "PacelineExchangeSubmit")
 
 
 def __getattr__(name: str) -> object:

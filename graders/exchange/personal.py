@@ -4,7 +4,9 @@ A lesson gated by mastery is never published to the course's shared
 ``outbound`` folder. When a student unlocks it, :mod:`graders.exchange.unlock` copies
 it to ``<exchange>/<course>/personal/<student>/<lesson>``, readable only by
 that student's account. These subclasses of nbgrader's list and fetch look
-there too, so the lesson appears in the student's Assignments panel. They are
+there too, so the lesson appears in the student's Assignments panel, can be
+fetched, and can be submitted (nbgrader's submit compares the submission with
+the release, which it looks for in ``outbound`` alone). They are
 configured in the students' ``nbgrader_config.py`` (see
 :func:`graders.exchange.student.student_config`); a student who swaps them back for
 nbgrader's own classes just stops seeing gated lessons, and one who looks
@@ -31,6 +33,7 @@ from pathlib import Path
 from nbgrader.exchange.default.fetch_assignment import ExchangeFetchAssignment
 from nbgrader.exchange.default.fetch_feedback import ExchangeFetchFeedback
 from nbgrader.exchange.default.list import ExchangeList
+from nbgrader.exchange.default.submit import ExchangeSubmit
 from nbgrader.utils import check_mode, get_username, parse_utc
 
 from ..course.layout import PERSONAL, PROGRESS_DOCUMENT, ExchangeLayout, feedback_folder_name
@@ -65,14 +68,31 @@ class PacelineExchangeList(ExchangeList):
 
 class PacelineExchangeFetchAssignment(ExchangeFetchAssignment):
     def init_src(self) -> None:
-        mine = os.path.join(personal_root(self.root, self.coursedir.course_id, _student(self.coursedir)),
-                            self.coursedir.assignment_id)
-        if self.coursedir.course_id and os.path.isdir(mine) and check_mode(mine, read=True, execute=True):
+        mine = _personal_lesson(self)
+        if mine is not None:
             self.course_path = os.path.join(self.root, self.coursedir.course_id)
             self.outbound_path = os.path.dirname(mine)
             self.src_path = mine
             return
         super().init_src()
+
+
+class PacelineExchangeSubmit(ExchangeSubmit):
+    def init_release(self) -> None:
+        mine = _personal_lesson(self)
+        if mine is not None:
+            self.release_path = mine  # a lesson unlocked for this student: its release is theirs alone
+            return
+        super().init_release()
+
+
+def _personal_lesson(app: ExchangeFetchAssignment | ExchangeSubmit) -> str | None:
+    """The lesson's folder in the student's personal exchange folder, if it is there and theirs to read."""
+    course_id, lesson_id = app.coursedir.course_id, app.coursedir.assignment_id
+    if not course_id or not lesson_id:
+        return None
+    mine = os.path.join(personal_root(app.root, course_id, _student(app.coursedir)), lesson_id)
+    return mine if os.path.isdir(mine) and check_mode(mine, read=True, execute=True) else None
 
 
 class PacelineExchangeFetchFeedback(ExchangeFetchFeedback):

@@ -15,12 +15,12 @@ from nbgrader.auth import Authenticator
 from nbgrader.coursedir import CourseDirectory
 from nbgrader.exchange import ExchangeError as NbExchangeError
 from nbgrader.exchange import ExchangeFactory
-from nbgrader.exchange.default.submit import ExchangeSubmit
 from traitlets.config import Config
 
 from ..course.clock import Clock, SystemClock
 from ..course.roster import validate_student_id
 from ..errors import ExchangeError
+from .personal import PacelineExchangeSubmit
 
 
 @dataclass(frozen=True)
@@ -39,8 +39,8 @@ class StudentWorkspace:
         return self.home / lesson_id / "feedback"
 
 
-class ClockedExchangeSubmit(ExchangeSubmit):
-    """nbgrader's submit, asking an injected clock for the time.
+class ClockedExchangeSubmit(PacelineExchangeSubmit):
+    """The students' submit, asking an injected clock for the time.
 
     The timestamp it writes is the student's claim; paceline's collector
     records its own receipt time next to it.
@@ -92,11 +92,12 @@ def student_config(*, course_id: str, exchange_root: Path, home: Path, student_i
 
 
 def student_exchange_config() -> Config:
-    """The exchange classes students use: nbgrader's, plus lessons unlocked for them alone, and fetched
-    feedback in folders named by attempt number and local time."""
+    """The exchange classes students use: nbgrader's, plus lessons unlocked for them alone (listed,
+    fetched, submitted), and fetched feedback in folders named by attempt number and local time."""
     c = Config()
     c.ExchangeFactory.list = "graders.exchange.PacelineExchangeList"
     c.ExchangeFactory.fetch_assignment = "graders.exchange.PacelineExchangeFetchAssignment"
+    c.ExchangeFactory.submit = "graders.exchange.PacelineExchangeSubmit"
     c.ExchangeFactory.fetch_feedback = "graders.exchange.PacelineExchangeFetchFeedback"
     return c
 
