@@ -79,7 +79,9 @@ def plain_table(*headers: str, title: str | None = None) -> Table:
 def print_progress(document: dict) -> None:
     """A progress document as the student's panel shows it, in tables that stay readable at 80 columns."""
     summary, grace = document["summary"], document["student"]["grace_days"]
-    out.print(f"Pace: {summary['pace_text']}. Projected finish {summary['projected_finish'] or '—'} "
+    finish = (f"Finished on {summary['finished_on']}" if summary.get("finished_on")
+              else f"Projected finish {summary['projected_finish'] or '—'}")
+    out.print(f"Pace: {summary['pace_text']}. {finish} "
               f"(course end {summary['course_end']}). Grace days: {grace['used']} of {grace['total']} used, "
               f"{grace['left']} left.", highlight=False)
     out.print(f"Next: {escape(summary['next']['text'])}", highlight=False)

@@ -123,6 +123,9 @@ def answer(base: str, token: str, path: str, grade_id: str, source: str) -> None
                      body={"type": "notebook", "format": "json", "content": notebook})
 
 
+WORDS = "def count_words(text):\n    return len(text.split())\n"
+
+
 def test_a_student_follows_her_course_in_the_my_course_panel(course: CourseConfig, browser) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     ada, brook = hubmod.student_accounts(course).items()
@@ -219,6 +222,27 @@ def test_a_student_follows_her_course_in_the_my_course_panel(course: CourseConfi
             assert "add(1, 2)" in (review / "attempt 1 feedback" / "add.html").read_text()
             mine = review / "attempt 1 submitted" / "add.ipynb"
             assert (mine.stat().st_uid, mine.stat().st_mode & 0o777) == (student_account(ada_account).pw_uid, 0o444)
+
+            # Before her last lesson, her finish is a projection; once she has passed it, it is the day she did.
+            if not panel.is_visible():  # Review showed the file browser in the sidebar: back to the panel
+                page.locator(".jp-SideBar .lm-TabBar-tab[data-id='paceline-my-course']").click()
+                panel.wait_for(state="visible")
+            finish = page.locator("#paceline-my-course .pl-summary [data-field='projected-finish'] .pl-value")
+            assert "finished" not in finish.inner_text()
+            lesson["02-words"].locator("button[data-action='fetch']").click()
+            deadline = time.monotonic() + 60
+            while not (home / "02-words" / "words.ipynb").exists():
+                assert time.monotonic() < deadline, "the panel's Fetch did not fetch 02-words"
+                time.sleep(0.2)
+            answer(base, token, "02-words/words.ipynb", "count_words", WORDS)
+            lesson["02-words"].locator("button[data-action='submit']").click()
+            lesson["02-words"].locator("li[data-attempt='1'][data-state='graded']").wait_for(timeout=WAIT_MS)
+            today = dt.datetime.now(course.timezone).date().isoformat()
+            page.locator("#paceline-my-course .pl-summary [data-field='projected-finish']",
+                         has_text=f"finished on {today}").wait_for(timeout=WAIT_MS)
+            passed = page.locator("#paceline-my-course .pl-summary [data-field='passed'] .pl-value").inner_text()
+            assert passed.startswith("2 of 2 lessons · ") and passed.endswith(" expected by today"), passed
+            page.screenshot(path=ARTIFACTS / "7-finished.png")
 
             # Through the extension's API she can read her own document, never a classmate's.
             def progress(query: str) -> tuple[int, dict]:

@@ -80,7 +80,7 @@ def test_a_student_without_submissions_gets_the_whole_document() -> None:
                     "grace_days": {"total": 2, "used": 0, "left": 2}},
         "summary": {"passed": 0, "expected_by_today": 2, "pace": "behind",
                     "pace_text": "not started: 2 lessons expected by today", "projected_finish": None,
-                    "course_end": "2026-12-13",
+                    "finished_on": None, "course_end": "2026-12-13",
                     "next": {"lesson": "01-intro", "text": "Submit 01-intro: 18 days late"}},
         "lessons": [
             {"id": "01-intro", "title": "Intro", "position": 1, "state": "open", "state_text": "open",
@@ -245,7 +245,7 @@ def test_a_withdrawn_student() -> None:
     assert document["student"]["withdrawn_on"] == "2026-11-20"
     assert document["summary"] == {
         "passed": 1, "expected_by_today": 2, "pace": "withdrawn", "pace_text": "you withdrew on Fri 20 Nov",
-        "projected_finish": None, "course_end": "2026-12-13",
+        "projected_finish": None, "finished_on": None, "course_end": "2026-12-13",
         "next": {"lesson": None, "text": "nothing: you have withdrawn from the course"}}
     gated = document["lessons"][1]
     assert (gated["state"], gated["state_text"], gated["can_fetch"], gated["can_submit"]) == (
@@ -259,17 +259,21 @@ def test_pace_ahead_on_track_and_finished_with_a_projected_finish() -> None:
     assert ahead["summary"] == {
         "passed": 1, "expected_by_today": 0, "pace": "ahead",
         "pace_text": "1 lesson ahead of your plan (1 passed, 0 expected by today)", "projected_finish": "2026-11-12",
-        "course_end": "2026-12-13", "next": {"lesson": "02-control-flow", "text": "02-control-flow opens on Mon 9 Nov"}}
+        "finished_on": None, "course_end": "2026-12-13", "next": {"lesson": "02-control-flow", "text": "02-control-flow opens on Mon 9 Nov"}}
     on_track = build(attempts=[attempt(1, "01-intro", berlin(2026, 11, 4, 10, 0), score=3.0),
                                attempt(1, "02-control-flow", berlin(2026, 11, 12, 10, 0), score=2.0)])
     assert (on_track["summary"]["pace"], on_track["summary"]["pace_text"]) == (
         "on_track", "on track (2 passed, 2 expected by today)")
     assert on_track["summary"]["next"] == {"lesson": "03-functions", "text": "03-functions opens on Thu 3 Dec"}
+    # The last lesson passed on its second attempt (after a failed first), and the first was resubmitted
+    # later still: the finish is the day the last lesson was first passed.
     done = build(attempts=[attempt(1, "01-intro", berlin(2026, 11, 4, 10, 0), score=3.0),
                            attempt(1, "02-control-flow", berlin(2026, 11, 12, 10, 0), score=2.0),
-                           attempt(1, "03-functions", berlin(2026, 11, 30, 12, 0), score=4.0)])
-    assert {k: done["summary"][k] for k in ("pace", "pace_text", "projected_finish", "next")} == {
-        "pace": "finished", "pace_text": "all 3 lessons passed", "projected_finish": None,
+                           attempt(1, "03-functions", berlin(2026, 11, 28, 12, 0), score=0.0),
+                           attempt(2, "03-functions", berlin(2026, 11, 30, 23, 30), score=4.0),
+                           attempt(2, "01-intro", berlin(2026, 12, 1, 9, 0), score=3.0)])
+    assert {k: done["summary"][k] for k in ("pace", "pace_text", "projected_finish", "finished_on", "next")} == {
+        "pace": "finished", "pace_text": "all 3 lessons passed", "projected_finish": None, "finished_on": "2026-11-30",
         "next": {"lesson": None, "text": "Nothing left: every lesson is passed"}}
 
 

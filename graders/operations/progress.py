@@ -24,7 +24,7 @@ from typing import Any
 from ..course.plan import CourseConfig, LessonPlan
 from ..course.roster import Student
 from ..course.timeline import Extension, LessonDue, days_late, lesson_dues
-from ..exchange.gating import best_fractions, is_unlocked
+from ..exchange.gating import best_fractions, first_passes, is_unlocked
 from ..exchange.ledger import Attempt
 from ..grading.lateness import counted_submissions
 
@@ -243,6 +243,8 @@ def _summary(
         "passed": passed, "expected_by_today": expected, "pace": pace, "pace_text": text,
         "projected_finish": _day(_projected_finish(student, passed=passed, total=total, as_of=as_of, begin=_begin(course, student)), tz)
         if pace not in ("withdrawn", "finished") else None,
+        # A finisher's finish is a fact, not a projection: the day their last lesson was passed.
+        "finished_on": _day(max(first_passes(course, attempts).values(), default=None), tz) if pace == "finished" else None,
         "course_end": _day(_course_end(course, dues), tz),
         "next": _next(lessons, withdrawn=withdrawn, tz=tz),
     }

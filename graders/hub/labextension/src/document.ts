@@ -72,6 +72,7 @@ export interface ProgressDocument {
     pace: string;
     pace_text: string;
     projected_finish: string | null;
+    finished_on?: string | null; // absent in documents written before paceline had it
     course_end: string;
     next: { lesson: string | null; text: string };
   };

@@ -348,12 +348,18 @@ export class MyCoursePanel extends Widget {
       { class: 'pl-summary' },
       el('h2', { class: 'pl-course' }, doc.course.title || doc.course.id),
       el('div', { class: 'pl-student' }, `${doc.student.name || doc.student.id} · times in ${zone}`),
-      line('passed', 'Passed', `${s.passed} of ${s.expected_by_today} lessons expected by today`),
+      line('passed', 'Passed', `${s.passed} of ${doc.lessons.length} lessons · ${s.expected_by_today} expected by today`),
       line('pace', 'Pace', s.pace_text),
       line(
         'projected-finish',
         'Finish',
-        s.projected_finish ? `projected ${courseTime(s.projected_finish, zone)}` : 'no projection yet',
+        s.finished_on
+          ? `finished on ${courseTime(s.finished_on, zone)}`
+          : s.projected_finish
+            ? `projected ${courseTime(s.projected_finish, zone)}`
+            : s.pace === 'withdrawn'
+              ? 'none: you have withdrawn'
+              : 'no projection yet',
         ` · course ends ${courseTime(s.course_end, zone)}`
       ),
       line('grace', 'Grace days', `${grace.used} of ${grace.total} used, ${grace.left} left`),
