@@ -177,7 +177,7 @@ def student_metrics(pacing: pd.DataFrame, submissions: pd.DataFrame, *, as_of: d
         "projected_late": (projected != NAT) & (projected > course_end) & (cutoff <= course_end),
     })
     metrics = typed(metrics, STUDENT_COLUMNS, categories={"label": LABEL_DTYPE})
-    # The students' ids are ids, in order: risk_reasons and at_risk_list match them without hashing texts.
+    # Row i is the student ids[i]: risk_reasons and at_risk_list find students by these codes, hashing no texts.
     remember_codes(metrics["student_id"], np.arange(len(ids)), ids)
     return metrics
 
@@ -193,7 +193,8 @@ def _by_student(pacing: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, pd.Inde
     codes, ids = factorized(pacing["student_id"])
     order = pacing["order"].to_numpy()
     same = codes[1:] == codes[:-1]
-    in_order = ids.is_monotonic_increasing and bool(np.all((codes[1:] > codes[:-1]) | (same & (order[1:] > order[:-1]))))
+    in_order = ids.is_monotonic_increasing and bool(
+        np.all((codes[1:] > codes[:-1]) | (same & (order[1:] > order[:-1]))))
     if in_order and len(codes) and codes[0] == 0 and np.count_nonzero(~same) + 1 == len(ids):  # codes 0, 1, ...
         return pacing, codes, ids
     rows = pacing.sort_values(["student_id", "order"], kind="stable")
@@ -257,20 +258,20 @@ def _peer_percentile(rows: pd.DataFrame) -> np.ndarray:
     # then value), and a lesson's rows come from a radix sort of the lesson codes.
     lessons = Groups(lesson)
     for group in range(len(lessons.keys)):
-        rows = lessons.rows(group)
-        values = value[rows]
+        members = lessons.rows(group)
+        values = value[members]
         known = ~np.isnan(values)
-        rows, values = rows[known], values[known]
-        if not len(rows):
+        members, values = members[known], values[known]
+        if not len(members):
             continue
         order = np.argsort(values)
-        rows, values = rows[order], values[order]
+        members, values = members[order], values[order]
         new_tie = np.r_[True, values[1:] != values[:-1]]
         tie_first = np.flatnonzero(new_tie)
         tie_last = np.r_[tie_first[1:], len(values)] - 1
         # Ranks count from 1; the sum of first and last position over 2 is exact in floating point.
         rank = ((tie_first + tie_last)[np.cumsum(new_tie) - 1] + 2) / 2
-        percentile[rows] = (rank - 0.5) / len(values)
+        percentile[members] = (rank - 0.5) / len(values)
     return percentile
 
 
