@@ -164,5 +164,7 @@ def _show_new_marks(ctx: click.Context, course: CourseConfig, student_id: str) -
         with writing(ctx, course, no_wait=True):
             refresh_progress(course, student_ids=[student_id])
     except CourseBusy as busy:
-        err.print(f"note: {student_id}'s new marks are not in their progress document yet ({busy}); the next "
-                  "release, collect, grade, feedback or watch cycle writes it", highlight=False, markup=False)
+        who = busy.holder.describe(course.timezone) if busy.holder else "another paceline command"
+        err.print(f"note: {student_id}'s new marks are not in their progress document yet: {who} is writing the "
+                  "course; the next release, collect, grade, feedback or watch cycle writes it",
+                  highlight=False, markup=False)
