@@ -173,6 +173,11 @@ def test_a_student_follows_her_course_in_the_my_course_panel(course: CourseConfi
             while not (home / "01-add" / "add.ipynb").exists():
                 assert time.monotonic() < deadline, "the panel's Fetch did not fetch 01-add"
                 time.sleep(0.2)
+            # Fetched: the panel offers her folder, not a second fetch (nbgrader would refuse one).
+            lesson["01-add"].locator("button[data-action='open']").wait_for(timeout=WAIT_MS)
+            assert lesson["01-add"].get_attribute("data-state") == "fetched"
+            assert lesson["01-add"].locator("button[data-action='fetch']").count() == 0
+            assert "in your folder 01-add/" in lesson["01-add"].locator("[data-field='status']").inner_text()
             base = f"{hub.url}/user/{ada_account}"
             token = hub.api.user_token(ada_account, note="my-course e2e")
             answer(base, token, "01-add/add.ipynb", "add", ADD)

@@ -95,6 +95,9 @@ export class MyCoursePanel extends Widget {
   private generation = 0;
   private busy = new Set<string>();
   private eagerUntil = 0;
+  // The folders in the student's home: a lesson whose folder is there is fetched (nbgrader would refuse
+  // to fetch it again), so the panel offers Open folder instead of Fetch.
+  private inHome: ReadonlySet<string> = new Set();
   private readonly settings = ServerConnection.makeSettings();
 
   constructor(private readonly options: PanelOptions) {
@@ -193,6 +196,7 @@ export class MyCoursePanel extends Widget {
     const changed = this.doc === null || this.doc.revision !== doc.revision;
     this.doc = doc;
     if (changed) {
+      await this.listHome();
       this.render(doc);
       // The new score is painted first; notifications and fetching feedback follow in the next frame.
       window.requestAnimationFrame(() => {
@@ -286,9 +290,34 @@ export class MyCoursePanel extends Widget {
     } finally {
       this.busy.delete(lesson.id);
       await this.refresh();
+      await this.listHome(); // a fetch (or one refused: the folder is there already) changes the buttons
       if (this.doc !== null) {
         this.render(this.doc); // the buttons come back even when the revision did not change
       }
+    }
+  }
+
+  /** Read which folders the student's home holds (the server's root); unreadable: as before. */
+  private async listHome(): Promise<void> {
+    try {
+      const response = await ServerConnection.makeRequest(
+        URLExt.join(this.settings.baseUrl, 'api', 'contents') + '?type=directory&content=1',
+        { cache: 'no-store' },
+        this.settings
+      );
+      if (!response.ok) {
+        return;
+      }
+      const body = await response.json();
+      const entries: unknown[] = Array.isArray(body?.content) ? body.content : [];
+      this.inHome = new Set(
+        entries
+          .filter((entry): entry is { name: string; type: string } =>
+            typeof (entry as { name?: unknown })?.name === 'string' && (entry as { type?: unknown }).type === 'directory')
+          .map(entry => entry.name)
+      );
+    } catch {
+      // the listing is a convenience: without it the panel offers Fetch, as nbgrader's own list does
     }
   }
 
@@ -383,10 +412,13 @@ export class MyCoursePanel extends Widget {
       b.addEventListener('click', run);
       buttons.appendChild(b);
     };
-    if (lesson.can_fetch) {
+    // The backend never says 'fetched' (it cannot see the home folder); the panel can.
+    const inHome = this.inHome.has(lesson.id);
+    const state = lesson.state === 'open' && inHome ? 'fetched' : lesson.state;
+    if (lesson.can_fetch && !inHome) {
       button('Fetch', 'fetch', () => void this.act('fetch', lesson));
     }
-    if (ACTIVE_STATES.has(lesson.state)) {
+    if (inHome || ACTIVE_STATES.has(state)) {
       button('Open folder', 'open', () => void this.options.openPath(lesson.id).catch(() => undefined));
     }
     if (lesson.can_submit) {
@@ -402,14 +434,18 @@ export class MyCoursePanel extends Widget {
     const extension = lesson.extension;
     const row = el(
       'section',
-      { class: `pl-lesson pl-state-${lesson.state}`, 'data-lesson': lesson.id, 'data-state': lesson.state },
+      { class: `pl-lesson pl-state-${state}`, 'data-lesson': lesson.id, 'data-state': state },
       el(
         'h3',
         { class: 'pl-lesson-title' },
         `${lesson.position}. ${lesson.title || lesson.id}`,
         el('span', { class: 'pl-lesson-id' }, ` ${lesson.id}`)
       ),
-      el('div', { class: 'pl-status', 'data-field': 'status' }, lesson.state_text),
+      el(
+        'div',
+        { class: 'pl-status', 'data-field': 'status' },
+        state === 'fetched' ? `${lesson.state_text} · in your folder ${lesson.id}/` : lesson.state_text
+      ),
       lesson.state === 'not_open' && lesson.opens_at ? line('opens', 'Opens', courseTime(lesson.opens_at, zone)) : null,
       lesson.target ? line('target', 'Target', courseTime(lesson.target, zone)) : null,
       lesson.due
