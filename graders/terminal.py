@@ -179,10 +179,11 @@ def cohort_tables(cohort: CohortStatus, *, course: CourseConfig) -> tuple[Table,
 
 
 def print_cohort_overview(overview: CohortOverview, *, course: CourseConfig) -> None:
-    """``paceline status``: the cohort summary, then every counting attempt still waiting for a teacher's marks."""
+    """``paceline status``: the cohort summary, then every counting attempt still waiting for a teacher's marks
+    (a to-do list: as it is now, whatever date the summary is as of)."""
     print_cohort(overview.status, course=course)
     for student, lesson, attempt in overview.awaiting_manual:
-        out.print(f"[yellow]Awaiting manual grading:[/] {student} / {lesson} attempt {attempt}", highlight=False)
+        out.print(f"[yellow]Awaiting manual grading now:[/] {student} / {lesson} attempt {attempt}", highlight=False)
 
 
 def print_student_status(report: StudentRecord, *, course: CourseConfig) -> None:

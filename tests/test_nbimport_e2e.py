@@ -110,7 +110,7 @@ def test_imported_history_keeps_nbgrader_grades_and_regrades_to_the_same_scores(
     assert shown.exit_code == 0, shown.output
     assert "Awaiting manual grading: basics attempt 1" in text and "imported from nbgrader, submitted 2026-03-06 21:00" in text
     cohort = CliRunner().invoke(main, ["--course", str(course.root), "status"], terminal_width=200)
-    assert "Awaiting manual grading: bob / basics attempt 1" in cohort.output
+    assert "Awaiting manual grading now: bob / basics attempt 1" in cohort.output
     assert "alice / basics" not in cohort.output
     assert dt.datetime.now(dt.timezone.utc) > course.lesson("basics").due_at  # history, not today's work
 
