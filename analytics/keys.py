@@ -13,29 +13,49 @@ from __future__ import annotations
 
 import weakref
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+
+class _Remembered:
+    """Answers computed from objects that are not modified afterwards (Arrow arrays, validated frames), kept
+    for as long as those very objects live: found by identity, dropped through weak references."""
+
+    def __init__(self) -> None:
+        self._entries: dict[tuple[int, ...], tuple[tuple[weakref.ref, ...], Any]] = {}
+
+    def get(self, *sources: object) -> Any | None:
+        entry = self._entries.get(tuple(map(id, sources)))
+        if entry is not None and all(ref() is source for ref, source in zip(entry[0], sources)):
+            return entry[1]
+        return None
+
+    def put(self, sources: tuple[object, ...], answer: Any) -> None:
+        key = tuple(map(id, sources))
+
+        def forget(dead: weakref.ref) -> None:
+            entry = self._entries.get(key)
+            if entry is not None and any(ref is dead for ref in entry[0]):  # not a newer entry under a reused id
+                del self._entries[key]
+
+        self._entries[key] = (tuple(weakref.ref(source, forget) for source in sources), answer)
+
+
 # (frame, submissions) -> their attempt_rows, for the tables validate_tables returns: validating a cell_scores
-# table finds every cell's attempt, and cell_pass_rates needs the same answer for the same frames. Held by
-# weak references, so it goes when the tables do.
-_MEMO: dict[tuple[int, int], tuple[weakref.ref, weakref.ref, np.ndarray]] = {}
+# table finds every cell's attempt, and cell_pass_rates needs the same answer for the same frames.
+_ATTEMPT_ROWS = _Remembered()
 
 
 def remember_attempt_rows(frame: pd.DataFrame, submissions: pd.DataFrame, rows: np.ndarray) -> None:
     """Record :func:`attempt_rows` of these very frames (which must not be modified afterwards)."""
-    key = (id(frame), id(submissions))
-
-    def forget(_: object, key: tuple[int, int] = key) -> None:
-        _MEMO.pop(key, None)
-
-    _MEMO[key] = (weakref.ref(frame, forget), weakref.ref(submissions, forget), rows)
+    _ATTEMPT_ROWS.put((frame, submissions), rows)
 
 
 # positions() answers, by the Arrow arrays of the keys and the values: the pacing table and the student
-# metrics both match every submission's student id against the same cohort's ids. Held by weak references.
-_MATCHES: dict[tuple[int, int], tuple[weakref.ref, weakref.ref, np.ndarray]] = {}
+# metrics both match every submission's student id against the same cohort's ids.
+_MATCHES = _Remembered()
 
 
 def positions(keys: pd.Series | pd.Index, values: pd.Series) -> np.ndarray:
@@ -47,18 +67,14 @@ def positions(keys: pd.Series | pd.Index, values: pd.Series) -> np.ndarray:
     when ``keys`` is the very Index of distinct values that ``values``' codes refer to, the codes are it.
     """
     key_arrow, value_arrow = _arrow(keys), _arrow(values)
-    known = _MATCHES.get((id(key_arrow), id(value_arrow))) if key_arrow is not None and value_arrow is not None else None
-    if known is not None and known[0]() is key_arrow and known[1]() is value_arrow:
-        return known[2]
+    remembered = key_arrow is not None and value_arrow is not None
+    known = _MATCHES.get(key_arrow, value_arrow) if remembered else None
+    if known is not None:
+        return known
     found = _positions(keys, values)
     found.flags.writeable = False  # shared by every caller from now on
-    if key_arrow is not None and value_arrow is not None:
-        pair = (id(key_arrow), id(value_arrow))
-
-        def forget(_: object, pair: tuple[int, int] = pair) -> None:
-            _MATCHES.pop(pair, None)
-
-        _MATCHES[pair] = (weakref.ref(key_arrow, forget), weakref.ref(value_arrow, forget), found)
+    if remembered:
+        _MATCHES.put((key_arrow, value_arrow), found)
     return found
 
 
@@ -67,35 +83,32 @@ def _arrow(values: pd.Series | pd.Index) -> object | None:
 
 
 def _positions(keys: pd.Series | pd.Index, values: pd.Series) -> np.ndarray:
-    if isinstance(keys, pd.Index):
-        codes, uniques = factorized(values)
-        if uniques is keys:  # the codes are positions in keys already (null: -1)
-            return np.array(codes, dtype=np.int64)
+    codes, uniques = factorized(values)
+    if uniques is keys:  # the codes are positions in keys already (null: -1)
+        return np.array(codes, dtype=np.int64)
     keys = pd.Index(keys)
     if not keys.is_unique:  # not what callers promise; the answer of one factorize of both, as before
         codes, uniques = pd.factorize(pd.concat([pd.Series(keys), pd.Series(values)], ignore_index=True))
         where = np.full(len(uniques), -1, dtype=np.int64)
         where[codes[: len(keys)]] = np.arange(len(keys))
         return where[codes[len(keys):]]
-    codes, uniques = factorized(values)
     where = np.append(keys.get_indexer(uniques), -1).astype(np.int64)  # the last entry is for code -1 (null)
     return where[codes]
 
 
 # Factorized id columns, by the Arrow array holding them: one analysis matches the same submissions' ids
 # against the students and the lessons several times, and factorizing a million text ids was the biggest
-# repeated cost. Arrow arrays are immutable, so one array always has the same codes; held by weak
-# references, an entry goes when its array does.
-_CODES: dict[int, tuple[weakref.ref, np.ndarray, pd.Index]] = {}
+# repeated cost. Arrow arrays are immutable, so one array always has the same codes.
+_CODES = _Remembered()
 
 
 def factorized(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
     """``pd.factorize(values)`` (codes, and the distinct values as an Index), remembered for Arrow-backed
     columns."""
     arrow = getattr(values.array, "_pa_array", None)
-    known = _CODES.get(id(arrow)) if arrow is not None else None
-    if known is not None and known[0]() is arrow:
-        return known[1], known[2]
+    known = _CODES.get(arrow) if arrow is not None else None
+    if known is not None:
+        return known
     codes, uniques = pd.factorize(values)
     uniques = pd.Index(uniques)
     if arrow is not None:
@@ -121,10 +134,7 @@ def remember_codes(values: pd.Series, codes: np.ndarray, uniques: pd.Index) -> N
 
 
 def _remember_codes(arrow: object, codes: np.ndarray, uniques: pd.Index) -> None:
-    def forget(_: object, key: int = id(arrow)) -> None:
-        _CODES.pop(key, None)
-
-    _CODES[id(arrow)] = (weakref.ref(arrow, forget), codes, uniques)
+    _CODES.put((arrow,), (codes, uniques))
 
 
 def read_parquet(path: Path) -> pd.DataFrame:
@@ -171,9 +181,9 @@ def attempt_rows(frame: pd.DataFrame, submissions: pd.DataFrame) -> np.ndarray:
     Ids are matched through integer codes rather than a string MultiIndex:
     a cell_scores table has millions of rows.
     """
-    known = _MEMO.get((id(frame), id(submissions)))
-    if known is not None and known[0]() is frame and known[1]() is submissions:
-        return known[2]
+    known = _ATTEMPT_ROWS.get(frame, submissions)
+    if known is not None:
+        return known
     top = int(submissions["attempt"].max()) if len(submissions) else 0
 
     def codes(column: str) -> tuple[np.ndarray, np.ndarray, int]:

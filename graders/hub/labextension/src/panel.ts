@@ -193,15 +193,24 @@ export class MyCoursePanel extends Widget {
       this.showMessage(`Your course record cannot be shown: ${String((error as Error).message ?? error)}`);
       return;
     }
-    const changed = this.doc === null || this.doc.revision !== doc.revision;
+    const first = this.doc === null;
+    const changed = first || this.doc!.revision !== doc.revision;
     this.doc = doc;
     if (changed) {
-      await this.listHome();
+      if (first) {
+        await this.listHome(); // nothing is on screen yet: the first cards show fetched lessons as such
+      }
       this.render(doc);
-      // The new score is painted first; notifications and fetching feedback follow in the next frame.
+      // The new score is painted first; notifications, fetching feedback and a fresh look at the home
+      // folder follow in the next frame.
       window.requestAnimationFrame(() => {
         if (!this.isDisposed) {
           this.announce(doc);
+          void this.listHome().then(moved => {
+            if (moved && this.doc === doc && !this.isDisposed) {
+              this.render(doc);
+            }
+          });
         }
       });
     }
@@ -297,8 +306,8 @@ export class MyCoursePanel extends Widget {
     }
   }
 
-  /** Read which folders the student's home holds (the server's root); unreadable: as before. */
-  private async listHome(): Promise<void> {
+  /** Read which folders the student's home holds (the server's root); whether that changed. Unreadable: as before. */
+  private async listHome(): Promise<boolean> {
     try {
       const response = await ServerConnection.makeRequest(
         URLExt.join(this.settings.baseUrl, 'api', 'contents') + '?type=directory&content=1',
@@ -306,18 +315,22 @@ export class MyCoursePanel extends Widget {
         this.settings
       );
       if (!response.ok) {
-        return;
+        return false;
       }
       const body = await response.json();
       const entries: unknown[] = Array.isArray(body?.content) ? body.content : [];
-      this.inHome = new Set(
+      const folders = new Set(
         entries
           .filter((entry): entry is { name: string; type: string } =>
             typeof (entry as { name?: unknown })?.name === 'string' && (entry as { type?: unknown }).type === 'directory')
           .map(entry => entry.name)
       );
+      const moved = folders.size !== this.inHome.size || [...folders].some(name => !this.inHome.has(name));
+      this.inHome = folders;
+      return moved;
     } catch {
       // the listing is a convenience: without it the panel offers Fetch, as nbgrader's own list does
+      return false;
     }
   }
 
